@@ -1,0 +1,23 @@
+// Three projects: unit (no network), infra (CDK assertions), integration (the local stack over HTTP).
+const transform = {
+  '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
+};
+// middy 7 is ESM-only: let swc turn it into CommonJS for jest.
+const transformIgnorePatterns = ['node_modules/(?!(@middy)/)'];
+const common = { transform, transformIgnorePatterns, testEnvironment: 'node' };
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'] },
+    // Local components (PSP simulator, local Step Functions endpoint...) on loopback, each test starting its own.
+    { ...common, displayName: 'local', testMatch: ['<rootDir>/test/local/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/integration/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+    },
+  ],
+};

@@ -1,0 +1,34 @@
+/** API Gateway REQUEST authorizer: `Authorization: Bearer <secret key>` checked against salted hashes. */
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { ApiKeys, bearerToken } from '../../src/adapters/api-keys';
+import { dynamo, runtimeConfig } from '../../src/adapters/clients';
+import { logger } from '../../src/adapters/observability';
+import { tableName } from '../../src/config';
+
+let keys: ApiKeys | undefined;
+
+/** Allows the whole API for a valid key, so API Gateway's authorizer cache serves every route. */
+function allowAll(methodArn: string, keyId: string): APIGatewayAuthorizerResult {
+  const [arnPrefix = '', stage = '*'] = methodArn.split('/');
+  return {
+    principalId: keyId,
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${arnPrefix}/${stage}/*/*` }],
+    },
+    context: { keyId },
+  };
+}
+
+export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+  keys ??= new ApiKeys(dynamo(), tableName(runtimeConfig(), 'apiKeys'));
+  const headers = event.headers ?? {};
+  const header = headers.Authorization ?? headers.authorization;
+  const principal = await keys.verify(bearerToken(header));
+  if (!principal) {
+    logger.warn('refused API request: missing or invalid secret key', { path: event.path });
+    // API Gateway answers 401 to exactly this error message.
+    throw new Error('Unauthorized');
+  }
+  return allowAll(event.methodArn, principal.keyId);
+};

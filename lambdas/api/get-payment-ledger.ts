@@ -1,0 +1,17 @@
+/** GET /v1/payments/{payment_id}/ledger: the ledger entries booked for a payment. */
+import { dynamo, runtimeConfig } from '../../src/adapters/clients';
+import { LedgerTable } from '../../src/adapters/ledger-table';
+import { PaymentsTable } from '../../src/adapters/payments-table';
+import { HttpError, json } from '../../src/api/http';
+import { apiHandler } from '../../src/api/middleware';
+import { ledgerView } from '../../src/api/views';
+import { tableName } from '../../src/config';
+
+export const handler = apiHandler(async (event) => {
+  const paymentId = event.pathParameters?.payment_id ?? '';
+  const config = runtimeConfig();
+  const payment = await new PaymentsTable(dynamo(), tableName(config, 'payments')).get(paymentId);
+  if (!payment) throw new HttpError(404, 'payment_not_found', `no payment ${paymentId}`);
+  const entries = await new LedgerTable(dynamo(), tableName(config, 'ledger')).entriesFor(paymentId);
+  return json(200, ledgerView(paymentId, entries));
+});

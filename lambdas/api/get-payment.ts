@@ -1,0 +1,14 @@
+/** GET /v1/payments/{payment_id}: the payment event, each order with its status and amounts, the PSP reference. */
+import { dynamo, runtimeConfig } from '../../src/adapters/clients';
+import { PaymentsTable } from '../../src/adapters/payments-table';
+import { HttpError, json } from '../../src/api/http';
+import { apiHandler } from '../../src/api/middleware';
+import { paymentView } from '../../src/api/views';
+import { tableName } from '../../src/config';
+
+export const handler = apiHandler(async (event) => {
+  const paymentId = event.pathParameters?.payment_id ?? '';
+  const payment = await new PaymentsTable(dynamo(), tableName(runtimeConfig(), 'payments')).get(paymentId);
+  if (!payment) throw new HttpError(404, 'payment_not_found', `no payment ${paymentId}`);
+  return json(200, paymentView(payment));
+});

@@ -1,0 +1,141 @@
+/**
+ * The one list of functions, API routes and state machines. The CDK app deploys exactly these;
+ * the local stack serves the same routes and runs the same ASL files with the same handler modules.
+ */
+import type { TableName } from '../src/adapters/table-schemas';
+
+export type TableAccess = 'read' | 'readWrite';
+
+export interface FunctionSpec {
+  /** CDK logical id, and the name used locally. */
+  id: string;
+  /** Handler module, relative to the repository root; it exports `handler`. */
+  entry: string;
+  description: string;
+  timeoutSeconds: number;
+  tables: Partial<Record<TableName, TableAccess>>;
+  /** Reads the PSP secret key. */
+  psp?: boolean;
+  /** Starts pay-in executions. */
+  startsPayIn?: boolean;
+}
+
+const fn = (spec: FunctionSpec): FunctionSpec => spec;
+
+export const functions = {
+  Authorizer: fn({
+    id: 'Authorizer',
+    entry: 'lambdas/api/authorizer.ts',
+    description: 'API Gateway REQUEST authorizer: checks the bearer secret key against salted hashes',
+    timeoutSeconds: 10,
+    tables: { apiKeys: 'read' },
+  }),
+  CreatePayment: fn({
+    id: 'CreatePayment',
+    entry: 'lambdas/api/create-payment.ts',
+    description: 'POST /v1/payments: validates a checkout, stores it, starts the pay-in workflow',
+    timeoutSeconds: 15,
+    tables: { payments: 'readWrite' },
+    startsPayIn: true,
+  }),
+  GetPayment: fn({
+    id: 'GetPayment',
+    entry: 'lambdas/api/get-payment.ts',
+    description: 'GET /v1/payments/{id}',
+    timeoutSeconds: 10,
+    tables: { payments: 'read' },
+  }),
+  GetPaymentLedger: fn({
+    id: 'GetPaymentLedger',
+    entry: 'lambdas/api/get-payment-ledger.ts',
+    description: 'GET /v1/payments/{id}/ledger',
+    timeoutSeconds: 10,
+    tables: { payments: 'read', ledger: 'read' },
+  }),
+  GetWallet: fn({
+    id: 'GetWallet',
+    entry: 'lambdas/api/get-wallet.ts',
+    description: 'GET /v1/wallets/{seller_account}',
+    timeoutSeconds: 10,
+    tables: { wallets: 'read' },
+  }),
+  RiskCheck: fn({
+    id: 'RiskCheck',
+    entry: 'lambdas/payin/risk-check.ts',
+    description: 'Pay-in step: risk check of the payment event',
+    timeoutSeconds: 15,
+    tables: { payments: 'readWrite' },
+  }),
+  Charge: fn({
+    id: 'Charge',
+    entry: 'lambdas/payin/charge.ts',
+    description: 'Pay-in step: one PSP PaymentIntent for the checkout total',
+    timeoutSeconds: 30,
+    tables: { payments: 'readWrite' },
+    psp: true,
+  }),
+  CreditWallet: fn({
+    id: 'CreditWallet',
+    entry: 'lambdas/payin/credit-wallet.ts',
+    description: "Pay-in step: credits one payment order to its seller's wallet, once",
+    timeoutSeconds: 15,
+    tables: { payments: 'readWrite', wallets: 'readWrite' },
+  }),
+  AppendLedger: fn({
+    id: 'AppendLedger',
+    entry: 'lambdas/payin/append-ledger.ts',
+    description: 'Pay-in step: appends the balanced ledger transaction of one payment order, once',
+    timeoutSeconds: 15,
+    tables: { payments: 'readWrite', ledger: 'readWrite' },
+  }),
+  Finalize: fn({
+    id: 'Finalize',
+    entry: 'lambdas/payin/finalize.ts',
+    description: 'Pay-in step: marks the orders and the payment SUCCESS once wallet and ledger are updated',
+    timeoutSeconds: 15,
+    tables: { payments: 'readWrite' },
+  }),
+} satisfies Record<string, FunctionSpec>;
+
+export type FunctionId = keyof typeof functions;
+
+export interface RouteSpec {
+  method: 'GET' | 'POST';
+  /** API Gateway resource path, with `{param}` placeholders. */
+  path: string;
+  functionId: FunctionId;
+  /** Requires `Authorization: Bearer <secret key>` (checked by the Authorizer function). */
+  authorized: boolean;
+}
+
+export const apiRoutes: RouteSpec[] = [
+  { method: 'POST', path: '/v1/payments', functionId: 'CreatePayment', authorized: true },
+  { method: 'GET', path: '/v1/payments/{payment_id}', functionId: 'GetPayment', authorized: true },
+  { method: 'GET', path: '/v1/payments/{payment_id}/ledger', functionId: 'GetPaymentLedger', authorized: true },
+  { method: 'GET', path: '/v1/wallets/{seller_account}', functionId: 'GetWallet', authorized: true },
+];
+
+export interface StateMachineSpec {
+  id: string;
+  /** ASL file, relative to the repository root: the single source of the workflow. */
+  file: string;
+  /** `${Variable}` in the ASL file -> the function whose ARN replaces it. */
+  substitutions: Record<string, FunctionId>;
+  /** Environment variable that carries the state machine ARN to the functions that start it. */
+  envVar: string;
+}
+
+export const stateMachines = {
+  payIn: {
+    id: 'PayIn',
+    file: 'state-machines/pay-in.asl.json',
+    substitutions: {
+      RiskCheckFunctionArn: 'RiskCheck',
+      ChargeFunctionArn: 'Charge',
+      CreditWalletFunctionArn: 'CreditWallet',
+      AppendLedgerFunctionArn: 'AppendLedger',
+      FinalizeFunctionArn: 'Finalize',
+    },
+    envVar: 'PAYIN_STATE_MACHINE_ARN',
+  },
+} satisfies Record<string, StateMachineSpec>;

@@ -1,0 +1,60 @@
+// Currency and amount rules Stripe applies to charges (a subset of its ~135 currencies).
+
+import { invalidRequest } from './errors';
+
+const SUPPORTED = new Set(
+  (
+    'usd aed aud brl cad chf cny czk dkk eur gbp hkd huf idr ils inr jpy krw mxn myr nok nzd php pln ron sar sek sgd ' +
+    'thb try twd zar'
+  ).split(' '),
+);
+
+const ZERO_DECIMAL = new Set(['jpy', 'krw']);
+
+// Minimum charge amounts in the smallest unit (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
+const MINIMUM_AMOUNT: Record<string, number> = Object.fromEntries(
+  (
+    'usd:50 aed:200 aud:50 brl:50 cad:50 chf:50 czk:1500 dkk:250 eur:50 gbp:30 hkd:400 huf:17500 inr:50 jpy:50 ' +
+    'mxn:1000 myr:200 nok:300 nzd:50 pln:200 ron:200 sek:300 sgd:50 thb:1000'
+  )
+    .split(' ')
+    .map((pair) => {
+      const [currency, amount] = pair.split(':');
+      return [currency, Number(amount)];
+    }),
+);
+
+const MAXIMUM_AMOUNT = 99_999_999;
+
+/** Stripe accepts any case and answers with the lowercase ISO code. */
+export function normalizeCurrency(raw: string): string {
+  const currency = raw.toLowerCase();
+  if (!SUPPORTED.has(currency)) {
+    throw invalidRequest(
+      `Invalid currency: ${raw}. Stripe currently supports these currencies: ${[...SUPPORTED].join(', ')}`,
+      { param: 'currency' },
+    );
+  }
+  return currency;
+}
+
+export function assertChargeableAmount(amount: number, currency: string): void {
+  const minimum = MINIMUM_AMOUNT[currency];
+  if (minimum !== undefined && amount < minimum) {
+    throw invalidRequest(`Amount must be at least ${formatAmount(minimum, currency)} ${currency}`, {
+      param: 'amount',
+      code: 'amount_too_small',
+    });
+  }
+  if (amount > MAXIMUM_AMOUNT) {
+    throw invalidRequest(`Amount must be no more than ${formatAmount(MAXIMUM_AMOUNT, currency)}`, {
+      param: 'amount',
+      code: 'amount_too_large',
+    });
+  }
+}
+
+function formatAmount(amount: number, currency: string): string {
+  const units = ZERO_DECIMAL.has(currency) ? amount : amount / 100;
+  return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() }).format(units);
+}

@@ -1,0 +1,68 @@
+/**
+ * AWS and PSP clients: module singletons, created on first use from the runtime configuration,
+ * with endpoint overrides for the local stack. Domain code receives them; it never imports this module.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import Stripe from 'stripe';
+import { ConfigError, loadRuntimeConfig, type RuntimeConfig } from '../config';
+
+let config: RuntimeConfig | undefined;
+let documentClient: DynamoDBDocumentClient | undefined;
+let sfnClient: SFNClient | undefined;
+let stripeClient: Promise<Stripe> | undefined;
+
+export function runtimeConfig(): RuntimeConfig {
+  config ??= loadRuntimeConfig();
+  return config;
+}
+
+export function dynamo(): DynamoDBDocumentClient {
+  if (!documentClient) {
+    const { region, endpoints } = runtimeConfig();
+    documentClient = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ region, endpoint: endpoints.dynamodb, maxAttempts: 4 }),
+      { marshallOptions: { removeUndefinedValues: true } },
+    );
+  }
+  return documentClient;
+}
+
+export function sfn(): SFNClient {
+  if (!sfnClient) {
+    const { region, endpoints } = runtimeConfig();
+    sfnClient = new SFNClient({ region, endpoint: endpoints.sfn, maxAttempts: 4 });
+  }
+  return sfnClient;
+}
+
+async function pspSecretKey(psp: RuntimeConfig['psp']): Promise<string> {
+  if (psp.secretKey) return psp.secretKey;
+  if (psp.secretArn) {
+    const secret = await getSecret(psp.secretArn, { maxAge: 300 });
+    if (typeof secret === 'string' && secret.length > 0) return secret;
+    throw new ConfigError('the PSP secret is empty');
+  }
+  throw new ConfigError('neither PSP_SECRET_KEY nor PSP_SECRET_ARN is set');
+}
+
+/** The stripe SDK, pointed at the PSP simulator locally. Retries are ours (the workflow's), not the SDK's. */
+export function stripe(): Promise<Stripe> {
+  stripeClient ??= (async () => {
+    const { psp } = runtimeConfig();
+    return new Stripe(await pspSecretKey(psp), {
+      host: psp.host,
+      port: psp.port,
+      protocol: psp.protocol,
+      maxNetworkRetries: 0,
+      timeout: 20_000,
+      telemetry: false,
+    });
+  })();
+  stripeClient.catch(() => {
+    stripeClient = undefined;
+  });
+  return stripeClient;
+}

@@ -1,0 +1,241 @@
+/**
+ * Payment events and orders in DynamoDB. Every state change is a conditional write (or a transaction of them)
+ * whose condition is the transition table of src/domain/payment.ts, so a retried or late step changes nothing.
+ */
+import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  allowedSources,
+  type OrderStatus,
+  type PaymentEvent,
+  type PaymentOrder,
+} from '../domain/payment';
+import { asRetryable, cancellationCodes } from './errors';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+export const keys = {
+  event: (paymentId: string) => ({ pk: `PAY#${paymentId}`, sk: 'EVENT' }),
+  order: (paymentId: string, orderId: string) => ({ pk: `PAY#${paymentId}`, sk: `ORDER#${orderId}` }),
+  checkoutGuard: (checkoutId: string) => ({ pk: `CHECKOUT#${checkoutId}`, sk: 'GUARD' }),
+  orderGuard: (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'GUARD' }),
+};
+
+export interface Payment {
+  event: PaymentEvent;
+  orders: PaymentOrder[];
+}
+
+export class DuplicateCheckoutError extends Error {
+  override readonly name = 'DuplicateCheckoutError';
+  constructor(
+    readonly checkoutId: string,
+    readonly existingPaymentId: string | undefined,
+  ) {
+    super(`checkout ${checkoutId} was already accepted as payment ${existingPaymentId ?? '(unknown)'}`);
+  }
+}
+
+export class DuplicateOrderError extends Error {
+  override readonly name = 'DuplicateOrderError';
+  constructor(readonly paymentOrderIds: string[]) {
+    super(`payment_order_id already used: ${paymentOrderIds.join(', ')}`);
+  }
+}
+
+/** Thrown when a conditional state change finds the payment in a state it does not expect. */
+export class StaleStateError extends Error {
+  override readonly name = 'StaleStateError';
+}
+
+function strip<T extends object>(item: Record<string, unknown>): T {
+  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, entity: _e, ...rest } = item;
+  return rest as T;
+}
+
+export class PaymentsTable {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Stores a new payment event with its orders, refusing a checkout or an order id seen before. */
+  async create(event: PaymentEvent, orders: PaymentOrder[]): Promise<void> {
+    const TableName = this.tableName;
+    const notExists = 'attribute_not_exists(pk)';
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName,
+          Item: { ...keys.checkoutGuard(event.checkout_id), entity: 'CHECKOUT_GUARD', payment_id: event.payment_id },
+          ConditionExpression: notExists,
+        },
+      },
+      {
+        Put: {
+          TableName,
+          Item: { ...keys.event(event.payment_id), entity: 'EVENT', ...this.statusIndex(event), ...event },
+          ConditionExpression: notExists,
+        },
+      },
+      ...orders.map(
+        (order): TransactItem => ({
+          Put: {
+            TableName,
+            Item: { ...keys.orderGuard(order.payment_order_id), entity: 'ORDER_GUARD', payment_id: order.payment_id },
+            ConditionExpression: notExists,
+          },
+        }),
+      ),
+      ...orders.map(
+        (order): TransactItem => ({
+          Put: {
+            TableName,
+            Item: { ...keys.order(order.payment_id, order.payment_order_id), entity: 'ORDER', ...order },
+            ConditionExpression: notExists,
+          },
+        }),
+      ),
+    ];
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes?.[0] === 'ConditionalCheckFailed') {
+        const guard = await this.client.send(
+          new GetCommand({ TableName, Key: keys.checkoutGuard(event.checkout_id), ConsistentRead: true }),
+        );
+        throw new DuplicateCheckoutError(event.checkout_id, guard.Item?.payment_id as string | undefined);
+      }
+      const duplicates = orders.filter((_, i) => codes?.[2 + i] === 'ConditionalCheckFailed');
+      if (duplicates.length > 0) throw new DuplicateOrderError(duplicates.map((order) => order.payment_order_id));
+      throw asRetryable(error);
+    }
+  }
+
+  async get(paymentId: string): Promise<Payment | undefined> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client
+        .send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': `PAY#${paymentId}` },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        )
+        .catch((error) => {
+          throw asRetryable(error);
+        });
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    const event = items.find((item) => item.sk === 'EVENT');
+    if (!event) return undefined;
+    const orders = items
+      .filter((item) => typeof item.sk === 'string' && item.sk.startsWith('ORDER#'))
+      .map((item) => strip<PaymentOrder>(item));
+    const order = new Map(orders.map((o) => [o.payment_order_id, o]));
+    const eventData = strip<PaymentEvent>(event);
+    // Keep the orders in the checkout's order.
+    return { event: eventData, orders: eventData.order_ids.map((id) => order.get(id)).filter((o) => o !== undefined) };
+  }
+
+  /**
+   * Moves the payment and all of its orders to `to`, in one transaction, each only from a state the
+   * transition table allows. Returns false (changing nothing) when the payment is no longer in such a state.
+   */
+  async transitionAll(
+    payment: Payment,
+    to: OrderStatus,
+    changes: { reason?: string; pspReference?: string } = {},
+  ): Promise<boolean> {
+    const now = new Date().toISOString();
+    const sources = allowedSources(to);
+    const values: Record<string, unknown> = { ':to': to, ':now': now };
+    sources.forEach((source, i) => {
+      values[`:from${i}`] = source;
+    });
+    const condition = `#status IN (${sources.map((_, i) => `:from${i}`).join(', ')})`;
+    let set = '#status = :to, updated_at = :now';
+    if (changes.reason !== undefined) {
+      set += ', status_reason = :reason';
+      values[':reason'] = changes.reason;
+    }
+    if (changes.pspReference !== undefined) {
+      set += ', psp_reference = :ref';
+      values[':ref'] = changes.pspReference;
+    }
+    const update = (key: Record<string, string>, extra = '', extraValues: Record<string, unknown> = {}) => ({
+      Update: {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: `SET ${set}${extra}`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ...values, ...extraValues },
+      },
+    });
+    const items: TransactItem[] = [
+      update(keys.event(payment.event.payment_id), ', gsi1pk = :gsi1pk, gsi1sk = :now', { ':gsi1pk': `STATUS#${to}` }),
+      ...payment.orders.map((order) => update(keys.order(order.payment_id, order.payment_order_id))),
+    ];
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+      return true;
+    } catch (error) {
+      if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return false;
+      throw asRetryable(error);
+    }
+  }
+
+  /** Records the PSP's reference on the payment and its orders without changing their status. */
+  async recordPspReference(payment: Payment, pspReference: string): Promise<void> {
+    const set = (key: Record<string, string>): TransactItem => ({
+      Update: {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'SET psp_reference = :ref, updated_at = :now',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(psp_reference) OR psp_reference = :ref)',
+        ExpressionAttributeValues: { ':ref': pspReference, ':now': new Date().toISOString() },
+      },
+    });
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            set(keys.event(payment.event.payment_id)),
+            ...payment.orders.map((order) => set(keys.order(order.payment_id, order.payment_order_id))),
+          ],
+        }),
+      );
+    } catch (error) {
+      if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) {
+        throw new StaleStateError(`payment ${payment.event.payment_id} already has another PSP reference`);
+      }
+      throw asRetryable(error);
+    }
+  }
+
+  /** The write that marks an order's wallet or ledger booking as done, for use inside a transaction. */
+  markBooked(order: PaymentOrder, flag: 'wallet_updated' | 'ledger_updated'): TransactItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: keys.order(order.payment_id, order.payment_order_id),
+        UpdateExpression: 'SET #flag = :true, updated_at = :now',
+        ConditionExpression: '#status = :executing AND #flag = :false',
+        ExpressionAttributeNames: { '#flag': flag, '#status': 'status' },
+        ExpressionAttributeValues: { ':true': true, ':false': false, ':executing': 'EXECUTING', ':now': new Date().toISOString() },
+      },
+    };
+  }
+
+  private statusIndex(event: PaymentEvent): { gsi1pk: string; gsi1sk: string } {
+    return { gsi1pk: `STATUS#${event.status}`, gsi1sk: event.updated_at };
+  }
+}

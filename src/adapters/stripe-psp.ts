@@ -1,0 +1,72 @@
+/** The PSP adapter over the real stripe SDK (Stripe on AWS, the PSP simulator locally). */
+import type Stripe from 'stripe';
+import type { ChargeRequest, ChargeResult, Psp } from '../payin/psp';
+import { InconsistentStateError, PspTransientError } from './errors';
+
+type StripeError = Error & {
+  type?: string;
+  code?: string;
+  decline_code?: string;
+  statusCode?: number;
+  raw?: { payment_intent?: { id?: string } };
+};
+
+function declineReason(error: StripeError): string {
+  return [error.code, error.decline_code].filter(Boolean).join(':') || 'card_declined';
+}
+
+export class StripePsp implements Psp {
+  constructor(private readonly stripe: () => Promise<Stripe>) {}
+
+  async charge(request: ChargeRequest): Promise<ChargeResult> {
+    const stripe = await this.stripe();
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await stripe.paymentIntents.create(
+        {
+          amount: request.amountMinor,
+          currency: request.currency.toLowerCase(),
+          payment_method: request.paymentMethod,
+          automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+          confirm: true,
+          metadata: request.metadata,
+          description: request.description,
+        },
+        { idempotencyKey: request.idempotencyKey },
+      );
+    } catch (error) {
+      const stripeError = error as StripeError;
+      if (stripeError.type === 'StripeCardError') {
+        return {
+          outcome: 'DECLINED',
+          pspReference: stripeError.raw?.payment_intent?.id,
+          reason: declineReason(stripeError),
+        };
+      }
+      if (
+        stripeError.type === 'StripeConnectionError' ||
+        stripeError.type === 'StripeAPIError' ||
+        stripeError.type === 'StripeRateLimitError' ||
+        (stripeError.statusCode !== undefined && stripeError.statusCode >= 500)
+      ) {
+        throw new PspTransientError(`PSP unavailable: ${stripeError.message}`, { cause: error });
+      }
+      throw error;
+    }
+    switch (intent.status) {
+      case 'succeeded':
+        return { outcome: 'SUCCEEDED', pspReference: intent.id };
+      case 'processing':
+      case 'requires_action':
+        return { outcome: 'PENDING', pspReference: intent.id, status: intent.status };
+      case 'requires_payment_method':
+      case 'canceled': {
+        const last = intent.last_payment_error;
+        const reason = [last?.code, last?.decline_code].filter(Boolean).join(':') || intent.status;
+        return { outcome: 'DECLINED', pspReference: intent.id, reason };
+      }
+      default:
+        throw new InconsistentStateError(`unexpected PaymentIntent status ${intent.status} for ${intent.id}`);
+    }
+  }
+}

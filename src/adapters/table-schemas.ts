@@ -1,0 +1,53 @@
+/**
+ * The DynamoDB tables, described once: the CDK app creates them from this, the local stack too.
+ * Every key attribute is a string. Names are generated on AWS and passed to functions in `envVar`.
+ */
+export interface IndexSchema {
+  indexName: string;
+  partitionKey: string;
+  sortKey?: string;
+}
+
+export interface TableSchema {
+  /** Logical id in the CDK app and base name locally. */
+  id: string;
+  /** Environment variable that carries the table's name to the functions. */
+  envVar: string;
+  partitionKey: string;
+  sortKey?: string;
+  globalSecondaryIndexes: IndexSchema[];
+  timeToLiveAttribute?: string;
+}
+
+export const tableSchemas = {
+  /**
+   * Payment events and orders (item collection per payment), plus uniqueness guards:
+   * `PAY#<id>`/`EVENT`, `PAY#<id>`/`ORDER#<order id>`, `CHECKOUT#<checkout id>`/`GUARD`, `ORDER#<order id>`/`GUARD`.
+   * The by-status index (on the event items) lets the janitor find stuck payments.
+   */
+  payments: {
+    id: 'Payments',
+    envVar: 'PAYMENTS_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    globalSecondaryIndexes: [{ indexName: 'by-status', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+  },
+  /** Seller wallets: one balance item per seller and currency (`WALLET#<seller>`/`<currency>`). */
+  wallets: { id: 'Wallets', envVar: 'WALLETS_TABLE', partitionKey: 'pk', sortKey: 'sk', globalSecondaryIndexes: [] },
+  /**
+   * Append-only double-entry ledger: `REF#<reference>`/`TXN#<txn id>` header and `TXN#<txn id>#<n>` entries.
+   * The by-account index serves account statements (a wallet equals its payable account's entries).
+   */
+  ledger: {
+    id: 'Ledger',
+    envVar: 'LEDGER_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    globalSecondaryIndexes: [{ indexName: 'by-account', partitionKey: 'account', sortKey: 'posted_at' }],
+  },
+  /** API keys, stored only as salted scrypt hashes (`KEY#<key id>`). */
+  apiKeys: { id: 'ApiKeys', envVar: 'API_KEYS_TABLE', partitionKey: 'pk', globalSecondaryIndexes: [] },
+} satisfies Record<string, TableSchema>;
+
+export type TableName = keyof typeof tableSchemas;
+export const allTableSchemas: TableSchema[] = Object.values(tableSchemas);

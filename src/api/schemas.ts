@@ -1,0 +1,45 @@
+/** Request schemas of the public API (zod), each exporting the schema and its inferred type. */
+import { z } from 'zod';
+import { isSupportedCurrency, MAX_MINOR_UNITS } from '../domain/money';
+
+/** Our own identifiers: letters, digits and `_-.:`; no spaces, no `#` (used in our table keys). */
+const identifier = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, `${what} must not be empty`)
+    .max(128, `${what} must be at most 128 characters`)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, `${what} may contain only letters, digits and _ . : -`);
+
+export const MAX_ORDERS_PER_CHECKOUT = 40;
+
+export const createPaymentSchema = z.strictObject({
+  checkout_id: identifier('checkout_id'),
+  buyer: z.strictObject({
+    id: identifier('buyer.id'),
+    country: z
+      .string({ error: 'buyer.country must be a string' })
+      .regex(/^[A-Z]{2}$/, 'buyer.country must be an ISO 3166-1 alpha-2 code such as "FR"'),
+  }),
+  currency: z
+    .string({ error: 'currency must be a string' })
+    .refine(isSupportedCurrency, 'currency must be a supported ISO 4217 code in upper case, such as "USD"'),
+  payment_method: z
+    .string({ error: 'payment_method must be a string' })
+    .regex(/^pm_[A-Za-z0-9_]{1,100}$/, 'payment_method must be a PSP payment method token such as "pm_card_visa"'),
+  payment_orders: z
+    .array(
+      z.strictObject({
+        payment_order_id: identifier('payment_order_id'),
+        seller_account: identifier('seller_account'),
+        // Parsed to minor units by the money module once the currency is known.
+        amount: z.string({ error: 'amount must be a decimal string such as "12.34", not a number' }),
+      }),
+      { error: 'payment_orders must be an array' },
+    )
+    .min(1, 'payment_orders needs at least one payment order')
+    .max(MAX_ORDERS_PER_CHECKOUT, `payment_orders allows at most ${MAX_ORDERS_PER_CHECKOUT} orders per checkout`),
+});
+
+export type CreatePaymentRequest = z.infer<typeof createPaymentSchema>;
+
+export { MAX_MINOR_UNITS };

@@ -1,0 +1,112 @@
+/**
+ * The one configuration module. Runtime settings (read by the functions, on AWS and locally) and
+ * local-stack settings (ports, data folder, dev secrets) all come from environment variables;
+ * `.env.example` documents every one of them with its default.
+ */
+import { tableSchemas, type TableName } from './adapters/table-schemas';
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer in ${min}..${max}, got '${raw}'`);
+  }
+  return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got '${raw}'`);
+}
+
+export interface RuntimeConfig {
+  region: string;
+  tables: Record<TableName, string>;
+  payInStateMachineArn: string | undefined;
+  /** Endpoint overrides: set by the local stack, unset on AWS. */
+  endpoints: { dynamodb?: string; sfn?: string; sqs?: string };
+  psp: {
+    /** The PSP secret key itself (local stack), or... */
+    secretKey?: string;
+    /** ...the ARN of the Secrets Manager secret that holds it (AWS). */
+    secretArn?: string;
+    /** Where the PSP API is, when it is not Stripe's own host (the local simulator). */
+    host?: string;
+    port?: number;
+    protocol?: 'http' | 'https';
+  };
+  platformFeeBps: number;
+}
+
+export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
+  const tables = Object.fromEntries(
+    Object.entries(tableSchemas).map(([name, schema]) => [name, env[schema.envVar] ?? '']),
+  ) as Record<TableName, string>;
+  const protocol = env.PSP_API_PROTOCOL;
+  if (protocol !== undefined && protocol !== 'http' && protocol !== 'https') {
+    throw new ConfigError(`PSP_API_PROTOCOL must be http or https, got '${protocol}'`);
+  }
+  return {
+    region: env.AWS_REGION ?? 'us-east-1',
+    tables,
+    payInStateMachineArn: env.PAYIN_STATE_MACHINE_ARN,
+    endpoints: { dynamodb: env.DYNAMODB_ENDPOINT, sfn: env.SFN_ENDPOINT, sqs: env.SQS_ENDPOINT },
+    psp: {
+      secretKey: env.PSP_SECRET_KEY,
+      secretArn: env.PSP_SECRET_ARN,
+      host: env.PSP_API_HOST,
+      port: env.PSP_API_PORT ? integer(env, 'PSP_API_PORT', 443, 1, 65535) : undefined,
+      protocol,
+    },
+    platformFeeBps: integer(env, 'PLATFORM_FEE_BPS', 0, 0, 10_000),
+  };
+}
+
+/** Names a table for the functions; fails loudly when its environment variable is missing. */
+export function tableName(config: RuntimeConfig, table: TableName): string {
+  const name = config.tables[table];
+  if (!name) throw new ConfigError(`${tableSchemas[table].envVar} is not set`);
+  return name;
+}
+
+export interface LocalStackConfig {
+  host: string;
+  ports: { api: number; sfn: number; dynamodb: number; sqs: number; psp: number };
+  dataDir: string;
+  /** Keep DynamoDB Local and fauxqs in memory (tests) instead of under dataDir. */
+  inMemory: boolean;
+  pspSecretKey: string;
+  pspWebhookSecret: string;
+  /** A fixed dev API key; when unset one is generated on first start and kept under dataDir. */
+  devApiKey?: string;
+  platformFeeBps: number;
+}
+
+export function loadLocalStackConfig(env: Env = process.env): LocalStackConfig {
+  return {
+    host: env.LOCAL_HOST ?? '127.0.0.1',
+    ports: {
+      api: integer(env, 'API_PORT', 3000, 0, 65535),
+      sfn: integer(env, 'SFN_PORT', 8083, 0, 65535),
+      dynamodb: integer(env, 'DYNAMODB_PORT', 8000, 0, 65535),
+      sqs: integer(env, 'SQS_PORT', 4566, 0, 65535),
+      psp: integer(env, 'PSP_PORT', 12111, 0, 65535),
+    },
+    dataDir: env.LOCAL_DATA_DIR ?? '.local',
+    inMemory: flag(env, 'LOCAL_IN_MEMORY', false),
+    pspSecretKey: env.PSP_SECRET_KEY ?? 'sk_test_local_simulator_key',
+    pspWebhookSecret: env.PSP_WEBHOOK_SECRET ?? 'whsec_local_simulator_secret',
+    devApiKey: env.DEV_API_KEY || undefined,
+    platformFeeBps: integer(env, 'PLATFORM_FEE_BPS', 0, 0, 10_000),
+  };
+}

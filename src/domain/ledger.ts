@@ -1,0 +1,110 @@
+/**
+ * Double-entry ledger: every transaction is balanced per currency (debits equal credits) and entries are append-only.
+ * Amounts are positive minor units with a direction; the signed view is debit positive, credit negative.
+ */
+import { sumMinor } from './money';
+
+export type Direction = 'DEBIT' | 'CREDIT';
+
+export interface LedgerEntry {
+  account: string;
+  direction: Direction;
+  amount_minor: number;
+  currency: string;
+}
+
+export interface LedgerTransaction {
+  /** Deterministic id derived from the business operation, so a retried append cannot book twice. */
+  transaction_id: string;
+  /** The business object this transaction belongs to, e.g. the payment id. */
+  reference: string;
+  description: string;
+  entries: LedgerEntry[];
+}
+
+export class UnbalancedTransactionError extends Error {
+  override readonly name = 'UnbalancedTransactionError';
+}
+
+/** Ledger account names. Seller payables are per seller; their balance is the seller's wallet. */
+export const accounts = {
+  pspClearing: 'asset:psp_clearing',
+  platformRevenue: 'revenue:platform_fees',
+  sellerPayable: (seller: string) => `liability:seller_payable:${seller}`,
+};
+
+export function signedAmount(entry: Pick<LedgerEntry, 'direction' | 'amount_minor'>): number {
+  return entry.direction === 'DEBIT' ? entry.amount_minor : -entry.amount_minor;
+}
+
+/** Per-currency sum of signed amounts; a balanced transaction has every sum at zero. */
+export function balanceByCurrency(entries: readonly LedgerEntry[]): Map<string, number> {
+  const byCurrency = new Map<string, number[]>();
+  for (const entry of entries) {
+    const list = byCurrency.get(entry.currency) ?? [];
+    list.push(signedAmount(entry));
+    byCurrency.set(entry.currency, list);
+  }
+  return new Map([...byCurrency].map(([currency, values]) => [currency, sumMinor(values)]));
+}
+
+export function assertBalanced(transaction: LedgerTransaction): void {
+  if (transaction.entries.length < 2) {
+    throw new UnbalancedTransactionError(`${transaction.transaction_id}: a transaction needs at least two entries`);
+  }
+  for (const entry of transaction.entries) {
+    if (!Number.isSafeInteger(entry.amount_minor) || entry.amount_minor <= 0) {
+      throw new UnbalancedTransactionError(`${transaction.transaction_id}: entry amounts must be positive integers`);
+    }
+  }
+  for (const [currency, sum] of balanceByCurrency(transaction.entries)) {
+    if (sum !== 0) {
+      throw new UnbalancedTransactionError(`${transaction.transaction_id}: ${currency} does not balance (off by ${sum})`);
+    }
+  }
+}
+
+/**
+ * The booking of one successful payment order: the PSP clearing account is debited with what the buyer paid,
+ * the seller's payable credited with the amount less the platform fee, platform revenue credited with the fee.
+ */
+export function payInTransaction(order: {
+  payment_id: string;
+  payment_order_id: string;
+  seller_account: string;
+  currency: string;
+  amount_minor: number;
+  fee_minor: number;
+}): LedgerTransaction {
+  const entries: LedgerEntry[] = [
+    { account: accounts.pspClearing, direction: 'DEBIT', amount_minor: order.amount_minor, currency: order.currency },
+  ];
+  if (order.amount_minor > order.fee_minor) {
+    entries.push({
+      account: accounts.sellerPayable(order.seller_account),
+      direction: 'CREDIT',
+      amount_minor: order.amount_minor - order.fee_minor,
+      currency: order.currency,
+    });
+  }
+  if (order.fee_minor > 0) {
+    entries.push({
+      account: accounts.platformRevenue,
+      direction: 'CREDIT',
+      amount_minor: order.fee_minor,
+      currency: order.currency,
+    });
+  }
+  const transaction: LedgerTransaction = {
+    transaction_id: payInTransactionId(order.payment_order_id),
+    reference: order.payment_id,
+    description: `pay-in of payment order ${order.payment_order_id}`,
+    entries,
+  };
+  assertBalanced(transaction);
+  return transaction;
+}
+
+export function payInTransactionId(paymentOrderId: string): string {
+  return `payin:${paymentOrderId}`;
+}

@@ -1,0 +1,91 @@
+/**
+ * The pay-in data model (after the seeds): one payment event per checkout, one payment order per seller.
+ * Pure types and rules; persistence lives in src/adapters.
+ */
+
+/** Status of one payment order. PENDING (3-D Secure, review) and UNKNOWN (outcome not known) come with later flows. */
+export const ORDER_STATUSES = ['NOT_STARTED', 'EXECUTING', 'PENDING', 'UNKNOWN', 'SUCCESS', 'FAILED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/**
+ * Allowed transitions. Terminal states (SUCCESS, FAILED) never move again, so a late or replayed
+ * event cannot move a payment backwards. UNKNOWN is never FAILED by guess: only the PSP's answer resolves it.
+ */
+const ORDER_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
+  NOT_STARTED: ['EXECUTING', 'FAILED'],
+  EXECUTING: ['PENDING', 'UNKNOWN', 'SUCCESS', 'FAILED'],
+  PENDING: ['UNKNOWN', 'SUCCESS', 'FAILED'],
+  UNKNOWN: ['SUCCESS', 'FAILED'],
+  SUCCESS: [],
+  FAILED: [],
+};
+
+export class InvalidTransitionError extends Error {
+  override readonly name = 'InvalidTransitionError';
+}
+
+export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
+  return ORDER_TRANSITIONS[from].includes(to);
+}
+
+/** The states an order may be in for a move to `to` to be allowed (used as a write condition). */
+export function allowedSources(to: OrderStatus): OrderStatus[] {
+  return ORDER_STATUSES.filter((from) => canTransition(from, to));
+}
+
+export function assertTransition(from: OrderStatus, to: OrderStatus): void {
+  if (!canTransition(from, to)) throw new InvalidTransitionError(`payment order cannot move from ${from} to ${to}`);
+}
+
+export function isTerminal(status: OrderStatus): boolean {
+  return ORDER_TRANSITIONS[status].length === 0;
+}
+
+/** The payment event's status is derived from its orders: they move together in pay-in. */
+export type PaymentStatus = OrderStatus;
+
+export interface Buyer {
+  id: string;
+  country: string;
+}
+
+export interface PaymentEvent {
+  payment_id: string;
+  checkout_id: string;
+  buyer: Buyer;
+  currency: string;
+  total_minor: number;
+  payment_method: string;
+  status: PaymentStatus;
+  status_reason?: string;
+  psp_reference?: string;
+  order_ids: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PaymentOrder {
+  payment_id: string;
+  payment_order_id: string;
+  seller_account: string;
+  currency: string;
+  amount_minor: number;
+  /** Platform fee kept from this order, fixed when the order is accepted. */
+  fee_minor: number;
+  status: OrderStatus;
+  status_reason?: string;
+  psp_reference?: string;
+  wallet_updated: boolean;
+  ledger_updated: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A new checkout as validated at the API, amounts already in minor units. */
+export interface NewPayment {
+  checkout_id: string;
+  buyer: Buyer;
+  currency: string;
+  payment_method: string;
+  orders: { payment_order_id: string; seller_account: string; amount_minor: number }[];
+}
