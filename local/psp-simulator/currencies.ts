@@ -5,11 +5,14 @@ import { invalidRequest } from './errors';
 const SUPPORTED = new Set(
   (
     'usd aed aud brl cad chf cny czk dkk eur gbp hkd huf idr ils inr jpy krw mxn myr nok nzd php pln ron sar sek sgd ' +
-    'thb try twd zar'
+    'thb try twd zar kwd bhd jod omr tnd clp vnd isk ugx xof xaf'
   ).split(' '),
 );
 
-const ZERO_DECIMAL = new Set(['jpy', 'krw']);
+const ZERO_DECIMAL = new Set(['jpy', 'krw', 'clp', 'vnd', 'isk', 'ugx', 'xof', 'xaf']);
+
+/** Stripe takes three-decimal currencies in minor units whose last digit must be 0. */
+const THREE_DECIMAL = new Set(['kwd', 'bhd', 'jod', 'omr', 'tnd']);
 
 // Minimum charge amounts in the smallest unit (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
 const MINIMUM_AMOUNT: Record<string, number> = Object.fromEntries(
@@ -46,6 +49,12 @@ export function assertChargeableAmount(amount: number, currency: string): void {
       code: 'amount_too_small',
     });
   }
+  if (THREE_DECIMAL.has(currency) && amount % 10 !== 0) {
+    throw invalidRequest(`Amounts in ${currency} must be a multiple of 10 in the smallest unit (the last digit must be 0)`, {
+      param: 'amount',
+      code: 'invalid_amount',
+    });
+  }
   if (amount > MAXIMUM_AMOUNT) {
     throw invalidRequest(`Amount must be no more than ${formatAmount(MAXIMUM_AMOUNT, currency)}`, {
       param: 'amount',
@@ -55,6 +64,6 @@ export function assertChargeableAmount(amount: number, currency: string): void {
 }
 
 function formatAmount(amount: number, currency: string): string {
-  const units = ZERO_DECIMAL.has(currency) ? amount : amount / 100;
+  const units = ZERO_DECIMAL.has(currency) ? amount : amount / (THREE_DECIMAL.has(currency) ? 1000 : 100);
   return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() }).format(units);
 }

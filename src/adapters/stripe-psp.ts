@@ -43,7 +43,20 @@ export class StripePsp implements Psp {
           reason: declineReason(stripeError),
         };
       }
+      if (stripeError.type === 'StripeInvalidRequestError' && stripeError.statusCode === 400) {
+        // The PSP refused the request itself (e.g. an amount it does not take): nothing was charged.
+        const param = (error as { param?: string }).param;
+        return {
+          outcome: 'DECLINED',
+          reason: ['psp_refused', stripeError.code ?? 'invalid_request', param].filter(Boolean).join(':'),
+        };
+      }
+      if (stripeError.type === 'StripeIdempotencyError') {
+        // Our key was used with other parameters: a bug or a manual change; a charge may exist. Never guess.
+        throw new InconsistentStateError(`PSP idempotency conflict: ${stripeError.message}`, { cause: error });
+      }
       if (
+        stripeError.statusCode === 409 ||
         stripeError.type === 'StripeConnectionError' ||
         stripeError.type === 'StripeAPIError' ||
         stripeError.type === 'StripeRateLimitError' ||

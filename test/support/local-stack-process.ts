@@ -1,0 +1,86 @@
+/**
+ * Starts `local/main.ts` as a child process (in memory, ephemeral ports) the way a developer runs `npm start`,
+ * and waits for its ready line. Used by the integration tests' global setup, and by tests that kill and
+ * restart the stack.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface StackInfo {
+  urls: { api: string; sfn: string; dynamodb: string; sqs: string; psp: string };
+  devApiKey: string;
+  pspSecretKey: string;
+}
+
+export interface StackProcess {
+  info: StackInfo;
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const ROOT = path.resolve(__dirname, '..', '..');
+export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+
+export async function startStackProcess(options: {
+  dataDir: string;
+  logFile: string;
+  env?: Record<string, string>;
+  inMemory?: boolean;
+}): Promise<StackProcess> {
+  fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
+  const log = fs.openSync(options.logFile, 'a');
+  const pspSecretKey = 'sk_test_integration_simulator';
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'local/main.ts', ...(options.inMemory === false ? [] : ['--in-memory'])],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        API_PORT: '0',
+        SFN_PORT: '0',
+        DYNAMODB_PORT: '0',
+        SQS_PORT: '0',
+        PSP_PORT: '0',
+        LOCAL_DATA_DIR: options.dataDir,
+        PSP_SECRET_KEY: pspSecretKey,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const info = await new Promise<StackInfo>((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`local stack not ready after 120 s; see ${options.logFile}`)), 120_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      fs.writeSync(log, chunk);
+      buffer += chunk.toString();
+      const line = buffer.split('\n').find((l) => l.startsWith('LOCAL_STACK_READY '));
+      if (line) {
+        clearTimeout(timer);
+        resolve({ ...(JSON.parse(line.slice('LOCAL_STACK_READY '.length)) as Omit<StackInfo, 'pspSecretKey'>), pspSecretKey });
+        buffer = '';
+      } else if (buffer.length > 1_000_000) {
+        buffer = buffer.slice(-10_000);
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => fs.writeSync(log, chunk));
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`local stack exited with ${code} before it was ready; see ${options.logFile}`));
+    });
+  });
+  return {
+    info,
+    child,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await exited;
+      fs.closeSync(log);
+      return code;
+    },
+  };
+}
