@@ -16,7 +16,7 @@ export interface FunctionSpec {
   tables: Partial<Record<TableName, TableAccess>>;
   /** Reads the PSP secret key. */
   psp?: boolean;
-  /** Starts pay-in executions. */
+  /** Starts pay-in executions (and reads their status, to re-drive only what is not running). */
   startsPayIn?: boolean;
 }
 
@@ -34,6 +34,14 @@ export const functions = {
     id: 'CreatePayment',
     entry: 'lambdas/api/create-payment.ts',
     description: 'POST /v1/payments: validates a checkout, stores it, starts the pay-in workflow',
+    timeoutSeconds: 15,
+    tables: { payments: 'readWrite', idempotency: 'readWrite' },
+    startsPayIn: true,
+  }),
+  ReviewPayment: fn({
+    id: 'ReviewPayment',
+    entry: 'lambdas/api/review-payment.ts',
+    description: 'POST /v1/payments/{id}/review: an operator approves or rejects a payment held for risk review',
     timeoutSeconds: 15,
     tables: { payments: 'readWrite' },
     startsPayIn: true,
@@ -88,6 +96,22 @@ export const functions = {
     timeoutSeconds: 15,
     tables: { payments: 'readWrite', ledger: 'readWrite' },
   }),
+  RecordFailure: fn({
+    id: 'RecordFailure',
+    entry: 'lambdas/payin/record-failure.ts',
+    description: 'Pay-in step after a step gave up: UNKNOWN after the charge, the reason after the bookings',
+    timeoutSeconds: 15,
+    tables: { payments: 'readWrite' },
+  }),
+  Janitor: fn({
+    id: 'Janitor',
+    entry: 'lambdas/ops/janitor.ts',
+    description: 'Scheduled: resolves UNKNOWN payments with the PSP and re-drives payments whose workflow ended or was lost',
+    timeoutSeconds: 300,
+    tables: { payments: 'readWrite' },
+    psp: true,
+    startsPayIn: true,
+  }),
   Finalize: fn({
     id: 'Finalize',
     entry: 'lambdas/payin/finalize.ts',
@@ -113,7 +137,16 @@ export const apiRoutes: RouteSpec[] = [
   { method: 'GET', path: '/v1/payments/{payment_id}', functionId: 'GetPayment', authorized: true },
   { method: 'GET', path: '/v1/payments/{payment_id}/ledger', functionId: 'GetPaymentLedger', authorized: true },
   { method: 'GET', path: '/v1/wallets/{seller_account}', functionId: 'GetWallet', authorized: true },
+  { method: 'POST', path: '/v1/payments/{payment_id}/review', functionId: 'ReviewPayment', authorized: true },
 ];
+
+export interface ScheduleSpec {
+  functionId: FunctionId;
+  /** How often it runs on AWS (EventBridge rate); locally JANITOR_INTERVAL_SECONDS may override it. */
+  everyMinutes: number;
+}
+
+export const schedules: ScheduleSpec[] = [{ functionId: 'Janitor', everyMinutes: 5 }];
 
 export interface StateMachineSpec {
   id: string;
@@ -135,6 +168,7 @@ export const stateMachines = {
       CreditWalletFunctionArn: 'CreditWallet',
       AppendLedgerFunctionArn: 'AppendLedger',
       FinalizeFunctionArn: 'Finalize',
+      RecordFailureFunctionArn: 'RecordFailure',
     },
     envVar: 'PAYIN_STATE_MACHINE_ARN',
   },

@@ -6,20 +6,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { stateMachines } from '../lambdas/catalog';
+import { randomUUID } from 'node:crypto';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { schedules, stateMachines } from '../lambdas/catalog';
 import { ApiKeys } from '../src/adapters/api-keys';
 import { tableSchemas } from '../src/adapters/table-schemas';
 import type { LocalStackConfig } from '../src/config';
 import { type LocalApiGateway, startApiGateway } from './api-gateway';
 import { ensureTables, type LocalDynamo, startDynamoDbLocal } from './dynamodb';
-import { cleanBuilds, LOCAL_REGION } from './lambda-runtime';
+import { cleanBuilds, invoke, LOCAL_ACCOUNT, LOCAL_REGION } from './lambda-runtime';
 import { freePort } from './processes';
 import { startPspSimulator } from './psp-simulator/server';
-import { LocalStepFunctions, stateMachineArn } from './stepfunctions/engine';
+import { type Execution, LocalStepFunctions, stateMachineArn } from './stepfunctions/engine';
 import { startSfnServer } from './stepfunctions/server';
 
 export interface LocalStack {
   urls: { api: string; sfn: string; dynamodb: string; sqs: string; psp: string };
+  /** Where failed pay-in executions are dead-lettered (EventBridge rule -> SQS on AWS). */
+  failedPaymentsQueueUrl: string;
   devApiKey: string;
   /** Where the dev key was written, when it was generated. */
   devApiKeyFile: string;
@@ -35,6 +39,7 @@ function functionEnvironment(
   const psp = new URL(urls.psp);
   return {
     AWS_REGION: LOCAL_REGION,
+    AWS_LAMBDA_FUNCTION_NAME: 'local',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     DYNAMODB_ENDPOINT: urls.dynamodb,
@@ -99,18 +104,39 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     });
     stops.push(() => sqs.stop());
 
-    const psp = await startPspSimulator({ secretKey: config.pspSecretKey, host, port: config.ports.psp });
-    stops.push(() => psp.close());
+    let pspUrl = config.pspUrl;
+    if (!pspUrl) {
+      const psp = await startPspSimulator({ secretKey: config.pspSecretKey, host, port: config.ports.psp });
+      stops.push(() => psp.close());
+      pspUrl = psp.url;
+    }
 
+    const failedPayments = failedPaymentsQueue(sqs);
     const stepFunctions = new LocalStepFunctions();
-    stops.push(async () => stepFunctions.abortAll());
+    const sqsClient = new SQSClient({
+      endpoint: `http://${host}:${sqs.port}`,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    stepFunctions.onClosed = (execution) => {
+      if (execution.status === 'SUCCEEDED') return;
+      sqsClient
+        .send(new SendMessageCommand({ QueueUrl: failedPayments, MessageBody: JSON.stringify(statusChangeEvent(execution)) }))
+        .catch((error: Error) => process.stderr.write(`could not dead-letter ${execution.name}: ${error.message}\n`));
+    };
+    stops.push(async () => {
+      // Shutting down is a crash for running executions: they are lost, not failed (the janitor recovers them).
+      stepFunctions.onClosed = () => undefined;
+      stepFunctions.abortAll();
+      sqsClient.destroy();
+    });
     const sfnServer = await startSfnServer(stepFunctions, host, config.ports.sfn);
     stops.push(() => sfnServer.close());
 
     const urls = {
       dynamodb: dynamo.endpoint,
       sqs: `http://${host}:${sqs.port}`,
-      psp: psp.url,
+      psp: pspUrl,
       sfn: sfnServer.url,
       api: '',
     };
@@ -123,9 +149,76 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     const devApiKeyFile = path.join(config.dataDir, 'dev-api-key');
     const documentClient = DynamoDBDocumentClient.from(dynamo.client);
     const key = await devApiKey(config, documentClient, devApiKeyFile);
-    return { urls, devApiKey: key, devApiKeyFile, stepFunctions, stop };
+    // The functions' environment, for operator scripts (e.g. the replay command) run against this stack.
+    fs.writeFileSync(
+      path.join(config.dataDir, 'function-env.json'),
+      JSON.stringify({ ...functionEnvironment(config, urls), FAILED_PAYMENTS_QUEUE_URL: failedPayments }, null, 2),
+      { mode: 0o600 },
+    );
+    stops.push(startScheduler(config));
+    return { urls, failedPaymentsQueueUrl: failedPayments, devApiKey: key, devApiKeyFile, stepFunctions, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** The failed-payments queue and its DLQ (created once; kept across restarts when on disk). */
+function failedPaymentsQueue(sqs: Awaited<ReturnType<typeof import('fauxqs')['startFauxqs']>>): string {
+  const existing = sqs.inspectQueue('failed-payments');
+  if (existing) return existing.url;
+  const dlq = sqs.createQueue('failed-payments-dlq', { attributes: { MessageRetentionPeriod: '1209600' } });
+  return sqs.createQueue('failed-payments', {
+    attributes: {
+      MessageRetentionPeriod: '1209600',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 5 }),
+    },
+  }).queueUrl;
+}
+
+/** The event EventBridge delivers for a closed execution ("Step Functions Execution Status Change"). */
+function statusChangeEvent(execution: Execution) {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: LOCAL_ACCOUNT,
+    time: new Date().toISOString(),
+    region: LOCAL_REGION,
+    resources: [execution.executionArn],
+    detail: {
+      executionArn: execution.executionArn,
+      stateMachineArn: execution.stateMachineArn,
+      name: execution.name,
+      status: execution.status,
+      startDate: Math.round(execution.startDate * 1000),
+      stopDate: execution.stopDate === undefined ? null : Math.round(execution.stopDate * 1000),
+      input: execution.input,
+      output: execution.output ?? null,
+      error: execution.error ?? null,
+      cause: execution.cause ?? null,
+    },
+  };
+}
+
+/** The local stand-in for the EventBridge schedules: runs each scheduled function on its interval, never overlapping. */
+function startScheduler(config: LocalStackConfig): () => Promise<void> {
+  const timers = schedules.map((schedule) => {
+    let running = false;
+    const intervalMs =
+      schedule.functionId === 'Janitor' ? config.janitorIntervalSeconds * 1000 : schedule.everyMinutes * 60_000;
+    return setInterval(() => {
+      if (running) return;
+      running = true;
+      invoke(schedule.functionId, { source: 'aws.events', 'detail-type': 'Scheduled Event', time: new Date().toISOString() })
+        .catch((error: Error) => process.stderr.write(`scheduled ${schedule.functionId} failed: ${error.message}\n`))
+        .finally(() => {
+          running = false;
+        });
+    }, intervalMs);
+  });
+  return async () => {
+    for (const timer of timers) clearInterval(timer);
+  };
 }

@@ -46,6 +46,8 @@ export interface RuntimeConfig {
     protocol?: 'http' | 'https';
   };
   platformFeeBps: number;
+  /** The janitor touches only payments unchanged for this long. */
+  janitorStaleAfterSeconds: number;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
@@ -69,6 +71,7 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
       protocol,
     },
     platformFeeBps: integer(env, 'PLATFORM_FEE_BPS', 0, 0, 10_000),
+    janitorStaleAfterSeconds: integer(env, 'JANITOR_STALE_AFTER_SECONDS', 300, 0, 7 * 24 * 3600),
   };
 }
 
@@ -90,6 +93,10 @@ export interface LocalStackConfig {
   /** A fixed dev API key; when unset one is generated on first start and kept under dataDir. */
   devApiKey?: string;
   platformFeeBps: number;
+  /** How often the local scheduler runs the janitor. */
+  janitorIntervalSeconds: number;
+  /** Use this PSP (e.g. a simulator the tests run) instead of starting one. */
+  pspUrl?: string;
 }
 
 export function loadLocalStackConfig(env: Env = process.env): LocalStackConfig {
@@ -108,5 +115,7 @@ export function loadLocalStackConfig(env: Env = process.env): LocalStackConfig {
     pspWebhookSecret: env.PSP_WEBHOOK_SECRET ?? 'whsec_local_simulator_secret',
     devApiKey: env.DEV_API_KEY || undefined,
     platformFeeBps: integer(env, 'PLATFORM_FEE_BPS', 0, 0, 10_000),
+    janitorIntervalSeconds: integer(env, 'JANITOR_INTERVAL_SECONDS', 60, 1, 24 * 3600),
+    pspUrl: env.PSP_URL || undefined,
   };
 }

@@ -1,44 +1,72 @@
-/** POST /v1/payments: accepts a checkout (202) and starts its pay-in workflow. */
-import { dynamo, runtimeConfig, sfn } from '../../src/adapters/clients';
+/** POST /v1/payments: accepts a checkout (202) and starts its pay-in workflow; exactly once per Idempotency-Key. */
+import { dynamo, dynamoClient, runtimeConfig, sfn } from '../../src/adapters/clients';
 import { logger } from '../../src/adapters/observability';
-import { DuplicateCheckoutError, DuplicateOrderError, PaymentsTable } from '../../src/adapters/payments-table';
+import {
+  DuplicateCheckoutError,
+  DuplicateOrderError,
+  PaymentIdTakenError,
+  PaymentsTable,
+} from '../../src/adapters/payments-table';
 import { HttpError, json, parseJsonBody } from '../../src/api/http';
+import { idempotencyKeyHeader, idempotent, type IdempotentRequest } from '../../src/api/idempotency';
 import { apiHandler } from '../../src/api/middleware';
 import { paymentView } from '../../src/api/views';
 import { ConfigError, tableName } from '../../src/config';
-import { createPayment } from '../../src/payin/create-payment';
+import { acceptPayment, paymentIdFor, validateCheckout } from '../../src/payin/create-payment';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-export const handler = apiHandler(async (event) => {
+type AcceptRequest = IdempotentRequest & { payment: ReturnType<typeof validateCheckout> };
+
+let accept: ReturnType<typeof idempotent<AcceptRequest>> | undefined;
+
+function acceptOnce() {
+  if (accept) return accept;
+  const config = runtimeConfig();
+  const stateMachineArn = config.payInStateMachineArn;
+  if (!stateMachineArn) throw new ConfigError('PAYIN_STATE_MACHINE_ARN is not set');
+  const deps = {
+    payments: new PaymentsTable(dynamo(), tableName(config, 'payments')),
+    sfn: sfn(),
+    stateMachineArn,
+    platformFeeBps: config.platformFeeBps,
+  };
+  accept = idempotent<AcceptRequest>(dynamoClient(), tableName(config, 'idempotency'), async ({ payment }) => {
+    try {
+      const accepted = await acceptPayment(deps, payment);
+      const { payment_id } = accepted.event;
+      return { statusCode: 202, body: { ...paymentView(accepted), status_url: `/v1/payments/${payment_id}` } };
+    } catch (error) {
+      if (error instanceof DuplicateCheckoutError) {
+        throw new HttpError(409, 'checkout_already_accepted', error.message, { payment_id: error.existingPaymentId });
+      }
+      if (error instanceof DuplicateOrderError) {
+        throw new HttpError(409, 'payment_order_already_exists', error.message, {
+          payment_order_ids: error.paymentOrderIds,
+        });
+      }
+      if (error instanceof PaymentIdTakenError) {
+        throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for another checkout');
+      }
+      throw error;
+    }
+  });
+  return accept;
+}
+
+export const handler = apiHandler(async (event, context) => {
   if (event.body && Buffer.byteLength(event.body) > MAX_BODY_BYTES) {
     throw new HttpError(413, 'body_too_large', `the request body must be at most ${MAX_BODY_BYTES} bytes`);
   }
+  const key = idempotencyKeyHeader(event.headers);
   const body = parseJsonBody(event.body, event.isBase64Encoded);
-  const config = runtimeConfig();
-  if (!config.payInStateMachineArn) throw new ConfigError('PAYIN_STATE_MACHINE_ARN is not set');
-  try {
-    const payment = await createPayment(
-      {
-        payments: new PaymentsTable(dynamo(), tableName(config, 'payments')),
-        sfn: sfn(),
-        stateMachineArn: config.payInStateMachineArn,
-        platformFeeBps: config.platformFeeBps,
-      },
-      body,
-    );
-    const { payment_id, checkout_id } = payment.event;
-    logger.info('payment accepted', { payment_id, checkout_id });
-    return json(202, { ...paymentView(payment), status_url: `/v1/payments/${payment_id}` });
-  } catch (error) {
-    if (error instanceof DuplicateCheckoutError) {
-      throw new HttpError(409, 'checkout_already_accepted', error.message, { payment_id: error.existingPaymentId });
-    }
-    if (error instanceof DuplicateOrderError) {
-      throw new HttpError(409, 'payment_order_already_exists', error.message, {
-        payment_order_ids: error.paymentOrderIds,
-      });
-    }
-    throw error;
-  }
+  const apiKeyId = String(event.requestContext.authorizer?.keyId ?? event.requestContext.authorizer?.principalId ?? '');
+  if (!apiKeyId) throw new ConfigError('the authorizer did not identify the API key');
+  const paymentId = paymentIdFor(apiKeyId, key);
+  logger.appendKeys({ payment_id: paymentId });
+  // Validation first: a bad request stores nothing, not even an idempotency record.
+  const payment = validateCheckout(body, runtimeConfig().platformFeeBps, { paymentId, now: new Date().toISOString() });
+  const response = await acceptOnce()({ idempotency_key: `${apiKeyId}:${key}`, body, payment }, context);
+  logger.info(response.replayed ? 'replayed a stored response' : 'payment accepted', { status: response.statusCode });
+  return json(response.statusCode, response.body, response.replayed ? { 'idempotent-replayed': 'true' } : {});
 });

@@ -107,6 +107,8 @@ const EXECUTION_FAILURE_TYPES: Record<string, ExecutionStatus> = {
 export class LocalStepFunctions {
   private readonly machines = new Map<string, Machine>();
   private readonly executions = new Map<string, Execution>();
+  /** Called once when an execution closes (what EventBridge's "Execution Status Change" reports on AWS). */
+  onClosed: (execution: Execution) => void = () => undefined;
 
   constructor(specs: StateMachineSpec[] = Object.values(stateMachines)) {
     for (const spec of specs) {
@@ -217,6 +219,11 @@ export class LocalStepFunctions {
   private finish(execution: Execution, status: ExecutionStatus, details: Partial<Execution>): void {
     if (execution.status !== 'RUNNING') return;
     Object.assign(execution, details, { status, stopDate: Date.now() / 1000 });
+    try {
+      this.onClosed(execution);
+    } catch {
+      // a listener's failure must not break the engine
+    }
   }
 
   private async record(execution: Execution, logs: AsyncGenerator<EventLog>): Promise<void> {

@@ -10,6 +10,7 @@ import Stripe from 'stripe';
 import { ConfigError, loadRuntimeConfig, type RuntimeConfig } from '../config';
 
 let config: RuntimeConfig | undefined;
+let rawClient: DynamoDBClient | undefined;
 let documentClient: DynamoDBDocumentClient | undefined;
 let sfnClient: SFNClient | undefined;
 let stripeClient: Promise<Stripe> | undefined;
@@ -19,14 +20,17 @@ export function runtimeConfig(): RuntimeConfig {
   return config;
 }
 
-export function dynamo(): DynamoDBDocumentClient {
-  if (!documentClient) {
+/** The low-level DynamoDB client (Powertools idempotency takes this one). */
+export function dynamoClient(): DynamoDBClient {
+  if (!rawClient) {
     const { region, endpoints } = runtimeConfig();
-    documentClient = DynamoDBDocumentClient.from(
-      new DynamoDBClient({ region, endpoint: endpoints.dynamodb, maxAttempts: 4 }),
-      { marshallOptions: { removeUndefinedValues: true } },
-    );
+    rawClient = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, maxAttempts: 4 });
   }
+  return rawClient;
+}
+
+export function dynamo(): DynamoDBDocumentClient {
+  documentClient ??= DynamoDBDocumentClient.from(dynamoClient(), { marshallOptions: { removeUndefinedValues: true } });
   return documentClient;
 }
 

@@ -3,7 +3,7 @@
  * whose condition is the transition table of src/domain/payment.ts, so a retried or late step changes nothing.
  */
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   allowedSources,
@@ -35,6 +35,11 @@ export class DuplicateCheckoutError extends Error {
   ) {
     super(`checkout ${checkoutId} was already accepted as payment ${existingPaymentId ?? '(unknown)'}`);
   }
+}
+
+/** The payment id (derived from a client's idempotency key) already belongs to another checkout. */
+export class PaymentIdTakenError extends Error {
+  override readonly name = 'PaymentIdTakenError';
 }
 
 export class DuplicateOrderError extends Error {
@@ -108,6 +113,9 @@ export class PaymentsTable {
         );
         throw new DuplicateCheckoutError(event.checkout_id, guard.Item?.payment_id as string | undefined);
       }
+      if (codes?.[1] === 'ConditionalCheckFailed') {
+        throw new PaymentIdTakenError(`payment ${event.payment_id} already exists for another checkout`);
+      }
       const duplicates = orders.filter((_, i) => codes?.[2 + i] === 'ConditionalCheckFailed');
       if (duplicates.length > 0) throw new DuplicateOrderError(duplicates.map((order) => order.payment_order_id));
       throw asRetryable(error);
@@ -146,13 +154,14 @@ export class PaymentsTable {
   }
 
   /**
-   * Moves the payment and all of its orders to `to`, in one transaction, each only from a state the
-   * transition table allows. Returns false (changing nothing) when the payment is no longer in such a state.
+   * Moves the payment event and/or its orders to `to`, in one transaction, each only from a state the
+   * transition table allows. Returns false (changing nothing) when any of them is no longer in such a state.
    */
-  async transitionAll(
+  async transition(
     payment: Payment,
     to: OrderStatus,
-    changes: { reason?: string; pspReference?: string } = {},
+    changes: { reason?: string | null; pspReference?: string; set?: Record<string, unknown> } = {},
+    scope: 'all' | 'event' | 'orders' = 'all',
   ): Promise<boolean> {
     const now = new Date().toISOString();
     const sources = allowedSources(to);
@@ -162,9 +171,15 @@ export class PaymentsTable {
     });
     const condition = `#status IN (${sources.map((_, i) => `:from${i}`).join(', ')})`;
     let set = '#status = :to, updated_at = :now';
-    if (changes.reason !== undefined) {
+    let remove = '';
+    if (changes.reason === null) remove = ' REMOVE status_reason';
+    else if (changes.reason !== undefined) {
       set += ', status_reason = :reason';
       values[':reason'] = changes.reason;
+    }
+    for (const [name, value] of Object.entries(changes.set ?? {})) {
+      set += `, ${name} = :set_${name}`;
+      values[`:set_${name}`] = value;
     }
     if (changes.pspReference !== undefined) {
       set += ', psp_reference = :ref';
@@ -174,16 +189,21 @@ export class PaymentsTable {
       Update: {
         TableName: this.tableName,
         Key: key,
-        UpdateExpression: `SET ${set}${extra}`,
+        UpdateExpression: `SET ${set}${extra}${remove}`,
         ConditionExpression: condition,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ...values, ...extraValues },
       },
     });
-    const items: TransactItem[] = [
-      update(keys.event(payment.event.payment_id), ', gsi1pk = :gsi1pk, gsi1sk = :now', { ':gsi1pk': `STATUS#${to}` }),
-      ...payment.orders.map((order) => update(keys.order(order.payment_id, order.payment_order_id))),
-    ];
+    const items: TransactItem[] = [];
+    if (scope !== 'orders') {
+      items.push(
+        update(keys.event(payment.event.payment_id), ', gsi1pk = :gsi1pk, gsi1sk = :now', { ':gsi1pk': `STATUS#${to}` }),
+      );
+    }
+    if (scope !== 'event') {
+      items.push(...payment.orders.map((order) => update(keys.order(order.payment_id, order.payment_order_id))));
+    }
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: items }));
       return true;
@@ -193,32 +213,82 @@ export class PaymentsTable {
     }
   }
 
-  /** Records the PSP's reference on the payment and its orders without changing their status. */
-  async recordPspReference(payment: Payment, pspReference: string): Promise<void> {
-    const set = (key: Record<string, string>): TransactItem => ({
-      Update: {
-        TableName: this.tableName,
-        Key: key,
-        UpdateExpression: 'SET psp_reference = :ref, updated_at = :now',
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(psp_reference) OR psp_reference = :ref)',
-        ExpressionAttributeValues: { ':ref': pspReference, ':now': new Date().toISOString() },
-      },
-    });
+  /**
+   * Sets fields of the payment event without changing its status. `ifStatusIn` makes it conditional.
+   * Returns false, changing nothing, when the condition fails.
+   */
+  async setEventFields(paymentId: string, fields: Record<string, unknown>, ifStatusIn?: OrderStatus[]): Promise<boolean> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':now': new Date().toISOString() };
+    const sets = ['updated_at = :now'];
+    for (const [name, value] of Object.entries(fields)) {
+      names[`#f_${name}`] = name;
+      values[`:f_${name}`] = value;
+      sets.push(`#f_${name} = :f_${name}`);
+    }
+    let condition = 'attribute_exists(pk)';
+    if (ifStatusIn) {
+      names['#status'] = 'status';
+      ifStatusIn.forEach((status, i) => {
+        values[`:s${i}`] = status;
+      });
+      condition += ` AND #status IN (${ifStatusIn.map((_, i) => `:s${i}`).join(', ')})`;
+    }
     try {
       await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            set(keys.event(payment.event.payment_id)),
-            ...payment.orders.map((order) => set(keys.order(order.payment_id, order.payment_order_id))),
-          ],
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.event(paymentId),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
         }),
       );
+      return true;
     } catch (error) {
-      if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) {
-        throw new StaleStateError(`payment ${payment.event.payment_id} already has another PSP reference`);
-      }
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
       throw asRetryable(error);
     }
+  }
+
+  /** Payment ids whose event has been in `status` since before `before` (ISO time), oldest first. */
+  async idsInStatusSince(status: OrderStatus, before: string, limit = 100): Promise<string[]> {
+    const page = await this.client
+      .send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'by-status',
+          KeyConditionExpression: 'gsi1pk = :status AND gsi1sk < :before',
+          ExpressionAttributeValues: { ':status': `STATUS#${status}`, ':before': before },
+          Limit: limit,
+        }),
+      )
+      .catch((error) => {
+        throw asRetryable(error);
+      });
+    return (page.Items ?? []).map((item) => String(item.payment_id));
+  }
+
+  /**
+   * Records a payment for a buyer's velocity window and returns how many distinct payments the window holds.
+   * Idempotent per payment id (a string set), so a retried risk check counts once.
+   */
+  async countBuyerPayments(buyerId: string, paymentId: string, windowStart: string, expiresAt: number): Promise<number> {
+    const result = await this.client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `VELOCITY#${buyerId}`, sk: windowStart },
+          UpdateExpression: 'ADD payment_ids :id SET expires_at = :exp',
+          ExpressionAttributeValues: { ':id': new Set([paymentId]), ':exp': expiresAt },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+      .catch((error) => {
+        throw asRetryable(error);
+      });
+    return (result.Attributes?.payment_ids as Set<string> | undefined)?.size ?? 1;
   }
 
   /** The write that marks an order's wallet or ledger booking as done, for use inside a transaction. */
@@ -228,9 +298,10 @@ export class PaymentsTable {
         TableName: this.tableName,
         Key: keys.order(order.payment_id, order.payment_order_id),
         UpdateExpression: 'SET #flag = :true, updated_at = :now',
-        ConditionExpression: '#status = :executing AND #flag = :false',
+        // Only a charged order is booked, and only once.
+        ConditionExpression: '#status = :success AND #flag = :false',
         ExpressionAttributeNames: { '#flag': flag, '#status': 'status' },
-        ExpressionAttributeValues: { ':true': true, ':false': false, ':executing': 'EXECUTING', ':now': new Date().toISOString() },
+        ExpressionAttributeValues: { ':true': true, ':false': false, ':success': 'SUCCESS', ':now': new Date().toISOString() },
       },
     };
   }

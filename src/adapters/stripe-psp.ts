@@ -1,6 +1,6 @@
 /** The PSP adapter over the real stripe SDK (Stripe on AWS, the PSP simulator locally). */
 import type Stripe from 'stripe';
-import type { ChargeRequest, ChargeResult, Psp } from '../payin/psp';
+import type { ChargeRequest, ChargeResult, Psp, PspChargeState } from '../payin/psp';
 import { InconsistentStateError, PspTransientError } from './errors';
 
 type StripeError = Error & {
@@ -15,8 +15,41 @@ function declineReason(error: StripeError): string {
   return [error.code, error.decline_code].filter(Boolean).join(':') || 'card_declined';
 }
 
+function isTransient(error: StripeError): boolean {
+  return (
+    error.statusCode === 409 ||
+    error.type === 'StripeConnectionError' ||
+    error.type === 'StripeAPIError' ||
+    error.type === 'StripeRateLimitError' ||
+    (error.statusCode !== undefined && error.statusCode >= 500)
+  );
+}
+
 export class StripePsp implements Psp {
   constructor(private readonly stripe: () => Promise<Stripe>) {}
+
+  async findCharges(paymentId: string): Promise<PspChargeState[]> {
+    const stripe = await this.stripe();
+    const found: PspChargeState[] = [];
+    try {
+      // Our payment ids are [a-z0-9_] only, so they need no escaping in the query.
+      for await (const intent of stripe.paymentIntents.search({ query: `metadata['payment_id']:'${paymentId}'`, limit: 100 })) {
+        const state =
+          intent.status === 'succeeded'
+            ? 'succeeded'
+            : intent.status === 'processing' || intent.status === 'requires_action' || intent.status === 'requires_capture'
+              ? 'pending'
+              : 'failed';
+        found.push({ pspReference: intent.id, state, amountMinor: intent.amount, currency: intent.currency.toUpperCase() });
+      }
+    } catch (error) {
+      if (isTransient(error as StripeError)) {
+        throw new PspTransientError(`PSP unavailable: ${(error as Error).message}`, { cause: error });
+      }
+      throw error;
+    }
+    return found;
+  }
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     const stripe = await this.stripe();
@@ -55,13 +88,7 @@ export class StripePsp implements Psp {
         // Our key was used with other parameters: a bug or a manual change; a charge may exist. Never guess.
         throw new InconsistentStateError(`PSP idempotency conflict: ${stripeError.message}`, { cause: error });
       }
-      if (
-        stripeError.statusCode === 409 ||
-        stripeError.type === 'StripeConnectionError' ||
-        stripeError.type === 'StripeAPIError' ||
-        stripeError.type === 'StripeRateLimitError' ||
-        (stripeError.statusCode !== undefined && stripeError.statusCode >= 500)
-      ) {
+      if (isTransient(stripeError)) {
         throw new PspTransientError(`PSP unavailable: ${stripeError.message}`, { cause: error });
       }
       throw error;

@@ -31,6 +31,8 @@ export const tableSchemas = {
     partitionKey: 'pk',
     sortKey: 'sk',
     globalSecondaryIndexes: [{ indexName: 'by-status', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+    // Buyer velocity windows (`VELOCITY#<buyer>`/`<hour>`) expire by themselves.
+    timeToLiveAttribute: 'expires_at',
   },
   /** Seller wallets: one balance item per seller and currency (`WALLET#<seller>`/`<currency>`). */
   wallets: { id: 'Wallets', envVar: 'WALLETS_TABLE', partitionKey: 'pk', sortKey: 'sk', globalSecondaryIndexes: [] },
@@ -44,6 +46,17 @@ export const tableSchemas = {
     partitionKey: 'pk',
     sortKey: 'sk',
     globalSecondaryIndexes: [{ indexName: 'by-account', partitionKey: 'account', sortKey: 'posted_at' }],
+  },
+  /**
+   * Client idempotency keys of POST /v1/payments (Powertools idempotency records: key `id`, TTL `expiration`),
+   * kept at least 24 hours.
+   */
+  idempotency: {
+    id: 'Idempotency',
+    envVar: 'IDEMPOTENCY_TABLE',
+    partitionKey: 'id',
+    globalSecondaryIndexes: [],
+    timeToLiveAttribute: 'expiration',
   },
   /** API keys, stored only as salted scrypt hashes (`KEY#<key id>`). */
   apiKeys: { id: 'ApiKeys', envVar: 'API_KEYS_TABLE', partitionKey: 'pk', globalSecondaryIndexes: [] },

@@ -10,11 +10,16 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /**
  * Allowed transitions. Terminal states (SUCCESS, FAILED) never move again, so a late or replayed
  * event cannot move a payment backwards. UNKNOWN is never FAILED by guess: only the PSP's answer resolves it.
+ * PENDING waits for someone else (the PSP: 3-D Secure, review; or an operator: risk review) and may go back
+ * to EXECUTING when the wait ends with "go on".
+ *
+ * An order is SUCCESS once the PSP charged it; its `wallet_updated` / `ledger_updated` flags then record the
+ * bookings. The payment event (same statuses) is SUCCESS only once every order is charged and booked.
  */
 const ORDER_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
-  NOT_STARTED: ['EXECUTING', 'FAILED'],
+  NOT_STARTED: ['EXECUTING', 'PENDING', 'FAILED'],
   EXECUTING: ['PENDING', 'UNKNOWN', 'SUCCESS', 'FAILED'],
-  PENDING: ['UNKNOWN', 'SUCCESS', 'FAILED'],
+  PENDING: ['EXECUTING', 'UNKNOWN', 'SUCCESS', 'FAILED'],
   UNKNOWN: ['SUCCESS', 'FAILED'],
   SUCCESS: [],
   FAILED: [],
@@ -41,7 +46,7 @@ export function isTerminal(status: OrderStatus): boolean {
   return ORDER_TRANSITIONS[status].length === 0;
 }
 
-/** The payment event's status is derived from its orders: they move together in pay-in. */
+/** The payment event's status: the same states, SUCCESS meaning charged and booked. */
 export type PaymentStatus = OrderStatus;
 
 export interface Buyer {
@@ -59,6 +64,10 @@ export interface PaymentEvent {
   status: PaymentStatus;
   status_reason?: string;
   psp_reference?: string;
+  /** The risk check's decision; REVIEW holds the payment (PENDING) until an operator decides. */
+  risk_decision?: 'APPROVE' | 'REJECT' | 'REVIEW' | 'APPROVED_BY_OPERATOR';
+  /** Name of the pay-in execution currently responsible for the payment. */
+  execution_name?: string;
   order_ids: string[];
   created_at: string;
   updated_at: string;

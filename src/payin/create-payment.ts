@@ -2,24 +2,22 @@
  * Accepting a checkout: validate it completely, store the payment event and its orders in one transaction,
  * and start the pay-in workflow under an execution named after the payment id.
  */
-import { randomUUID } from 'node:crypto';
-import { ExecutionAlreadyExists, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { createHash } from 'node:crypto';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { ZodError } from 'zod';
 import { badRequest, type FieldError } from '../api/http';
 import { findCardData } from '../api/card-data';
 import { createPaymentSchema } from '../api/schemas';
-import { asRetryable } from '../adapters/errors';
-import type { PaymentsTable } from '../adapters/payments-table';
+import { DuplicateCheckoutError, type PaymentsTable } from '../adapters/payments-table';
 import { feeMinor, MoneyError, sumMinor, toMinorUnits, MAX_MINOR_UNITS } from '../domain/money';
 import type { PaymentEvent, PaymentOrder } from '../domain/payment';
+import { startPayIn } from './workflow';
 
 export interface CreatePaymentDeps {
   payments: PaymentsTable;
   sfn: SFNClient;
   stateMachineArn: string;
   platformFeeBps: number;
-  newPaymentId?: () => string;
-  now?: () => Date;
 }
 
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -100,40 +98,31 @@ export function validateCheckout(body: unknown, platformFeeBps: number, ids: { p
   return { event, orders };
 }
 
-export function newPaymentId(): string {
-  return `pay_${randomUUID().replaceAll('-', '')}`;
+/**
+ * The payment id of a request: derived from the caller's API key id and its Idempotency-Key, so a retry of the
+ * same request (even after the idempotency record is gone) lands on the same payment and cannot create another.
+ */
+export function paymentIdFor(apiKeyId: string, idempotencyKey: string): string {
+  return `pay_${createHash('sha256').update(`${apiKeyId}\n${idempotencyKey}`).digest('hex').slice(0, 32)}`;
 }
 
-export async function createPayment(
+/**
+ * Stores a validated checkout and starts its workflow. Safe to repeat: a second call for the same payment
+ * (a retry after a failure between the two steps) finds its own payment and only makes sure the workflow runs.
+ */
+export async function acceptPayment(
   deps: CreatePaymentDeps,
-  body: unknown,
+  payment: { event: PaymentEvent; orders: PaymentOrder[] },
 ): Promise<{ event: PaymentEvent; orders: PaymentOrder[] }> {
-  const paymentId = (deps.newPaymentId ?? newPaymentId)();
-  const now = (deps.now?.() ?? new Date()).toISOString();
-  const { event, orders } = validateCheckout(body, deps.platformFeeBps, { paymentId, now });
-  await deps.payments.create(event, orders);
-  await startPayIn(deps, event);
-  return { event, orders };
-}
-
-/** Starts the workflow; the execution name is the payment id, so a repeated start cannot run a second one. */
-export async function startPayIn(
-  deps: Pick<CreatePaymentDeps, 'sfn' | 'stateMachineArn'>,
-  event: Pick<PaymentEvent, 'payment_id' | 'order_ids'>,
-): Promise<void> {
   try {
-    await deps.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: deps.stateMachineArn,
-        name: event.payment_id,
-        input: JSON.stringify({
-          payment_id: event.payment_id,
-          orders: event.order_ids.map((id) => ({ payment_order_id: id })),
-        }),
-      }),
-    );
+    await deps.payments.create(payment.event, payment.orders);
   } catch (error) {
-    if (error instanceof ExecutionAlreadyExists) return;
-    throw asRetryable(error);
+    const ours = error instanceof DuplicateCheckoutError && error.existingPaymentId === payment.event.payment_id;
+    if (!ours) throw error;
+    const stored = await deps.payments.get(payment.event.payment_id);
+    if (!stored) throw error;
+    payment = stored;
   }
+  await startPayIn(deps, payment.event);
+  return payment;
 }

@@ -16,7 +16,17 @@ export type ChargeResult =
   | { outcome: 'DECLINED'; pspReference?: string; reason: string }
   | { outcome: 'PENDING'; pspReference: string; status: string };
 
+/** What the PSP knows of the charges made for one of our payments (found by our id in their metadata). */
+export interface PspChargeState {
+  pspReference: string;
+  state: 'succeeded' | 'pending' | 'failed';
+  amountMinor: number;
+  currency: string;
+}
+
 export interface Psp {
   /** Creates and confirms one payment. Throws PspTransientError when the PSP could not be asked. */
   charge(request: ChargeRequest): Promise<ChargeResult>;
+  /** Every PaymentIntent the PSP holds for our payment id. Throws PspTransientError when it cannot be asked. */
+  findCharges(paymentId: string): Promise<PspChargeState[]>;
 }

@@ -15,12 +15,12 @@ export const stepInput = z.object({
 });
 export type StepInput = z.infer<typeof stepInput>;
 
-export function stepHandler<R>(name: string, fn: (input: StepInput) => Promise<R>) {
+export function stepHandler<R>(name: string, fn: (input: StepInput, raw: unknown) => Promise<R>) {
   return middy<unknown, R, Error, Context>(async (raw: unknown) => {
     const input = stepInput.parse(raw);
     logger.appendKeys({ payment_id: input.payment_id, payment_order_id: input.payment_order_id, step: name });
     try {
-      const result = await fn(input);
+      const result = await fn(input, raw);
       logger.info(`${name} done`, { result: result as Record<string, unknown> });
       return result;
     } catch (error) {

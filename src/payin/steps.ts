@@ -7,7 +7,9 @@ import type { LedgerTable } from '../adapters/ledger-table';
 import type { Payment, PaymentsTable } from '../adapters/payments-table';
 import type { WalletsTable } from '../adapters/wallets-table';
 import { payInTransaction } from '../domain/ledger';
+import type { PaymentOrder } from '../domain/payment';
 import type { RiskDecision, RiskProvider } from '../domain/risk';
+import { crashPoint } from './faults';
 import type { Psp } from './psp';
 
 export interface StepDeps {
@@ -18,7 +20,7 @@ export interface StepDeps {
   risk: RiskProvider;
 }
 
-async function load(deps: Pick<StepDeps, 'payments'>, paymentId: string): Promise<Payment> {
+export async function loadPayment(deps: Pick<StepDeps, 'payments'>, paymentId: string): Promise<Payment> {
   const payment = await deps.payments.get(paymentId);
   if (!payment) throw new NotFoundError(`payment ${paymentId} not found`);
   return payment;
@@ -33,27 +35,59 @@ export async function riskCheck(
   deps: Pick<StepDeps, 'payments' | 'risk'>,
   paymentId: string,
 ): Promise<{ decision: RiskDecision; reasons: string[] }> {
-  const payment = await load(deps, paymentId);
-  const { status } = payment.event;
+  const payment = await loadPayment(deps, paymentId);
+  const { status, risk_decision } = payment.event;
   if (status === 'FAILED') return { decision: 'REJECT', reasons: [payment.event.status_reason ?? 'failed'] };
+  if (status === 'PENDING' && risk_decision === 'REVIEW') return { decision: 'REVIEW', reasons: [] };
   if (status !== 'NOT_STARTED') return { decision: 'APPROVE', reasons: [] }; // already past the risk check
   const assessment = await deps.risk.assess(payment.event);
   if (assessment.decision === 'REJECT') {
-    await deps.payments.transitionAll(payment, 'FAILED', { reason: `risk_rejected:${assessment.reasons.join(',')}` });
+    await deps.payments.transition(payment, 'FAILED', {
+      reason: `risk_rejected:${assessment.reasons.join(',')}`,
+      set: { risk_decision: 'REJECT' },
+    });
+  } else if (assessment.decision === 'REVIEW') {
+    await deps.payments.transition(payment, 'PENDING', {
+      reason: `risk_review:${assessment.reasons.join(',')}`,
+      set: { risk_decision: 'REVIEW' },
+    });
   }
   return assessment;
 }
 
+/** An operator's decision on a payment held for risk review. Returns the payment to re-drive when approved. */
+export async function decideReview(
+  deps: Pick<StepDeps, 'payments'>,
+  paymentId: string,
+  decision: 'approve' | 'reject',
+): Promise<{ changed: boolean; payment: Payment }> {
+  const payment = await loadPayment(deps, paymentId);
+  if (payment.event.status !== 'PENDING' || payment.event.risk_decision !== 'REVIEW') {
+    return { changed: false, payment };
+  }
+  const changed =
+    decision === 'approve'
+      ? await deps.payments.transition(payment, 'EXECUTING', { reason: null, set: { risk_decision: 'APPROVED_BY_OPERATOR' } })
+      : await deps.payments.transition(payment, 'FAILED', { reason: 'risk_rejected:operator', set: { risk_decision: 'REJECT' } });
+  return { changed, payment: await loadPayment(deps, paymentId) };
+}
+
 export type ChargeOutcome = { outcome: 'SUCCEEDED' | 'DECLINED'; psp_reference?: string; reason?: string };
 
+const charged = (orders: PaymentOrder[]) => orders.length > 0 && orders.every((o) => o.status === 'SUCCESS');
+
 export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId: string): Promise<ChargeOutcome> {
-  let payment = await load(deps, paymentId);
+  let payment = await loadPayment(deps, paymentId);
   const { event } = payment;
   if (event.status === 'FAILED') return { outcome: 'DECLINED', reason: event.status_reason };
-  if (event.status === 'SUCCESS') return { outcome: 'SUCCEEDED', psp_reference: event.psp_reference };
+  if (charged(payment.orders)) return { outcome: 'SUCCEEDED', psp_reference: payment.orders[0]?.psp_reference };
+  if (event.status === 'UNKNOWN') {
+    // Only the PSP's answer (the janitor's query) may resolve an unknown outcome; charging again could double-charge.
+    throw new InconsistentStateError(`payment ${paymentId} has an unknown PSP outcome; the janitor resolves it`);
+  }
   if (event.status === 'NOT_STARTED') {
-    await deps.payments.transitionAll(payment, 'EXECUTING');
-    payment = await load(deps, paymentId);
+    await deps.payments.transition(payment, 'EXECUTING');
+    payment = await loadPayment(deps, paymentId);
   }
   if (payment.event.status !== 'EXECUTING') {
     throw new InconsistentStateError(`payment ${paymentId} is ${payment.event.status}, cannot charge`);
@@ -68,18 +102,79 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
   });
   switch (result.outcome) {
     case 'SUCCEEDED':
-      await deps.payments.recordPspReference(payment, result.pspReference);
+      await recordCharged(deps, payment, result.pspReference);
       return { outcome: 'SUCCEEDED', psp_reference: result.pspReference };
     case 'DECLINED':
-      await deps.payments.transitionAll(payment, 'FAILED', {
+      await deps.payments.transition(payment, 'FAILED', {
         reason: `declined:${result.reason}`,
         pspReference: result.pspReference,
       });
       return { outcome: 'DECLINED', psp_reference: result.pspReference, reason: result.reason };
     case 'PENDING':
-      // Pending payments (3-D Secure, review) are resumed by webhooks; not part of the charge-by-token flow yet.
+      // Pending payments (3-D Secure, review at the PSP) are resumed by webhooks; not part of this flow yet.
       throw new InconsistentStateError(`payment ${paymentId} is pending at the PSP (${result.status})`);
   }
+}
+
+/** The PSP charged: every order is SUCCESS with the PSP reference (the event stays open until booked). */
+async function recordCharged(deps: Pick<StepDeps, 'payments'>, payment: Payment, pspReference: string) {
+  await deps.payments.setEventFields(payment.event.payment_id, { psp_reference: pspReference });
+  await deps.payments.transition(payment, 'SUCCESS', { pspReference }, 'orders');
+  const after = await loadPayment(deps, payment.event.payment_id);
+  if (!charged(after.orders)) {
+    throw new InconsistentStateError(`payment ${payment.event.payment_id}: orders did not move to SUCCESS after a charge`);
+  }
+}
+
+/**
+ * What the workflow does when a step gave up: after the charge, an outcome we cannot know makes the payment
+ * UNKNOWN (never FAILED by guess); after the bookings, the reason is recorded and the janitor re-drives.
+ */
+export async function recordFailure(
+  deps: Pick<StepDeps, 'payments'>,
+  paymentId: string,
+  stage: 'charge' | 'booking',
+  error: { Error?: string; Cause?: string } = {},
+): Promise<{ status: string }> {
+  const payment = await loadPayment(deps, paymentId);
+  const what = error.Error ?? 'error';
+  if (stage === 'charge' && payment.event.status === 'EXECUTING' && !charged(payment.orders)) {
+    await deps.payments.transition(payment, 'UNKNOWN', { reason: `psp_outcome_unknown:${what}` });
+  } else if (stage === 'booking' && payment.event.status !== 'SUCCESS') {
+    await deps.payments.setEventFields(paymentId, { status_reason: `booking_incomplete:${what}` });
+  }
+  return { status: (await loadPayment(deps, paymentId)).event.status };
+}
+
+/**
+ * Resolves a payment whose PSP outcome is unknown (or whose workflow died while charging) by asking the PSP:
+ * a succeeded charge moves the orders to SUCCESS (then a re-drive books them), no charge moves it to FAILED.
+ */
+export async function resolveWithPsp(
+  deps: Pick<StepDeps, 'payments' | 'psp'>,
+  paymentId: string,
+): Promise<'charged' | 'failed' | 'pending' | 'unchanged'> {
+  const payment = await loadPayment(deps, paymentId);
+  if (!['UNKNOWN', 'EXECUTING'].includes(payment.event.status) || charged(payment.orders)) return 'unchanged';
+  const charges = await deps.psp.findCharges(paymentId);
+  const succeeded = charges.filter((c) => c.state === 'succeeded');
+  if (succeeded.length > 1) {
+    throw new InconsistentStateError(`payment ${paymentId} has ${succeeded.length} successful PSP charges; refund needed`);
+  }
+  const [success] = succeeded;
+  if (success) {
+    if (success.amountMinor !== payment.event.total_minor || success.currency !== payment.event.currency) {
+      throw new InconsistentStateError(`payment ${paymentId}: the PSP charged ${success.amountMinor} ${success.currency}`);
+    }
+    await recordCharged(deps, payment, success.pspReference);
+    return 'charged';
+  }
+  if (charges.some((c) => c.state === 'pending')) return 'pending';
+  if (payment.event.status === 'UNKNOWN') {
+    await deps.payments.transition(payment, 'FAILED', { reason: 'psp_no_charge_found' });
+    return 'failed';
+  }
+  return 'unchanged'; // EXECUTING with no charge at the PSP: a re-drive charges it (same idempotency key)
 }
 
 function findOrder(payment: Payment, orderId: string) {
@@ -90,7 +185,7 @@ function findOrder(payment: Payment, orderId: string) {
 
 function assertCharged(payment: Payment, orderId: string) {
   const order = findOrder(payment, orderId);
-  if (!order.psp_reference || (order.status !== 'EXECUTING' && order.status !== 'SUCCESS')) {
+  if (order.status !== 'SUCCESS' || !order.psp_reference) {
     throw new InconsistentStateError(`payment order ${orderId} is ${order.status} without a charge; nothing to book`);
   }
   return order;
@@ -101,9 +196,11 @@ export async function creditWallet(
   paymentId: string,
   orderId: string,
 ): Promise<{ credited: boolean }> {
-  const order = assertCharged(await load(deps, paymentId), orderId);
+  const order = assertCharged(await loadPayment(deps, paymentId), orderId);
   if (order.wallet_updated) return { credited: false };
-  return { credited: await deps.wallets.creditOnce(order, deps.payments.markBooked(order, 'wallet_updated')) };
+  const credited = await deps.wallets.creditOnce(order, deps.payments.markBooked(order, 'wallet_updated'));
+  crashPoint('after-wallet-write', order);
+  return { credited };
 }
 
 export async function appendLedger(
@@ -111,24 +208,25 @@ export async function appendLedger(
   paymentId: string,
   orderId: string,
 ): Promise<{ appended: boolean }> {
-  const order = assertCharged(await load(deps, paymentId), orderId);
+  const order = assertCharged(await loadPayment(deps, paymentId), orderId);
   if (order.ledger_updated) return { appended: false };
   const appended = await deps.ledger.appendOnce(payInTransaction(order), [
     deps.payments.markBooked(order, 'ledger_updated'),
   ]);
+  crashPoint('after-ledger-write', order);
   return { appended };
 }
 
 export async function finalize(deps: Pick<StepDeps, 'payments'>, paymentId: string): Promise<{ status: string }> {
-  const payment = await load(deps, paymentId);
+  const payment = await loadPayment(deps, paymentId);
   if (payment.event.status === 'SUCCESS') return { status: 'SUCCESS' };
-  const unbooked = payment.orders.filter((o) => !o.wallet_updated || !o.ledger_updated);
+  const unbooked = payment.orders.filter((o) => o.status !== 'SUCCESS' || !o.wallet_updated || !o.ledger_updated);
   if (unbooked.length > 0) {
     throw new InconsistentStateError(
-      `payment ${paymentId}: orders not yet booked: ${unbooked.map((o) => o.payment_order_id).join(', ')}`,
+      `payment ${paymentId}: orders not charged and booked: ${unbooked.map((o) => o.payment_order_id).join(', ')}`,
     );
   }
-  if (!(await deps.payments.transitionAll(payment, 'SUCCESS'))) {
+  if (!(await deps.payments.transition(payment, 'SUCCESS', { reason: null }, 'event'))) {
     throw new InconsistentStateError(`payment ${paymentId} moved while being finalized`);
   }
   return { status: 'SUCCESS' };

@@ -17,10 +17,20 @@ export interface ApiResponse<T = Record<string, unknown>> {
 export async function call<T = Record<string, unknown>>(
   method: string,
   path: string,
-  options: { body?: unknown; key?: string | null; headers?: Record<string, string>; base?: string } = {},
+  options: {
+    body?: unknown;
+    key?: string | null;
+    headers?: Record<string, string>;
+    base?: string;
+    /** Idempotency-Key of a POST: a fresh one by default, `null` to send none. */
+    idempotencyKey?: string | null;
+  } = {},
 ): Promise<ApiResponse<T>> {
   const info = stackInfo();
   const headers: Record<string, string> = { ...options.headers };
+  if (method === 'POST' && options.idempotencyKey !== null) {
+    headers['idempotency-key'] = options.idempotencyKey ?? randomUUID();
+  }
   const key = options.key === undefined ? info.devApiKey : options.key;
   if (key !== null) headers.authorization = `Bearer ${key}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';

@@ -1,0 +1,24 @@
+/** Scheduled (EventBridge on AWS, the local scheduler locally): the janitor. */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { runtimeConfig, sfn } from '../../src/adapters/clients';
+import { stepDeps } from '../../src/adapters/deps';
+import { logger } from '../../src/adapters/observability';
+import { ConfigError } from '../../src/config';
+import { runJanitor } from '../../src/payin/janitor';
+
+export const handler = middy(async () => {
+  const config = runtimeConfig();
+  if (!config.payInStateMachineArn) throw new ConfigError('PAYIN_STATE_MACHINE_ARN is not set');
+  const deps = stepDeps();
+  const report = await runJanitor(
+    {
+      payments: deps.payments,
+      psp: deps.psp,
+      workflow: { sfn: sfn(), stateMachineArn: config.payInStateMachineArn, payments: deps.payments },
+    },
+    { now: new Date(), staleAfterMs: config.janitorStaleAfterSeconds * 1000 },
+  );
+  logger.info('janitor run', { ...report });
+  return report;
+}).use(injectLambdaContext(logger, { resetKeys: true }));

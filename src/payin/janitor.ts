@@ -1,0 +1,66 @@
+/**
+ * The janitor (after Kill Bill's): on a schedule, finds payments that have stayed in a non-final state longer
+ * than a threshold and drives each to its true final state. UNKNOWN and stalled EXECUTING payments are resolved by
+ * asking the PSP; payments whose workflow ended or was lost (the local engine keeps nothing across a restart)
+ * are re-driven. Every step being idempotent, a re-drive can only finish what was not finished.
+ */
+import type { OrderStatus } from '../domain/payment';
+import { logger } from '../adapters/observability';
+import { loadPayment, resolveWithPsp, type StepDeps } from './steps';
+import { isWorkflowRunning, redrive, type WorkflowDeps } from './workflow';
+
+export interface JanitorOptions {
+  now: Date;
+  /** Only payments unchanged for at least this long are touched. */
+  staleAfterMs: number;
+}
+
+export interface JanitorReport {
+  examined: number;
+  redriven: string[];
+  resolved: { payment_id: string; outcome: string }[];
+  errors: { payment_id: string; error: string }[];
+}
+
+const STATUSES: OrderStatus[] = ['NOT_STARTED', 'EXECUTING', 'UNKNOWN'];
+
+export async function runJanitor(
+  deps: Pick<StepDeps, 'payments' | 'psp'> & { workflow: WorkflowDeps },
+  options: JanitorOptions,
+): Promise<JanitorReport> {
+  const report: JanitorReport = { examined: 0, redriven: [], resolved: [], errors: [] };
+  const before = new Date(options.now.getTime() - options.staleAfterMs).toISOString();
+  for (const status of STATUSES) {
+    for (const paymentId of await deps.payments.idsInStatusSince(status, before)) {
+      report.examined++;
+      try {
+        await tidy(deps, paymentId, report, options.now);
+      } catch (error) {
+        // One payment's trouble must not stop the others; it stays for the next run (and the logs).
+        logger.error('janitor could not tidy a payment', { payment_id: paymentId, error: error as Error });
+        report.errors.push({ payment_id: paymentId, error: (error as Error).message });
+      }
+    }
+  }
+  return report;
+}
+
+async function tidy(
+  deps: Pick<StepDeps, 'payments' | 'psp'> & { workflow: WorkflowDeps },
+  paymentId: string,
+  report: JanitorReport,
+  now: Date,
+): Promise<void> {
+  const { event } = await loadPayment(deps, paymentId);
+  if (event.status !== 'UNKNOWN' && (await isWorkflowRunning(deps.workflow, event.execution_name))) return;
+  if (event.status !== 'NOT_STARTED') {
+    const outcome = await resolveWithPsp(deps, paymentId);
+    if (outcome !== 'unchanged') report.resolved.push({ payment_id: paymentId, outcome });
+    if (outcome === 'failed' || outcome === 'pending') return;
+    if (outcome === 'unchanged' && event.status === 'UNKNOWN') return;
+  }
+  const after = await loadPayment(deps, paymentId);
+  if (after.event.status === 'SUCCESS' || after.event.status === 'FAILED') return;
+  report.redriven.push(await redrive(deps.workflow, after.event, 'janitor', now));
+  logger.info('janitor re-drove a payment', { payment_id: paymentId, status: after.event.status });
+}

@@ -1,0 +1,67 @@
+/**
+ * Starting the pay-in workflow. The first execution is named after the payment id, so a repeated start cannot
+ * run a second workflow; a re-drive (janitor, replay, review approval) gets a new name, and relies on every step
+ * being idempotent. The current execution's name is kept on the payment event.
+ */
+import { DescribeExecutionCommand, ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { asRetryable } from '../adapters/errors';
+import type { PaymentsTable } from '../adapters/payments-table';
+import type { PaymentEvent } from '../domain/payment';
+
+export interface WorkflowDeps {
+  sfn: SFNClient;
+  stateMachineArn: string;
+  payments: PaymentsTable;
+}
+
+export function executionArn(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+}
+
+export async function startPayIn(
+  deps: WorkflowDeps,
+  event: Pick<PaymentEvent, 'payment_id' | 'order_ids'>,
+  executionName: string = event.payment_id,
+): Promise<void> {
+  try {
+    await deps.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: deps.stateMachineArn,
+        name: executionName,
+        input: JSON.stringify({
+          payment_id: event.payment_id,
+          orders: event.order_ids.map((id) => ({ payment_order_id: id })),
+        }),
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ExecutionAlreadyExists)) throw asRetryable(error);
+  }
+  await deps.payments.setEventFields(event.payment_id, { execution_name: executionName });
+}
+
+/** Starts a new execution for a payment whose workflow ended or was lost. */
+export async function redrive(
+  deps: WorkflowDeps,
+  event: Pick<PaymentEvent, 'payment_id' | 'order_ids'>,
+  why: 'janitor' | 'replay' | 'review',
+  now: Date = new Date(),
+): Promise<string> {
+  const name = `${event.payment_id}-${why}-${now.getTime()}`;
+  await startPayIn(deps, event, name);
+  return name;
+}
+
+/** Whether the payment's current execution is still running (false when it ended or never existed). */
+export async function isWorkflowRunning(deps: Omit<WorkflowDeps, 'payments'>, executionName: string | undefined) {
+  if (!executionName) return false;
+  try {
+    const execution = await deps.sfn.send(
+      new DescribeExecutionCommand({ executionArn: executionArn(deps.stateMachineArn, executionName) }),
+    );
+    return execution.status === 'RUNNING';
+  } catch (error) {
+    if ((error as Error).name === 'ExecutionDoesNotExist') return false;
+    throw asRetryable(error);
+  }
+}
