@@ -1,0 +1,110 @@
+import { Duration } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  EndpointType,
+  IdentitySource,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  RequestAuthorizer,
+  RestApi,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { FunctionId, RouteSpec } from '../lambdas/catalog';
+import { acknowledge } from './nag';
+
+export interface PaymentsApiProps {
+  routes: RouteSpec[];
+  functions: Record<FunctionId, IFunction>;
+  /** The REQUEST authorizer function, put on every route with `authorized: true`. */
+  authorizer: IFunction;
+  /** Steady-state requests per second for the whole stage, and the burst above it. */
+  throttling?: { rateLimit: number; burstLimit: number };
+}
+
+/** The HTTPS API: one method per route of `apiRoutes`, Lambda proxy integrations. */
+export class PaymentsApi extends Construct {
+  readonly api: RestApi;
+
+  constructor(scope: Construct, id: string, props: PaymentsApiProps) {
+    super(scope, id);
+    const throttling = props.throttling ?? { rateLimit: 100, burstLimit: 200 };
+
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH });
+    this.api = new RestApi(this, 'Api', {
+      description: 'Marketplace payments API',
+      endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // Execution logging (ERROR, no request/response bodies) needs the account-level API Gateway
+      // CloudWatch role: created here so a fresh account deploys without manual setup.
+      cloudWatchRole: true,
+      deployOptions: {
+        throttlingRateLimit: throttling.rateLimit,
+        throttlingBurstLimit: throttling.burstLimit,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: true,
+      },
+    });
+
+    // The stack outputs the URL itself (ApiUrl): drop the construct's own duplicate `Endpoint` output.
+    this.api.node.tryRemoveChild('Endpoint');
+
+    const authorizer = new RequestAuthorizer(this, 'Authorizer', {
+      handler: props.authorizer,
+      identitySources: [IdentitySource.header('Authorization')],
+      resultsCacheTtl: Duration.minutes(5),
+    });
+
+    for (const route of props.routes) {
+      const resource = this.api.root.resourceForPath(route.path);
+      const integration = new LambdaIntegration(props.functions[route.functionId], { allowTestInvoke: false });
+      const method = resource.addMethod(
+        route.method,
+        integration,
+        route.authorized
+          ? { authorizer, authorizationType: AuthorizationType.CUSTOM }
+          : { authorizationType: AuthorizationType.NONE },
+      );
+      if (!route.authorized) {
+        acknowledge(method, {
+          id: 'AwsSolutions-APIG4',
+          reason: `${route.method} ${route.path} is public by design (authorized: false in lambdas/catalog.ts); its handler authenticates the caller itself (e.g. a signed PSP webhook).`,
+        });
+      }
+    }
+
+    acknowledge(
+      this.api,
+      {
+        id: 'AwsSolutions-APIG2',
+        reason:
+          'Requests are validated in the Lambda handlers (the same zod schemas serve the local stack), which ' +
+          'return structured 400 errors; an API Gateway model would duplicate them.',
+      },
+      {
+        id: 'AwsSolutions-COG4',
+        reason:
+          "Callers are merchants' backends using Stripe-style secret API keys, not Cognito users: a Lambda REQUEST authorizer " +
+          'checks the bearer key against salted hashes in the ApiKeys table.',
+      },
+      {
+        id: 'AwsSolutions-APIG3',
+        reason:
+          'No WAF web ACL yet: the stage is throttled, every route needs a secret API key and the API carries ' +
+          'no card data; a WAF (rate-based and managed rules) is to be added per environment.',
+      },
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason:
+          'AmazonAPIGatewayPushToCloudWatchLogs on the account-level API Gateway CloudWatch role is the AWS ' +
+          'policy API Gateway documents for it: the service creates and writes its own execution log groups.',
+      },
+    );
+  }
+}

@@ -1,0 +1,57 @@
+import { Duration } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { type IQueue, Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { acknowledge } from './nag';
+
+/** How long a dead letter (or an ops queue message) is kept: the SQS maximum. */
+export const DEAD_LETTER_RETENTION = Duration.days(14);
+
+/** Redrives after this many receives: a poison message then sits in the DLQ for investigation. */
+export const MAX_RECEIVE_COUNT = 5;
+
+const secureDefaults: QueueProps = { enforceSSL: true, encryption: QueueEncryption.SQS_MANAGED };
+
+/** A dead-letter queue: no DLQ of its own, TLS only, SQS-managed encryption, 14-day retention. */
+export function deadLetterQueue(scope: Construct, id: string): Queue {
+  return new Queue(scope, id, { ...secureDefaults, retentionPeriod: DEAD_LETTER_RETENTION });
+}
+
+/** The dead-letter queue of an EventBridge rule target (events it could not deliver after its retries). */
+export function eventTargetDeadLetterQueue(scope: Construct, id: string): Queue {
+  const dlq = deadLetterQueue(scope, id);
+  acknowledge(dlq, {
+    id: 'AwsSolutions-SQS3',
+    reason:
+      'This queue is itself a dead-letter queue: the DLQ of an EventBridge rule target (DeadLetterConfig), ' +
+      'which cdk-nag does not recognise since no queue RedrivePolicy points at it.',
+  });
+  return dlq;
+}
+
+/** A work queue with its own DLQ (after `MAX_RECEIVE_COUNT` receives), TLS only, SQS-managed encryption. */
+export function queueWithDeadLetters(
+  scope: Construct,
+  id: string,
+  props: Omit<QueueProps, 'deadLetterQueue' | 'enforceSSL' | 'encryption' | 'encryptionMasterKey'> = {},
+): { queue: Queue; dlq: Queue } {
+  const dlq = deadLetterQueue(scope, `${id}Dlq`);
+  const queue = new Queue(scope, id, {
+    ...props,
+    ...secureDefaults,
+    deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+  });
+  return { queue, dlq };
+}
+
+/** Alarms as soon as one message is visible in the queue (a failed payment or a dead letter). */
+export function messagesVisibleAlarm(scope: Construct, id: string, queue: IQueue, description: string): Alarm {
+  return new Alarm(scope, id, {
+    alarmDescription: description,
+    metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: Stats.MAXIMUM }),
+    threshold: 1,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
+}
