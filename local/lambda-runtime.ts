@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildSync } from 'esbuild';
 import type { Context } from 'aws-lambda';
+import { buildSync } from 'esbuild';
 import { type FunctionId, functions } from '../lambdas/catalog';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');

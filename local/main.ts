@@ -44,6 +44,7 @@ async function main(): Promise<void> {
       `  DynamoDB Local  ${urls.dynamodb}`,
       `  SQS / S3        ${urls.sqs}`,
       `  PSP simulator   ${urls.psp}`,
+      `  failed payments ${stack.failedPaymentsQueueUrl}`,
       '',
       `Dev API key (also in ${stack.devApiKeyFile}):`,
       `  ${stack.devApiKey}`,
@@ -58,7 +59,9 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
   // One machine-readable line for scripts and tests that start the stack.
-  process.stdout.write(`LOCAL_STACK_READY ${JSON.stringify({ urls, devApiKey: stack.devApiKey })}\n`);
+  process.stdout.write(
+    `LOCAL_STACK_READY ${JSON.stringify({ urls, devApiKey: stack.devApiKey, failedPaymentsQueueUrl: stack.failedPaymentsQueueUrl })}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -3,11 +3,12 @@
  * endpoint and the local API Gateway, all on loopback. The handler modules run in this process with the
  * same environment variables they get on AWS, pointed at these endpoints.
  */
+
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { schedules, stateMachines } from '../lambdas/catalog';
 import { ApiKeys } from '../src/adapters/api-keys';
 import { tableSchemas } from '../src/adapters/table-schemas';
@@ -112,7 +113,7 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     }
 
     const failedPayments = failedPaymentsQueue(sqs);
-    const stepFunctions = new LocalStepFunctions();
+    const stepFunctions = new LocalStepFunctions(undefined, config.retryIntervalMs);
     const sqsClient = new SQSClient({
       endpoint: `http://${host}:${sqs.port}`,
       region: LOCAL_REGION,
@@ -121,7 +122,12 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     stepFunctions.onClosed = (execution) => {
       if (execution.status === 'SUCCEEDED') return;
       sqsClient
-        .send(new SendMessageCommand({ QueueUrl: failedPayments, MessageBody: JSON.stringify(statusChangeEvent(execution)) }))
+        .send(
+          new SendMessageCommand({
+            QueueUrl: failedPayments,
+            MessageBody: JSON.stringify(statusChangeEvent(execution)),
+          }),
+        )
         .catch((error: Error) => process.stderr.write(`could not dead-letter ${execution.name}: ${error.message}\n`));
     };
     stops.push(async () => {
@@ -211,7 +217,11 @@ function startScheduler(config: LocalStackConfig): () => Promise<void> {
     return setInterval(() => {
       if (running) return;
       running = true;
-      invoke(schedule.functionId, { source: 'aws.events', 'detail-type': 'Scheduled Event', time: new Date().toISOString() })
+      invoke(schedule.functionId, {
+        source: 'aws.events',
+        'detail-type': 'Scheduled Event',
+        time: new Date().toISOString(),
+      })
         .catch((error: Error) => process.stderr.write(`scheduled ${schedule.functionId} failed: ${error.message}\n`))
         .finally(() => {
           running = false;

@@ -3,7 +3,7 @@
  * local-stack settings (ports, data folder, dev secrets) all come from environment variables;
  * `.env.example` documents every one of them with its default.
  */
-import { tableSchemas, type TableName } from './adapters/table-schemas';
+import { type TableName, tableSchemas } from './adapters/table-schemas';
 
 type Env = Record<string, string | undefined>;
 
@@ -97,6 +97,8 @@ export interface LocalStackConfig {
   janitorIntervalSeconds: number;
   /** Use this PSP (e.g. a simulator the tests run) instead of starting one. */
   pspUrl?: string;
+  /** Tests only: every Step Functions Retry pause lasts this long instead of its backoff. */
+  retryIntervalMs?: number;
 }
 
 export function loadLocalStackConfig(env: Env = process.env): LocalStackConfig {
@@ -117,5 +119,8 @@ export function loadLocalStackConfig(env: Env = process.env): LocalStackConfig {
     platformFeeBps: integer(env, 'PLATFORM_FEE_BPS', 0, 0, 10_000),
     janitorIntervalSeconds: integer(env, 'JANITOR_INTERVAL_SECONDS', 60, 1, 24 * 3600),
     pspUrl: env.PSP_URL || undefined,
+    retryIntervalMs: env.LOCAL_SFN_RETRY_INTERVAL_MS
+      ? integer(env, 'LOCAL_SFN_RETRY_INTERVAL_MS', 0, 0, 60_000)
+      : undefined,
   };
 }

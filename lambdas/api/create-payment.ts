@@ -8,7 +8,7 @@ import {
   PaymentsTable,
 } from '../../src/adapters/payments-table';
 import { HttpError, json, parseJsonBody } from '../../src/api/http';
-import { idempotencyKeyHeader, idempotent, type IdempotentRequest } from '../../src/api/idempotency';
+import { type IdempotentRequest, idempotencyKeyHeader, idempotent } from '../../src/api/idempotency';
 import { apiHandler } from '../../src/api/middleware';
 import { paymentView } from '../../src/api/views';
 import { ConfigError, tableName } from '../../src/config';
@@ -46,7 +46,11 @@ function acceptOnce() {
         });
       }
       if (error instanceof PaymentIdTakenError) {
-        throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for another checkout');
+        throw new HttpError(
+          422,
+          'idempotency_key_reused',
+          'this Idempotency-Key was already used for another checkout',
+        );
       }
       throw error;
     }

@@ -16,7 +16,9 @@ export const handler = apiHandler(async (event) => {
   const paymentId = event.pathParameters?.payment_id ?? '';
   const parsed = reviewSchema.safeParse(parseJsonBody(event.body, event.isBase64Encoded));
   if (!parsed.success) {
-    throw badRequest('the review decision is not valid', [{ field: 'decision', message: 'must be "approve" or "reject"' }]);
+    throw badRequest('the review decision is not valid', [
+      { field: 'decision', message: 'must be "approve" or "reject"' },
+    ]);
   }
   const config = runtimeConfig();
   if (!config.payInStateMachineArn) throw new ConfigError('PAYIN_STATE_MACHINE_ARN is not set');
@@ -24,7 +26,11 @@ export const handler = apiHandler(async (event) => {
   if (!(await payments.get(paymentId))) throw new HttpError(404, 'payment_not_found', `no payment ${paymentId}`);
   const { changed, payment } = await decideReview({ payments }, paymentId, parsed.data.decision);
   if (!changed) {
-    throw new HttpError(409, 'payment_not_in_review', `payment ${paymentId} is ${payment.event.status}, not held for review`);
+    throw new HttpError(
+      409,
+      'payment_not_in_review',
+      `payment ${paymentId} is ${payment.event.status}, not held for review`,
+    );
   }
   if (parsed.data.decision === 'approve') {
     await redrive({ sfn: sfn(), stateMachineArn: config.payInStateMachineArn, payments }, payment.event, 'review');

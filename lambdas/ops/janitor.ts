@@ -1,6 +1,7 @@
 /** Scheduled (EventBridge on AWS, the local scheduler locally): the janitor. */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
 import { runtimeConfig, sfn } from '../../src/adapters/clients';
 import { stepDeps } from '../../src/adapters/deps';
 import { logger } from '../../src/adapters/observability';

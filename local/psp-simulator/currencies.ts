@@ -50,10 +50,13 @@ export function assertChargeableAmount(amount: number, currency: string): void {
     });
   }
   if (THREE_DECIMAL.has(currency) && amount % 10 !== 0) {
-    throw invalidRequest(`Amounts in ${currency} must be a multiple of 10 in the smallest unit (the last digit must be 0)`, {
-      param: 'amount',
-      code: 'invalid_amount',
-    });
+    throw invalidRequest(
+      `Amounts in ${currency} must be a multiple of 10 in the smallest unit (the last digit must be 0)`,
+      {
+        param: 'amount',
+        code: 'invalid_amount',
+      },
+    );
   }
   if (amount > MAXIMUM_AMOUNT) {
     throw invalidRequest(`Amount must be no more than ${formatAmount(MAXIMUM_AMOUNT, currency)}`, {

@@ -1,8 +1,14 @@
 // Stripe's v1 error envelope: `{ "error": { type, code?, message, param?, doc_url?, ... } }`.
 // The SDK picks its error class from the HTTP status (400/404 -> StripeInvalidRequestError, or
-// StripeIdempotencyError when type is idempotency_error; 401 -> StripeAuthenticationError; 402 -> StripeCardError).
+// StripeIdempotencyError when type is idempotency_error; 401 -> StripeAuthenticationError; 402 -> StripeCardError;
+// 429 -> StripeRateLimitError; 500 -> StripeAPIError).
 
-export type StripeErrorType = 'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error';
+export type StripeErrorType =
+  | 'api_error'
+  | 'card_error'
+  | 'idempotency_error'
+  | 'invalid_request_error'
+  | 'rate_limit_error';
 
 export interface StripeErrorBody {
   type: StripeErrorType;
@@ -58,6 +64,21 @@ export function unrecognizedUrl(method: string, path: string): StripeApiError {
 
 export function internalError(): StripeApiError {
   return new StripeApiError(500, { type: 'api_error', message: 'An unknown error occurred in the PSP simulator.' });
+}
+
+/** An injected PSP-side failure before the endpoint executes (fault injection, see faults.ts). */
+export function unknownError(): StripeApiError {
+  return new StripeApiError(500, { type: 'api_error', message: 'An unknown error occurred' });
+}
+
+/** An injected rate limit (HTTP 429; the SDK raises StripeRateLimitError). */
+export function rateLimited(): StripeApiError {
+  return new StripeApiError(429, {
+    type: 'rate_limit_error',
+    code: 'rate_limit',
+    doc_url: docUrl('rate_limit'),
+    message: 'Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.',
+  });
 }
 
 /** The envelope as sent, with the dashboard log link Stripe adds to errors of authenticated requests. */

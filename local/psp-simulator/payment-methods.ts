@@ -76,6 +76,11 @@ const TEST_CARDS: Record<string, TestCard> = {
   },
 };
 
+/** True for a test token such as `pm_card_visa` (the base of a fault token, see faults.ts). */
+export function isTestToken(token: string): boolean {
+  return Object.hasOwn(TEST_CARDS, token);
+}
+
 /** A stored PaymentMethod and how a charge against it behaves. */
 export interface StoredPaymentMethod {
   object: Stripe.PaymentMethod;
@@ -93,7 +98,7 @@ export class PaymentMethodStore {
   resolve(idOrToken: string, param = 'payment_method'): StoredPaymentMethod {
     const stored = this.methods.get(idOrToken);
     if (stored) return stored;
-    const card = TEST_CARDS[idOrToken];
+    const card = isTestToken(idOrToken) ? TEST_CARDS[idOrToken] : undefined;
     if (!card) throw resourceMissing('PaymentMethod', idOrToken, param, 400);
     return this.mint(idOrToken, card);
   }

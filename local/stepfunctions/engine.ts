@@ -45,6 +45,8 @@ interface Machine {
   stateMachine: StateMachine;
   /** Task state name -> function it invokes. */
   tasks: Map<string, FunctionId>;
+  /** States with a Retry field (their pauses can be shortened for tests). */
+  retryable: string[];
 }
 
 export class SfnError extends Error {
@@ -57,8 +59,25 @@ export class SfnError extends Error {
   }
 }
 
-type AslState = { Type: string; Resource?: string; Iterator?: AslMachine; ItemProcessor?: AslMachine; Branches?: AslMachine[] };
+type AslState = {
+  Type: string;
+  Resource?: string;
+  Retry?: unknown[];
+  Iterator?: AslMachine;
+  ItemProcessor?: AslMachine;
+  Branches?: AslMachine[];
+};
 type AslMachine = { States: Record<string, AslState> };
+
+function retryableStates(machine: AslMachine, out: string[] = []): string[] {
+  for (const [name, state] of Object.entries(machine.States)) {
+    if (state.Retry) out.push(name);
+    for (const child of [state.Iterator, state.ItemProcessor, ...(state.Branches ?? [])]) {
+      if (child) retryableStates(child, out);
+    }
+  }
+  return out;
+}
 
 /** Collects every Task state (nested ones too) with the `${Var}` it invokes. */
 function taskStates(machine: AslMachine, out = new Map<string, string>()): Map<string, string> {
@@ -95,6 +114,7 @@ function load(spec: StateMachineSpec): Machine {
     definition,
     stateMachine: new StateMachine(JSON.parse(definition)),
     tasks,
+    retryable: retryableStates(JSON.parse(raw) as AslMachine),
   };
 }
 
@@ -110,7 +130,14 @@ export class LocalStepFunctions {
   /** Called once when an execution closes (what EventBridge's "Execution Status Change" reports on AWS). */
   onClosed: (execution: Execution) => void = () => undefined;
 
-  constructor(specs: StateMachineSpec[] = Object.values(stateMachines)) {
+  /**
+   * @param retryIntervalMs when set, every Retry pause lasts this long instead of its backoff (tests only:
+   * the number of attempts and what is retried stay those of the ASL file).
+   */
+  constructor(
+    specs: StateMachineSpec[] = Object.values(stateMachines),
+    private readonly retryIntervalMs?: number,
+  ) {
     for (const spec of specs) {
       const machine = load(spec);
       this.machines.set(machine.arn, machine);
@@ -123,7 +150,13 @@ export class LocalStepFunctions {
 
   describeStateMachine(arn: string) {
     const machine = this.machine(arn);
-    return { stateMachineArn: machine.arn, name: machine.name, definition: machine.definition, type: 'STANDARD', status: 'ACTIVE' };
+    return {
+      stateMachineArn: machine.arn,
+      name: machine.name,
+      definition: machine.definition,
+      type: 'STANDARD',
+      status: 'ACTIVE',
+    };
   }
 
   private machine(arn: string): Machine {
@@ -163,7 +196,13 @@ export class LocalStepFunctions {
     );
     const startDate = Date.now() / 1000;
     const run = machine.stateMachine.run(parsedInput as never, {
-      overrides: { taskResourceLocalHandlers: overrides },
+      overrides: {
+        taskResourceLocalHandlers: overrides,
+        retryIntervalOverrides:
+          this.retryIntervalMs === undefined
+            ? undefined
+            : Object.fromEntries(machine.retryable.map((state) => [state, this.retryIntervalMs as number])),
+      },
       context: {
         Execution: { Id: executionArn, Name: executionName, Input: parsedInput, StartTime: new Date().toISOString() },
         StateMachine: { Id: machine.arn, Name: machine.name },
@@ -185,7 +224,12 @@ export class LocalStepFunctions {
       (output) => this.finish(execution, 'SUCCEEDED', { output: JSON.stringify(output ?? null) }),
       (error: Error) => {
         if (execution.status !== 'RUNNING') return;
-        const status = error.name === 'ExecutionAbortedError' ? 'ABORTED' : error.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
+        const status =
+          error.name === 'ExecutionAbortedError'
+            ? 'ABORTED'
+            : error.name === 'ExecutionTimeoutError'
+              ? 'TIMED_OUT'
+              : 'FAILED';
         const cause = (error as { cause?: { name?: string; message?: string } }).cause;
         this.finish(execution, status, { error: cause?.name ?? error.name, cause: cause?.message ?? error.message });
       },

@@ -2,10 +2,11 @@
  * AWS and PSP clients: module singletons, created on first use from the runtime configuration,
  * with endpoint overrides for the local stack. Domain code receives them; it never imports this module.
  */
+
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import Stripe from 'stripe';
 import { ConfigError, loadRuntimeConfig, type RuntimeConfig } from '../config';
 

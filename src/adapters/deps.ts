@@ -1,7 +1,7 @@
 /** Builds the dependencies the handlers pass into domain code, once per container. */
-import { tableName } from '../config';
-import { RulesRiskProvider } from '../domain/risk';
+import { ConfigError, tableName } from '../config';
 import { MoneyError, toMinorUnits } from '../domain/money';
+import { RulesRiskProvider } from '../domain/risk';
 import type { StepDeps } from '../payin/steps';
 import { dynamo, runtimeConfig, stripe } from './clients';
 import { LedgerTable } from './ledger-table';
@@ -24,6 +24,31 @@ export function parseAmountLimits(raw: string | undefined): Record<string, numbe
         throw error;
       }
     }),
+  );
+}
+
+/** The default risk provider: rules from the environment, velocity counted in the payments table. */
+export function riskProvider(payments: () => PaymentsTable, env: Record<string, string | undefined> = process.env) {
+  const perHour = Number(env.RISK_MAX_PAYMENTS_PER_BUYER_PER_HOUR ?? '0');
+  if (!Number.isInteger(perHour) || perHour < 0) {
+    throw new ConfigError(`RISK_MAX_PAYMENTS_PER_BUYER_PER_HOUR must be a whole number, got '${perHour}'`);
+  }
+  return new RulesRiskProvider(
+    {
+      maxAmountMinor: parseAmountLimits(env.RISK_MAX_AMOUNTS),
+      reviewAboveMinor: parseAmountLimits(env.RISK_REVIEW_ABOVE),
+      blockedCountries: (env.RISK_BLOCKED_COUNTRIES ?? '')
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+      maxPaymentsPerBuyerPerHour: perHour,
+    },
+    (payment) => {
+      const hour = new Date();
+      hour.setUTCMinutes(0, 0, 0);
+      const expiresAt = Math.floor(hour.getTime() / 1000) + 2 * 3600;
+      return payments().countBuyerPayments(payment.buyer.id, payment.payment_id, hour.toISOString(), expiresAt);
+    },
   );
 }
 
@@ -50,14 +75,7 @@ export function stepDeps(): StepDeps {
     wallets: () => new WalletsTable(dynamo(), tableName(runtimeConfig(), 'wallets')),
     ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
     psp: () => new StripePsp(stripe),
-    risk: () =>
-      new RulesRiskProvider({
-        maxAmountMinor: parseAmountLimits(process.env.RISK_MAX_AMOUNTS),
-        blockedCountries: (process.env.RISK_BLOCKED_COUNTRIES ?? '')
-          .split(',')
-          .map((c) => c.trim())
-          .filter(Boolean),
-      }),
+    risk: () => riskProvider(() => (deps as StepDeps).payments),
   });
   return deps;
 }

@@ -2,15 +2,9 @@
  * Payment events and orders in DynamoDB. Every state change is a conditional write (or a transaction of them)
  * whose condition is the transition table of src/domain/payment.ts, so a retried or late step changes nothing.
  */
-import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import {
-  allowedSources,
-  type OrderStatus,
-  type PaymentEvent,
-  type PaymentOrder,
-} from '../domain/payment';
+import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from '../domain/payment';
 import { asRetryable, cancellationCodes } from './errors';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -198,7 +192,9 @@ export class PaymentsTable {
     const items: TransactItem[] = [];
     if (scope !== 'orders') {
       items.push(
-        update(keys.event(payment.event.payment_id), ', gsi1pk = :gsi1pk, gsi1sk = :now', { ':gsi1pk': `STATUS#${to}` }),
+        update(keys.event(payment.event.payment_id), ', gsi1pk = :gsi1pk, gsi1sk = :now', {
+          ':gsi1pk': `STATUS#${to}`,
+        }),
       );
     }
     if (scope !== 'event') {
@@ -217,7 +213,11 @@ export class PaymentsTable {
    * Sets fields of the payment event without changing its status. `ifStatusIn` makes it conditional.
    * Returns false, changing nothing, when the condition fails.
    */
-  async setEventFields(paymentId: string, fields: Record<string, unknown>, ifStatusIn?: OrderStatus[]): Promise<boolean> {
+  async setEventFields(
+    paymentId: string,
+    fields: Record<string, unknown>,
+    ifStatusIn?: OrderStatus[],
+  ): Promise<boolean> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':now': new Date().toISOString() };
     const sets = ['updated_at = :now'];
@@ -274,7 +274,12 @@ export class PaymentsTable {
    * Records a payment for a buyer's velocity window and returns how many distinct payments the window holds.
    * Idempotent per payment id (a string set), so a retried risk check counts once.
    */
-  async countBuyerPayments(buyerId: string, paymentId: string, windowStart: string, expiresAt: number): Promise<number> {
+  async countBuyerPayments(
+    buyerId: string,
+    paymentId: string,
+    windowStart: string,
+    expiresAt: number,
+  ): Promise<number> {
     const result = await this.client
       .send(
         new UpdateCommand({
@@ -301,7 +306,12 @@ export class PaymentsTable {
         // Only a charged order is booked, and only once.
         ConditionExpression: '#status = :success AND #flag = :false',
         ExpressionAttributeNames: { '#flag': flag, '#status': 'status' },
-        ExpressionAttributeValues: { ':true': true, ':false': false, ':success': 'SUCCESS', ':now': new Date().toISOString() },
+        ExpressionAttributeValues: {
+          ':true': true,
+          ':false': false,
+          ':success': 'SUCCESS',
+          ':now': new Date().toISOString(),
+        },
       },
     };
   }

@@ -11,8 +11,13 @@ type StripeError = Error & {
   raw?: { payment_intent?: { id?: string } };
 };
 
-function declineReason(error: StripeError): string {
-  return [error.code, error.decline_code].filter(Boolean).join(':') || 'card_declined';
+/** `code[:decline_code]`, e.g. `card_declined:insufficient_funds` (Stripe repeats `expired_card` in both). */
+function declineReason(
+  error: { code?: string | null; decline_code?: string | null },
+  fallback = 'card_declined',
+): string {
+  const parts = [error.code, error.decline_code].filter((part): part is string => Boolean(part));
+  return [...new Set(parts)].join(':') || fallback;
 }
 
 function isTransient(error: StripeError): boolean {
@@ -33,14 +38,24 @@ export class StripePsp implements Psp {
     const found: PspChargeState[] = [];
     try {
       // Our payment ids are [a-z0-9_] only, so they need no escaping in the query.
-      for await (const intent of stripe.paymentIntents.search({ query: `metadata['payment_id']:'${paymentId}'`, limit: 100 })) {
+      for await (const intent of stripe.paymentIntents.search({
+        query: `metadata['payment_id']:'${paymentId}'`,
+        limit: 100,
+      })) {
         const state =
           intent.status === 'succeeded'
             ? 'succeeded'
-            : intent.status === 'processing' || intent.status === 'requires_action' || intent.status === 'requires_capture'
+            : intent.status === 'processing' ||
+                intent.status === 'requires_action' ||
+                intent.status === 'requires_capture'
               ? 'pending'
               : 'failed';
-        found.push({ pspReference: intent.id, state, amountMinor: intent.amount, currency: intent.currency.toUpperCase() });
+        found.push({
+          pspReference: intent.id,
+          state,
+          amountMinor: intent.amount,
+          currency: intent.currency.toUpperCase(),
+        });
       }
     } catch (error) {
       if (isTransient(error as StripeError)) {
@@ -101,9 +116,11 @@ export class StripePsp implements Psp {
         return { outcome: 'PENDING', pspReference: intent.id, status: intent.status };
       case 'requires_payment_method':
       case 'canceled': {
-        const last = intent.last_payment_error;
-        const reason = [last?.code, last?.decline_code].filter(Boolean).join(':') || intent.status;
-        return { outcome: 'DECLINED', pspReference: intent.id, reason };
+        return {
+          outcome: 'DECLINED',
+          pspReference: intent.id,
+          reason: declineReason(intent.last_payment_error ?? {}, intent.status),
+        };
       }
       default:
         throw new InconsistentStateError(`unexpected PaymentIntent status ${intent.status} for ${intent.id}`);

@@ -2,7 +2,7 @@
  * Seller wallets: one balance per seller and currency. A credit is one transaction with the order's
  * `wallet_updated` flag (condition: not yet set), so a retried credit is refused by DynamoDB itself.
  */
-import { QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { PaymentOrder } from '../domain/payment';
 import { asRetryable, cancellationCodes } from './errors';
 

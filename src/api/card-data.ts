@@ -4,7 +4,8 @@
  * Only the field's path is reported, never its value.
  */
 
-const CARD_FIELD = /^(card|card_?number|cardnumber|pan|cvc|cvv|cvv2|cvc2|exp_?month|exp_?year|expiry|number|security_?code)$/i;
+const CARD_FIELD =
+  /^(card|card_?number|cardnumber|pan|cvc|cvv|cvv2|cvc2|exp_?month|exp_?year|expiry|number|security_?code)$/i;
 const DIGIT_RUN = /\d(?:[ -]?\d){12,}/g;
 
 export function luhnValid(digits: string): boolean {

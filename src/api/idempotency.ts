@@ -3,7 +3,7 @@
  * middleware of Powertools <= 2.35, which deletes records it never acquired), keyed by the caller's API key id and
  * its Idempotency-Key header, with the whole body (so amounts and currency) validated on every replay.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyConfig,
@@ -11,6 +11,7 @@ import {
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { HttpError } from './http';
 
@@ -36,9 +37,14 @@ export function idempotencyKeyHeader(headers: Record<string, string | undefined>
   const entry = Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'idempotency-key');
   const value = entry?.[1]?.trim();
   if (!value) {
-    throw new HttpError(400, 'idempotency_key_missing', 'the Idempotency-Key header is required: send a unique key per checkout attempt (e.g. a UUID) and reuse it on retries', {
-      errors: [{ field: 'Idempotency-Key', message: 'header is required' }],
-    });
+    throw new HttpError(
+      400,
+      'idempotency_key_missing',
+      'the Idempotency-Key header is required: send a unique key per checkout attempt (e.g. a UUID) and reuse it on retries',
+      {
+        errors: [{ field: 'Idempotency-Key', message: 'header is required' }],
+      },
+    );
   }
   if (!HEADER.test(value)) {
     throw new HttpError(400, 'invalid_request', 'the Idempotency-Key header is not valid', {

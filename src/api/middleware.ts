@@ -1,6 +1,7 @@
 /** middy plumbing shared by the API handlers: logging context and errors turned into JSON responses. */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { logger } from '../adapters/observability';
 import { errorResponse, HttpError } from './http';

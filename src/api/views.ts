@@ -1,6 +1,7 @@
 /** What the API shows of our records: amounts as decimal strings, never minor units or internal keys. */
-import type { Payment } from '../adapters/payments-table';
+
 import type { StoredLedgerEntry } from '../adapters/ledger-table';
+import type { Payment } from '../adapters/payments-table';
 import type { WalletBalance } from '../adapters/wallets-table';
 import { fromMinorUnits } from '../domain/money';
 

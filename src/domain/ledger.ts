@@ -59,7 +59,9 @@ export function assertBalanced(transaction: LedgerTransaction): void {
   }
   for (const [currency, sum] of balanceByCurrency(transaction.entries)) {
     if (sum !== 0) {
-      throw new UnbalancedTransactionError(`${transaction.transaction_id}: ${currency} does not balance (off by ${sum})`);
+      throw new UnbalancedTransactionError(
+        `${transaction.transaction_id}: ${currency} does not balance (off by ${sum})`,
+      );
     }
   }
 }

@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { ZodError } from 'zod';
-import { badRequest, type FieldError } from '../api/http';
-import { findCardData } from '../api/card-data';
-import { createPaymentSchema } from '../api/schemas';
 import { DuplicateCheckoutError, type PaymentsTable } from '../adapters/payments-table';
-import { feeMinor, MoneyError, sumMinor, toMinorUnits, MAX_MINOR_UNITS } from '../domain/money';
+import { findCardData } from '../api/card-data';
+import { badRequest, type FieldError } from '../api/http';
+import { createPaymentSchema } from '../api/schemas';
+import { feeMinor, MAX_MINOR_UNITS, MoneyError, sumMinor, toMinorUnits } from '../domain/money';
 import type { PaymentEvent, PaymentOrder } from '../domain/payment';
 import { startPayIn } from './workflow';
 

@@ -3,8 +3,9 @@
  * whose seller account starts with `fault_crash_<point>` makes the step throw right after its write, once per
  * order and container, as a function crashing after its side effect would. The retry must then change nothing.
  */
-import type { PaymentOrder } from '../domain/payment';
+
 import { TransientError } from '../adapters/errors';
+import type { PaymentOrder } from '../domain/payment';
 
 export type CrashPoint = 'after-wallet-write' | 'after-ledger-write';
 

@@ -4,8 +4,9 @@
  * asking the PSP; payments whose workflow ended or was lost (the local engine keeps nothing across a restart)
  * are re-driven. Every step being idempotent, a re-drive can only finish what was not finished.
  */
-import type { OrderStatus } from '../domain/payment';
+
 import { logger } from '../adapters/observability';
+import type { OrderStatus } from '../domain/payment';
 import { loadPayment, resolveWithPsp, type StepDeps } from './steps';
 import { isWorkflowRunning, redrive, type WorkflowDeps } from './workflow';
 

@@ -2,8 +2,9 @@
  * The adapter between a Step Functions Task and a pay-in step: validates the task input, sets the payment id
  * as the log correlation id, and turns transient AWS failures into TransientError so `Retry` can match them.
  */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { asRetryable } from '../adapters/errors';

@@ -67,8 +67,14 @@ export async function decideReview(
   }
   const changed =
     decision === 'approve'
-      ? await deps.payments.transition(payment, 'EXECUTING', { reason: null, set: { risk_decision: 'APPROVED_BY_OPERATOR' } })
-      : await deps.payments.transition(payment, 'FAILED', { reason: 'risk_rejected:operator', set: { risk_decision: 'REJECT' } });
+      ? await deps.payments.transition(payment, 'EXECUTING', {
+          reason: null,
+          set: { risk_decision: 'APPROVED_BY_OPERATOR' },
+        })
+      : await deps.payments.transition(payment, 'FAILED', {
+          reason: 'risk_rejected:operator',
+          set: { risk_decision: 'REJECT' },
+        });
   return { changed, payment: await loadPayment(deps, paymentId) };
 }
 
@@ -122,7 +128,9 @@ async function recordCharged(deps: Pick<StepDeps, 'payments'>, payment: Payment,
   await deps.payments.transition(payment, 'SUCCESS', { pspReference }, 'orders');
   const after = await loadPayment(deps, payment.event.payment_id);
   if (!charged(after.orders)) {
-    throw new InconsistentStateError(`payment ${payment.event.payment_id}: orders did not move to SUCCESS after a charge`);
+    throw new InconsistentStateError(
+      `payment ${payment.event.payment_id}: orders did not move to SUCCESS after a charge`,
+    );
   }
 }
 
@@ -159,12 +167,16 @@ export async function resolveWithPsp(
   const charges = await deps.psp.findCharges(paymentId);
   const succeeded = charges.filter((c) => c.state === 'succeeded');
   if (succeeded.length > 1) {
-    throw new InconsistentStateError(`payment ${paymentId} has ${succeeded.length} successful PSP charges; refund needed`);
+    throw new InconsistentStateError(
+      `payment ${paymentId} has ${succeeded.length} successful PSP charges; refund needed`,
+    );
   }
   const [success] = succeeded;
   if (success) {
     if (success.amountMinor !== payment.event.total_minor || success.currency !== payment.event.currency) {
-      throw new InconsistentStateError(`payment ${paymentId}: the PSP charged ${success.amountMinor} ${success.currency}`);
+      throw new InconsistentStateError(
+        `payment ${paymentId}: the PSP charged ${success.amountMinor} ${success.currency}`,
+      );
     }
     await recordCharged(deps, payment, success.pspReference);
     return 'charged';

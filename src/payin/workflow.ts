@@ -3,7 +3,12 @@
  * run a second workflow; a re-drive (janitor, replay, review approval) gets a new name, and relies on every step
  * being idempotent. The current execution's name is kept on the payment event.
  */
-import { DescribeExecutionCommand, ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  type SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { asRetryable } from '../adapters/errors';
 import type { PaymentsTable } from '../adapters/payments-table';
 import type { PaymentEvent } from '../domain/payment';

@@ -4,9 +4,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { ARTIFACTS, startStackProcess } from '../support/local-stack-process';
 
+/** The settings the integration tests rely on: fast janitor and retries, risk rules, crash injection. */
+export const TEST_STACK_ENV = {
+  LOCAL_FAULT_INJECTION: 'true',
+  JANITOR_INTERVAL_SECONDS: '1',
+  JANITOR_STALE_AFTER_SECONDS: '3',
+  LOCAL_SFN_RETRY_INTERVAL_MS: '20',
+  RISK_BLOCKED_COUNTRIES: 'KP',
+  RISK_REVIEW_ABOVE: 'EUR:5000.00',
+  RISK_MAX_AMOUNTS: 'EUR:50000.00',
+  RISK_MAX_PAYMENTS_PER_BUYER_PER_HOUR: '3',
+};
+
 export default async function globalSetup(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'payments-it-'));
-  const stack = await startStackProcess({ dataDir, logFile: path.join(ARTIFACTS, 'local-stack.log') });
+  const stack = await startStackProcess({
+    dataDir,
+    logFile: path.join(ARTIFACTS, 'local-stack.log'),
+    env: TEST_STACK_ENV,
+  });
   process.env.LOCAL_STACK = JSON.stringify(stack.info);
   (globalThis as { __LOCAL_STACK__?: unknown }).__LOCAL_STACK__ = { stack, dataDir };
 }

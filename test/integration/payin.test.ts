@@ -11,7 +11,12 @@ jest.setTimeout(120_000);
 function psp(): Stripe {
   const { urls, pspSecretKey } = stackInfo();
   const url = new URL(urls.psp);
-  return new Stripe(pspSecretKey, { host: url.hostname, port: Number(url.port), protocol: 'http', maxNetworkRetries: 0 });
+  return new Stripe(pspSecretKey, {
+    host: url.hostname,
+    port: Number(url.port),
+    protocol: 'http',
+    maxNetworkRetries: 0,
+  });
 }
 
 async function intentsFor(paymentId: string) {
@@ -19,7 +24,15 @@ async function intentsFor(paymentId: string) {
   return result.data;
 }
 
-type Ledger = { entries: { account: string; direction: 'DEBIT' | 'CREDIT'; amount: string; currency: string; transaction_id: string }[] };
+type Ledger = {
+  entries: {
+    account: string;
+    direction: 'DEBIT' | 'CREDIT';
+    amount: string;
+    currency: string;
+    transaction_id: string;
+  }[];
+};
 type Wallet = { seller_account: string; balances: { currency: string; amount: string }[] };
 
 /** Signed sum per currency in minor units, from decimal strings (debits positive). */
@@ -58,9 +71,9 @@ describe('Pay-in: POST /v1/payments', () => {
     const payment = await waitForStatus(paymentId, ['SUCCESS', 'FAILED']);
     expect(payment.status).toBe('SUCCESS');
     expect(payment.psp_reference).toMatch(/^pi_/);
-    expect(payment.payment_orders.map((o) => [o.seller_account, o.status, o.amount, o.wallet_updated, o.ledger_updated])).toEqual(
-      sellers.map((s) => [s.seller, 'SUCCESS', s.amount, true, true]),
-    );
+    expect(
+      payment.payment_orders.map((o) => [o.seller_account, o.status, o.amount, o.wallet_updated, o.ledger_updated]),
+    ).toEqual(sellers.map((s) => [s.seller, 'SUCCESS', s.amount, true, true]));
 
     for (const { seller, amount } of sellers) {
       const wallet = await call<Wallet>('GET', `/v1/wallets/${seller}`);
@@ -75,13 +88,23 @@ describe('Pay-in: POST /v1/payments', () => {
     expect(new Set(ledger.body.entries.map((e) => e.transaction_id)).size).toBe(3);
     for (const { seller, amount } of sellers) {
       expect(ledger.body.entries).toContainEqual(
-        expect.objectContaining({ account: `liability:seller_payable:${seller}`, direction: 'CREDIT', amount, currency: 'EUR' }),
+        expect.objectContaining({
+          account: `liability:seller_payable:${seller}`,
+          direction: 'CREDIT',
+          amount,
+          currency: 'EUR',
+        }),
       );
     }
 
     const intents = await intentsFor(paymentId);
     expect(intents).toHaveLength(1);
-    expect(intents[0]).toMatchObject({ id: payment.psp_reference, amount: 26333, currency: 'eur', status: 'succeeded' });
+    expect(intents[0]).toMatchObject({
+      id: payment.psp_reference,
+      amount: 26333,
+      currency: 'eur',
+      status: 'succeeded',
+    });
   });
 
   it('ends a declined payment FAILED with the reason, no wallet credit and no ledger entry', async () => {
@@ -134,7 +157,11 @@ describe('Pay-in: POST /v1/payments', () => {
     });
     await waitForStatus(accepted.body.payment_id, ['SUCCESS']);
     const { urls } = stackInfo();
-    const sfn = new SFNClient({ endpoint: urls.sfn, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const sfn = new SFNClient({
+      endpoint: urls.sfn,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
     const executionArn = `arn:aws:states:us-east-1:000000000000:execution:PayIn:${accepted.body.payment_id}`;
     const deadline = Date.now() + 30_000;
     let types: string[] = [];
@@ -147,11 +174,24 @@ describe('Pay-in: POST /v1/payments', () => {
     const entered = (history.events ?? [])
       .filter((e) => e.type?.endsWith('StateEntered'))
       .map((e) => e.stateEnteredEventDetails?.name);
-    expect(entered).toEqual(['RiskCheck', 'RiskApproved?', 'Charge', 'Charged?', 'CreditOrders', 'CreditWallet', 'AppendLedger', 'Finalize']);
+    expect(entered).toEqual([
+      'RiskCheck',
+      'RiskApproved?',
+      'Charge',
+      'Charged?',
+      'CreditOrders',
+      'CreditWallet',
+      'AppendLedger',
+      'Finalize',
+    ]);
     expect(types[0]).toBe('ExecutionStarted');
     expect(types.at(-1)).toBe('ExecutionSucceeded');
-    const chargeExit = history.events?.find((e) => e.type === 'TaskStateExited' && e.stateExitedEventDetails?.name === 'Charge');
-    expect(JSON.parse(chargeExit?.stateExitedEventDetails?.output ?? '{}').charge).toMatchObject({ outcome: 'SUCCEEDED' });
+    const chargeExit = history.events?.find(
+      (e) => e.type === 'TaskStateExited' && e.stateExitedEventDetails?.name === 'Charge',
+    );
+    expect(JSON.parse(chargeExit?.stateExitedEventDetails?.output ?? '{}').charge).toMatchObject({
+      outcome: 'SUCCEEDED',
+    });
   });
 
   it('refuses a second payment for an accepted checkout with 409 naming the existing payment', async () => {
@@ -166,8 +206,13 @@ describe('Pay-in: POST /v1/payments', () => {
 
 describe('Pay-in: refusals', () => {
   it('refuses raw card numbers with 400 naming the field, storing nothing', async () => {
-    const body = { ...checkout({ sellers: [{ seller: unique('seller'), amount: '5.00' }] }), card_number: '4242 4242 4242 4242' };
-    const response = await call<{ error: { message: string; errors: { field: string }[] } }>('POST', '/v1/payments', { body });
+    const body = {
+      ...checkout({ sellers: [{ seller: unique('seller'), amount: '5.00' }] }),
+      card_number: '4242 4242 4242 4242',
+    };
+    const response = await call<{ error: { message: string; errors: { field: string }[] } }>('POST', '/v1/payments', {
+      body,
+    });
     expect(response.status).toBe(400);
     expect(response.body.error.errors).toEqual([{ field: 'card_number', message: 'looks like card data' }]);
     expect(JSON.stringify(response.body)).not.toContain('4242');
@@ -183,7 +228,9 @@ describe('Pay-in: refusals', () => {
     });
     expect(response.status).toBe(400);
     expect(response.body.error.errors.map((e) => e.field).sort()).toEqual(['buyer.country']);
-    const amount = await call<{ error: { errors: { field: string; message: string }[] } }>('POST', '/v1/payments', { body });
+    const amount = await call<{ error: { errors: { field: string; message: string }[] } }>('POST', '/v1/payments', {
+      body,
+    });
     expect(amount.status).toBe(400);
     expect(amount.body.error.errors).toEqual([
       { field: 'payment_orders[0].amount', message: 'amount USD allows at most 2 decimal places' },

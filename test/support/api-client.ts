@@ -37,7 +37,12 @@ export async function call<T = Record<string, unknown>>(
   const response = await fetch(`${options.base ?? info.urls.api}${path}`, {
     method,
     headers,
-    body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+    body:
+      options.body === undefined
+        ? undefined
+        : typeof options.body === 'string'
+          ? options.body
+          : JSON.stringify(options.body),
   });
   const text = await response.text();
   let body: unknown = text;
@@ -78,7 +83,15 @@ export type PaymentView = {
   psp_reference: string | null;
   amount: string;
   currency: string;
-  payment_orders: { payment_order_id: string; seller_account: string; status: string; amount: string; fee: string; wallet_updated: boolean; ledger_updated: boolean }[];
+  payment_orders: {
+    payment_order_id: string;
+    seller_account: string;
+    status: string;
+    amount: string;
+    fee: string;
+    wallet_updated: boolean;
+    ledger_updated: boolean;
+  }[];
 };
 
 /** Polls GET /v1/payments/{id} until the payment reaches one of `statuses` (bounded, generous for a busy machine). */
@@ -90,5 +103,7 @@ export async function waitForStatus(paymentId: string, statuses: string[], timeo
     if (last.status === 200 && statuses.includes(last.body.status)) return last.body;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`payment ${paymentId} did not reach ${statuses.join('/')} in ${timeoutMs} ms; last: ${JSON.stringify(last?.body)}`);
+  throw new Error(
+    `payment ${paymentId} did not reach ${statuses.join('/')} in ${timeoutMs} ms; last: ${JSON.stringify(last?.body)}`,
+  );
 }

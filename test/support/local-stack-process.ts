@@ -10,6 +10,7 @@ import path from 'node:path';
 export interface StackInfo {
   urls: { api: string; sfn: string; dynamodb: string; sqs: string; psp: string };
   devApiKey: string;
+  failedPaymentsQueueUrl: string;
   pspSecretKey: string;
 }
 
@@ -33,7 +34,11 @@ export async function startStackProcess(options: {
   const pspSecretKey = 'sk_test_integration_simulator';
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'local/main.ts', ...(options.inMemory === false ? [] : ['--in-memory'])],
+    [
+      path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+      'local/main.ts',
+      ...(options.inMemory === false ? [] : ['--in-memory']),
+    ],
     {
       cwd: ROOT,
       env: {
@@ -54,14 +59,20 @@ export async function startStackProcess(options: {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const info = await new Promise<StackInfo>((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`local stack not ready after 120 s; see ${options.logFile}`)), 120_000);
+    const timer = setTimeout(
+      () => reject(new Error(`local stack not ready after 120 s; see ${options.logFile}`)),
+      120_000,
+    );
     child.stdout?.on('data', (chunk: Buffer) => {
       fs.writeSync(log, chunk);
       buffer += chunk.toString();
       const line = buffer.split('\n').find((l) => l.startsWith('LOCAL_STACK_READY '));
       if (line) {
         clearTimeout(timer);
-        resolve({ ...(JSON.parse(line.slice('LOCAL_STACK_READY '.length)) as Omit<StackInfo, 'pspSecretKey'>), pspSecretKey });
+        resolve({
+          ...(JSON.parse(line.slice('LOCAL_STACK_READY '.length)) as Omit<StackInfo, 'pspSecretKey'>),
+          pspSecretKey,
+        });
         buffer = '';
       } else if (buffer.length > 1_000_000) {
         buffer = buffer.slice(-10_000);

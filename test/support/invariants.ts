@@ -1,0 +1,153 @@
+/**
+ * The exactly-once invariants, checked against the ground truth: our tables (read from DynamoDB Local) and the
+ * PSP simulator's own record of charges. Used by the fault tests after every scenario.
+ *
+ * For the given payments:
+ * - at most one successful PSP charge per payment;
+ * - every successful charge is credited and booked exactly once: each order SUCCESS with both flags, one ledger
+ *   transaction per order, the payment SUCCESS; and a payment without a successful charge has no booking at all;
+ * - every ledger transaction balances per currency;
+ * - every wallet of the payments' sellers equals the sum of its payable account's ledger entries.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { tableSchemas } from '../../src/adapters/table-schemas';
+import type { StackInfo } from './local-stack-process';
+
+type Item = Record<string, unknown>;
+
+export interface PspCharge {
+  id: string;
+  payment_intent: string;
+  amount: number;
+  currency: string;
+  status?: string;
+  metadata: Record<string, string>;
+}
+
+function documentClient(endpoint: string) {
+  return DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }),
+  );
+}
+
+async function queryAll(client: DynamoDBDocumentClient, table: string, pk: string): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+async function scanAll(client: DynamoDBDocumentClient, table: string): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: start }),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+export async function pspCharges(pspUrl: string, paymentId?: string): Promise<PspCharge[]> {
+  const query = paymentId ? `?payment_id=${encodeURIComponent(paymentId)}` : '';
+  const response = await fetch(`${pspUrl}/__admin/charges${query}`);
+  const body = (await response.json()) as PspCharge[] | { data: PspCharge[] };
+  return Array.isArray(body) ? body : body.data;
+}
+
+/** Returns the list of violations (empty when every invariant holds). */
+export async function checkInvariants(stack: Pick<StackInfo, 'urls'>, paymentIds: string[]): Promise<string[]> {
+  const client = documentClient(stack.urls.dynamodb);
+  const violations: string[] = [];
+  const charges = await pspCharges(stack.urls.psp);
+  const sellers = new Set<string>();
+  for (const paymentId of paymentIds) {
+    const items = await queryAll(client, tableSchemas.payments.id, `PAY#${paymentId}`);
+    const event = items.find((i) => i.sk === 'EVENT');
+    const orders = items.filter((i) => String(i.sk).startsWith('ORDER#'));
+    if (!event) {
+      violations.push(`${paymentId}: no payment event`);
+      continue;
+    }
+    for (const order of orders) sellers.add(String(order.seller_account));
+    const succeeded = charges.filter(
+      (c) => c.metadata?.payment_id === paymentId && (c.status ?? 'succeeded') === 'succeeded',
+    );
+    if (succeeded.length > 1) violations.push(`${paymentId}: ${succeeded.length} successful PSP charges`);
+    const ledger = await queryAll(client, tableSchemas.ledger.id, `REF#${paymentId}`);
+    const headers = ledger.filter((i) => i.entity === 'TRANSACTION');
+    if (succeeded.length === 1) {
+      const [charge] = succeeded;
+      if (charge && charge.amount !== event.total_minor) {
+        violations.push(`${paymentId}: charged ${charge.amount}, total is ${event.total_minor}`);
+      }
+      if (event.status !== 'SUCCESS') violations.push(`${paymentId}: charged but the payment is ${event.status}`);
+      for (const order of orders) {
+        const id = String(order.payment_order_id);
+        if (order.status !== 'SUCCESS' || order.wallet_updated !== true || order.ledger_updated !== true) {
+          violations.push(
+            `${paymentId}/${id}: charged but ${order.status}, wallet ${order.wallet_updated}, ledger ${order.ledger_updated}`,
+          );
+        }
+        const count = headers.filter((h) => h.transaction_id === `payin:${id}`).length;
+        if (count !== 1) violations.push(`${paymentId}/${id}: ${count} ledger transactions`);
+      }
+    } else {
+      if (event.status === 'SUCCESS') violations.push(`${paymentId}: SUCCESS without a successful PSP charge`);
+      if (headers.length > 0) violations.push(`${paymentId}: ${headers.length} ledger transactions without a charge`);
+      if (orders.some((o) => o.wallet_updated === true))
+        violations.push(`${paymentId}: wallet credited without a charge`);
+    }
+    // Every transaction balances per currency.
+    for (const header of headers) {
+      const entries = ledger.filter((i) => i.entity === 'ENTRY' && i.transaction_id === header.transaction_id);
+      const sums = new Map<string, number>();
+      for (const e of entries) {
+        const signed = e.direction === 'DEBIT' ? Number(e.amount_minor) : -Number(e.amount_minor);
+        sums.set(String(e.currency), (sums.get(String(e.currency)) ?? 0) + signed);
+      }
+      for (const [currency, sum] of sums) {
+        if (sum !== 0) violations.push(`${header.transaction_id}: ${currency} off by ${sum}`);
+      }
+      if (entries.length !== Number(header.entry_count)) {
+        violations.push(`${header.transaction_id}: ${entries.length} entries, header says ${header.entry_count}`);
+      }
+    }
+  }
+  // Every wallet equals its payable account's entries.
+  if (sellers.size > 0) {
+    const ledger = await scanAll(client, tableSchemas.ledger.id);
+    for (const seller of sellers) {
+      const wallets = await queryAll(client, tableSchemas.wallets.id, `WALLET#${seller}`);
+      const account = `liability:seller_payable:${seller}`;
+      const currencies = new Set([
+        ...wallets.map((w) => String(w.sk)),
+        ...ledger.filter((e) => e.account === account).map((e) => String(e.currency)),
+      ]);
+      for (const currency of currencies) {
+        const balance = Number(wallets.find((w) => w.sk === currency)?.balance_minor ?? 0);
+        const booked = ledger
+          .filter((e) => e.entity === 'ENTRY' && e.account === account && e.currency === currency)
+          .reduce((sum, e) => sum + (e.direction === 'CREDIT' ? Number(e.amount_minor) : -Number(e.amount_minor)), 0);
+        if (balance !== booked) violations.push(`wallet ${seller} ${currency}: balance ${balance}, ledger ${booked}`);
+      }
+    }
+  }
+  client.destroy();
+  return violations;
+}
