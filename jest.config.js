@@ -1,10 +1,15 @@
 // Three projects: unit (no network), infra (CDK assertions), integration (the local stack over HTTP).
 const transform = {
-  '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
+  '^.+\\.(t|j)sx?$': [
+    '@swc/jest',
+    { jsc: { target: 'es2023', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
+  ],
 };
 // middy 7 is ESM-only: let swc turn it into CommonJS for jest.
 const transformIgnorePatterns = ['node_modules/(?!(@middy)/)'];
-const common = { transform, transformIgnorePatterns, testEnvironment: 'node' };
+// ...and resolve its packages, which only export an `import` condition, to their entry files.
+const moduleNameMapper = { '^@middy/(core|util)$': '<rootDir>/node_modules/@middy/$1/index.js' };
+const common = { transform, transformIgnorePatterns, moduleNameMapper, testEnvironment: 'node' };
 
 module.exports = {
   projects: [

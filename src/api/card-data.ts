@@ -6,7 +6,8 @@
 
 const CARD_FIELD =
   /^(card|card_?number|cardnumber|pan|cvc|cvv|cvv2|cvc2|exp_?month|exp_?year|expiry|number|security_?code)$/i;
-const DIGIT_RUN = /\d(?:[ -]?\d){12,}/g;
+// Digits with at most one separator between them (space, dash, dot, underscore, colon, slash).
+const DIGIT_RUN = /\d(?:[ ._:/-]?\d){12,}/g;
 
 export function luhnValid(digits: string): boolean {
   let sum = 0;
@@ -23,16 +24,14 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** True when the text holds a Luhn-valid run of 13 to 19 digits. */
+/**
+ * True when the text holds a Luhn-valid run of 13 to 19 digits. A longer run is not a card number (card numbers
+ * have at most 19 digits), and is not searched for windows: that would flag most long numeric identifiers.
+ */
 export function containsCardNumber(text: string): boolean {
   for (const match of text.matchAll(DIGIT_RUN)) {
-    const digits = match[0].replace(/[ -]/g, '');
-    // Any 13..19 window of a longer run may be the card number.
-    for (let length = 13; length <= Math.min(19, digits.length); length++) {
-      for (let start = 0; start + length <= digits.length; start++) {
-        if (luhnValid(digits.slice(start, start + length))) return true;
-      }
-    }
+    const digits = match[0].replace(/[^0-9]/g, '');
+    if (digits.length >= 13 && digits.length <= 19 && luhnValid(digits)) return true;
   }
   return false;
 }
@@ -51,6 +50,8 @@ export function findCardData(value: unknown, path = ''): string | undefined {
   if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
       const childPath = path ? `${path}.${key}` : key;
+      // A card number used as a field name is reported without its digits.
+      if (containsCardNumber(key)) return path ? `${path}.(field name)` : '(field name)';
       if (CARD_FIELD.test(key)) return childPath;
       const found = findCardData(item, childPath);
       if (found) return found;

@@ -112,6 +112,9 @@ export function sumMinor(values: readonly number[]): number {
 
 /** A fee in basis points of an amount, rounded down (the seller never pays more than the rate). */
 export function feeMinor(amountMinor: number, basisPoints: number): number {
+  if (!Number.isSafeInteger(amountMinor) || amountMinor < 0) {
+    throw new MoneyError(`minor units must be a non-negative safe integer, got ${amountMinor}`);
+  }
   if (!Number.isInteger(basisPoints) || basisPoints < 0 || basisPoints > 10_000) {
     throw new MoneyError(`fee basis points must be an integer 0..10000, got ${basisPoints}`);
   }

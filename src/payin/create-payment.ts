@@ -47,7 +47,7 @@ export function validateCheckout(body: unknown, platformFeeBps: number, ids: { p
       [{ field: cardField, message: 'looks like card data' }],
     );
   }
-  const parsed = createPaymentSchema.safeParse(body);
+  const parsed = createPaymentSchema.safeParse(body, { reportInput: true });
   if (!parsed.success) throw badRequest('the checkout is not valid', zodErrors(parsed.error));
   const request = parsed.data;
   const errors: FieldError[] = [];

@@ -1,0 +1,172 @@
+import { containsCardNumber, findCardData, luhnValid } from '../../src/api/card-data';
+
+describe('Module: card-data', () => {
+  describe('Function: luhnValid', () => {
+    it.each([
+      '4242424242424242',
+      '4000000000000002',
+      '378282246310005',
+      '5555555555554444',
+      '6011111111111117',
+      '79927398713',
+      '0',
+    ])('accepts %p', (digits) => {
+      expect(luhnValid(digits)).toBe(true);
+    });
+
+    it.each(['4242424242424241', '4000000000000001', '378282246310006', '79927398710', '1'])('rejects %p', (digits) => {
+      expect(luhnValid(digits)).toBe(false);
+    });
+  });
+
+  describe('Function: containsCardNumber', () => {
+    it.each([
+      '4242424242424242',
+      '4000000000000002',
+      '378282246310005',
+      '4242 4242 4242 4242',
+      '4242-4242-4242-4242',
+      '3782 822463 10005',
+      '4000-0000 0000-0002',
+      'my card is 4242424242424242, thanks',
+      'x4242424242424242y',
+      '4222222222222', // 13 digits (old Visa test number)
+      '6011000990139424', // Discover
+      '4242.4242.4242.4242', // other separators our identifiers allow
+      '4242_4242_4242_4242',
+      '4242:4242:4242:4242',
+    ])('flags %p', (text) => {
+      expect(containsCardNumber(text)).toBe(true);
+    });
+
+    it.each([
+      '',
+      'pay_123',
+      '1234567812345678', // non-Luhn 16 digits; no 13..15-digit window of it is valid either
+      '1234567890123', // 13 digits, not Luhn
+      '424242424242', // 12 digits: too short even though it looks like a card prefix
+      '4242 4242 4242', // 12 digits with spaces
+      '4242  4242  4242  4242', // double spaces break the run into short pieces
+      '12.34',
+      '100000000000.00',
+      '4242424242424241', // non-Luhn 16 digits: only whole runs are judged, not their windows
+      '42424242424242424242', // 20 digits: longer than any card number
+    ])('does not flag %p', (text) => {
+      expect(containsCardNumber(text)).toBe(false);
+    });
+
+    it('checks that the 16-digit non-Luhn sample really has no Luhn window (guards the test above)', () => {
+      const digits = '1234567812345678';
+      const windows: string[] = [];
+      for (let length = 13; length <= 16; length++) {
+        for (let start = 0; start + length <= digits.length; start++) windows.push(digits.slice(start, start + length));
+      }
+      expect(windows).toHaveLength(10);
+      expect(luhnValid(digits)).toBe(false);
+      expect(windows.filter(luhnValid)).toEqual([]);
+    });
+
+    it('judges the whole run: a 16-digit run with a Luhn-valid 15-digit window is not a card number', () => {
+      // Searching windows would flag most long numeric identifiers (about 6 in 10 random 16-digit runs).
+      expect(luhnValid('424242424242424')).toBe(true);
+      expect(containsCardNumber('4242424242424241')).toBe(false);
+    });
+  });
+
+  describe('Function: findCardData', () => {
+    it('returns undefined for a clean body', () => {
+      expect(
+        findCardData({
+          checkout_id: 'co_1',
+          buyer: { id: 'b_1', country: 'FR' },
+          payment_orders: [{ payment_order_id: 'po_1', amount: '12.34' }],
+          quantity: 3,
+          flag: true,
+          nothing: null,
+        }),
+      ).toBeUndefined();
+    });
+
+    it.each([
+      ['card', { card: { x: 1 } }],
+      ['card_number', { card_number: 'x' }],
+      ['cardNumber', { cardNumber: 'x' }],
+      ['CardNumber', { CardNumber: 'x' }],
+      ['pan', { pan: 'x' }],
+      ['cvc', { cvc: '123' }],
+      ['cvv', { cvv: '123' }],
+      ['cvv2', { cvv2: '123' }],
+      ['exp_month', { exp_month: 12 }],
+      ['expYear', { expYear: 2030 }],
+      ['expiry', { expiry: '12/30' }],
+      ['number', { number: 'x' }],
+      ['security_code', { security_code: 'x' }],
+    ])('flags the card-like field name %s', (path, body) => {
+      expect(findCardData(body)).toBe(path);
+    });
+
+    it('does not flag field names that only contain a card-like word', () => {
+      expect(findCardData({ card_holder_country: 'FR', span: 'x', panel: 'y', phone_number: '+33 1 23 45 67' })).toBe(
+        undefined,
+      );
+    });
+
+    it('reports the path of a card-like field name deep in objects and arrays', () => {
+      // Prepare
+      const body = { a: { b: [{ ok: 1 }, { c: { cvc: '123' } }] } };
+
+      // Act & Assess
+      expect(findCardData(body)).toBe('a.b[1].c.cvc');
+    });
+
+    it('reports the path of a card number value in a nested array, never the value', () => {
+      // Prepare
+      const body = {
+        checkout_id: 'co_1',
+        payment_orders: [
+          { payment_order_id: 'po_1' },
+          { payment_order_id: 'po_2', note: ['ok', 'pay 4242 4242 4242 4242'] },
+        ],
+      };
+
+      // Act
+      const path = findCardData(body);
+
+      // Assess
+      expect(path).toBe('payment_orders[1].note[1]');
+      expect(path).not.toMatch(/\d{4}/);
+    });
+
+    it('flags a card number in buyer.id', () => {
+      expect(findCardData({ buyer: { id: '4000000000000002', country: 'FR' } })).toBe('buyer.id');
+    });
+
+    it('flags a card number given as a JSON number', () => {
+      expect(findCardData({ reference: 4242424242424242 })).toBe('reference');
+    });
+
+    it('flags a bare string or a top-level array', () => {
+      expect(findCardData('378282246310005')).toBe('(body)');
+      expect(findCardData(['x', '4242424242424242'])).toBe('[1]');
+    });
+
+    it('returns the first offending field in document order', () => {
+      expect(findCardData({ first: 'ok', second: '4242424242424242', cvc: '1' })).toBe('second');
+    });
+
+    it('never includes the digits in the returned path', () => {
+      // Prepare
+      const numbers = ['4242424242424242', '4000000000000002', '378282246310005'];
+
+      for (const number of numbers) {
+        // Act
+        const path = findCardData({ x: [{ y: `card ${number}` }] });
+
+        // Assess
+        expect(path).toBe('x[0].y');
+        expect(path).not.toContain(number);
+        expect(path).not.toContain(number.slice(0, 6));
+      }
+    });
+  });
+});

@@ -1,0 +1,1233 @@
+/**
+ * Handler tests: the Lambda handlers and pay-in steps against aws-sdk-client-mock (no network).
+ * The handlers read their settings from the environment on first use, so it is set before they are required.
+ */
+import { randomBytes, scrypt as scryptCallback } from 'node:crypto';
+import { promisify } from 'node:util';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  ThrottlingException,
+  TransactionCanceledException,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { ApiKeys } from '../../src/adapters/api-keys';
+import { InconsistentStateError, PspTransientError } from '../../src/adapters/errors';
+import { LedgerTable } from '../../src/adapters/ledger-table';
+import { PaymentsTable } from '../../src/adapters/payments-table';
+import { WalletsTable } from '../../src/adapters/wallets-table';
+import type { PaymentEvent, PaymentOrder } from '../../src/domain/payment';
+import { paymentIdFor } from '../../src/payin/create-payment';
+import type { ChargeRequest, ChargeResult, Psp, PspChargeState } from '../../src/payin/psp';
+import { appendLedger, charge, creditWallet, finalize } from '../../src/payin/steps';
+
+const TABLES = {
+  PAYMENTS_TABLE: 'payments-table',
+  WALLETS_TABLE: 'wallets-table',
+  LEDGER_TABLE: 'ledger-table',
+  API_KEYS_TABLE: 'api-keys-table',
+  IDEMPOTENCY_TABLE: 'idempotency-table',
+};
+const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:PayIn';
+Object.assign(process.env, {
+  ...TABLES,
+  PAYIN_STATE_MACHINE_ARN: STATE_MACHINE_ARN,
+  AWS_REGION: 'us-east-1',
+  AWS_LAMBDA_FUNCTION_NAME: 'unit-test',
+  PSP_SECRET_KEY: 'sk_test_unit_never_used',
+  PLATFORM_FEE_BPS: '250',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+});
+// The handler modules are required only now, once their environment is in place.
+const createPaymentLambda =
+  require('../../lambdas/api/create-payment') as typeof import('../../lambdas/api/create-payment');
+const authorizerLambda = require('../../lambdas/api/authorizer') as typeof import('../../lambdas/api/authorizer');
+const finalizeLambda = require('../../lambdas/payin/finalize') as typeof import('../../lambdas/payin/finalize');
+const chargeLambda = require('../../lambdas/payin/charge') as typeof import('../../lambdas/payin/charge');
+const creditWalletLambda =
+  require('../../lambdas/payin/credit-wallet') as typeof import('../../lambdas/payin/credit-wallet');
+
+/** The document client (our tables) and the low-level client (Powertools idempotency records). */
+const ddb = mockClient(DynamoDBDocumentClient);
+const rawDdb = mockClient(DynamoDBClient);
+const sfnMock = mockClient(SFNClient);
+
+afterEach(() => {
+  ddb.reset();
+  rawDdb.reset();
+  sfnMock.reset();
+});
+
+const context = {
+  callbackWaitsForEmptyEventLoop: true,
+  functionName: 'unit-test',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:unit-test',
+  memoryLimitInMB: '128',
+  awsRequestId: 'req-0001',
+  logGroupName: '/aws/lambda/unit-test',
+  logStreamName: 'stream',
+  getRemainingTimeInMillis: () => 10_000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+} as Context;
+
+const API_KEY_ID = '0123456789abcdef';
+
+function apiEvent(
+  body: unknown,
+  { idempotencyKey = 'idem-1', ...overrides }: Partial<APIGatewayProxyEvent> & { idempotencyKey?: string | null } = {},
+): APIGatewayProxyEvent {
+  return {
+    httpMethod: 'POST',
+    path: '/v1/payments',
+    resource: '/v1/payments',
+    headers: {
+      'content-type': 'application/json',
+      ...(idempotencyKey === null ? {} : { 'Idempotency-Key': idempotencyKey }),
+    },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    requestContext: { authorizer: { keyId: API_KEY_ID, principalId: API_KEY_ID } } as never,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    isBase64Encoded: false,
+    ...overrides,
+  };
+}
+
+const checkout = (overrides: Record<string, unknown> = {}) => ({
+  checkout_id: 'co_77',
+  buyer: { id: 'buyer_1', country: 'DE' },
+  currency: 'EUR',
+  payment_method: 'pm_card_visa',
+  payment_orders: [
+    { payment_order_id: 'po_1', seller_account: 'seller_a', amount: '10.00' },
+    { payment_order_id: 'po_2', seller_account: 'seller_b', amount: '5.55' },
+  ],
+  ...overrides,
+});
+
+const canceled = (...codes: string[]) =>
+  new TransactionCanceledException({
+    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes.join(', ')}]`,
+    $metadata: {},
+    CancellationReasons: codes.map((Code) => ({ Code })),
+  });
+
+type TransactItems = NonNullable<TransactWriteCommand['input']['TransactItems']>;
+const transactItems = (callIndex = 0): TransactItems =>
+  ddb.commandCalls(TransactWriteCommand)[callIndex]?.args[0].input.TransactItems ?? [];
+
+/** Every AWS call made through any of the mocked clients. */
+const awsCalls = () => ddb.calls().length + rawDdb.calls().length + sfnMock.calls().length;
+
+/** The happy path of the AWS calls behind POST /v1/payments. */
+function acceptEverything() {
+  rawDdb.on(PutItemCommand).resolves({});
+  rawDdb.on(UpdateItemCommand).resolves({});
+  rawDdb.on(DeleteItemCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
+  ddb.on(UpdateCommand).resolves({});
+  sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+}
+
+describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
+  const { handler } = createPaymentLambda;
+  const PAYMENT_ID_1 = paymentIdFor(API_KEY_ID, 'idem-1');
+
+  it('derives the payment id from the API key id and the Idempotency-Key', () => {
+    expect(PAYMENT_ID_1).toMatch(/^pay_[0-9a-f]{32}$/);
+    expect(paymentIdFor(API_KEY_ID, 'idem-1')).toBe(PAYMENT_ID_1);
+    expect(paymentIdFor(API_KEY_ID, 'idem-2')).not.toBe(PAYMENT_ID_1);
+    expect(paymentIdFor('fedcba9876543210', 'idem-1')).not.toBe(PAYMENT_ID_1);
+  });
+
+  it('accepts a checkout: 202, one transaction with guards and conditions, one execution named after the payment', async () => {
+    // Prepare
+    acceptEverything();
+
+    // Act
+    const response = await handler(apiEvent(checkout()), context);
+
+    // Assess: the response
+    expect(response.statusCode).toBe(202);
+    expect(response.headers).toEqual({ 'content-type': 'application/json', 'cache-control': 'no-store' });
+    const body = JSON.parse(response.body);
+    expect(body).toMatchObject({
+      payment_id: PAYMENT_ID_1,
+      checkout_id: 'co_77',
+      status: 'NOT_STARTED',
+      status_reason: null,
+      currency: 'EUR',
+      amount: '15.55',
+      psp_reference: null,
+      status_url: `/v1/payments/${PAYMENT_ID_1}`,
+    });
+    expect(body.payment_orders).toEqual([
+      expect.objectContaining({ payment_order_id: 'po_1', amount: '10.00', fee: '0.25', status: 'NOT_STARTED' }),
+      expect.objectContaining({ payment_order_id: 'po_2', amount: '5.55', fee: '0.13', status: 'NOT_STARTED' }),
+    ]);
+
+    // Assess: the DynamoDB transaction
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    const items = transactItems();
+    expect(items).toHaveLength(6); // checkout guard, event, 2 order guards, 2 orders
+    for (const item of items) {
+      expect(item.Put?.TableName).toBe('payments-table');
+      expect(item.Put?.ConditionExpression).toBe('attribute_not_exists(pk)');
+    }
+    expect(items[0]?.Put?.Item).toEqual({
+      pk: 'CHECKOUT#co_77',
+      sk: 'GUARD',
+      entity: 'CHECKOUT_GUARD',
+      payment_id: PAYMENT_ID_1,
+    });
+    expect(items[1]?.Put?.Item).toMatchObject({
+      pk: `PAY#${PAYMENT_ID_1}`,
+      sk: 'EVENT',
+      entity: 'EVENT',
+      gsi1pk: 'STATUS#NOT_STARTED',
+      payment_id: PAYMENT_ID_1,
+      checkout_id: 'co_77',
+      total_minor: 1555,
+      currency: 'EUR',
+      status: 'NOT_STARTED',
+      order_ids: ['po_1', 'po_2'],
+    });
+    expect(items[2]?.Put?.Item).toEqual({
+      pk: 'ORDER#po_1',
+      sk: 'GUARD',
+      entity: 'ORDER_GUARD',
+      payment_id: PAYMENT_ID_1,
+    });
+    expect(items[3]?.Put?.Item).toEqual({
+      pk: 'ORDER#po_2',
+      sk: 'GUARD',
+      entity: 'ORDER_GUARD',
+      payment_id: PAYMENT_ID_1,
+    });
+    expect(items[4]?.Put?.Item).toMatchObject({
+      pk: `PAY#${PAYMENT_ID_1}`,
+      sk: 'ORDER#po_1',
+      entity: 'ORDER',
+      amount_minor: 1000,
+      fee_minor: 25,
+      status: 'NOT_STARTED',
+      wallet_updated: false,
+      ledger_updated: false,
+    });
+    expect(items[5]?.Put?.Item).toMatchObject({ sk: 'ORDER#po_2', amount_minor: 555, fee_minor: 13 });
+
+    // Assess: the workflow start, and the execution name kept on the event
+    const starts = sfnMock.commandCalls(StartExecutionCommand);
+    expect(starts).toHaveLength(1);
+    const input = starts[0]!.args[0].input;
+    expect(input.stateMachineArn).toBe(STATE_MACHINE_ARN);
+    expect(input.name).toBe(PAYMENT_ID_1);
+    expect(JSON.parse(input.input ?? '')).toEqual({
+      payment_id: PAYMENT_ID_1,
+      orders: [{ payment_order_id: 'po_1' }, { payment_order_id: 'po_2' }],
+    });
+    const updates = ddb.commandCalls(UpdateCommand);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]!.args[0].input).toMatchObject({
+      TableName: 'payments-table',
+      Key: { pk: `PAY#${PAYMENT_ID_1}`, sk: 'EVENT' },
+      ExpressionAttributeValues: expect.objectContaining({ ':f_execution_name': PAYMENT_ID_1 }),
+    });
+
+    // Assess: the idempotency record, taken before and completed after the side effect
+    const puts = rawDdb.commandCalls(PutItemCommand);
+    expect(puts).toHaveLength(1);
+    expect(puts[0]!.args[0].input.TableName).toBe('idempotency-table');
+    expect(puts[0]!.args[0].input.Item?.status).toEqual({ S: 'INPROGRESS' });
+    expect(rawDdb.commandCalls(UpdateItemCommand)).toHaveLength(1);
+    expect(rawDdb.commandCalls(UpdateItemCommand)[0]!.args[0].input.ExpressionAttributeValues?.[':status']).toEqual({
+      S: 'COMPLETED',
+    });
+  });
+
+  it('replays the stored response for the same Idempotency-Key and body, without a second write or execution', async () => {
+    // Prepare: a first request stores its idempotency record
+    acceptEverything();
+    const first = await handler(apiEvent(checkout(), { idempotencyKey: 'idem-replay' }), context);
+    const stored = rawDdb.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
+    const completed = rawDdb.commandCalls(UpdateItemCommand)[0]!.args[0].input.ExpressionAttributeValues!;
+    rawDdb.reset();
+    ddb.reset();
+    sfnMock.reset();
+    rawDdb.on(PutItemCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: { ...stored, status: { S: 'COMPLETED' }, data: completed[':response_data']! },
+      }),
+    );
+
+    // Act
+    const second = await handler(apiEvent(checkout(), { idempotencyKey: 'idem-replay' }), context);
+
+    // Assess
+    expect(second.statusCode).toBe(202);
+    expect(second.headers?.['idempotent-replayed']).toBe('true');
+    expect(JSON.parse(second.body)).toEqual(JSON.parse(first.body));
+    expect(ddb.calls()).toHaveLength(0);
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+
+  it('answers 422 when an Idempotency-Key is reused with another body', async () => {
+    // Prepare
+    acceptEverything();
+    await handler(apiEvent(checkout(), { idempotencyKey: 'idem-reuse' }), context);
+    const stored = rawDdb.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
+    rawDdb.reset();
+    ddb.reset();
+    rawDdb.on(PutItemCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: { ...stored, status: { S: 'COMPLETED' }, data: { M: { statusCode: { N: '202' } } } },
+      }),
+    );
+    const changed = checkout({
+      payment_orders: [{ payment_order_id: 'po_1', seller_account: 'seller_a', amount: '99.00' }],
+    });
+
+    // Act
+    const response = await handler(apiEvent(changed, { idempotencyKey: 'idem-reuse' }), context);
+
+    // Assess
+    expect(response.statusCode).toBe(422);
+    expect(JSON.parse(response.body).error.code).toBe('idempotency_key_reused');
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('answers 409 with Retry-After while the first request with the key is still in progress', async () => {
+    // Prepare
+    acceptEverything();
+    await handler(apiEvent(checkout(), { idempotencyKey: 'idem-busy' }), context);
+    const stored = rawDdb.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
+    rawDdb.reset();
+    ddb.reset();
+    rawDdb.on(PutItemCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: { ...stored, in_progress_expiration: { N: String(Date.now() + 60_000) } },
+      }),
+    );
+
+    // Act
+    const response = await handler(apiEvent(checkout(), { idempotencyKey: 'idem-busy' }), context);
+
+    // Assess
+    expect(response.statusCode).toBe(409);
+    expect(response.headers?.['retry-after']).toBe('1');
+    expect(JSON.parse(response.body).error.code).toBe('request_in_progress');
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    ['missing', null, 'idempotency_key_missing'],
+    ['blank', '   ', 'idempotency_key_missing'],
+    ['with a space inside', 'a b', 'invalid_request'],
+    ['longer than 255 characters', 'k'.repeat(256), 'invalid_request'],
+  ])('answers 400 when the Idempotency-Key header is %s, without any AWS call', async (_label, key, code) => {
+    // Act
+    const response = await handler(apiEvent(checkout(), { idempotencyKey: key }), context);
+
+    // Assess
+    expect(response.statusCode).toBe(400);
+    const { error } = JSON.parse(response.body);
+    expect(error.code).toBe(code);
+    expect(error.errors).toEqual([{ field: 'Idempotency-Key', message: expect.any(String) }]);
+    expect(awsCalls()).toBe(0);
+  });
+
+  it('reads a base64-encoded body', async () => {
+    // Prepare
+    acceptEverything();
+    const encoded = Buffer.from(JSON.stringify(checkout())).toString('base64');
+
+    // Act
+    const response = await handler(apiEvent(encoded, { isBase64Encoded: true }), context);
+
+    // Assess
+    expect(response.statusCode).toBe(202);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  it('answers 409 checkout_already_accepted naming the existing payment, and frees the Idempotency-Key', async () => {
+    // Prepare
+    acceptEverything();
+    ddb.on(TransactWriteCommand).rejects(canceled('ConditionalCheckFailed', 'None', 'None', 'None', 'None', 'None'));
+    ddb
+      .on(GetCommand, { TableName: 'payments-table', Key: { pk: 'CHECKOUT#co_77', sk: 'GUARD' } })
+      .resolves({ Item: { pk: 'CHECKOUT#co_77', sk: 'GUARD', payment_id: 'pay_existing' } });
+
+    // Act
+    const response = await handler(apiEvent(checkout()), context);
+
+    // Assess
+    expect(response.statusCode).toBe(409);
+    expect(JSON.parse(response.body)).toEqual({
+      error: {
+        code: 'checkout_already_accepted',
+        message: 'checkout co_77 was already accepted as payment pay_existing',
+        payment_id: 'pay_existing',
+      },
+    });
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input.ConsistentRead).toBe(true);
+    expect(sfnMock.calls()).toHaveLength(0);
+    // An error is not stored: the idempotency record is deleted so that a retry runs again.
+    expect(rawDdb.commandCalls(DeleteItemCommand)).toHaveLength(1);
+    expect(rawDdb.commandCalls(UpdateItemCommand)).toHaveLength(0);
+  });
+
+  it('finishes its own earlier attempt when the checkout guard holds its own payment id (retry after a crash)', async () => {
+    // Prepare: the transaction of an earlier attempt went through, its workflow start did not
+    acceptEverything();
+    ddb.on(TransactWriteCommand).rejects(canceled('ConditionalCheckFailed', 'ConditionalCheckFailed'));
+    ddb.on(GetCommand).resolves({ Item: { payment_id: PAYMENT_ID_1 } });
+    const stored = {
+      payment_id: PAYMENT_ID_1,
+      checkout_id: 'co_77',
+      buyer: { id: 'buyer_1', country: 'DE' },
+      currency: 'EUR',
+      total_minor: 1555,
+      payment_method: 'pm_card_visa',
+      status: 'NOT_STARTED',
+      order_ids: ['po_1', 'po_2'],
+      created_at: '2025-01-01T00:00:00.000Z',
+      updated_at: '2025-01-01T00:00:00.000Z',
+    };
+    const order = (id: string, amount: number, fee: number) => ({
+      pk: `PAY#${PAYMENT_ID_1}`,
+      sk: `ORDER#${id}`,
+      payment_id: PAYMENT_ID_1,
+      payment_order_id: id,
+      seller_account: `seller_${id}`,
+      currency: 'EUR',
+      amount_minor: amount,
+      fee_minor: fee,
+      status: 'NOT_STARTED',
+      wallet_updated: false,
+      ledger_updated: false,
+      created_at: stored.created_at,
+      updated_at: stored.updated_at,
+    });
+    ddb.on(QueryCommand).resolves({
+      Items: [{ pk: `PAY#${PAYMENT_ID_1}`, sk: 'EVENT', ...stored }, order('po_1', 1000, 25), order('po_2', 555, 13)],
+    });
+    sfnMock.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+
+    // Act
+    const response = await handler(apiEvent(checkout()), context);
+
+    // Assess
+    expect(response.statusCode).toBe(202);
+    const body = JSON.parse(response.body);
+    expect(body.payment_id).toBe(PAYMENT_ID_1);
+    expect(body.created_at).toBe('2025-01-01T00:00:00.000Z');
+    expect(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.name).toBe(PAYMENT_ID_1);
+  });
+
+  it('answers 409 payment_order_already_exists when an order guard exists', async () => {
+    // Prepare: item 3 is the guard of the second order
+    acceptEverything();
+    ddb.on(TransactWriteCommand).rejects(canceled('None', 'None', 'None', 'ConditionalCheckFailed', 'None', 'None'));
+
+    // Act
+    const response = await handler(apiEvent(checkout()), context);
+
+    // Assess
+    expect(response.statusCode).toBe(409);
+    expect(JSON.parse(response.body).error).toEqual({
+      code: 'payment_order_already_exists',
+      message: 'payment_order_id already used: po_2',
+      payment_order_ids: ['po_2'],
+    });
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+
+  it('answers 422 when the payment id of the key already belongs to another checkout', async () => {
+    // Prepare: item 1 is the payment event
+    acceptEverything();
+    ddb.on(TransactWriteCommand).rejects(canceled('None', 'ConditionalCheckFailed', 'None', 'None', 'None', 'None'));
+
+    // Act
+    const response = await handler(apiEvent(checkout()), context);
+
+    // Assess
+    expect(response.statusCode).toBe(422);
+    expect(JSON.parse(response.body).error.code).toBe('idempotency_key_reused');
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    ['invalid JSON', '{"checkout_id": '],
+    ['a JSON array', '[1, 2]'],
+    ['a JSON string', '"hello"'],
+    ['JSON null', 'null'],
+    ['an empty body', ''],
+  ])('answers 400 on %s without any AWS call', async (_label, body) => {
+    // Act
+    const response = await handler(apiEvent(body), context);
+
+    // Assess
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body)).toEqual({
+      error: { code: 'invalid_request', message: 'the request body must be a JSON object' },
+    });
+    expect(awsCalls()).toBe(0);
+  });
+
+  it('answers 400 naming the fields of an invalid checkout, without any AWS call', async () => {
+    // Act
+    const response = await handler(
+      apiEvent(
+        checkout({ currency: 'usd', payment_orders: [{ payment_order_id: 'po#1', seller_account: 's', amount: '1' }] }),
+      ),
+      context,
+    );
+
+    // Assess
+    expect(response.statusCode).toBe(400);
+    const { error } = JSON.parse(response.body);
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toBe('the checkout is not valid');
+    expect(error.errors.map((e: { field: string }) => e.field)).toEqual([
+      'currency',
+      'payment_orders[0].payment_order_id',
+    ]);
+    expect(awsCalls()).toBe(0);
+  });
+
+  it('answers 400 on card data, without echoing it and without any AWS call', async () => {
+    // Act
+    const response = await handler(apiEvent({ ...checkout(), card_number: '4242 4242 4242 4242' }), context);
+
+    // Assess
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).error.errors).toEqual([{ field: 'card_number', message: 'looks like card data' }]);
+    expect(response.body).toMatch(/card data is never accepted/);
+    expect(response.body).not.toContain('4242');
+    expect(awsCalls()).toBe(0);
+  });
+
+  it('answers 413 on a body above 64 KiB', async () => {
+    const response = await handler(apiEvent(`{"pad":"${'x'.repeat(64 * 1024)}"}`), context);
+    expect(response.statusCode).toBe(413);
+    expect(JSON.parse(response.body).error.code).toBe('body_too_large');
+    expect(awsCalls()).toBe(0);
+  });
+
+  it('treats ExecutionAlreadyExists from Step Functions as success', async () => {
+    // Prepare
+    acceptEverything();
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
+
+    // Act
+    const response = await handler(apiEvent(checkout()), context);
+
+    // Assess
+    expect(response.statusCode).toBe(202);
+    expect(JSON.parse(response.body).status).toBe('NOT_STARTED');
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1); // the execution name is still recorded
+  });
+
+  it('answers 500 without details when DynamoDB is throttling', async () => {
+    // Prepare
+    acceptEverything();
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(new ThrottlingException({ message: 'Rate exceeded for table', $metadata: {} }));
+
+    // Act
+    const response = await handler(apiEvent(checkout()), context);
+
+    // Assess
+    expect(response.statusCode).toBe(500);
+    expect(JSON.parse(response.body)).toEqual({
+      error: {
+        code: 'internal_error',
+        message: 'an internal error occurred; retry the request with the same key later',
+      },
+    });
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('Handler: API authorizer (lambdas/api/authorizer)', () => {
+  const { handler } = authorizerLambda;
+  const METHOD_ARN = 'arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/POST/v1/payments';
+  const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
+
+  const authEvent = (headers: Record<string, string> | null): APIGatewayRequestAuthorizerEvent =>
+    ({
+      type: 'REQUEST',
+      methodArn: METHOD_ARN,
+      resource: '/v1/payments',
+      path: '/v1/payments',
+      httpMethod: 'POST',
+      headers,
+      multiValueHeaders: null,
+      pathParameters: null,
+      queryStringParameters: null,
+      multiValueQueryStringParameters: null,
+      stageVariables: null,
+      requestContext: {},
+    }) as unknown as APIGatewayRequestAuthorizerEvent;
+
+  /** Issues a key with the real ApiKeys logic, capturing the stored item from the PutCommand. */
+  async function issueKey(): Promise<{ keyId: string; secretKey: string; item: Record<string, unknown> }> {
+    ddb.on(PutCommand).resolves({});
+    const issued = await new ApiKeys(DynamoDBDocumentClient.from(new DynamoDBClient({})), TABLES.API_KEYS_TABLE).issue(
+      'unit test',
+    );
+    const put = ddb.commandCalls(PutCommand).at(-1)!.args[0].input;
+    expect(put.TableName).toBe('api-keys-table');
+    expect(put.ConditionExpression).toBe('attribute_not_exists(pk)');
+    return { ...issued, item: put.Item as Record<string, unknown> };
+  }
+
+  function storeKey(keyId: string, item: Record<string, unknown> | undefined) {
+    ddb.on(GetCommand, { TableName: 'api-keys-table', Key: { pk: `KEY#${keyId}` } }).resolves({ Item: item });
+  }
+
+  it('stores only a salted scrypt hash of the secret', async () => {
+    // Act
+    const { keyId, secretKey, item } = await issueKey();
+
+    // Assess
+    const secret = secretKey.slice(`mpk_${keyId}_`.length);
+    expect(secretKey).toMatch(/^mpk_[a-f0-9]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(JSON.stringify(item)).not.toContain(secret);
+    const expected = await scrypt(secret, Buffer.from(String(item.salt), 'base64'), 32);
+    expect(item).toMatchObject({
+      pk: `KEY#${keyId}`,
+      key_id: keyId,
+      revoked: false,
+      hash: expected.toString('base64'),
+    });
+  });
+
+  it('allows the whole stage for a valid key', async () => {
+    // Prepare
+    const { keyId, secretKey, item } = await issueKey();
+    storeKey(keyId, item);
+
+    // Act
+    const result = await handler(authEvent({ Authorization: `Bearer ${secretKey}` }));
+
+    // Assess
+    expect(result).toEqual({
+      principalId: keyId,
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Action: 'execute-api:Invoke',
+            Effect: 'Allow',
+            Resource: 'arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/*/*',
+          },
+        ],
+      },
+      context: { keyId },
+    });
+    const gets = ddb.commandCalls(GetCommand);
+    expect(gets).toHaveLength(1);
+    expect(gets[0]!.args[0].input).toEqual({
+      TableName: 'api-keys-table',
+      Key: { pk: `KEY#${keyId}` },
+      ConsistentRead: true,
+    });
+  });
+
+  it('accepts a lower-case authorization header and serves a repeated key from its cache', async () => {
+    // Prepare
+    const { keyId, secretKey, item } = await issueKey();
+    storeKey(keyId, item);
+
+    // Act
+    const first = await handler(authEvent({ authorization: `bearer ${secretKey}` }));
+    const second = await handler(authEvent({ authorization: `Bearer ${secretKey}` }));
+
+    // Assess
+    expect(first.principalId).toBe(keyId);
+    expect(second.principalId).toBe(keyId);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+  });
+
+  it('refuses a wrong secret for a known key id', async () => {
+    // Prepare
+    const { keyId, item } = await issueKey();
+    storeKey(keyId, item);
+    const wrong = `mpk_${keyId}_${randomBytes(32).toString('base64url')}`;
+
+    // Act & Assess
+    await expect(handler(authEvent({ Authorization: `Bearer ${wrong}` }))).rejects.toThrow(new Error('Unauthorized'));
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+  });
+
+  it('refuses an unknown key id', async () => {
+    // Prepare
+    const keyId = randomBytes(8).toString('hex');
+    storeKey(keyId, undefined);
+    const key = `mpk_${keyId}_${randomBytes(32).toString('base64url')}`;
+
+    // Act & Assess
+    await expect(handler(authEvent({ Authorization: `Bearer ${key}` }))).rejects.toThrow(new Error('Unauthorized'));
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+  });
+
+  it('refuses a revoked key', async () => {
+    // Prepare
+    const { keyId, secretKey, item } = await issueKey();
+    storeKey(keyId, { ...item, revoked: true });
+
+    // Act & Assess
+    await expect(handler(authEvent({ Authorization: `Bearer ${secretKey}` }))).rejects.toThrow(
+      new Error('Unauthorized'),
+    );
+  });
+
+  it.each([
+    ['no headers at all', null],
+    ['no Authorization header', { 'content-type': 'application/json' }],
+    ['an empty Authorization header', { Authorization: '' }],
+    ['a Basic scheme', { Authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }],
+    ['a bare key without Bearer', { Authorization: `mpk_${'a'.repeat(16)}_${'b'.repeat(43)}` }],
+    ['Bearer with two tokens', { Authorization: `Bearer mpk_${'a'.repeat(16)}_${'b'.repeat(43)} extra` }],
+    ['a key of the wrong format', { Authorization: 'Bearer sk_live_abc' }],
+    ['a key id that is not hex', { Authorization: `Bearer mpk_${'g'.repeat(16)}_${'b'.repeat(43)}` }],
+    ['a secret that is too short', { Authorization: `Bearer mpk_${'a'.repeat(16)}_${'b'.repeat(42)}` }],
+  ])('refuses %s without reading the table', async (_label, headers) => {
+    await expect(handler(authEvent(headers))).rejects.toThrow(new Error('Unauthorized'));
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+  });
+
+  it('surfaces a throttled key lookup as an error other than Unauthorized (API Gateway answers 500, not 401)', async () => {
+    // Prepare
+    const keyId = randomBytes(8).toString('hex');
+    ddb.on(GetCommand).rejects(new ThrottlingException({ message: 'Rate exceeded', $metadata: {} }));
+
+    // Act & Assess
+    await expect(
+      handler(authEvent({ Authorization: `Bearer mpk_${keyId}_${randomBytes(32).toString('base64url')}` })),
+    ).rejects.toThrow('Rate exceeded');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pay-in steps: the real table adapters over the mocked document client, with a fake PSP.
+
+const PAYMENT_ID = 'pay_unit_1';
+const T0 = '2025-01-01T00:00:00.000Z';
+
+function paymentEvent(overrides: Partial<PaymentEvent> = {}): PaymentEvent {
+  return {
+    payment_id: PAYMENT_ID,
+    checkout_id: 'co_1',
+    buyer: { id: 'buyer_1', country: 'FR' },
+    currency: 'USD',
+    total_minor: 1500,
+    payment_method: 'pm_card_visa',
+    status: 'NOT_STARTED',
+    order_ids: ['po_1', 'po_2'],
+    created_at: T0,
+    updated_at: T0,
+    ...overrides,
+  };
+}
+
+function paymentOrder(id: string, overrides: Partial<PaymentOrder> = {}): PaymentOrder {
+  return {
+    payment_id: PAYMENT_ID,
+    payment_order_id: id,
+    seller_account: `seller_${id}`,
+    currency: 'USD',
+    amount_minor: id === 'po_1' ? 1000 : 500,
+    fee_minor: id === 'po_1' ? 25 : 12,
+    status: 'NOT_STARTED',
+    wallet_updated: false,
+    ledger_updated: false,
+    created_at: T0,
+    updated_at: T0,
+    ...overrides,
+  };
+}
+
+/** The items a Query of the payment's collection returns. */
+function paymentItems(event: PaymentEvent, orders: PaymentOrder[]) {
+  return {
+    Items: [
+      { pk: `PAY#${event.payment_id}`, sk: 'EVENT', entity: 'EVENT', gsi1pk: `STATUS#${event.status}`, ...event },
+      ...orders.map((o) => ({ pk: `PAY#${o.payment_id}`, sk: `ORDER#${o.payment_order_id}`, entity: 'ORDER', ...o })),
+    ],
+  };
+}
+
+/** A payment whose event is `eventStatus` and whose two orders are `orderStatus` with `orderOverrides`. */
+function stored(
+  eventStatus: PaymentEvent['status'],
+  orderStatus: PaymentOrder['status'] = eventStatus,
+  orderOverrides: Partial<PaymentOrder> = {},
+) {
+  return paymentItems(paymentEvent({ status: eventStatus }), [
+    paymentOrder('po_1', { status: orderStatus, ...orderOverrides }),
+    paymentOrder('po_2', { status: orderStatus, ...orderOverrides }),
+  ]);
+}
+
+class FakePsp implements Psp {
+  readonly requests: ChargeRequest[] = [];
+  constructor(private readonly results: (ChargeResult | Error)[]) {}
+  async charge(request: ChargeRequest): Promise<ChargeResult> {
+    this.requests.push(request);
+    const next = this.results.shift();
+    if (!next) throw new Error('FakePsp: no more results');
+    if (next instanceof Error) throw next;
+    return next;
+  }
+  async findCharges(): Promise<PspChargeState[]> {
+    throw new Error('FakePsp: findCharges is not expected here');
+  }
+}
+
+function stepDeps(psp: Psp = new FakePsp([])) {
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+  return {
+    payments: new PaymentsTable(client, TABLES.PAYMENTS_TABLE),
+    wallets: new WalletsTable(client, TABLES.WALLETS_TABLE),
+    ledger: new LedgerTable(client, TABLES.LEDGER_TABLE),
+    psp,
+  };
+}
+
+const charged = { psp_reference: 'pi_1' };
+const booked = { ...charged, wallet_updated: true, ledger_updated: true };
+
+describe('Step: charge (src/payin/steps)', () => {
+  it('moves a new payment to EXECUTING, charges the total once, then records the reference and the charged orders', async () => {
+    // Prepare
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce(stored('NOT_STARTED'))
+      .resolvesOnce(stored('EXECUTING'))
+      .resolvesOnce(stored('EXECUTING', 'SUCCESS', { psp_reference: 'pi_123' }));
+    ddb.on(TransactWriteCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    const psp = new FakePsp([{ outcome: 'SUCCEEDED', pspReference: 'pi_123' }]);
+
+    // Act
+    const result = await charge(stepDeps(psp), PAYMENT_ID);
+
+    // Assess
+    expect(result).toEqual({ outcome: 'SUCCEEDED', psp_reference: 'pi_123' });
+    expect(psp.requests).toEqual([
+      {
+        amountMinor: 1500,
+        currency: 'USD',
+        paymentMethod: 'pm_card_visa',
+        metadata: { payment_id: PAYMENT_ID, checkout_id: 'co_1' },
+        idempotencyKey: `${PAYMENT_ID}:charge`,
+        description: 'checkout co_1',
+      },
+    ]);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+    // 1. NOT_STARTED -> EXECUTING on the event and both orders
+    const toExecuting = transactItems(0);
+    expect(toExecuting.map((i) => i.Update?.Key)).toEqual([
+      { pk: `PAY#${PAYMENT_ID}`, sk: 'EVENT' },
+      { pk: `PAY#${PAYMENT_ID}`, sk: 'ORDER#po_1' },
+      { pk: `PAY#${PAYMENT_ID}`, sk: 'ORDER#po_2' },
+    ]);
+    for (const item of toExecuting) {
+      expect(item.Update?.ConditionExpression).toBe('#status IN (:from0, :from1)');
+      expect(item.Update?.ExpressionAttributeValues).toMatchObject({
+        ':to': 'EXECUTING',
+        ':from0': 'NOT_STARTED',
+        ':from1': 'PENDING',
+      });
+    }
+    // 2. The PSP reference on the event...
+    const [setReference] = ddb.commandCalls(UpdateCommand);
+    expect(setReference!.args[0].input).toMatchObject({
+      TableName: 'payments-table',
+      Key: { pk: `PAY#${PAYMENT_ID}`, sk: 'EVENT' },
+      ExpressionAttributeNames: { '#f_psp_reference': 'psp_reference' },
+      ExpressionAttributeValues: expect.objectContaining({ ':f_psp_reference': 'pi_123' }),
+    });
+    // 3. ...then the orders (only) to SUCCESS with the reference; the event stays EXECUTING until booked
+    const toSuccess = transactItems(1);
+    expect(toSuccess.map((i) => i.Update?.Key?.sk)).toEqual(['ORDER#po_1', 'ORDER#po_2']);
+    for (const item of toSuccess) {
+      expect(item.Update?.ExpressionAttributeValues).toMatchObject({ ':to': 'SUCCESS', ':ref': 'pi_123' });
+    }
+  });
+
+  it('moves the payment and its orders to FAILED with the decline reason on DECLINED', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(stored('EXECUTING'));
+    ddb.on(TransactWriteCommand).resolves({});
+    const psp = new FakePsp([
+      { outcome: 'DECLINED', pspReference: 'pi_declined', reason: 'card_declined:insufficient_funds' },
+    ]);
+
+    // Act
+    const result = await charge(stepDeps(psp), PAYMENT_ID);
+
+    // Assess
+    expect(result).toEqual({
+      outcome: 'DECLINED',
+      psp_reference: 'pi_declined',
+      reason: 'card_declined:insufficient_funds',
+    });
+    expect(psp.requests.map((r) => r.idempotencyKey)).toEqual([`${PAYMENT_ID}:charge`]);
+    const items = transactItems(0);
+    expect(items.map((i) => i.Update?.Key?.sk)).toEqual(['EVENT', 'ORDER#po_1', 'ORDER#po_2']);
+    for (const item of items) {
+      expect(item.Update?.UpdateExpression).toMatch(/status_reason = :reason/);
+      expect(item.Update?.ExpressionAttributeValues).toMatchObject({
+        ':to': 'FAILED',
+        ':reason': 'declined:card_declined:insufficient_funds',
+        ':ref': 'pi_declined',
+      });
+      expect(item.Update?.ConditionExpression).toBe('#status IN (:from0, :from1, :from2, :from3)');
+    }
+  });
+
+  it('sends the same idempotency key on every attempt', async () => {
+    // Prepare: two attempts fail at the PSP, the third succeeds
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce(stored('EXECUTING'))
+      .resolvesOnce(stored('EXECUTING'))
+      .resolvesOnce(stored('EXECUTING'))
+      .resolves(stored('EXECUTING', 'SUCCESS', { psp_reference: 'pi_retry' }));
+    ddb.on(TransactWriteCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    const psp = new FakePsp([
+      new PspTransientError('PSP unavailable'),
+      new PspTransientError('PSP unavailable'),
+      { outcome: 'SUCCEEDED', pspReference: 'pi_retry' },
+    ]);
+    const deps = stepDeps(psp);
+
+    // Act
+    await expect(charge(deps, PAYMENT_ID)).rejects.toThrow(PspTransientError);
+    await expect(charge(deps, PAYMENT_ID)).rejects.toThrow(PspTransientError);
+    const third = await charge(deps, PAYMENT_ID);
+    const fourth = await charge(deps, PAYMENT_ID); // a re-drive after success: no PSP call at all
+
+    // Assess
+    expect(third).toEqual({ outcome: 'SUCCEEDED', psp_reference: 'pi_retry' });
+    expect(fourth).toEqual({ outcome: 'SUCCEEDED', psp_reference: 'pi_retry' });
+    expect(psp.requests.map((r) => r.idempotencyKey)).toEqual([
+      'pay_unit_1:charge',
+      'pay_unit_1:charge',
+      'pay_unit_1:charge',
+    ]);
+  });
+
+  it('does not call the PSP for a payment already FAILED', async () => {
+    // Prepare
+    const psp = new FakePsp([]);
+    ddb
+      .on(QueryCommand)
+      .resolves(paymentItems(paymentEvent({ status: 'FAILED', status_reason: 'risk_rejected:x' }), []));
+
+    // Act
+    const result = await charge(stepDeps(psp), PAYMENT_ID);
+
+    // Assess
+    expect(result).toEqual({ outcome: 'DECLINED', reason: 'risk_rejected:x' });
+    expect(psp.requests).toHaveLength(0);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['UNKNOWN', 'UNKNOWN'],
+    ['PENDING', 'PENDING'],
+  ] as const)('refuses a payment %s without calling the PSP', async (eventStatus, orderStatus) => {
+    // Prepare
+    const psp = new FakePsp([]);
+    ddb.on(QueryCommand).resolves(stored(eventStatus, orderStatus));
+
+    // Act & Assess
+    await expect(charge(stepDeps(psp), PAYMENT_ID)).rejects.toThrow(InconsistentStateError);
+    expect(psp.requests).toHaveLength(0);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+});
+
+describe('Steps: creditWallet and appendLedger (src/payin/steps)', () => {
+  it('credits the net amount with the order flag in one transaction', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', charged));
+    ddb.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const result = await creditWallet(stepDeps(), PAYMENT_ID, 'po_1');
+
+    // Assess
+    expect(result).toEqual({ credited: true });
+    const items = transactItems(0);
+    expect(items).toHaveLength(2);
+    expect(items[0]?.Update).toMatchObject({
+      TableName: 'payments-table',
+      Key: { pk: `PAY#${PAYMENT_ID}`, sk: 'ORDER#po_1' },
+      ConditionExpression: '#status = :success AND #flag = :false',
+      ExpressionAttributeNames: { '#flag': 'wallet_updated', '#status': 'status' },
+      ExpressionAttributeValues: expect.objectContaining({ ':success': 'SUCCESS', ':true': true, ':false': false }),
+    });
+    expect(items[1]?.Update).toMatchObject({
+      TableName: 'wallets-table',
+      Key: { pk: 'WALLET#seller_po_1', sk: 'USD' },
+      ExpressionAttributeValues: expect.objectContaining({ ':amount': 975 }),
+    });
+  });
+
+  it('is a no-op when wallet_updated is already set', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', { ...charged, wallet_updated: true }));
+
+    // Act
+    const result = await creditWallet(stepDeps(), PAYMENT_ID, 'po_2');
+
+    // Assess
+    expect(result).toEqual({ credited: false });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('reports no credit when the flag was set concurrently (guard condition failed)', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', charged));
+    ddb.on(TransactWriteCommand).rejects(canceled('ConditionalCheckFailed', 'None'));
+
+    // Act & Assess
+    await expect(creditWallet(stepDeps(), PAYMENT_ID, 'po_1')).resolves.toEqual({ credited: false });
+  });
+
+  it.each([
+    ['an order still EXECUTING', stored('EXECUTING')],
+    ['a SUCCESS order without a PSP reference', stored('EXECUTING', 'SUCCESS')],
+  ])('refuses to book %s', async (_label, items) => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(items);
+
+    // Act & Assess
+    await expect(creditWallet(stepDeps(), PAYMENT_ID, 'po_1')).rejects.toThrow(InconsistentStateError);
+    await expect(appendLedger(stepDeps(), PAYMENT_ID, 'po_1')).rejects.toThrow(InconsistentStateError);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('appends the balanced pay-in transaction with the order flag, every item conditional', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', charged));
+    ddb.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const result = await appendLedger(stepDeps(), PAYMENT_ID, 'po_1');
+
+    // Assess
+    expect(result).toEqual({ appended: true });
+    const items = transactItems(0);
+    expect(items).toHaveLength(5); // header, 3 entries, order flag
+    expect(items[0]?.Put?.Item).toMatchObject({
+      pk: `REF#${PAYMENT_ID}`,
+      sk: 'TXN#payin:po_1',
+      entity: 'TRANSACTION',
+      entry_count: 3,
+    });
+    expect(
+      items
+        .slice(1, 4)
+        .map((i) => [i.Put?.Item?.sk, i.Put?.Item?.account, i.Put?.Item?.direction, i.Put?.Item?.amount_minor]),
+    ).toEqual([
+      ['TXN#payin:po_1#000', 'asset:psp_clearing', 'DEBIT', 1000],
+      ['TXN#payin:po_1#001', 'liability:seller_payable:seller_po_1', 'CREDIT', 975],
+      ['TXN#payin:po_1#002', 'revenue:platform_fees', 'CREDIT', 25],
+    ]);
+    for (const item of items.slice(0, 4)) {
+      expect(item.Put?.TableName).toBe('ledger-table');
+      expect(item.Put?.ConditionExpression).toBe('attribute_not_exists(pk)');
+    }
+    expect(items[4]?.Update?.ExpressionAttributeNames).toEqual({ '#flag': 'ledger_updated', '#status': 'status' });
+  });
+
+  it('is a no-op when ledger_updated is already set', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', { ...charged, ledger_updated: true }));
+
+    // Act
+    const result = await appendLedger(stepDeps(), PAYMENT_ID, 'po_1');
+
+    // Assess
+    expect(result).toEqual({ appended: false });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('reports nothing appended when the transaction id exists already', async () => {
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', charged));
+    ddb.on(TransactWriteCommand).rejects(canceled('ConditionalCheckFailed', 'None', 'None', 'None', 'None'));
+    await expect(appendLedger(stepDeps(), PAYMENT_ID, 'po_1')).resolves.toEqual({ appended: false });
+  });
+});
+
+describe('Step: finalize (src/payin/steps)', () => {
+  it('refuses with InconsistentStateError when an order is not booked', async () => {
+    // Prepare: po_2 has its wallet credit but not its ledger entry
+    ddb
+      .on(QueryCommand)
+      .resolves(
+        paymentItems(paymentEvent({ status: 'EXECUTING' }), [
+          paymentOrder('po_1', { status: 'SUCCESS', ...booked }),
+          paymentOrder('po_2', { status: 'SUCCESS', ...booked, ledger_updated: false }),
+        ]),
+      );
+
+    // Act & Assess
+    await expect(finalize(stepDeps(), PAYMENT_ID)).rejects.toThrow(
+      new InconsistentStateError(`payment ${PAYMENT_ID}: orders not charged and booked: po_2`),
+    );
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('refuses when an order is booked but not charged', async () => {
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'EXECUTING', booked));
+    await expect(finalize(stepDeps(), PAYMENT_ID)).rejects.toThrow(InconsistentStateError);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('moves the payment event to SUCCESS when every order is charged and booked', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', booked));
+    ddb.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const result = await finalize(stepDeps(), PAYMENT_ID);
+
+    // Assess
+    expect(result).toEqual({ status: 'SUCCESS' });
+    const items = transactItems(0);
+    expect(items).toHaveLength(1);
+    expect(items[0]?.Update?.Key).toEqual({ pk: `PAY#${PAYMENT_ID}`, sk: 'EVENT' });
+    expect(items[0]?.Update?.UpdateExpression).toMatch(/ REMOVE status_reason$/);
+    expect(items[0]?.Update?.ConditionExpression).toBe('#status IN (:from0, :from1, :from2)');
+    expect(items[0]?.Update?.ExpressionAttributeValues).toMatchObject({
+      ':to': 'SUCCESS',
+      ':from0': 'EXECUTING',
+      ':from1': 'PENDING',
+      ':from2': 'UNKNOWN',
+      ':gsi1pk': 'STATUS#SUCCESS',
+    });
+  });
+
+  it('refuses when the payment moved while being finalized', async () => {
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', booked));
+    ddb.on(TransactWriteCommand).rejects(canceled('ConditionalCheckFailed'));
+    await expect(finalize(stepDeps(), PAYMENT_ID)).rejects.toThrow(
+      new InconsistentStateError(`payment ${PAYMENT_ID} moved while being finalized`),
+    );
+  });
+
+  it('is a no-op for a payment already SUCCESS', async () => {
+    ddb.on(QueryCommand).resolves(stored('SUCCESS', 'SUCCESS', booked));
+    await expect(finalize(stepDeps(), PAYMENT_ID)).resolves.toEqual({ status: 'SUCCESS' });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+});
+
+describe('Handlers: pay-in step Lambdas (lambdas/payin)', () => {
+  it('finalize handler moves a booked payment to SUCCESS through the configured table', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', booked));
+    ddb.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const result = await finalizeLambda.handler({ payment_id: PAYMENT_ID }, context);
+
+    // Assess
+    expect(result).toEqual({ status: 'SUCCESS' });
+    expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
+      TableName: 'payments-table',
+      ExpressionAttributeValues: { ':pk': `PAY#${PAYMENT_ID}` },
+    });
+  });
+
+  it.each([
+    ['finalize', () => finalizeLambda.handler({ payment_id: PAYMENT_ID }, context)],
+    ['charge', () => chargeLambda.handler({ payment_id: PAYMENT_ID }, context)],
+    ['credit-wallet', () => creditWalletLambda.handler({ payment_id: PAYMENT_ID, payment_order_id: 'po_1' }, context)],
+  ])('%s handler surfaces a DynamoDB ThrottlingException as an error named TransientError', async (_name, invoke) => {
+    // Prepare
+    ddb
+      .on(QueryCommand)
+      .rejects(new ThrottlingException({ message: 'Rate of requests exceeds the allowed throughput', $metadata: {} }));
+
+    // Act
+    let thrown: unknown;
+    try {
+      await invoke();
+    } catch (error) {
+      thrown = error;
+    }
+
+    // Assess
+    expect(thrown).toBeInstanceOf(Error);
+    expect((thrown as Error).name).toBe('TransientError');
+    expect((thrown as Error).message).toBe(
+      'transient AWS error: ThrottlingException: Rate of requests exceeds the allowed throughput',
+    );
+    expect(((thrown as Error).cause as Error).name).toBe('ThrottlingException');
+  });
+
+  it('surfaces a TransactionCanceledException caused by a TransactionConflict as TransientError', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', booked));
+    ddb.on(TransactWriteCommand).rejects(canceled('TransactionConflict'));
+
+    // Act & Assess
+    await expect(finalizeLambda.handler({ payment_id: PAYMENT_ID }, context)).rejects.toMatchObject({
+      name: 'TransientError',
+    });
+  });
+
+  it('lets a business error keep its own name (not retried as transient)', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    await expect(finalizeLambda.handler({ payment_id: PAYMENT_ID }, context)).rejects.toMatchObject({
+      name: 'NotFoundError',
+      message: `payment ${PAYMENT_ID} not found`,
+    });
+  });
+
+  it('refuses a task input without payment_id before any DynamoDB call', async () => {
+    await expect(finalizeLambda.handler({ payment_order_id: 'po_1' }, context)).rejects.toMatchObject({
+      name: 'ZodError',
+    });
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
