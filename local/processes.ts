@@ -27,6 +27,10 @@ export function killStaleProcess(file: string, expected: string): void {
     } catch {
       // already gone
     }
+    // Wait until it is gone, so its files and port are free again.
+    const deadline = Date.now() + 10_000;
+    while (fs.existsSync(`/proc/${pid}`) && Date.now() < deadline)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   }
   fs.rmSync(file, { force: true });
 }

@@ -24,9 +24,11 @@ export async function call<T = Record<string, unknown>>(
     base?: string;
     /** Idempotency-Key of a POST: a fresh one by default, `null` to send none. */
     idempotencyKey?: string | null;
+    /** Another stack than the shared one of the integration tests. */
+    stack?: StackInfo;
   } = {},
 ): Promise<ApiResponse<T>> {
-  const info = stackInfo();
+  const info = options.stack ?? stackInfo();
   const headers: Record<string, string> = { ...options.headers };
   if (method === 'POST' && options.idempotencyKey !== null) {
     headers['idempotency-key'] = options.idempotencyKey ?? randomUUID();
@@ -95,11 +97,16 @@ export type PaymentView = {
 };
 
 /** Polls GET /v1/payments/{id} until the payment reaches one of `statuses` (bounded, generous for a busy machine). */
-export async function waitForStatus(paymentId: string, statuses: string[], timeoutMs = 60_000): Promise<PaymentView> {
+export async function waitForStatus(
+  paymentId: string,
+  statuses: string[],
+  timeoutMs = 60_000,
+  stack?: StackInfo,
+): Promise<PaymentView> {
   const deadline = Date.now() + timeoutMs;
   let last: ApiResponse<PaymentView> | undefined;
   while (Date.now() < deadline) {
-    last = await call<PaymentView>('GET', `/v1/payments/${paymentId}`);
+    last = await call<PaymentView>('GET', `/v1/payments/${paymentId}`, { stack });
     if (last.status === 200 && statuses.includes(last.body.status)) return last.body;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

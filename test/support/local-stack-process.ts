@@ -30,15 +30,12 @@ export async function startStackProcess(options: {
   inMemory?: boolean;
 }): Promise<StackProcess> {
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
-  const log = fs.openSync(options.logFile, 'a');
+  const log = fs.createWriteStream(options.logFile, { flags: 'a' });
   const pspSecretKey = 'sk_test_integration_simulator';
   const child = spawn(
     process.execPath,
-    [
-      path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
-      'local/main.ts',
-      ...(options.inMemory === false ? [] : ['--in-memory']),
-    ],
+    // One process (tsx as a loader, not its CLI, which would run the stack in a child): a kill is a real crash.
+    ['--import', 'tsx', 'local/main.ts', ...(options.inMemory === false ? [] : ['--in-memory'])],
     {
       cwd: ROOT,
       env: {
@@ -63,8 +60,9 @@ export async function startStackProcess(options: {
       () => reject(new Error(`local stack not ready after 120 s; see ${options.logFile}`)),
       120_000,
     );
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
     child.stdout?.on('data', (chunk: Buffer) => {
-      fs.writeSync(log, chunk);
       buffer += chunk.toString();
       const line = buffer.split('\n').find((l) => l.startsWith('LOCAL_STACK_READY '));
       if (line) {
@@ -78,20 +76,23 @@ export async function startStackProcess(options: {
         buffer = buffer.slice(-10_000);
       }
     });
-    child.stderr?.on('data', (chunk: Buffer) => fs.writeSync(log, chunk));
     exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`local stack exited with ${code} before it was ready; see ${options.logFile}`));
     });
   });
+  let stopped: Promise<number | null> | undefined;
   return {
     info,
     child,
-    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const code = await exited;
-      fs.closeSync(log);
-      return code;
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => {
+      stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        const code = await exited;
+        await new Promise((resolve) => log.end(resolve));
+        return code;
+      })();
+      return stopped;
     },
   };
 }
