@@ -3,6 +3,9 @@
  * Faults come from the PSP simulator (magic payment-method tokens) and from crash injection in the local stack;
  * after each scenario the invariant checker compares our tables with the PSP's own record of charges.
  */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { call, checkout, type PaymentView, stackInfo, unique, waitForStatus } from '../support/api-client';
 import { checkInvariants, pspCharges } from '../support/invariants';
@@ -301,5 +304,44 @@ describe('Exactly-once: unknown outcomes and the janitor', () => {
     }
     expect(found).toMatchObject({ name: paymentId, status: 'FAILED', error: 'ChargeOutcomeUnknown' });
     expect(JSON.parse(String(found?.input))).toMatchObject({ payment_id: paymentId });
+  });
+});
+
+describe('Exactly-once: replaying dead-lettered payments', () => {
+  async function replay(...args: string[]) {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/replay-failed-payments.ts', ...args],
+      {
+        cwd: path.resolve(__dirname, '..', '..'),
+        env: { ...process.env, LOCAL_DATA_DIR: process.env.LOCAL_STACK_DATA_DIR },
+      },
+    );
+    return (JSON.parse(stdout) as { replayed: { payment_id: string; action: string }[] }).replayed;
+  }
+
+  it('replays the queue and single payments without charging anything twice', async () => {
+    const failed = await pay(
+      checkout({
+        sellers: [{ seller: unique('seller'), amount: '8.00' }],
+        paymentMethod: 'pm_card_visa_error500always',
+      }),
+    );
+    const paid = await pay(checkout({ sellers: [{ seller: unique('seller'), amount: '9.00' }] }));
+    await waitForStatus(failed, ['FAILED'], 90_000);
+    await waitForStatus(paid, ['SUCCESS']);
+
+    const single = await replay(paid, failed);
+    expect(single).toEqual([
+      { payment_id: paid, action: 'already_final' },
+      { payment_id: failed, action: 'already_final' },
+    ]);
+    const fromQueue = await replay();
+    expect(fromQueue).toContainEqual({ payment_id: failed, action: 'already_final' });
+    expect(await replay()).toEqual([]); // the queue was emptied
+
+    expect(await successfulCharges(paid)).toHaveLength(1);
+    expect(await successfulCharges(failed)).toEqual([]);
+    await expectInvariants([paid, failed]);
   });
 });

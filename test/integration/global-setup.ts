@@ -24,5 +24,6 @@ export default async function globalSetup(): Promise<void> {
     env: TEST_STACK_ENV,
   });
   process.env.LOCAL_STACK = JSON.stringify(stack.info);
+  process.env.LOCAL_STACK_DATA_DIR = dataDir;
   (globalThis as { __LOCAL_STACK__?: unknown }).__LOCAL_STACK__ = { stack, dataDir };
 }
