@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       `  ${stack.devApiKey}`,
       '',
       'Try:',
-      `  curl -s -X POST ${urls.api}/v1/payments -H 'Authorization: Bearer ${stack.devApiKey}' \\`,
+      `  curl -s -X POST ${urls.api}/v1/payments -H 'Authorization: Bearer ${stack.devApiKey}' -H 'Idempotency-Key: chk_example_1-1' \\`,
       `    -H 'Content-Type: application/json' -d '${example}'`,
       `  curl -s ${urls.api}/v1/payments/<payment_id> -H 'Authorization: Bearer ${stack.devApiKey}'`,
       '',
