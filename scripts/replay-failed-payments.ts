@@ -44,7 +44,12 @@ async function main(): Promise<void> {
     const sqs = new SQSClient({ region: config.region, endpoint: config.endpoints.sqs });
     for (;;) {
       const { Messages = [] } = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }),
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: 60,
+        }),
       );
       if (Messages.length === 0) break;
       for (const message of Messages) {

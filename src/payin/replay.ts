@@ -6,21 +6,30 @@
 import { loadPayment, resolveWithPsp, type StepDeps } from './steps';
 import { isWorkflowRunning, redrive, type WorkflowDeps } from './workflow';
 
-export type ReplayAction = 'already_final' | 'running' | 'awaiting_review' | 'pending_at_psp' | 'resolved_failed' | 'redriven';
+export type ReplayAction =
+  | 'already_final'
+  | 'running'
+  | 'awaiting_review'
+  | 'pending_at_psp'
+  | 'resolved_failed'
+  | 'redriven';
 
 export async function replayPayment(
   deps: Pick<StepDeps, 'payments' | 'psp'> & { workflow: WorkflowDeps },
   paymentId: string,
 ): Promise<{ payment_id: string; action: ReplayAction; execution?: string }> {
   const { event } = await loadPayment(deps, paymentId);
-  if (event.status === 'SUCCESS' || event.status === 'FAILED') return { payment_id: paymentId, action: 'already_final' };
-  if (event.status === 'PENDING' && event.risk_decision === 'REVIEW') return { payment_id: paymentId, action: 'awaiting_review' };
+  if (event.status === 'SUCCESS' || event.status === 'FAILED')
+    return { payment_id: paymentId, action: 'already_final' };
+  if (event.status === 'PENDING' && event.risk_decision === 'REVIEW')
+    return { payment_id: paymentId, action: 'awaiting_review' };
   if (await isWorkflowRunning(deps.workflow, event.execution_name)) return { payment_id: paymentId, action: 'running' };
   if (event.status === 'UNKNOWN' || event.status === 'EXECUTING') {
     const outcome = await resolveWithPsp(deps, paymentId);
     if (outcome === 'failed') return { payment_id: paymentId, action: 'resolved_failed' };
     if (outcome === 'pending') return { payment_id: paymentId, action: 'pending_at_psp' };
-    if (outcome === 'unchanged' && event.status === 'UNKNOWN') return { payment_id: paymentId, action: 'pending_at_psp' };
+    if (outcome === 'unchanged' && event.status === 'UNKNOWN')
+      return { payment_id: paymentId, action: 'pending_at_psp' };
   }
   const after = await loadPayment(deps, paymentId);
   const execution = await redrive(deps.workflow, after.event, 'replay');
