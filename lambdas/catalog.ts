@@ -18,9 +18,40 @@ export interface FunctionSpec {
   psp?: boolean;
   /** Starts pay-in executions (and reads their status, to re-drive only what is not running). */
   startsPayIn?: boolean;
+  /** Resumes waiting pay-in executions (SendTaskSuccess). */
+  respondsToTasks?: boolean;
+  /** Reads the PSP webhook signing secret. */
+  webhookSecret?: boolean;
+  /** Sends messages to these queues (their URL in the queue's envVar). */
+  sendsTo?: QueueName[];
 }
 
 const fn = (spec: FunctionSpec): FunctionSpec => spec;
+
+export interface QueueSpec {
+  id: string;
+  envVar: string;
+  /** The function that consumes it in batches, reporting partial failures. */
+  consumer: string;
+  batchSize: number;
+  /** Receives before a message moves to the queue's DLQ. */
+  maxReceiveCount: number;
+  visibilityTimeoutSeconds: number;
+}
+
+/** Queues with a consumer (an event source mapping on AWS, a poller locally); each has a DLQ. */
+export const queues = {
+  pspWebhooks: {
+    id: 'PspWebhooks',
+    envVar: 'PSP_WEBHOOK_QUEUE_URL',
+    consumer: 'PspWebhookProcessor',
+    batchSize: 10,
+    maxReceiveCount: 5,
+    visibilityTimeoutSeconds: 60,
+  },
+} satisfies Record<string, QueueSpec>;
+
+export type QueueName = keyof typeof queues;
 
 export const functions = {
   Authorizer: fn({
@@ -96,6 +127,41 @@ export const functions = {
     timeoutSeconds: 15,
     tables: { payments: 'readWrite', ledger: 'readWrite' },
   }),
+  AwaitPsp: fn({
+    id: 'AwaitPsp',
+    entry: 'lambdas/payin/await-psp.ts',
+    description: 'Pay-in step (waitForTaskToken): keeps the task token of a payment pending at the PSP',
+    timeoutSeconds: 15,
+    tables: { payments: 'readWrite' },
+    respondsToTasks: true,
+  }),
+  CancelPending: fn({
+    id: 'CancelPending',
+    entry: 'lambdas/payin/cancel-pending.ts',
+    description: 'Pay-in step at the pending deadline: stops the payment at the PSP',
+    timeoutSeconds: 30,
+    tables: { payments: 'readWrite' },
+    psp: true,
+  }),
+  PspWebhook: fn({
+    id: 'PspWebhook',
+    entry: 'lambdas/api/psp-webhook.ts',
+    description: 'POST /v1/webhooks/psp: verifies the PSP signature and queues the event',
+    timeoutSeconds: 10,
+    tables: {},
+    psp: true,
+    webhookSecret: true,
+    sendsTo: ['pspWebhooks'],
+  }),
+  PspWebhookProcessor: fn({
+    id: 'PspWebhookProcessor',
+    entry: 'lambdas/ops/psp-webhook-processor.ts',
+    description: 'Applies verified PSP events once each, re-reading the PaymentIntent, and resumes waiting workflows',
+    timeoutSeconds: 60,
+    tables: { payments: 'readWrite' },
+    psp: true,
+    respondsToTasks: true,
+  }),
   RecordFailure: fn({
     id: 'RecordFailure',
     entry: 'lambdas/payin/record-failure.ts',
@@ -139,6 +205,7 @@ export const apiRoutes: RouteSpec[] = [
   { method: 'GET', path: '/v1/payments/{payment_id}/ledger', functionId: 'GetPaymentLedger', authorized: true },
   { method: 'GET', path: '/v1/wallets/{seller_account}', functionId: 'GetWallet', authorized: true },
   { method: 'POST', path: '/v1/payments/{payment_id}/review', functionId: 'ReviewPayment', authorized: true },
+  { method: 'POST', path: '/v1/webhooks/psp', functionId: 'PspWebhook', authorized: false },
 ];
 
 export interface ScheduleSpec {
@@ -170,6 +237,8 @@ export const stateMachines = {
       AppendLedgerFunctionArn: 'AppendLedger',
       FinalizeFunctionArn: 'Finalize',
       RecordFailureFunctionArn: 'RecordFailure',
+      AwaitPspFunctionArn: 'AwaitPsp',
+      CancelPendingFunctionArn: 'CancelPending',
     },
     envVar: 'PAYIN_STATE_MACHINE_ARN',
   },

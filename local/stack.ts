@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { schedules, stateMachines } from '../lambdas/catalog';
+import { type FunctionId, queues, schedules, stateMachines } from '../lambdas/catalog';
 import { ApiKeys } from '../src/adapters/api-keys';
 import { tableSchemas } from '../src/adapters/table-schemas';
 import type { LocalStackConfig } from '../src/config';
@@ -36,9 +36,12 @@ export interface LocalStack {
 function functionEnvironment(
   config: LocalStackConfig,
   urls: Pick<LocalStack['urls'], 'dynamodb' | 'sfn' | 'sqs' | 'psp'>,
+  queueUrls: Record<string, string>,
 ): Record<string, string> {
   const psp = new URL(urls.psp);
   return {
+    ...queueUrls,
+    PSP_WEBHOOK_SECRET: config.pspWebhookSecret,
     AWS_REGION: LOCAL_REGION,
     AWS_LAMBDA_FUNCTION_NAME: 'local',
     AWS_ACCESS_KEY_ID: 'local',
@@ -106,13 +109,18 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     stops.push(() => sqs.stop());
 
     let pspUrl = config.pspUrl;
+    let simulator: Awaited<ReturnType<typeof startPspSimulator>> | undefined;
     if (!pspUrl) {
-      const psp = await startPspSimulator({ secretKey: config.pspSecretKey, host, port: config.ports.psp });
+      simulator = await startPspSimulator({ secretKey: config.pspSecretKey, host, port: config.ports.psp });
+      const psp = simulator;
       stops.push(() => psp.close());
       pspUrl = psp.url;
     }
 
     const failedPayments = failedPaymentsQueue(sqs);
+    const queueUrls = Object.fromEntries(
+      Object.values(queues).map((queue) => [queue.envVar, queueWithDlq(sqs, queue.id, queue.maxReceiveCount)]),
+    );
     const stepFunctions = new LocalStepFunctions(undefined, config.retryIntervalMs);
     const sqsClient = new SQSClient({
       endpoint: `http://${host}:${sqs.port}`,
@@ -146,11 +154,18 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
       sfn: sfnServer.url,
       api: '',
     };
-    Object.assign(process.env, functionEnvironment(config, urls));
+    Object.assign(process.env, functionEnvironment(config, urls, queueUrls));
 
     const api: LocalApiGateway = await startApiGateway(host, config.ports.api);
     stops.push(() => api.close());
     urls.api = api.url;
+    // The simulator signs and delivers its webhooks to our endpoint, as Stripe would to the deployed API.
+    simulator?.setWebhookEndpoint(`${api.url}/v1/webhooks/psp`, config.pspWebhookSecret);
+    for (const queue of Object.values(queues)) {
+      stops.push(
+        startQueuePoller(sqsClient, queueUrls[queue.envVar] ?? '', queue.consumer as FunctionId, queue.batchSize),
+      );
+    }
 
     const devApiKeyFile = path.join(config.dataDir, 'dev-api-key');
     const documentClient = DynamoDBDocumentClient.from(dynamo.client);
@@ -158,7 +173,11 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     // The functions' environment, for operator scripts (e.g. the replay command) run against this stack.
     fs.writeFileSync(
       path.join(config.dataDir, 'function-env.json'),
-      JSON.stringify({ ...functionEnvironment(config, urls), FAILED_PAYMENTS_QUEUE_URL: failedPayments }, null, 2),
+      JSON.stringify(
+        { ...functionEnvironment(config, urls, queueUrls), FAILED_PAYMENTS_QUEUE_URL: failedPayments },
+        null,
+        2,
+      ),
       { mode: 0o600 },
     );
     stops.push(startScheduler(config));
@@ -169,17 +188,86 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
   }
 }
 
-/** The failed-payments queue and its DLQ (created once; kept across restarts when on disk). */
-function failedPaymentsQueue(sqs: Awaited<ReturnType<typeof import('fauxqs')['startFauxqs']>>): string {
-  const existing = sqs.inspectQueue('failed-payments');
+type Fauxqs = Awaited<ReturnType<typeof import('fauxqs')['startFauxqs']>>;
+
+/** A queue and its DLQ (created once; kept across restarts when on disk). */
+function queueWithDlq(sqs: Fauxqs, name: string, maxReceiveCount: number): string {
+  const existing = sqs.inspectQueue(name);
   if (existing) return existing.url;
-  const dlq = sqs.createQueue('failed-payments-dlq', { attributes: { MessageRetentionPeriod: '1209600' } });
-  return sqs.createQueue('failed-payments', {
+  const dlq = sqs.createQueue(`${name}-dlq`, { attributes: { MessageRetentionPeriod: '1209600' } });
+  return sqs.createQueue(name, {
     attributes: {
       MessageRetentionPeriod: '1209600',
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 5 }),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount }),
     },
   }).queueUrl;
+}
+
+/** The failed-payments queue: where EventBridge sends failed pay-in executions on AWS. */
+function failedPaymentsQueue(sqs: Fauxqs): string {
+  return queueWithDlq(sqs, 'failed-payments', 5);
+}
+
+/**
+ * The local stand-in for an SQS event source mapping: long-polls the queue, invokes the consumer with a batch,
+ * and deletes only the messages the consumer did not report as failed (ReportBatchItemFailures). Failed ones
+ * come back after their visibility timeout and move to the DLQ after maxReceiveCount receives.
+ */
+function startQueuePoller(client: SQSClient, queueUrl: string, consumer: FunctionId, batchSize: number) {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const { Messages = [] } = await client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: batchSize,
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+          }),
+        );
+        if (!running || Messages.length === 0) continue;
+        const event = {
+          Records: Messages.map((m) => ({
+            messageId: m.MessageId,
+            receiptHandle: m.ReceiptHandle,
+            body: m.Body,
+            attributes: m.Attributes ?? {},
+            messageAttributes: {},
+            md5OfBody: m.MD5OfBody,
+            eventSource: 'aws:sqs',
+            eventSourceARN: queueUrl,
+            awsRegion: LOCAL_REGION,
+          })),
+        };
+        let failed = new Set<string>(Messages.map((m) => m.MessageId ?? ''));
+        try {
+          const result = (await invoke(consumer, event)) as { batchItemFailures?: { itemIdentifier: string }[] };
+          failed = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+        } catch (error) {
+          process.stderr.write(`queue consumer ${consumer} failed: ${(error as Error).message}\n`);
+        }
+        const done = Messages.filter((m) => !failed.has(m.MessageId ?? ''));
+        if (done.length > 0) {
+          await client.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+            }),
+          );
+        }
+      } catch (error) {
+        if (running) {
+          process.stderr.write(`queue poller ${consumer}: ${(error as Error).message}\n`);
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+  };
 }
 
 /** The event EventBridge delivers for a closed execution ("Step Functions Execution Status Change"). */

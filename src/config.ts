@@ -33,6 +33,8 @@ export interface RuntimeConfig {
   region: string;
   tables: Record<TableName, string>;
   payInStateMachineArn: string | undefined;
+  /** Queue of verified PSP webhook events. */
+  pspWebhookQueueUrl: string | undefined;
   /** Endpoint overrides: set by the local stack, unset on AWS. */
   endpoints: { dynamodb?: string; sfn?: string; sqs?: string };
   psp: {
@@ -40,6 +42,9 @@ export interface RuntimeConfig {
     secretKey?: string;
     /** ...the ARN of the Secrets Manager secret that holds it (AWS). */
     secretArn?: string;
+    /** The webhook signing secret (local stack), or the ARN of the secret that holds it (AWS). */
+    webhookSecret?: string;
+    webhookSecretArn?: string;
     /** Where the PSP API is, when it is not Stripe's own host (the local simulator). */
     host?: string;
     port?: number;
@@ -62,10 +67,13 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     region: env.AWS_REGION ?? 'us-east-1',
     tables,
     payInStateMachineArn: env.PAYIN_STATE_MACHINE_ARN,
+    pspWebhookQueueUrl: env.PSP_WEBHOOK_QUEUE_URL,
     endpoints: { dynamodb: env.DYNAMODB_ENDPOINT, sfn: env.SFN_ENDPOINT, sqs: env.SQS_ENDPOINT },
     psp: {
       secretKey: env.PSP_SECRET_KEY,
       secretArn: env.PSP_SECRET_ARN,
+      webhookSecret: env.PSP_WEBHOOK_SECRET,
+      webhookSecretArn: env.PSP_WEBHOOK_SECRET_ARN,
       host: env.PSP_API_HOST,
       port: env.PSP_API_PORT ? integer(env, 'PSP_API_PORT', 443, 1, 65535) : undefined,
       protocol,

@@ -16,6 +16,7 @@ export const handler = middy(async () => {
     {
       payments: deps.payments,
       psp: deps.psp,
+      tasks: deps.tasks,
       workflow: { sfn: sfn(), stateMachineArn: config.payInStateMachineArn, payments: deps.payments },
     },
     { now: new Date(), staleAfterMs: config.janitorStaleAfterSeconds * 1000 },

@@ -45,6 +45,8 @@ interface Machine {
   stateMachine: StateMachine;
   /** Task state name -> function it invokes. */
   tasks: Map<string, FunctionId>;
+  /** Task states that wait for a task token. */
+  waiting: Set<string>;
   /** States with a Retry field (their pauses can be shortened for tests). */
   retryable: string[];
 }
@@ -63,11 +65,22 @@ type AslState = {
   Type: string;
   Resource?: string;
   Retry?: unknown[];
+  Parameters?: { FunctionName?: string };
   Iterator?: AslMachine;
   ItemProcessor?: AslMachine;
   Branches?: AslMachine[];
 };
 type AslMachine = { States: Record<string, AslState> };
+
+function waitingStates(machine: AslMachine, out = new Set<string>()): Set<string> {
+  for (const [name, state] of Object.entries(machine.States)) {
+    if (state.Resource === WAIT_FOR_TOKEN) out.add(name);
+    for (const child of [state.Iterator, state.ItemProcessor, ...(state.Branches ?? [])]) {
+      if (child) waitingStates(child, out);
+    }
+  }
+  return out;
+}
 
 function retryableStates(machine: AslMachine, out: string[] = []): string[] {
   for (const [name, state] of Object.entries(machine.States)) {
@@ -79,10 +92,16 @@ function retryableStates(machine: AslMachine, out: string[] = []): string[] {
   return out;
 }
 
-/** Collects every Task state (nested ones too) with the `${Var}` it invokes. */
+const WAIT_FOR_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+
+/**
+ * Collects every Task state (nested ones too) with the `${Var}` it invokes: its Resource, or for a
+ * `lambda:invoke.waitForTaskToken` Task the `FunctionName` parameter.
+ */
 function taskStates(machine: AslMachine, out = new Map<string, string>()): Map<string, string> {
   for (const [name, state] of Object.entries(machine.States)) {
-    const variable = state.Resource ? /^\$\{(\w+)\}$/.exec(state.Resource)?.[1] : undefined;
+    const target = state.Resource === WAIT_FOR_TOKEN ? state.Parameters?.FunctionName : state.Resource;
+    const variable = target ? /^\$\{(\w+)\}$/.exec(target)?.[1] : undefined;
     if (state.Type === 'Task' && variable) out.set(name, variable);
     for (const child of [state.Iterator, state.ItemProcessor, ...(state.Branches ?? [])]) {
       if (child) taskStates(child, out);
@@ -115,6 +134,7 @@ function load(spec: StateMachineSpec): Machine {
     stateMachine: new StateMachine(JSON.parse(definition)),
     tasks,
     retryable: retryableStates(JSON.parse(raw) as AslMachine),
+    waiting: waitingStates(JSON.parse(raw) as AslMachine),
   };
 }
 
@@ -124,9 +144,20 @@ const EXECUTION_FAILURE_TYPES: Record<string, ExecutionStatus> = {
   ExecutionTimeout: 'TIMED_OUT',
 };
 
+interface WaitingTask {
+  executionArn: string;
+  state: string;
+  resolve: (output: unknown) => void;
+  reject: (error: Error) => void;
+}
+
 export class LocalStepFunctions {
   private readonly machines = new Map<string, Machine>();
   private readonly executions = new Map<string, Execution>();
+  /** Tasks waiting for SendTaskSuccess / SendTaskFailure, by token. */
+  private readonly waitingTasks = new Map<string, WaitingTask>();
+  /** Tokens of tasks that stopped waiting (timed out, answered, aborted): answering them is TaskTimedOut. */
+  private readonly closedTokens = new Set<string>();
   /** Called once when an execution closes (what EventBridge's "Execution Status Change" reports on AWS). */
   onClosed: (execution: Execution) => void = () => undefined;
 
@@ -192,7 +223,12 @@ export class LocalStepFunctions {
       throw new SfnError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
     const overrides = Object.fromEntries(
-      [...machine.tasks].map(([state, id]) => [state, (taskInput: unknown) => invoke(id, taskInput) as Promise<never>]),
+      [...machine.tasks].map(([state, id]) => [
+        state,
+        machine.waiting.has(state)
+          ? (taskInput: unknown) => this.waitForToken(executionArn, state, id, taskInput) as Promise<never>
+          : (taskInput: unknown) => invoke(id, taskInput) as Promise<never>,
+      ]),
     );
     const startDate = Date.now() / 1000;
     const run = machine.stateMachine.run(parsedInput as never, {
@@ -206,6 +242,8 @@ export class LocalStepFunctions {
       context: {
         Execution: { Id: executionArn, Name: executionName, Input: parsedInput, StartTime: new Date().toISOString() },
         StateMachine: { Id: machine.arn, Name: machine.name },
+        // The engine does not mint task tokens: each waiting Task replaces this with a real token of its own.
+        Task: { Token: 'local-token-placeholder' },
       } as never,
     });
     const execution: Execution = {
@@ -235,6 +273,61 @@ export class LocalStepFunctions {
       },
     );
     return execution;
+  }
+
+  /**
+   * A `lambda:invoke.waitForTaskToken` Task: mints a token, invokes the function with it in `Payload.task_token`
+   * (where the ASL put `$$.Task.Token`), then waits until the token is answered. The state's TimeoutSeconds
+   * (enforced by the engine) ends the wait with States.Timeout.
+   */
+  private async waitForToken(
+    executionArn: string,
+    state: string,
+    id: FunctionId,
+    taskInput: unknown,
+  ): Promise<unknown> {
+    const token = Buffer.from(`${executionArn}#${state}#${randomUUID()}`).toString('base64url');
+    const waiting = new Promise<unknown>((resolve, reject) => {
+      this.waitingTasks.set(token, { executionArn, state, resolve, reject });
+    });
+    const { Payload = {} } = (taskInput ?? {}) as { Payload?: Record<string, unknown> };
+    const payload = Object.fromEntries(
+      Object.entries(Payload).map(([key, value]) => [key, value === 'local-token-placeholder' ? token : value]),
+    );
+    try {
+      await invoke(id, payload);
+      return await waiting;
+    } finally {
+      this.waitingTasks.delete(token);
+      this.closedTokens.add(token);
+    }
+  }
+
+  sendTaskSuccess(token: string, output: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(output);
+    } catch {
+      throw new SfnError('InvalidOutput', 'Invalid output: not JSON');
+    }
+    this.waitingTask(token).resolve(parsed);
+  }
+
+  sendTaskFailure(token: string, error = 'TaskFailed', cause = ''): void {
+    const failure = new Error(cause);
+    failure.name = error;
+    this.waitingTask(token).reject(failure);
+  }
+
+  sendTaskHeartbeat(token: string): void {
+    this.waitingTask(token);
+  }
+
+  private waitingTask(token: string): WaitingTask {
+    const task = this.waitingTasks.get(token);
+    if (task) return task;
+    if (this.closedTokens.has(token)) throw new SfnError('TaskTimedOut', 'Task Timed Out');
+    throw new SfnError('TaskDoesNotExist', 'Task does not exist');
   }
 
   stop(executionArn: string, error?: string, cause?: string): number {

@@ -71,6 +71,22 @@ function actions(engine: LocalStepFunctions): Record<string, (body: Body) => unk
         nextToken,
       };
     },
+    SendTaskSuccess: (body) => {
+      engine.sendTaskSuccess(String(body.taskToken), String(body.output ?? 'null'));
+      return {};
+    },
+    SendTaskFailure: (body) => {
+      engine.sendTaskFailure(
+        String(body.taskToken),
+        body.error === undefined ? undefined : String(body.error),
+        body.cause === undefined ? undefined : String(body.cause),
+      );
+      return {};
+    },
+    SendTaskHeartbeat: (body) => {
+      engine.sendTaskHeartbeat(String(body.taskToken));
+      return {};
+    },
     GetExecutionHistory: (body) => {
       const execution = engine.execution(String(body.executionArn));
       const events = body.reverseOrder ? [...execution.history].reverse() : execution.history;

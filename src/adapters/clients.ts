@@ -6,6 +6,7 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import Stripe from 'stripe';
 import { ConfigError, loadRuntimeConfig, type RuntimeConfig } from '../config';
@@ -14,7 +15,9 @@ let config: RuntimeConfig | undefined;
 let rawClient: DynamoDBClient | undefined;
 let documentClient: DynamoDBDocumentClient | undefined;
 let sfnClient: SFNClient | undefined;
+let sqsClient: SQSClient | undefined;
 let stripeClient: Promise<Stripe> | undefined;
+let webhookSecret: Promise<string> | undefined;
 
 export function runtimeConfig(): RuntimeConfig {
   config ??= loadRuntimeConfig();
@@ -41,6 +44,31 @@ export function sfn(): SFNClient {
     sfnClient = new SFNClient({ region, endpoint: endpoints.sfn, maxAttempts: 4 });
   }
   return sfnClient;
+}
+
+export function sqs(): SQSClient {
+  if (!sqsClient) {
+    const { region, endpoints } = runtimeConfig();
+    sqsClient = new SQSClient({ region, endpoint: endpoints.sqs, maxAttempts: 4 });
+  }
+  return sqsClient;
+}
+
+/** The PSP's webhook signing secret. */
+export function pspWebhookSecret(): Promise<string> {
+  webhookSecret ??= (async () => {
+    const { psp } = runtimeConfig();
+    if (psp.webhookSecret) return psp.webhookSecret;
+    if (psp.webhookSecretArn) {
+      const secret = await getSecret(psp.webhookSecretArn, { maxAge: 300 });
+      if (typeof secret === 'string' && secret.length > 0) return secret;
+    }
+    throw new ConfigError('neither PSP_WEBHOOK_SECRET nor PSP_WEBHOOK_SECRET_ARN is set (or the secret is empty)');
+  })();
+  webhookSecret.catch(() => {
+    webhookSecret = undefined;
+  });
+  return webhookSecret;
 }
 
 async function pspSecretKey(psp: RuntimeConfig['psp']): Promise<string> {

@@ -2,14 +2,17 @@
 import { ConfigError, tableName } from '../config';
 import { MoneyError, toMinorUnits } from '../domain/money';
 import { RulesRiskProvider } from '../domain/risk';
+import type { PendingDeps } from '../payin/pending';
 import type { StepDeps } from '../payin/steps';
-import { dynamo, runtimeConfig, stripe } from './clients';
+import { dynamo, runtimeConfig, sfn, stripe } from './clients';
 import { LedgerTable } from './ledger-table';
 import { PaymentsTable } from './payments-table';
 import { StripePsp } from './stripe-psp';
+import { SfnTaskResponder } from './task-responder';
 import { WalletsTable } from './wallets-table';
 
-let deps: StepDeps | undefined;
+type AllDeps = StepDeps & PendingDeps;
+let deps: AllDeps | undefined;
 
 /** Parses `USD:10000.00,JPY:1000000` into per-currency limits in minor units. */
 export function parseAmountLimits(raw: string | undefined): Record<string, number> {
@@ -69,8 +72,9 @@ function lazy<T extends object>(factories: { [K in keyof T]: () => T[K] }): T {
 }
 
 /** The pay-in steps' dependencies; each is created on first use with the function's own settings. */
-export function stepDeps(): StepDeps {
-  deps ??= lazy<StepDeps>({
+export function stepDeps(): AllDeps {
+  deps ??= lazy<AllDeps>({
+    tasks: () => new SfnTaskResponder(sfn),
     payments: () => new PaymentsTable(dynamo(), tableName(runtimeConfig(), 'payments')),
     wallets: () => new WalletsTable(dynamo(), tableName(runtimeConfig(), 'wallets')),
     ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),

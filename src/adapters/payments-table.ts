@@ -3,7 +3,7 @@
  * whose condition is the transition table of src/domain/payment.ts, so a retried or late step changes nothing.
  */
 import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from '../domain/payment';
 import { asRetryable, cancellationCodes } from './errors';
 
@@ -217,6 +217,7 @@ export class PaymentsTable {
     paymentId: string,
     fields: Record<string, unknown>,
     ifStatusIn?: OrderStatus[],
+    ifAbsent?: string,
   ): Promise<boolean> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':now': new Date().toISOString() };
@@ -227,6 +228,10 @@ export class PaymentsTable {
       sets.push(`#f_${name} = :f_${name}`);
     }
     let condition = 'attribute_exists(pk)';
+    if (ifAbsent) {
+      names['#absent'] = ifAbsent;
+      condition += ' AND attribute_not_exists(#absent)';
+    }
     if (ifStatusIn) {
       names['#status'] = 'status';
       ifStatusIn.forEach((status, i) => {
@@ -252,22 +257,29 @@ export class PaymentsTable {
     }
   }
 
-  /** Payment ids whose event has been in `status` since before `before` (ISO time), oldest first. */
-  async idsInStatusSince(status: OrderStatus, before: string, limit = 100): Promise<string[]> {
-    const page = await this.client
-      .send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'by-status',
-          KeyConditionExpression: 'gsi1pk = :status AND gsi1sk < :before',
-          ExpressionAttributeValues: { ':status': `STATUS#${status}`, ':before': before },
-          Limit: limit,
-        }),
-      )
-      .catch((error) => {
-        throw asRetryable(error);
-      });
-    return (page.Items ?? []).map((item) => String(item.payment_id));
+  /** Payment ids whose event has been in `status` since before `before` (ISO time), oldest first, at most `limit`. */
+  async idsInStatusSince(status: OrderStatus, before: string, limit = 1000): Promise<string[]> {
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client
+        .send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'by-status',
+            KeyConditionExpression: 'gsi1pk = :status AND gsi1sk < :before',
+            ExpressionAttributeValues: { ':status': `STATUS#${status}`, ':before': before },
+            Limit: Math.min(100, limit - ids.length),
+            ExclusiveStartKey: start,
+          }),
+        )
+        .catch((error) => {
+          throw asRetryable(error);
+        });
+      ids.push(...(page.Items ?? []).map((item) => String(item.payment_id)));
+      start = page.LastEvaluatedKey;
+    } while (start && ids.length < limit);
+    return ids;
   }
 
   /**
@@ -294,6 +306,54 @@ export class PaymentsTable {
         throw asRetryable(error);
       });
     return (result.Attributes?.payment_ids as Set<string> | undefined)?.size ?? 1;
+  }
+
+  /** Whether a PSP webhook event was already applied. */
+  async webhookSeen(eventId: string): Promise<boolean> {
+    const { Item } = await this.client
+      .send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: `WEBHOOK#${eventId}`, sk: 'EVENT' },
+          ConsistentRead: true,
+        }),
+      )
+      .catch((error) => {
+        throw asRetryable(error);
+      });
+    return Item !== undefined;
+  }
+
+  /**
+   * Records a PSP webhook event as applied, once (conditional write), kept beyond the PSP's 3-day redelivery
+   * window. Returns false when it was recorded before.
+   */
+  async recordWebhook(
+    eventId: string,
+    details: Record<string, unknown>,
+    keepSeconds = 7 * 24 * 3600,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: `WEBHOOK#${eventId}`,
+            sk: 'EVENT',
+            entity: 'WEBHOOK_EVENT',
+            event_id: eventId,
+            ...details,
+            applied_at: new Date().toISOString(),
+            expires_at: Math.floor(Date.now() / 1000) + keepSeconds,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw asRetryable(error);
+    }
   }
 
   /** The write that marks an order's wallet or ledger booking as done, for use inside a transaction. */

@@ -1,6 +1,14 @@
 /** The PSP adapter over the real stripe SDK (Stripe on AWS, the PSP simulator locally). */
 import type Stripe from 'stripe';
-import type { ChargeRequest, ChargeResult, Psp, PspChargeState } from '../payin/psp';
+import type {
+  ChargeRequest,
+  ChargeResult,
+  HostedPayment,
+  HostedPaymentRequest,
+  NextAction,
+  Psp,
+  PspChargeState,
+} from '../payin/psp';
 import { InconsistentStateError, PspTransientError } from './errors';
 
 type StripeError = Error & {
@@ -30,41 +38,50 @@ function isTransient(error: StripeError): boolean {
   );
 }
 
+/** Runs a PSP call, turning transient failures into PspTransientError (retried by the workflow). */
+async function ask<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isTransient(error as StripeError)) {
+      throw new PspTransientError(`PSP unavailable: ${(error as Error).message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+export function chargeState(intent: Stripe.PaymentIntent): PspChargeState {
+  const pending = ['processing', 'requires_action', 'requires_capture', 'requires_confirmation'];
+  const failedAttempt = intent.status === 'requires_payment_method' && intent.last_payment_error;
+  const state =
+    intent.status === 'succeeded'
+      ? 'succeeded'
+      : intent.status === 'canceled' || failedAttempt
+        ? 'failed'
+        : pending.includes(intent.status) || intent.status === 'requires_payment_method'
+          ? 'pending'
+          : 'failed';
+  return {
+    pspReference: intent.id,
+    state,
+    amountMinor: intent.amount,
+    currency: intent.currency.toUpperCase(),
+    reason:
+      state === 'failed'
+        ? intent.status === 'canceled'
+          ? `canceled:${intent.cancellation_reason ?? 'requested'}`
+          : declineReason(intent.last_payment_error ?? {}, intent.status)
+        : undefined,
+  };
+}
+
+function nextAction(intent: Stripe.PaymentIntent): NextAction | undefined {
+  const url = intent.next_action?.redirect_to_url?.url;
+  return url ? { type: 'redirect_to_url', redirect_url: url } : undefined;
+}
+
 export class StripePsp implements Psp {
   constructor(private readonly stripe: () => Promise<Stripe>) {}
-
-  async findCharges(paymentId: string): Promise<PspChargeState[]> {
-    const stripe = await this.stripe();
-    const found: PspChargeState[] = [];
-    try {
-      // Our payment ids are [a-z0-9_] only, so they need no escaping in the query.
-      for await (const intent of stripe.paymentIntents.search({
-        query: `metadata['payment_id']:'${paymentId}'`,
-        limit: 100,
-      })) {
-        const state =
-          intent.status === 'succeeded'
-            ? 'succeeded'
-            : intent.status === 'processing' ||
-                intent.status === 'requires_action' ||
-                intent.status === 'requires_capture'
-              ? 'pending'
-              : 'failed';
-        found.push({
-          pspReference: intent.id,
-          state,
-          amountMinor: intent.amount,
-          currency: intent.currency.toUpperCase(),
-        });
-      }
-    } catch (error) {
-      if (isTransient(error as StripeError)) {
-        throw new PspTransientError(`PSP unavailable: ${(error as Error).message}`, { cause: error });
-      }
-      throw error;
-    }
-    return found;
-  }
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     const stripe = await this.stripe();
@@ -75,8 +92,11 @@ export class StripePsp implements Psp {
           amount: request.amountMinor,
           currency: request.currency.toLowerCase(),
           payment_method: request.paymentMethod,
-          automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
           confirm: true,
+          // 3-D Secure may redirect the buyer; without a return URL, redirecting methods are not offered.
+          ...(request.returnUrl
+            ? { return_url: request.returnUrl, payment_method_types: ['card'] }
+            : { automatic_payment_methods: { enabled: true, allow_redirects: 'never' as const } }),
           metadata: request.metadata,
           description: request.description,
         },
@@ -113,17 +133,91 @@ export class StripePsp implements Psp {
         return { outcome: 'SUCCEEDED', pspReference: intent.id };
       case 'processing':
       case 'requires_action':
-        return { outcome: 'PENDING', pspReference: intent.id, status: intent.status };
+        return { outcome: 'PENDING', pspReference: intent.id, status: intent.status, nextAction: nextAction(intent) };
       case 'requires_payment_method':
-      case 'canceled': {
+      case 'canceled':
         return {
           outcome: 'DECLINED',
           pspReference: intent.id,
           reason: declineReason(intent.last_payment_error ?? {}, intent.status),
         };
-      }
       default:
         throw new InconsistentStateError(`unexpected PaymentIntent status ${intent.status} for ${intent.id}`);
     }
+  }
+
+  async registerHostedPayment(request: HostedPaymentRequest): Promise<HostedPayment> {
+    const stripe = await this.stripe();
+    const separator = request.returnUrl.includes('?') ? '&' : '?';
+    const session = await ask(() =>
+      stripe.checkout.sessions.create(
+        {
+          mode: 'payment',
+          client_reference_id: request.paymentId,
+          line_items: [
+            {
+              quantity: 1,
+              price_data: {
+                currency: request.currency.toLowerCase(),
+                unit_amount: request.amountMinor,
+                product_data: { name: `Payment ${request.paymentId}` },
+              },
+            },
+          ],
+          success_url: `${request.returnUrl}${separator}payment_id=${request.paymentId}&session_id={CHECKOUT_SESSION_ID}`,
+          cancel_url: `${request.returnUrl}${separator}payment_id=${request.paymentId}&status=canceled`,
+          metadata: request.metadata,
+          payment_intent_data: { metadata: request.metadata },
+          expires_at: request.expiresAt,
+        },
+        { idempotencyKey: request.idempotencyKey },
+      ),
+    );
+    const pspReference =
+      typeof session.payment_intent === 'string' ? session.payment_intent : session.payment_intent?.id;
+    if (!session.url || !pspReference) {
+      throw new InconsistentStateError(`checkout session ${session.id} has no URL or PaymentIntent`);
+    }
+    return { sessionId: session.id, pspReference, redirectUrl: session.url };
+  }
+
+  async findCharges(paymentId: string): Promise<PspChargeState[]> {
+    const stripe = await this.stripe();
+    return ask(async () => {
+      const found: PspChargeState[] = [];
+      // Our payment ids are [a-z0-9_] only, so they need no escaping in the query.
+      for await (const intent of stripe.paymentIntents.search({
+        query: `metadata['payment_id']:'${paymentId}'`,
+        limit: 100,
+      })) {
+        found.push(chargeState(intent));
+      }
+      return found;
+    });
+  }
+
+  async retrieve(pspReference: string): Promise<PspChargeState> {
+    const stripe = await this.stripe();
+    return chargeState(await ask(() => stripe.paymentIntents.retrieve(pspReference)));
+  }
+
+  async stopPending(
+    pspReference: string,
+    sessionId: string | undefined,
+    idempotencyKey: string,
+  ): Promise<PspChargeState> {
+    const stripe = await this.stripe();
+    try {
+      if (sessionId) {
+        // Expiring the hosted page cancels its PaymentIntent: the buyer can no longer pay.
+        await ask(() => stripe.checkout.sessions.expire(sessionId, {}, { idempotencyKey }));
+      } else {
+        await ask(() => stripe.paymentIntents.cancel(pspReference, {}, { idempotencyKey }));
+      }
+    } catch (error) {
+      // Already paid (or already stopped): the PSP refuses; its current state is the answer.
+      if ((error as StripeError).type !== 'StripeInvalidRequestError') throw error;
+    }
+    return this.retrieve(pspReference);
   }
 }

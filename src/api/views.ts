@@ -15,6 +15,9 @@ export function paymentView({ event, orders }: Payment) {
     amount: fromMinorUnits(event.total_minor, event.currency),
     buyer: event.buyer,
     psp_reference: event.psp_reference ?? null,
+    mode: event.mode ?? 'token',
+    /** What the client must do while the PSP waits for the buyer (3-D Secure, the hosted payment page). */
+    next_action: event.status === 'PENDING' && event.next_action ? event.next_action : null,
     payment_orders: orders.map((order) => ({
       payment_order_id: order.payment_order_id,
       seller_account: order.seller_account,

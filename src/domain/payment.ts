@@ -60,12 +60,25 @@ export interface PaymentEvent {
   buyer: Buyer;
   currency: string;
   total_minor: number;
-  payment_method: string;
+  /** `token`: charged with a PSP payment-method token; `hosted`: the buyer pays on the PSP's hosted page. */
+  mode: 'token' | 'hosted';
+  /** The PSP payment-method token (token mode). */
+  payment_method?: string;
+  /** Where the PSP sends the buyer back (hosted page, 3-D Secure). */
+  return_url?: string;
   status: PaymentStatus;
   status_reason?: string;
   psp_reference?: string;
   /** The risk check's decision; REVIEW holds the payment (PENDING) until an operator decides. */
   risk_decision?: 'APPROVE' | 'REJECT' | 'REVIEW' | 'APPROVED_BY_OPERATOR';
+  /** What the client must do while the payment is PENDING at the PSP. */
+  next_action?: { type: 'redirect_to_url'; redirect_url: string };
+  /** The PSP's hosted page session (hosted mode). */
+  checkout_session_id?: string;
+  /** When a payment still pending at the PSP is cancelled (ISO time). */
+  pending_deadline?: string;
+  /** The workflow's task token while it waits for the PSP. */
+  task_token?: string;
   /** Name of the pay-in execution currently responsible for the payment. */
   execution_name?: string;
   order_ids: string[];
@@ -95,6 +108,6 @@ export interface NewPayment {
   checkout_id: string;
   buyer: Buyer;
   currency: string;
-  payment_method: string;
+  payment_method?: string;
   orders: { payment_order_id: string; seller_account: string; amount_minor: number }[];
 }

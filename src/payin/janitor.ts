@@ -7,6 +7,7 @@
 
 import { logger } from '../adapters/observability';
 import type { OrderStatus } from '../domain/payment';
+import { cancelPending, type PendingDeps, settle } from './pending';
 import { loadPayment, resolveWithPsp, type StepDeps } from './steps';
 import { isWorkflowRunning, redrive, type WorkflowDeps } from './workflow';
 
@@ -23,12 +24,11 @@ export interface JanitorReport {
   errors: { payment_id: string; error: string }[];
 }
 
-const STATUSES: OrderStatus[] = ['NOT_STARTED', 'EXECUTING', 'UNKNOWN'];
+const STATUSES: OrderStatus[] = ['NOT_STARTED', 'EXECUTING', 'UNKNOWN', 'PENDING'];
 
-export async function runJanitor(
-  deps: Pick<StepDeps, 'payments' | 'psp'> & { workflow: WorkflowDeps },
-  options: JanitorOptions,
-): Promise<JanitorReport> {
+type JanitorDeps = PendingDeps & { workflow: WorkflowDeps };
+
+export async function runJanitor(deps: JanitorDeps, options: JanitorOptions): Promise<JanitorReport> {
   const report: JanitorReport = { examined: 0, redriven: [], resolved: [], errors: [] };
   const before = new Date(options.now.getTime() - options.staleAfterMs).toISOString();
   for (const status of STATUSES) {
@@ -46,22 +46,54 @@ export async function runJanitor(
   return report;
 }
 
-async function tidy(
-  deps: Pick<StepDeps, 'payments' | 'psp'> & { workflow: WorkflowDeps },
-  paymentId: string,
-  report: JanitorReport,
-  now: Date,
-): Promise<void> {
+async function tidy(deps: JanitorDeps, paymentId: string, report: JanitorReport, now: Date): Promise<void> {
   const { event } = await loadPayment(deps, paymentId);
+  if (event.status === 'PENDING') {
+    await tidyPending(deps, paymentId, report, now);
+    return;
+  }
   if (event.status !== 'UNKNOWN' && (await isWorkflowRunning(deps.workflow, event.execution_name))) return;
   if (event.status !== 'NOT_STARTED') {
     const outcome = await resolveWithPsp(deps, paymentId);
     if (outcome !== 'unchanged') report.resolved.push({ payment_id: paymentId, outcome });
     if (outcome === 'failed' || outcome === 'pending') return;
-    if (outcome === 'unchanged' && event.status === 'UNKNOWN') return;
+    const current = await loadPayment(deps, paymentId);
+    const charged = current.orders.every((o) => o.status === 'SUCCESS');
+    // UNKNOWN and not charged at the PSP as far as it says: nothing to do until it knows.
+    if (current.event.status === 'UNKNOWN' && !charged) return;
+    // Charged but not booked: re-drive, unless a workflow is already on it.
+    if (event.status === 'UNKNOWN' && (await isWorkflowRunning(deps.workflow, current.event.execution_name))) return;
   }
   const after = await loadPayment(deps, paymentId);
   if (after.event.status === 'SUCCESS' || after.event.status === 'FAILED') return;
   report.redriven.push(await redrive(deps.workflow, after.event, 'janitor', now));
   logger.info('janitor re-drove a payment', { payment_id: paymentId, status: after.event.status });
+}
+
+/**
+ * A payment pending at the PSP (no webhook came, or the workflow was lost): poll the PSP and settle it, which
+ * resumes a waiting workflow; past the deadline with no workflow left, stop it at the PSP.
+ */
+async function tidyPending(deps: JanitorDeps, paymentId: string, report: JanitorReport, now: Date): Promise<void> {
+  const { event } = await loadPayment(deps, paymentId);
+  if (event.risk_decision === 'REVIEW' || !event.psp_reference) return; // waits for an operator, not the PSP
+  const outcome = await settle(deps, paymentId, await deps.psp.retrieve(event.psp_reference));
+  if (outcome !== 'pending') report.resolved.push({ payment_id: paymentId, outcome });
+  const running = await isWorkflowRunning(deps.workflow, event.execution_name);
+  if (running) return;
+  let after = await loadPayment(deps, paymentId);
+  const deadline = after.event.pending_deadline ? Date.parse(after.event.pending_deadline) : 0;
+  if (
+    after.event.status === 'PENDING' &&
+    !after.orders.every((o) => o.status === 'SUCCESS') &&
+    now.getTime() > deadline
+  ) {
+    const stopped = await cancelPending(deps, paymentId);
+    report.resolved.push({ payment_id: paymentId, outcome: `deadline:${stopped.outcome}` });
+    after = await loadPayment(deps, paymentId);
+  }
+  if (after.event.status !== 'FAILED' && after.event.status !== 'SUCCESS') {
+    // Charged but its workflow is gone: book it. Still pending: wait again in a new execution.
+    report.redriven.push(await redrive(deps.workflow, after.event, 'janitor', now));
+  }
 }

@@ -9,12 +9,39 @@ export interface ChargeRequest {
   /** Derived from our own ids: identical on every retry of the same operation. */
   idempotencyKey: string;
   description?: string;
+  /** Where the PSP sends the buyer back after 3-D Secure. */
+  returnUrl?: string;
+}
+
+/** What the client must do for a pending payment (3-D Secure, the hosted payment page). */
+export interface NextAction {
+  type: 'redirect_to_url';
+  redirect_url: string;
 }
 
 export type ChargeResult =
   | { outcome: 'SUCCEEDED'; pspReference: string }
   | { outcome: 'DECLINED'; pspReference?: string; reason: string }
-  | { outcome: 'PENDING'; pspReference: string; status: string };
+  | { outcome: 'PENDING'; pspReference: string; status: string; nextAction?: NextAction };
+
+/** Registration of a payment with the PSP's hosted payment page (a Checkout Session). */
+export interface HostedPaymentRequest {
+  amountMinor: number;
+  currency: string;
+  /** Our payment id: the PSP's reference back to us, and the nonce that makes registration exactly-once. */
+  paymentId: string;
+  metadata: Record<string, string>;
+  returnUrl: string;
+  idempotencyKey: string;
+  /** Unix seconds after which the page no longer takes a payment. */
+  expiresAt: number;
+}
+
+export interface HostedPayment {
+  sessionId: string;
+  pspReference: string;
+  redirectUrl: string;
+}
 
 /** What the PSP knows of the charges made for one of our payments (found by our id in their metadata). */
 export interface PspChargeState {
@@ -22,11 +49,22 @@ export interface PspChargeState {
   state: 'succeeded' | 'pending' | 'failed';
   amountMinor: number;
   currency: string;
+  /** Why it failed, when it did (e.g. `card_declined:generic_decline`). */
+  reason?: string;
 }
 
 export interface Psp {
   /** Creates and confirms one payment. Throws PspTransientError when the PSP could not be asked. */
   charge(request: ChargeRequest): Promise<ChargeResult>;
+  /** Registers a payment with the hosted payment page. */
+  registerHostedPayment(request: HostedPaymentRequest): Promise<HostedPayment>;
   /** Every PaymentIntent the PSP holds for our payment id. Throws PspTransientError when it cannot be asked. */
   findCharges(paymentId: string): Promise<PspChargeState[]>;
+  /** The current state of one PaymentIntent (webhook data may be stale: this is the PSP's answer now). */
+  retrieve(pspReference: string): Promise<PspChargeState>;
+  /**
+   * Stops a pending payment at the PSP (cancels the intent, expires the hosted page). Returns the state after:
+   * `failed` when stopped, `succeeded` when it had already succeeded (then it cannot be stopped).
+   */
+  stopPending(pspReference: string, sessionId: string | undefined, idempotencyKey: string): Promise<PspChargeState>;
 }

@@ -27,7 +27,7 @@ export async function loadPayment(deps: Pick<StepDeps, 'payments'>, paymentId: s
 }
 
 /** The PSP idempotency key of an operation on a payment: our ids only, the same on every retry. */
-export function pspIdempotencyKey(paymentId: string, operation: 'charge'): string {
+export function pspIdempotencyKey(paymentId: string, operation: 'charge' | 'register'): string {
   return `${paymentId}:${operation}`;
 }
 
@@ -78,7 +78,24 @@ export async function decideReview(
   return { changed, payment: await loadPayment(deps, paymentId) };
 }
 
-export type ChargeOutcome = { outcome: 'SUCCEEDED' | 'DECLINED'; psp_reference?: string; reason?: string };
+export type ChargeOutcome = {
+  outcome: 'SUCCEEDED' | 'DECLINED' | 'PENDING';
+  psp_reference?: string;
+  reason?: string;
+  /** How long the workflow waits for the PSP before the payment is stopped (PENDING only). */
+  wait_seconds?: number;
+};
+
+/** How long a payment may stay pending at the PSP (3-D Secure, hosted page) before it is stopped. */
+export function pendingWindowSeconds(env: Record<string, string | undefined> = process.env): number {
+  const seconds = Number(env.PENDING_DEADLINE_SECONDS ?? 3600);
+  return Number.isInteger(seconds) && seconds >= 10 && seconds <= 86_400 ? seconds : 3600;
+}
+
+function waitSeconds(deadline: string | undefined): number {
+  const left = deadline ? Math.ceil((Date.parse(deadline) - Date.now()) / 1000) : pendingWindowSeconds();
+  return Math.max(1, left);
+}
 
 const charged = (orders: PaymentOrder[]) => orders.length > 0 && orders.every((o) => o.status === 'SUCCESS');
 
@@ -87,6 +104,14 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
   const { event } = payment;
   if (event.status === 'FAILED') return { outcome: 'DECLINED', reason: event.status_reason };
   if (charged(payment.orders)) return { outcome: 'SUCCEEDED', psp_reference: payment.orders[0]?.psp_reference };
+  if (event.status === 'PENDING' && event.psp_reference) {
+    // Already waiting on the PSP (a re-drive): wait again until the deadline, without a second PSP call.
+    return {
+      outcome: 'PENDING',
+      psp_reference: event.psp_reference,
+      wait_seconds: waitSeconds(event.pending_deadline),
+    };
+  }
   if (event.status === 'UNKNOWN') {
     // Only the PSP's answer (the janitor's query) may resolve an unknown outcome; charging again could double-charge.
     throw new InconsistentStateError(`payment ${paymentId} has an unknown PSP outcome; the janitor resolves it`);
@@ -98,13 +123,36 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
   if (payment.event.status !== 'EXECUTING') {
     throw new InconsistentStateError(`payment ${paymentId} is ${payment.event.status}, cannot charge`);
   }
+  const metadata = { payment_id: paymentId, checkout_id: event.checkout_id };
+  const deadline = new Date(Date.now() + pendingWindowSeconds() * 1000);
+  if (event.mode === 'hosted') {
+    const hosted = await deps.psp.registerHostedPayment({
+      amountMinor: event.total_minor,
+      currency: event.currency,
+      paymentId,
+      metadata,
+      returnUrl: event.return_url ?? '',
+      idempotencyKey: pspIdempotencyKey(paymentId, 'register'),
+      expiresAt: Math.floor(deadline.getTime() / 1000),
+    });
+    await markPending(deps, payment, hosted.pspReference, deadline, {
+      checkout_session_id: hosted.sessionId,
+      next_action: { type: 'redirect_to_url', redirect_url: hosted.redirectUrl },
+    });
+    return {
+      outcome: 'PENDING',
+      psp_reference: hosted.pspReference,
+      wait_seconds: waitSeconds(deadline.toISOString()),
+    };
+  }
   const result = await deps.psp.charge({
     amountMinor: event.total_minor,
     currency: event.currency,
-    paymentMethod: event.payment_method,
-    metadata: { payment_id: paymentId, checkout_id: event.checkout_id },
+    paymentMethod: event.payment_method ?? '',
+    metadata,
     idempotencyKey: pspIdempotencyKey(paymentId, 'charge'),
     description: `checkout ${event.checkout_id}`,
+    returnUrl: event.return_url,
   });
   switch (result.outcome) {
     case 'SUCCEEDED':
@@ -117,13 +165,36 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
       });
       return { outcome: 'DECLINED', psp_reference: result.pspReference, reason: result.reason };
     case 'PENDING':
-      // Pending payments (3-D Secure, review at the PSP) are resumed by webhooks; not part of this flow yet.
-      throw new InconsistentStateError(`payment ${paymentId} is pending at the PSP (${result.status})`);
+      await markPending(
+        deps,
+        payment,
+        result.pspReference,
+        deadline,
+        result.nextAction ? { next_action: result.nextAction } : {},
+      );
+      return {
+        outcome: 'PENDING',
+        psp_reference: result.pspReference,
+        wait_seconds: waitSeconds(deadline.toISOString()),
+      };
   }
 }
 
+/** The PSP needs the buyer (3-D Secure, the hosted page) or time: the payment waits, PENDING, until a deadline. */
+async function markPending(
+  deps: Pick<StepDeps, 'payments'>,
+  payment: Payment,
+  pspReference: string,
+  deadline: Date,
+  fields: Record<string, unknown>,
+) {
+  const { payment_id } = payment.event;
+  await deps.payments.setEventFields(payment_id, { ...fields, pending_deadline: deadline.toISOString() });
+  await deps.payments.transition(payment, 'PENDING', { pspReference });
+}
+
 /** The PSP charged: every order is SUCCESS with the PSP reference (the event stays open until booked). */
-async function recordCharged(deps: Pick<StepDeps, 'payments'>, payment: Payment, pspReference: string) {
+export async function recordCharged(deps: Pick<StepDeps, 'payments'>, payment: Payment, pspReference: string) {
   await deps.payments.setEventFields(payment.event.payment_id, { psp_reference: pspReference });
   await deps.payments.transition(payment, 'SUCCESS', { pspReference }, 'orders');
   const after = await loadPayment(deps, payment.event.payment_id);
@@ -146,7 +217,8 @@ export async function recordFailure(
 ): Promise<{ status: string }> {
   const payment = await loadPayment(deps, paymentId);
   const what = error.Error ?? 'error';
-  if (stage === 'charge' && payment.event.status === 'EXECUTING' && !charged(payment.orders)) {
+  const open = payment.event.status === 'EXECUTING' || payment.event.status === 'PENDING';
+  if (stage === 'charge' && open && !charged(payment.orders)) {
     await deps.payments.transition(payment, 'UNKNOWN', { reason: `psp_outcome_unknown:${what}` });
   } else if (stage === 'booking' && payment.event.status !== 'SUCCESS') {
     await deps.payments.setEventFields(paymentId, { status_reason: `booking_incomplete:${what}` });

@@ -40,7 +40,17 @@ export async function startPayIn(
       }),
     );
   } catch (error) {
-    if (!(error instanceof ExecutionAlreadyExists)) throw asRetryable(error);
+    if (!(error instanceof ExecutionAlreadyExists) && (error as Error).name !== 'ExecutionAlreadyExists') {
+      throw asRetryable(error);
+    }
+    // Started before (a retried request): keep whatever execution is recorded as current, if any.
+    await deps.payments.setEventFields(
+      event.payment_id,
+      { execution_name: executionName },
+      undefined,
+      'execution_name',
+    );
+    return;
   }
   await deps.payments.setEventFields(event.payment_id, { execution_name: executionName });
 }

@@ -14,6 +14,7 @@ export const TEST_STACK_ENV = {
   RISK_REVIEW_ABOVE: 'EUR:5000.00',
   RISK_MAX_AMOUNTS: 'EUR:50000.00',
   RISK_MAX_PAYMENTS_PER_BUYER_PER_HOUR: '3',
+  PENDING_DEADLINE_SECONDS: '20',
 };
 
 export default async function globalSetup(): Promise<void> {

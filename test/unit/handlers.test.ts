@@ -753,6 +753,7 @@ function paymentEvent(overrides: Partial<PaymentEvent> = {}): PaymentEvent {
     buyer: { id: 'buyer_1', country: 'FR' },
     currency: 'USD',
     total_minor: 1500,
+    mode: 'token',
     payment_method: 'pm_card_visa',
     status: 'NOT_STARTED',
     order_ids: ['po_1', 'po_2'],
@@ -813,6 +814,15 @@ class FakePsp implements Psp {
   }
   async findCharges(): Promise<PspChargeState[]> {
     throw new Error('FakePsp: findCharges is not expected here');
+  }
+  async registerHostedPayment(): Promise<never> {
+    throw new Error('FakePsp: registerHostedPayment is not expected here');
+  }
+  async retrieve(): Promise<never> {
+    throw new Error('FakePsp: retrieve is not expected here');
+  }
+  async stopPending(): Promise<never> {
+    throw new Error('FakePsp: stopPending is not expected here');
   }
 }
 

@@ -52,6 +52,7 @@ describe('Module: create-payment', () => {
         checkout_id: 'co_1001',
         buyer: { id: 'buyer_42', country: 'FR' },
         currency: 'USD',
+        mode: 'token',
         total_minor: 124_555,
         payment_method: 'pm_card_visa',
         status: 'NOT_STARTED',

@@ -1,0 +1,11 @@
+/** Pay-in step (.waitForTaskToken): keeps the task token on the pending payment; a webhook or the janitor resumes. */
+import { z } from 'zod';
+import { stepDeps } from '../../src/adapters/deps';
+import { awaitPsp } from '../../src/payin/pending';
+import { stepHandler } from '../../src/payin/step-handler';
+
+const input = z.object({ task_token: z.string().min(1) });
+
+export const handler = stepHandler('AwaitPsp', ({ payment_id }, raw) =>
+  awaitPsp(stepDeps(), payment_id, input.parse(raw).task_token),
+);

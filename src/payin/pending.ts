@@ -1,0 +1,100 @@
+/**
+ * Pending payments: 3-D Secure, the hosted payment page, slow methods. The workflow waits (a task token) until the
+ * PSP's verified webhook or the janitor's query settles the payment; at the deadline the payment is stopped at the
+ * PSP and FAILED (or UNKNOWN when stopping it cannot be confirmed). The buyer's return is never proof of payment.
+ */
+import { InconsistentStateError, PspTransientError } from '../adapters/errors';
+import { logger } from '../adapters/observability';
+import type { Payment } from '../adapters/payments-table';
+import type { PspChargeState } from './psp';
+import { loadPayment, recordCharged, type StepDeps } from './steps';
+
+/** Resumes a workflow waiting on a task token. */
+export interface TaskResponder {
+  /** Returns false when the task no longer waits (timed out, already answered, unknown token). */
+  succeed(token: string, output: unknown): Promise<boolean>;
+}
+
+export type PendingDeps = Pick<StepDeps, 'payments' | 'psp'> & { tasks: TaskResponder };
+
+export type WaitOutcome = { outcome: 'SUCCEEDED' | 'FAILED'; reason?: string };
+
+const isCharged = (payment: Payment) =>
+  payment.orders.length > 0 && payment.orders.every((o) => o.status === 'SUCCESS');
+
+/** The outcome a waiting workflow should continue with, once the payment is settled; undefined while pending. */
+export function settledOutcome(payment: Payment): WaitOutcome | undefined {
+  if (isCharged(payment)) return { outcome: 'SUCCEEDED' };
+  if (payment.event.status === 'FAILED') return { outcome: 'FAILED', reason: payment.event.status_reason };
+  return undefined;
+}
+
+async function resume(deps: PendingDeps, paymentId: string): Promise<void> {
+  const payment = await loadPayment(deps, paymentId);
+  const outcome = settledOutcome(payment);
+  if (outcome && payment.event.task_token) await deps.tasks.succeed(payment.event.task_token, outcome);
+}
+
+/**
+ * The waiting Task's function: keeps the task token on the payment. If the payment was settled before the token
+ * was stored (a fast webhook), it resumes the workflow itself, so no settlement is ever missed.
+ */
+export async function awaitPsp(deps: PendingDeps, paymentId: string, taskToken: string): Promise<{ waiting: boolean }> {
+  await deps.payments.setEventFields(paymentId, { task_token: taskToken });
+  const payment = await loadPayment(deps, paymentId);
+  const outcome = settledOutcome(payment);
+  if (outcome) {
+    await deps.tasks.succeed(taskToken, outcome);
+    return { waiting: false };
+  }
+  return { waiting: true };
+}
+
+/**
+ * Applies what the PSP says of a pending payment (from a webhook, after re-reading the intent, or from the
+ * janitor's query). Idempotent: a settled payment never moves again (the transition table forbids it).
+ */
+export async function settle(deps: PendingDeps, paymentId: string, state: PspChargeState): Promise<string> {
+  let payment = await loadPayment(deps, paymentId);
+  if (payment.event.status === 'SUCCESS' || payment.event.status === 'FAILED' || isCharged(payment)) {
+    await resume(deps, paymentId);
+    return 'already_settled';
+  }
+  if (state.state === 'pending') return 'pending';
+  if (state.amountMinor !== payment.event.total_minor || state.currency !== payment.event.currency) {
+    throw new InconsistentStateError(`payment ${paymentId}: the PSP has ${state.amountMinor} ${state.currency}`);
+  }
+  if (state.state === 'failed' && payment.event.mode === 'hosted') {
+    // A declined card on the hosted page would let the buyer try again; we close the page first, so that a
+    // FAILED payment can never be paid afterwards. If it was paid meanwhile, that is the answer.
+    state = await deps.psp.stopPending(state.pspReference, payment.event.checkout_session_id, `${paymentId}:stop`);
+    payment = await loadPayment(deps, paymentId);
+    if (state.state === 'pending') throw new PspTransientError(`payment ${paymentId}: the hosted page is still open`);
+  }
+  if (state.state === 'succeeded') {
+    await recordCharged(deps, payment, state.pspReference);
+  } else {
+    await deps.payments.transition(payment, 'FAILED', { reason: `declined:${state.reason ?? 'failed'}` });
+  }
+  await resume(deps, paymentId);
+  logger.info('pending payment settled', { payment_id: paymentId, psp_state: state.state });
+  return state.state;
+}
+
+/** At the deadline: stop the payment at the PSP. Returns the workflow's outcome (thrown when not confirmable). */
+export async function cancelPending(deps: PendingDeps, paymentId: string): Promise<WaitOutcome> {
+  const payment = await loadPayment(deps, paymentId);
+  const settled = settledOutcome(payment);
+  if (settled) return settled;
+  const reference = payment.event.psp_reference;
+  if (!reference) throw new InconsistentStateError(`payment ${paymentId} is pending without a PSP reference`);
+  const state = await deps.psp.stopPending(reference, payment.event.checkout_session_id, `${paymentId}:stop`);
+  if (state.state === 'pending')
+    throw new PspTransientError(`payment ${paymentId} could not be stopped at the PSP yet`);
+  if (state.state === 'succeeded') {
+    await recordCharged(deps, payment, state.pspReference);
+    return { outcome: 'SUCCEEDED' };
+  }
+  await deps.payments.transition(payment, 'FAILED', { reason: 'pending_deadline_passed' });
+  return { outcome: 'FAILED', reason: 'pending_deadline_passed' };
+}

@@ -1,0 +1,215 @@
+/**
+ * In-memory fakes for unit tests (no network): the payments table, the PSP and the risk provider.
+ * The payments fake honours the real write conditions: the transition table (allowedSources), the all-or-nothing
+ * transaction over the event and/or its orders, `reason: null` removing the reason, the `by-status` index whose sort
+ * key moves only when the event's status is written (as in src/adapters/payments-table.ts).
+ */
+import type { Payment, PaymentsTable } from '../../src/adapters/payments-table';
+import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from '../../src/domain/payment';
+import type { RiskAssessment, RiskProvider, RiskSubject } from '../../src/domain/risk';
+import type { ChargeRequest, ChargeResult, Psp, PspChargeState } from '../../src/payin/psp';
+
+export const T0 = '2026-11-21T10:00:00.000Z';
+
+type Changes = { reason?: string | null; pspReference?: string; set?: Record<string, unknown> };
+
+interface Stored {
+  event: PaymentEvent;
+  orders: PaymentOrder[];
+  /** The `by-status` index entry of the event: gsi1pk status and gsi1sk time. */
+  index: { status: OrderStatus; since: string };
+}
+
+export class FakePaymentsTable {
+  private readonly items = new Map<string, Stored>();
+  /** Arguments of every idsInStatusSince call, in order. */
+  readonly statusQueries: { status: OrderStatus; before: string }[] = [];
+
+  constructor(private readonly now: () => string = () => new Date().toISOString()) {}
+
+  /** Stores a payment as is; its index entry is (event.status, event.updated_at), as `create` writes it. */
+  put(payment: Payment): void {
+    this.items.set(payment.event.payment_id, {
+      event: structuredClone(payment.event),
+      orders: structuredClone(payment.orders),
+      index: { status: payment.event.status, since: payment.event.updated_at },
+    });
+  }
+
+  /** The typed view the code under test expects. */
+  asTable(): PaymentsTable {
+    return this as unknown as PaymentsTable;
+  }
+
+  async get(paymentId: string): Promise<Payment | undefined> {
+    const stored = this.items.get(paymentId);
+    if (!stored) return undefined;
+    const orders = new Map(stored.orders.map((o) => [o.payment_order_id, o]));
+    return structuredClone({
+      event: stored.event,
+      orders: stored.event.order_ids.map((id) => orders.get(id)).filter((o) => o !== undefined),
+    });
+  }
+
+  async transition(
+    payment: Payment,
+    to: OrderStatus,
+    changes: Changes = {},
+    scope: 'all' | 'event' | 'orders' = 'all',
+  ): Promise<boolean> {
+    const stored = this.items.get(payment.event.payment_id);
+    const sources = allowedSources(to);
+    const targets: (PaymentEvent | PaymentOrder)[] = [];
+    if (scope !== 'orders') {
+      if (!stored) return false; // the condition fails on a missing item
+      targets.push(stored.event);
+    }
+    if (scope !== 'event') {
+      for (const order of payment.orders) {
+        const current = stored?.orders.find((o) => o.payment_order_id === order.payment_order_id);
+        if (!current) return false;
+        targets.push(current);
+      }
+    }
+    if (targets.length === 0) throw new Error('TransactWriteItems needs at least one item');
+    if (!targets.every((item) => sources.includes(item.status))) return false;
+    const now = this.now();
+    for (const item of targets) {
+      const record = item as unknown as Record<string, unknown>;
+      record.status = to;
+      record.updated_at = now;
+      if (changes.reason === null) delete record.status_reason;
+      else if (changes.reason !== undefined) record.status_reason = changes.reason;
+      Object.assign(record, changes.set ?? {});
+      if (changes.pspReference !== undefined) record.psp_reference = changes.pspReference;
+    }
+    if (scope !== 'orders' && stored) stored.index = { status: to, since: now };
+    return true;
+  }
+
+  async setEventFields(paymentId: string, fields: Record<string, unknown>, ifStatusIn?: OrderStatus[]) {
+    const stored = this.items.get(paymentId);
+    if (!stored) return false;
+    if (ifStatusIn && !ifStatusIn.includes(stored.event.status)) return false;
+    Object.assign(stored.event, structuredClone(fields), { updated_at: this.now() });
+    return true;
+  }
+
+  async idsInStatusSince(status: OrderStatus, before: string, limit = 100): Promise<string[]> {
+    this.statusQueries.push({ status, before });
+    return [...this.items.values()]
+      .filter((item) => item.index.status === status && item.index.since < before)
+      .sort((a, b) => a.index.since.localeCompare(b.index.since))
+      .slice(0, limit)
+      .map((item) => item.event.payment_id);
+  }
+}
+
+export class FakePsp implements Psp {
+  /** Every call, by method name, in order. */
+  readonly calls: string[] = [];
+  readonly chargeRequests: ChargeRequest[] = [];
+  readonly findRequests: string[] = [];
+  /** What `charge` answers. */
+  chargeResult: ChargeResult = { outcome: 'SUCCEEDED', pspReference: 'pi_fake' };
+  /** What the PSP holds per payment id; a function is called instead (to throw, or to change things meanwhile). */
+  readonly charges = new Map<string, PspChargeState[] | (() => Promise<PspChargeState[]>)>();
+
+  async charge(request: ChargeRequest): Promise<ChargeResult> {
+    this.calls.push('charge');
+    this.chargeRequests.push(request);
+    return this.chargeResult;
+  }
+
+  async findCharges(paymentId: string): Promise<PspChargeState[]> {
+    this.calls.push('findCharges');
+    this.findRequests.push(paymentId);
+    const held = this.charges.get(paymentId) ?? [];
+    return typeof held === 'function' ? held() : structuredClone(held);
+  }
+
+  // The pending-payment operations: recorded, never expected by the recovery tests (parameters left untyped so the
+  // fake compiles whether or not the Psp interface declares them).
+  async registerHostedPayment(_request: unknown): Promise<never> {
+    return this.unexpected('registerHostedPayment');
+  }
+
+  async retrieve(_pspReference: string): Promise<never> {
+    return this.unexpected('retrieve');
+  }
+
+  async stopPending(_pspReference: string, _sessionId: string | undefined, _key: string): Promise<never> {
+    return this.unexpected('stopPending');
+  }
+
+  private unexpected(method: string): never {
+    this.calls.push(method);
+    throw new Error(`FakePsp.${method} is not faked`);
+  }
+}
+
+export class FakeRisk implements RiskProvider {
+  readonly subjects: RiskSubject[] = [];
+  constructor(public assessment: RiskAssessment = { decision: 'APPROVE', reasons: [] }) {}
+
+  async assess(payment: RiskSubject): Promise<RiskAssessment> {
+    this.subjects.push(payment);
+    return this.assessment;
+  }
+}
+
+/** Resumes waiting workflows (a TaskResponder of src/payin/pending.ts): records the answers. */
+export class FakeTasks {
+  readonly succeeded: { token: string; output: unknown }[] = [];
+
+  async succeed(token: string, output: unknown): Promise<boolean> {
+    this.succeeded.push({ token, output });
+    return true;
+  }
+}
+
+/** A checkout of 30.00 EUR: two orders (10.00 and 20.00), everything in `status` unless said otherwise. */
+export function makePayment(
+  options: {
+    id?: string;
+    status?: OrderStatus;
+    orderStatus?: OrderStatus;
+    updatedAt?: string;
+    event?: Partial<PaymentEvent>;
+    order?: Partial<PaymentOrder>;
+  } = {},
+): Payment {
+  const id = options.id ?? 'pay_1';
+  const status = options.status ?? 'NOT_STARTED';
+  const updatedAt = options.updatedAt ?? T0;
+  const order = (n: number, amount: number, fee: number): PaymentOrder => ({
+    payment_id: id,
+    payment_order_id: `${id}_ord_${n}`,
+    seller_account: `seller_${n}`,
+    currency: 'EUR',
+    amount_minor: amount,
+    fee_minor: fee,
+    status: options.orderStatus ?? status,
+    wallet_updated: false,
+    ledger_updated: false,
+    created_at: T0,
+    updated_at: updatedAt,
+    ...options.order,
+  });
+  // A cast, not a typed literal: `mode` is new in PaymentEvent; the fixture compiles with or without it.
+  const event = {
+    payment_id: id,
+    checkout_id: `chk_${id}`,
+    buyer: { id: 'buyer_1', country: 'FR' },
+    currency: 'EUR',
+    total_minor: 3000,
+    mode: 'token',
+    payment_method: 'pm_card_visa',
+    status,
+    order_ids: [`${id}_ord_1`, `${id}_ord_2`],
+    created_at: T0,
+    updated_at: updatedAt,
+    ...options.event,
+  } as PaymentEvent;
+  return { event, orders: [order(1, 1000, 25), order(2, 2000, 50)] };
+}
