@@ -1,0 +1,112 @@
+/**
+ * The hosted payment page in a real browser (Debian's Chromium driven by playwright-core): checkout -> the PSP's
+ * page -> a test card -> the redirect back -> the payment settles by the verified webhook. Card data is typed into
+ * the PSP's page only; it never reaches our API. Screenshots are kept in test-artifacts/.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { call, checkout, stackInfo, unique, waitForStatus, type PaymentView } from '../support/api-client';
+import { checkInvariants } from '../support/invariants';
+import { ARTIFACTS } from '../support/local-stack-process';
+
+jest.setTimeout(180_000);
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = path.join(ARTIFACTS, 'screenshots');
+const RETURN_URL = 'http://127.0.0.1:9/return'; // nothing listens: the browser's landing page is not our concern
+
+let browser: Browser;
+
+beforeAll(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function startCheckout(name: string): Promise<{ paymentId: string; page: Page; redirect: string }> {
+  const body = { ...checkout({ sellers: [{ seller: unique('seller'), amount: '25.00' }] }), return_url: RETURN_URL };
+  delete (body as { payment_method?: string }).payment_method;
+  const accepted = await call<{ payment_id: string }>('POST', '/v1/payments', { body });
+  expect(accepted.status).toBe(202);
+  const paymentId = accepted.body.payment_id;
+  const pending = (await waitForStatus(paymentId, ['PENDING', 'FAILED'])) as PaymentView & {
+    next_action: { redirect_url: string } | null;
+  };
+  expect(pending.status).toBe('PENDING');
+  const redirect = pending.next_action?.redirect_url ?? '';
+  expect(redirect.startsWith(stackInfo().urls.psp)).toBe(true);
+  const page = await browser.newPage();
+  await page.goto(redirect);
+  await page.screenshot({ path: path.join(SHOTS, `${name}-1-hosted-page.png`) });
+  return { paymentId, page, redirect };
+}
+
+async function payWithCard(page: Page, name: string, card: string): Promise<void> {
+  await page.fill('input[name="cardnumber"]', card);
+  await page.fill('input[name="exp"]', '12/34');
+  await page.fill('input[name="cvc"]', '123');
+  await page.screenshot({ path: path.join(SHOTS, `${name}-2-card-typed.png`) });
+  await Promise.all([page.waitForLoadState('domcontentloaded'), page.click('#pay')]);
+}
+
+/** Waits until the browser was sent back to our return URL (which does not load: nothing listens there). */
+async function returnedTo(page: Page): Promise<URL> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (page.url().startsWith(RETURN_URL)) return new URL(page.url());
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`not redirected back; at ${page.url()}`);
+}
+
+describe('Hosted payment page in a browser', () => {
+  it('pays with 4242 4242 4242 4242: redirected back, the webhook settles the payment SUCCESS', async () => {
+    const { paymentId, page } = await startCheckout('success');
+    await payWithCard(page, 'success', '4242 4242 4242 4242');
+    const back = await returnedTo(page);
+    expect(back.searchParams.get('payment_id')).toBe(paymentId);
+    const done = await waitForStatus(paymentId, ['SUCCESS', 'FAILED']);
+    expect(done.status).toBe('SUCCESS');
+    expect(await checkInvariants(stackInfo(), [paymentId])).toEqual([]);
+    await page.close();
+  });
+
+  it('passes the 3-D Secure challenge with 4000 0027 6000 3184', async () => {
+    const { paymentId, page } = await startCheckout('3ds');
+    await payWithCard(page, '3ds', '4000 0027 6000 3184');
+    await page.waitForSelector('#approve');
+    await page.screenshot({ path: path.join(SHOTS, '3ds-3-challenge.png') });
+    await page.click('#approve');
+    await returnedTo(page);
+    expect((await waitForStatus(paymentId, ['SUCCESS', 'FAILED'])).status).toBe('SUCCESS');
+    expect(await checkInvariants(stackInfo(), [paymentId])).toEqual([]);
+    await page.close();
+  });
+
+  it('ends FAILED with the decline card 4000 0000 0000 0002, nothing booked', async () => {
+    const { paymentId, page } = await startCheckout('decline');
+    await payWithCard(page, 'decline', '4000 0000 0000 0002');
+    await page.screenshot({ path: path.join(SHOTS, 'decline-3-declined.png') });
+    expect(await page.content()).toContain('declined');
+    const done = await waitForStatus(paymentId, ['SUCCESS', 'FAILED']);
+    expect([done.status, done.status_reason]).toEqual(['FAILED', 'declined:card_declined:generic_decline']);
+    expect(await checkInvariants(stackInfo(), [paymentId])).toEqual([]);
+    await page.close();
+  });
+});
