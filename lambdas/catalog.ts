@@ -173,11 +173,12 @@ export const functions = {
     id: 'Janitor',
     entry: 'lambdas/ops/janitor.ts',
     description:
-      'Scheduled: resolves UNKNOWN payments with the PSP and re-drives payments whose workflow ended or was lost',
+      'Scheduled: settles UNKNOWN and PENDING payments with the PSP and re-drives payments whose workflow ended or was lost',
     timeoutSeconds: 300,
     tables: { payments: 'readWrite' },
     psp: true,
     startsPayIn: true,
+    respondsToTasks: true,
   }),
   Finalize: fn({
     id: 'Finalize',

@@ -11,12 +11,13 @@ export interface PaymentsStacks {
 /** The two stacks of the payment system, checked with cdk-nag (the app entry point and the tests share this). */
 export function addPaymentsStacks(app: App): PaymentsStacks {
   const stateful = new PaymentsStatefulStack(app, 'PaymentsStateful', {
-    description: 'Marketplace payments: tables and the PSP secret (retained)',
+    description: 'Marketplace payments: tables, the PSP secret key and webhook signing secret (retained)',
   });
   const stateless = new PaymentsStatelessStack(app, 'PaymentsStateless', {
-    description: 'Marketplace payments: functions, pay-in workflow, failure queues, REST API',
+    description: 'Marketplace payments: functions, pay-in workflow, work and failure queues, REST API',
     tables: stateful.tables,
     pspSecret: stateful.pspSecret,
+    webhookSecret: stateful.webhookSecret,
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return { stateful, stateless };

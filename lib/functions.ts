@@ -1,14 +1,15 @@
 import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { type FunctionSpec, stateMachines } from '../lambdas/catalog';
+import { type FunctionSpec, type QueueName, queues as queueSpecs, stateMachines } from '../lambdas/catalog';
 import { type TableName, tableSchemas } from '../src/adapters/table-schemas';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 
@@ -19,24 +20,36 @@ export interface CatalogFunctionProps {
   spec: FunctionSpec;
   tables: Record<TableName, ITable>;
   pspSecret: ISecret;
+  /** The PSP's webhook signing secret; required when `spec.webhookSecret`. */
+  webhookSecret?: ISecret;
+  /** The catalog's queues; those of `spec.sendsTo` are required. */
+  queues?: Partial<Record<QueueName, IQueue>>;
   /** Required when `spec.startsPayIn`. */
   payInStateMachine?: IStateMachine;
   /** Platform fee in basis points (context `platformFeeBps`). */
   platformFeeBps: string;
 }
 
+/** The actions of `StateMachine.grantTaskResponse`: answering the task tokens of the machine's executions. */
+export const TASK_RESPONSE_ACTIONS = ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'];
+
 /**
  * One Lambda function of `lambdas/catalog.ts`, with its own log group and its own role. The role
  * holds only what the spec asks for: writing to its log group, X-Ray, the tables of its access map,
- * the PSP secret when `psp`, starting (and describing) pay-in executions when `startsPayIn`.
+ * the PSP secret when `psp`, the webhook signing secret when `webhookSecret`, sending to the queues of
+ * `sendsTo`, starting (and describing) pay-in executions when `startsPayIn`, and answering pay-in task
+ * tokens when `respondsToTasks` (added by `allowTaskResponses`, once the state machine exists).
  */
 export class CatalogFunction extends Construct {
   readonly function: NodejsFunction;
   readonly logGroup: LogGroup;
+  readonly role: Role;
+  private readonly spec: FunctionSpec;
 
   constructor(scope: Construct, id: string, props: CatalogFunctionProps) {
     super(scope, id);
     const { spec } = props;
+    this.spec = spec;
 
     // Created explicitly (rather than `logRetention`, which adds a CDK-internal helper function).
     this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
@@ -47,6 +60,7 @@ export class CatalogFunction extends Construct {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `Execution role of the ${spec.id} function`,
     });
+    this.role = role;
     this.logGroup.grantWrite(role);
 
     const environment: Record<string, string> = {
@@ -59,6 +73,16 @@ export class CatalogFunction extends Construct {
       environment[tableSchemas[name].envVar] = props.tables[name].tableName;
     }
     if (spec.psp) environment.PSP_SECRET_ARN = props.pspSecret.secretArn;
+    if (spec.webhookSecret) {
+      if (!props.webhookSecret) throw new Error(`${spec.id} reads the webhook signing secret: pass it`);
+      environment.PSP_WEBHOOK_SECRET_ARN = props.webhookSecret.secretArn;
+    }
+    const sendsTo = (spec.sendsTo ?? []).map((name) => {
+      const queue = props.queues?.[name];
+      if (!queue) throw new Error(`${spec.id} sends to the ${name} queue: pass it`);
+      environment[queueSpecs[name].envVar] = queue.queueUrl;
+      return queue;
+    });
     if (spec.startsPayIn) {
       if (!props.payInStateMachine) throw new Error(`${spec.id} starts pay-in executions: pass the state machine`);
       environment[stateMachines.payIn.envVar] = props.payInStateMachine.stateMachineArn;
@@ -94,6 +118,8 @@ export class CatalogFunction extends Construct {
       else table.grantReadData(role);
     }
     if (spec.psp) props.pspSecret.grantRead(role);
+    if (spec.webhookSecret) props.webhookSecret?.grantRead(role);
+    for (const queue of sendsTo) queue.grantSendMessages(role);
     if (spec.startsPayIn && props.payInStateMachine) {
       props.payInStateMachine.grantStartExecution(role);
       // Re-drives check first whether the payment's current execution still runs.
@@ -123,6 +149,22 @@ export class CatalogFunction extends Construct {
       reason:
         'Pinned to nodejs22.x on purpose: the code base, its tests and the local stack run on Node 22 ' +
         '(esbuild target node22); a runtime move is a deliberate, tested change.',
+    });
+  }
+
+  /**
+   * Lets a `respondsToTasks` function answer the task tokens of `stateMachine`'s executions (what
+   * `grantTaskResponse` grants, on the state machine's ARN). In a Policy of its own, attached to the role,
+   * not in the role's default policy: a Lambda function depends on its role and the role's default policy,
+   * and the state machine depends on its step functions' ARNs (definitionSubstitutions), so for a function
+   * that is also a step (AwaitPsp) a default-policy grant would make a cycle: default policy -> state
+   * machine -> function -> default policy. Nothing depends on this Policy.
+   */
+  allowTaskResponses(stateMachine: IStateMachine): void {
+    if (!this.spec.respondsToTasks) throw new Error(`${this.spec.id} does not respond to tasks (catalog)`);
+    new Policy(this, 'TaskResponsePolicy', {
+      roles: [this.role],
+      statements: [new PolicyStatement({ actions: TASK_RESPONSE_ACTIONS, resources: [stateMachine.stateMachineArn] })],
     });
   }
 }

@@ -29,17 +29,21 @@ export function eventTargetDeadLetterQueue(scope: Construct, id: string): Queue 
   return dlq;
 }
 
-/** A work queue with its own DLQ (after `MAX_RECEIVE_COUNT` receives), TLS only, SQS-managed encryption. */
+/**
+ * A work queue with its own DLQ (after `maxReceiveCount` receives, `MAX_RECEIVE_COUNT` by default), TLS only,
+ * SQS-managed encryption.
+ */
 export function queueWithDeadLetters(
   scope: Construct,
   id: string,
   props: Omit<QueueProps, 'deadLetterQueue' | 'enforceSSL' | 'encryption' | 'encryptionMasterKey'> = {},
+  maxReceiveCount: number = MAX_RECEIVE_COUNT,
 ): { queue: Queue; dlq: Queue } {
   const dlq = deadLetterQueue(scope, `${id}Dlq`);
   const queue = new Queue(scope, id, {
     ...props,
     ...secureDefaults,
-    deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+    deadLetterQueue: { queue: dlq, maxReceiveCount },
   });
   return { queue, dlq };
 }

@@ -14,12 +14,15 @@ import { acknowledge } from './nag';
 
 /**
  * Everything that holds data and must survive a redeploy or a deleted stack: the DynamoDB tables
- * (one per schema in `src/adapters/table-schemas.ts`) and the PSP secret key. All retained.
+ * (one per schema in `src/adapters/table-schemas.ts`), the PSP secret key and the PSP's webhook
+ * signing secret. All retained.
  */
 export class PaymentsStatefulStack extends Stack {
   readonly tables: Record<TableName, ITable>;
   /** The PSP (Stripe) secret key. Its value is put by operators out of band, never by code. */
   readonly pspSecret: ISecret;
+  /** The PSP's webhook signing secret (Stripe `whsec_...`). Its value is put by operators out of band, never by code. */
+  readonly webhookSecret: ISecret;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, { terminationProtection: true, ...props });
@@ -43,6 +46,22 @@ export class PaymentsStatefulStack extends Stack {
         'rotation Lambda cannot create a new one. Operators roll it there and put the new value in this secret.',
     });
     this.pspSecret = pspSecret;
+
+    const webhookSecret = new Secret(this, 'PspWebhookSecret', {
+      description:
+        "The PSP's (Stripe) webhook signing secret (whsec_...), with which the webhook function verifies the " +
+        'Stripe-Signature of each call. Set the value out of band (aws secretsmanager put-secret-value); the ' +
+        'generated initial value is a placeholder, so every webhook is refused until it is set.',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(webhookSecret, {
+      id: 'AwsSolutions-SMG4',
+      reason:
+        "The value is the signing secret of the PSP's (Stripe) webhook endpoint: only the PSP can roll it (in its " +
+        'dashboard, with an overlap period), so a rotation Lambda cannot create a new one. Operators roll it there ' +
+        'and put the new value in this secret.',
+    });
+    this.webhookSecret = webhookSecret;
   }
 }
 

@@ -3,25 +3,37 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { apiRoutes, type FunctionId, type FunctionSpec, functions, schedules, stateMachines } from '../lambdas/catalog';
+import {
+  apiRoutes,
+  type FunctionId,
+  type FunctionSpec,
+  functions,
+  queues,
+  schedules,
+  stateMachines,
+} from '../lambdas/catalog';
 import type { TableName } from '../src/adapters/table-schemas';
 import { PaymentsApi } from './api';
 import { CatalogFunction } from './functions';
 import { PayInWorkflow } from './payin-workflow';
 import { Schedules } from './schedules';
+import { WorkQueues } from './work-queues';
 
 export interface PaymentsStatelessStackProps extends StackProps {
   tables: Record<TableName, ITable>;
   pspSecret: ISecret;
+  webhookSecret: ISecret;
 }
 
 /**
  * Compute and wiring, safe to destroy and redeploy: the functions of `lambdas/catalog.ts`, the pay-in
- * workflow with its failure queues and alarms, the REST API and the scheduled functions.
+ * workflow with its failure queues and alarms, the catalog's work queues (with DLQs and alarms) and their
+ * consumers, the REST API and the scheduled functions.
  */
 export class PaymentsStatelessStack extends Stack {
   readonly functions: Record<FunctionId, NodejsFunction>;
   readonly payIn: PayInWorkflow;
+  readonly workQueues: WorkQueues;
   readonly api: PaymentsApi;
   readonly schedules: Schedules;
 
@@ -29,16 +41,23 @@ export class PaymentsStatelessStack extends Stack {
     super(scope, id, props);
     const platformFeeBps = platformFeeBpsFromContext(this);
     const specs = Object.entries(functions) as [FunctionId, FunctionSpec][];
+    // Queues first: their senders get their URLs, and they depend on no function.
+    this.workQueues = new WorkQueues(this, 'WorkQueues', { queues });
+    const catalogFunctions: Partial<Record<FunctionId, CatalogFunction>> = {};
     const created: Partial<Record<FunctionId, NodejsFunction>> = {};
     const create = (functionId: FunctionId, spec: FunctionSpec) => {
       if (spec.id !== functionId) throw new Error(`catalog: functions.${functionId} has id ${spec.id}`);
-      created[functionId] = new CatalogFunction(this, spec.id, {
+      const catalogFunction = new CatalogFunction(this, spec.id, {
         spec,
         tables: props.tables,
         pspSecret: props.pspSecret,
+        webhookSecret: props.webhookSecret,
+        queues: this.workQueues.queues,
         payInStateMachine: spec.startsPayIn ? this.payIn.stateMachine : undefined,
         platformFeeBps,
-      }).function;
+      });
+      catalogFunctions[functionId] = catalogFunction;
+      created[functionId] = catalogFunction.function;
     };
 
     // The state machine needs the ARNs of its step functions and the functions that start it need the
@@ -53,6 +72,12 @@ export class PaymentsStatelessStack extends Stack {
       create(functionId, spec);
     }
     this.functions = created as Record<FunctionId, NodejsFunction>;
+
+    // Task responses last, in policies of their own: some responders are steps of the machine (see allowTaskResponses).
+    for (const [functionId, spec] of specs) {
+      if (spec.respondsToTasks) catalogFunctions[functionId]?.allowTaskResponses(this.payIn.stateMachine);
+    }
+    this.workQueues.addConsumers(this.functions);
 
     this.api = new PaymentsApi(this, 'PaymentsApi', {
       routes: apiRoutes,

@@ -5,24 +5,28 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { DefinitionBody, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
   apiRoutes,
+  queues as catalogQueues,
   type FunctionId,
   type FunctionSpec,
   functions,
+  type QueueName,
   type RouteSpec,
   schedules,
   stateMachines,
 } from '../../lambdas/catalog';
 import { PaymentsApi } from '../../lib/api';
 import { addPaymentsStacks, type PaymentsStacks } from '../../lib/app';
+import { WorkQueues } from '../../lib/work-queues';
 import { allTableSchemas, type TableName, type TableSchema, tableSchemas } from '../../src/adapters/table-schemas';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
@@ -36,6 +40,17 @@ const CDK_CONTEXT = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'u
 const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 
 const functionSpecs = Object.values(functions) as FunctionSpec[];
+const queueNames = Object.keys(catalogQueues) as QueueName[];
+/** What grantSendMessages / grantConsumeMessages / grantTaskResponse give: the intended rights, pinned. */
+const SQS_SEND_ACTIONS = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
+const SQS_CONSUME_ACTIONS = [
+  'sqs:ReceiveMessage',
+  'sqs:ChangeMessageVisibility',
+  'sqs:GetQueueUrl',
+  'sqs:DeleteMessage',
+  'sqs:GetQueueAttributes',
+];
+const TASK_RESPONSE_ACTIONS = ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'];
 const payIn = stateMachines.payIn;
 const aslText = readFileSync(path.join(REPO_ROOT, payIn.file), 'utf8');
 
@@ -109,9 +124,9 @@ const tableArnIn = (name: TableName) => built.stateless.resolve(built.stateful.t
 const refersTo = (resource: unknown, expr: unknown) => JSON.stringify(toArray(resource)).includes(JSON.stringify(expr));
 
 describe('Stack: PaymentsStateful', () => {
-  test('one DynamoDB table per table schema, nothing else but the PSP secret', () => {
+  test('one DynamoDB table per table schema, nothing else but the PSP secret key and webhook signing secret', () => {
     stateful.resourceCountIs('AWS::DynamoDB::Table', allTableSchemas.length);
-    stateful.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    stateful.resourceCountIs('AWS::SecretsManager::Secret', 2);
     expect(built.stateful.terminationProtection).toBe(true);
   });
 
@@ -175,11 +190,17 @@ describe('Stack: PaymentsStateful', () => {
     },
   );
 
-  test('the PSP secret is retained and its value is not in the template', () => {
-    const secrets = Object.values(stateful.findResources('AWS::SecretsManager::Secret'));
-    expect(secrets).toHaveLength(1);
-    expect(secrets[0]!.DeletionPolicy).toBe('Retain');
-    expect(secrets[0]!.Properties.SecretString).toBeUndefined();
+  test.each([
+    ['PSP secret key', () => built.stateful.pspSecret],
+    ['webhook signing secret', () => built.stateful.webhookSecret],
+  ] as const)('the %s: its own secret, retained, its value not in the template', (_name, secret) => {
+    const logicalId = built.stateful.getLogicalId(secret().node.defaultChild as never);
+    const resource = stateful.toJSON().Resources[logicalId] as Resource;
+    expect(resource.Type).toBe('AWS::SecretsManager::Secret');
+    expect(resource.DeletionPolicy).toBe('Retain');
+    expect(resource.UpdateReplacePolicy).toBe('Retain');
+    expect(resource.Properties.SecretString).toBeUndefined();
+    expect(built.stateful.pspSecret).not.toBe(built.stateful.webhookSecret);
   });
 });
 
@@ -221,7 +242,7 @@ describe('Stack: PaymentsStateless', () => {
         });
       });
 
-      test('environment: tables of its access map, PSP secret and state machine only when asked', () => {
+      test('environment: tables of its access map, PSP secrets, queues and state machine only when asked', () => {
         const env = fn.Properties.Environment.Variables as Record<string, unknown>;
         const expected = [
           'POWERTOOLS_SERVICE_NAME',
@@ -230,6 +251,8 @@ describe('Stack: PaymentsStateless', () => {
           'PLATFORM_FEE_BPS',
           ...(Object.keys(spec.tables) as TableName[]).map((name) => tableSchemas[name].envVar),
           ...(spec.psp ? ['PSP_SECRET_ARN'] : []),
+          ...(spec.webhookSecret ? ['PSP_WEBHOOK_SECRET_ARN'] : []),
+          ...(spec.sendsTo ?? []).map((name) => catalogQueues[name].envVar),
           ...(spec.startsPayIn ? [payIn.envVar] : []),
         ];
         sameElements(Object.keys(env), expected);
@@ -245,10 +268,15 @@ describe('Stack: PaymentsStateless', () => {
           );
         }
         if (spec.psp) expect(env.PSP_SECRET_ARN).toEqual(built.stateless.resolve(built.stateful.pspSecret.secretArn));
+        if (spec.webhookSecret) {
+          expect(env.PSP_WEBHOOK_SECRET_ARN).toEqual(built.stateless.resolve(built.stateful.webhookSecret.secretArn));
+        }
+        for (const name of spec.sendsTo ?? [])
+          expect(env[catalogQueues[name].envVar]).toEqual({ Ref: queueLogicalId(name) });
         if (spec.startsPayIn) expect(env[payIn.envVar]).toEqual({ Ref: payInLogicalId() });
       });
 
-      test('least privilege: its tables with the access of its map, nothing else', () => {
+      test('least privilege: its tables with the access of its map, its secrets, queues and pay-in rights, nothing else', () => {
         const statements = functionRoleStatements(spec);
         expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
         const writeActions = [
@@ -269,6 +297,35 @@ describe('Stack: PaymentsStateless', () => {
           if (access === 'readWrite') expect(actions).toEqual(expect.arrayContaining(writeActions));
           else expect(actions.filter((action) => writeActions.includes(action))).toEqual([]);
         }
+        // Each secret read only by the functions that ask for it, and only read.
+        for (const [asked, secret] of [
+          [spec.psp, built.stateful.pspSecret],
+          [spec.webhookSecret, built.stateful.webhookSecret],
+        ] as const) {
+          const onSecret = statements.filter((s) => refersTo(s.Resource, built.stateless.resolve(secret.secretArn)));
+          sameElements(
+            [...new Set(onSecret.flatMap((s) => toArray(s.Action)))],
+            asked ? ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] : [],
+          );
+        }
+        // Each queue: send rights for its senders, consume rights for its consumer; no function touches a DLQ.
+        const consumed = queueNames.filter((name) => catalogQueues[name].consumer === spec.id);
+        for (const name of queueNames) {
+          const onQueue = statements.filter((s) =>
+            refersTo(s.Resource, { 'Fn::GetAtt': [queueLogicalId(name), 'Arn'] }),
+          );
+          sameElements(
+            [...new Set(onQueue.flatMap((s) => toArray(s.Action)))],
+            [
+              ...new Set([
+                ...(spec.sendsTo?.includes(name) ? SQS_SEND_ACTIONS : []),
+                ...(consumed.includes(name) ? SQS_CONSUME_ACTIONS : []),
+              ]),
+            ],
+          );
+          const dlq = { 'Fn::GetAtt': [dlqLogicalId(name), 'Arn'] };
+          expect(statements.filter((s) => refersTo(s.Resource, dlq))).toEqual([]);
+        }
         const services = new Set(statements.flatMap((s) => toArray(s.Action)).map((action) => action.split(':')[0]));
         sameElements(
           [...services],
@@ -276,8 +333,9 @@ describe('Stack: PaymentsStateless', () => {
             'logs',
             'xray',
             ...(Object.keys(spec.tables).length > 0 ? ['dynamodb'] : []),
-            ...(spec.psp ? ['secretsmanager'] : []),
-            ...(spec.startsPayIn ? ['states'] : []),
+            ...(spec.psp || spec.webhookSecret ? ['secretsmanager'] : []),
+            ...((spec.sendsTo ?? []).length > 0 || consumed.length > 0 ? ['sqs'] : []),
+            ...(spec.startsPayIn || spec.respondsToTasks ? ['states'] : []),
           ],
         );
         const actions = statements.flatMap((s) => toArray(s.Action));
@@ -293,9 +351,19 @@ describe('Stack: PaymentsStateless', () => {
           expect(describe).toHaveLength(1);
           expect(JSON.stringify(describe[0]!.Resource)).toMatch(/:execution:.*PayInStateMachine.*:\*/);
         }
+        if (spec.respondsToTasks) {
+          // Answering task tokens (the pay-in machine's waitForTaskToken Task): on this one state machine.
+          const respond = statements.filter((s) => toArray(s.Action).some((a) => a.startsWith('states:SendTask')));
+          expect(respond).toHaveLength(1);
+          sameElements(toArray(respond[0]!.Action), TASK_RESPONSE_ACTIONS);
+          expect(respond[0]!.Resource).toEqual({ Ref: payInLogicalId() });
+        }
         sameElements(
           actions.filter((action) => action.startsWith('states:')),
-          spec.startsPayIn ? ['states:StartExecution', 'states:DescribeExecution'] : [],
+          [
+            ...(spec.startsPayIn ? ['states:StartExecution', 'states:DescribeExecution'] : []),
+            ...(spec.respondsToTasks ? TASK_RESPONSE_ACTIONS : []),
+          ],
         );
       });
 
@@ -357,6 +425,67 @@ describe('Stack: PaymentsStateless', () => {
         [...invoked],
         [...new Set(Object.values(payIn.substitutions))].map((id) => functionLogicalId(functions[id])),
       );
+    });
+    /** Every state of the ASL, Map and Parallel sub-states included. */
+    function aslStates(): [string, Json][] {
+      const walk = (states: Record<string, Json>): [string, Json][] =>
+        Object.entries(states).flatMap(([name, state]) => [
+          [name, state] as [string, Json],
+          ...walk(state.ItemProcessor?.States ?? state.Iterator?.States ?? {}),
+          ...(state.Branches ?? []).flatMap((branch: Json) => walk(branch.States)),
+        ]);
+      return walk(JSON.parse(aslText).States);
+    }
+
+    test('every Task invokes a function through a substitution (Resource, or FunctionName of lambda:invoke)', () => {
+      const tasks = aslStates().filter(([, state]) => state.Type === 'Task');
+      expect(tasks.length).toBeGreaterThan(0);
+      const placeholder = /^\$\{([A-Za-z0-9_]+)\}$/;
+      for (const [name, task] of tasks) {
+        const target = String(task.Resource).startsWith('arn:aws:states:::lambda:invoke')
+          ? task.Parameters?.FunctionName
+          : task.Resource;
+        const variable = String(target).match(placeholder)?.[1];
+        expect([name, variable && variable in payIn.substitutions]).toEqual([name, true]);
+      }
+    });
+
+    test('a waitForTaskToken Task passes its token, has a timeout, and catalog functions respond to tasks', () => {
+      const waiting = aslStates().filter(([, state]) => String(state.Resource).endsWith('.waitForTaskToken'));
+      for (const [, task] of waiting) {
+        expect(JSON.stringify(task.Parameters)).toContain('"$$.Task.Token"');
+        expect(task.TimeoutSeconds ?? task.TimeoutSecondsPath).toBeDefined();
+      }
+      // Without a responder the executions could only time out; with tokens nowhere, no function needs the right.
+      expect(functionSpecs.some((spec) => spec.respondsToTasks)).toBe(waiting.length > 0);
+    });
+
+    test('no dependency cycle in either template (e.g. task-response grants vs. the step functions)', () => {
+      for (const template of [stateless, stateful]) expect(dependencyCycle(template.toJSON())).toEqual([]);
+    });
+
+    test('control: a task-response grant in a step function default policy is such a cycle', () => {
+      const app = new App();
+      const stack = new Stack(app, 'CycleControl');
+      const fn = new LambdaFunction(stack, 'Step', {
+        runtime: Runtime.NODEJS_22_X,
+        handler: 'index.handler',
+        code: Code.fromInline('exports.handler = async () => ({});'),
+      });
+      const machine = new StateMachine(stack, 'Machine', {
+        definitionBody: DefinitionBody.fromString(
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: an ASL definitionSubstitutions placeholder.
+          '{"StartAt":"S","States":{"S":{"Type":"Task","Resource":"${Fn}","End":true}}}',
+        ),
+        definitionSubstitutions: { Fn: fn.functionArn },
+      });
+      machine.grantTaskResponse(fn);
+      const template = app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, Json> };
+      expect(dependencyCycle(template)).toEqual(
+        expect.arrayContaining([stack.getLogicalId(fn.node.defaultChild as never)]),
+      );
+      // The assertions library refuses such a template too (so the synth in beforeAll would have thrown).
+      expect(() => Template.fromStack(stack)).toThrow(/dependency cycle/);
     });
   });
 
@@ -436,7 +565,49 @@ describe('Stack: PaymentsStateless', () => {
       });
     });
 
-    test('an unauthorized route gets no authorizer (catalog has none yet: checked on a scratch API)', () => {
+    const publicRoutes = apiRoutes.filter((route) => !route.authorized);
+
+    test('the PSP webhook route is public, and every public route verifies a webhook signature', () => {
+      expect(publicRoutes).toContainEqual(expect.objectContaining({ method: 'POST', path: '/v1/webhooks/psp' }));
+      for (const route of publicRoutes)
+        expect([route.path, functions[route.functionId].webhookSecret]).toEqual([route.path, true]);
+    });
+
+    test('public routes: no authorizer, no API key, and the raw body passed through untouched', () => {
+      for (const route of publicRoutes) {
+        const method = methodFor(stateless, route).Properties;
+        expect(method.AuthorizationType).toBe('NONE');
+        expect(method.AuthorizerId).toBeUndefined();
+        expect(method.ApiKeyRequired).toBeFalsy();
+        // A Lambda proxy hands the function the body as received; nothing maps, converts or validates it.
+        expect(method.Integration.Type).toBe('AWS_PROXY');
+        expect(method.Integration.RequestTemplates).toBeUndefined();
+        expect(method.Integration.ContentHandling).toBeUndefined();
+        expect(method.RequestValidatorId).toBeUndefined();
+        expect(method.RequestModels).toBeUndefined();
+      }
+      stateless.resourceCountIs('AWS::ApiGateway::RequestValidator', 0);
+      stateless.resourceCountIs('AWS::ApiGateway::Model', 0);
+      const apis = Object.values(stateless.findResources('AWS::ApiGateway::RestApi'));
+      expect(apis).toHaveLength(1);
+      expect(apis[0]!.Properties.BinaryMediaTypes).toBeUndefined();
+    });
+
+    test('public routes: cdk-nag APIG4 and COG4 acknowledged on the method itself, with the signature as reason', () => {
+      for (const route of publicRoutes) {
+        const resource = built.stateless.api.api.root.resourceForPath(route.path);
+        const method = resource.node.findChild(route.method);
+        for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+          const own = method.node.metadata
+            .filter((entry) => entry.type === 'aws:cdk:acknowledged-rules')
+            .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
+            .find(([id]) => id.replace(/^annotation::/i, '') === rule);
+          expect(own?.[1]).toMatch(/^PSP webhook: authenticated by the Stripe-Signature HMAC verified in the function/);
+        }
+      }
+    });
+
+    test('control (scratch API): a public route whose function verifies no signature fails the synth', () => {
       const stack = new Stack(new App(), 'ScratchApi');
       const stub = (id: string) =>
         new LambdaFunction(stack, id, {
@@ -448,18 +619,13 @@ describe('Stack: PaymentsStateless', () => {
         FunctionId,
         LambdaFunction
       >;
+      const unsigned = functionSpecs.find((spec) => !spec.webhookSecret)!;
       const routes: RouteSpec[] = [
-        { method: 'POST', path: '/v1/webhooks/psp', functionId: 'CreatePayment', authorized: false },
-        { method: 'GET', path: '/v1/payments/{payment_id}', functionId: 'GetPayment', authorized: true },
+        { method: 'POST', path: '/v1/open', functionId: unsigned.id as FunctionId, authorized: false },
       ];
-      new PaymentsApi(stack, 'Api', { routes, functions: fns, authorizer: fns.Authorizer });
-      const template = Template.fromStack(stack);
-      expect(methodFor(template, routes[0]!).Properties).toMatchObject({ AuthorizationType: 'NONE' });
-      expect(methodFor(template, routes[0]!).Properties.AuthorizerId).toBeUndefined();
-      expect(methodFor(template, routes[1]!).Properties).toMatchObject({
-        AuthorizationType: 'CUSTOM',
-        AuthorizerId: { Ref: authorizerLogicalId(template) },
-      });
+      expect(() => new PaymentsApi(stack, 'Api', { routes, functions: fns, authorizer: fns.Authorizer })).toThrow(
+        /authorized: false .* verifies no webhook signature/,
+      );
     });
   });
 
@@ -487,14 +653,22 @@ describe('Stack: PaymentsStateless', () => {
       ]);
     });
 
-    test('every queue that is not a DLQ redrives to a DLQ after 5 receives', () => {
+    test('every queue that is not a DLQ redrives to its own DLQ (after 5 receives, or those of its catalog spec)', () => {
       const workQueues = Object.keys(queues).filter((id) => !dlqs.has(id));
-      expect(workQueues).toContain(failedPaymentsLogicalId());
+      const expected = new Map<string, number>([
+        [failedPaymentsLogicalId(), 5],
+        ...queueNames.map((name) => [queueLogicalId(name), catalogQueues[name].maxReceiveCount] as [string, number]),
+      ]);
+      sameElements(workQueues, [...expected.keys()]);
+      const targets = new Set<string>();
       for (const id of workQueues) {
         const redrive = queues[id]!.Properties.RedrivePolicy;
-        expect(redrive?.maxReceiveCount).toBe(5);
-        expect(dlqs.has(getAttQueue(redrive.deadLetterTargetArn))).toBe(true);
+        expect([id, redrive?.maxReceiveCount]).toEqual([id, expected.get(id)]);
+        const target = getAttQueue(redrive.deadLetterTargetArn);
+        expect(dlqs.has(target)).toBe(true);
+        targets.add(target);
       }
+      expect(targets.size).toBe(workQueues.length);
     });
 
     test('DLQs keep messages 14 days and have no DLQ themselves', () => {
@@ -556,6 +730,93 @@ describe('Stack: PaymentsStateless', () => {
         });
       sameElements(alarmed, [failedPaymentsLogicalId(), ...dlqs]);
     });
+  });
+
+  describe('work queues of the catalog', () => {
+    const mappings = () => Object.values(stateless.findResources('AWS::Lambda::EventSourceMapping'));
+
+    test('one event source mapping per catalog queue, and no other', () => {
+      expect(mappings()).toHaveLength(queueNames.length);
+    });
+
+    test("control (scratch stack): the spec's receives, batch size and a visibility timeout above 6x are kept", () => {
+      const stack = new Stack(new App(), 'ScratchQueues');
+      const [name] = queueNames;
+      if (!name) return;
+      const spec = catalogQueues[name];
+      const consumerTimeout = functions[spec.consumer as FunctionId].timeoutSeconds;
+      const custom = { ...spec, maxReceiveCount: 3, batchSize: 7, visibilityTimeoutSeconds: 6 * consumerTimeout + 11 };
+      const work = new WorkQueues(stack, 'Queues', { queues: { ...catalogQueues, [name]: custom } });
+      const consumer = new LambdaFunction(stack, 'Consumer', {
+        runtime: Runtime.NODEJS_22_X,
+        handler: 'index.handler',
+        code: Code.fromInline('exports.handler = async () => ({});'),
+        timeout: Duration.seconds(consumerTimeout),
+      });
+      work.addConsumers(
+        Object.fromEntries(functionSpecs.map((fnSpec) => [fnSpec.id, consumer])) as Record<FunctionId, LambdaFunction>,
+      );
+      const template = Template.fromStack(stack);
+      const queueId = stack.getLogicalId(work.queues[name].node.defaultChild as never);
+      expect(template.toJSON().Resources[queueId].Properties).toMatchObject({
+        VisibilityTimeout: 6 * consumerTimeout + 11,
+        RedrivePolicy: { maxReceiveCount: 3 },
+      });
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+        BatchSize: 7,
+      });
+    });
+
+    // A loop rather than test.each, which fails on an empty table (a catalog without queues).
+    for (const name of queueNames) {
+      const spec = catalogQueues[name];
+
+      test(`${spec.id}: visibility timeout >= 6x its consumer's timeout (max of the spec and that)`, () => {
+        const consumerTimeout = functions[spec.consumer as FunctionId].timeoutSeconds;
+        const visibility = statelessResources[queueLogicalId(name)]!.Properties.VisibilityTimeout;
+        expect(visibility).toBe(Math.max(spec.visibilityTimeoutSeconds, 6 * consumerTimeout));
+        expect(visibility).toBeGreaterThanOrEqual(6 * consumerTimeout);
+        expect(visibility).toBeGreaterThanOrEqual(spec.visibilityTimeoutSeconds);
+      });
+
+      test(`${spec.id}: its own DLQ after ${spec.maxReceiveCount} receives, kept 14 days, alarmed`, () => {
+        const queue = statelessResources[queueLogicalId(name)]!;
+        expect(queue.Properties.RedrivePolicy).toEqual({
+          deadLetterTargetArn: { 'Fn::GetAtt': [dlqLogicalId(name), 'Arn'] },
+          maxReceiveCount: spec.maxReceiveCount,
+        });
+        expect(statelessResources[dlqLogicalId(name)]!.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+        const alarms = Object.values(stateless.findResources('AWS::CloudWatch::Alarm')).filter((alarm) =>
+          refersTo(alarm.Properties.Dimensions, { 'Fn::GetAtt': [dlqLogicalId(name), 'QueueName'] }),
+        );
+        expect(alarms).toHaveLength(1);
+        expect(alarms[0]!.Properties).toMatchObject({ Threshold: 1, MetricName: 'ApproximateNumberOfMessagesVisible' });
+      });
+
+      test(`${spec.id}: consumed by ${spec.consumer} in batches of ${spec.batchSize}, reporting item failures`, () => {
+        const forQueue = mappings().filter((mapping) =>
+          refersTo(mapping.Properties.EventSourceArn, { 'Fn::GetAtt': [queueLogicalId(name), 'Arn'] }),
+        );
+        expect(forQueue).toHaveLength(1);
+        expect(forQueue[0]!.Properties).toMatchObject({
+          FunctionName: { Ref: functionLogicalId(functions[spec.consumer as FunctionId]) },
+          BatchSize: spec.batchSize,
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+        });
+      });
+
+      test(`${spec.id}: its URL reaches exactly the functions that send to it`, () => {
+        const withUrl = functionSpecs.filter((fnSpec) => {
+          const env = statelessResources[functionLogicalId(fnSpec)]!.Properties.Environment.Variables;
+          return JSON.stringify(env).includes(JSON.stringify({ Ref: queueLogicalId(name) }));
+        });
+        sameElements(
+          withUrl.map((fnSpec) => fnSpec.id),
+          functionSpecs.filter((fnSpec) => fnSpec.sendsTo?.includes(name)).map((fnSpec) => fnSpec.id),
+        );
+      });
+    }
   });
 
   describe('schedules', () => {
@@ -660,4 +921,63 @@ function payInLogicalId(): string {
 
 function failedPaymentsLogicalId(): string {
   return built.stateless.getLogicalId(built.stateless.payIn.failedPayments.node.defaultChild as never);
+}
+
+function queueLogicalId(name: QueueName): string {
+  return built.stateless.getLogicalId(built.stateless.workQueues.queues[name].node.defaultChild as never);
+}
+
+function dlqLogicalId(name: QueueName): string {
+  return built.stateless.getLogicalId(built.stateless.workQueues.deadLetterQueues[name].node.defaultChild as never);
+}
+
+/**
+ * A dependency cycle among a template's resources (as CloudFormation sees them: DependsOn, Ref, Fn::GetAtt and
+ * Fn::Sub references), as the list of logical ids around it; [] when there is none. CDK does not detect these at
+ * synth time; CloudFormation rejects the template at deploy time ("Circular dependency between resources").
+ */
+function dependencyCycle(template: { Resources?: Record<string, Json> }): string[] {
+  const resources = template.Resources ?? {};
+  const dependencies = (resource: Json): Set<string> => {
+    const found = new Set<string>(toArray(resource.DependsOn ?? []));
+    const visit = (value: Json): void => {
+      if (Array.isArray(value)) {
+        for (const item of value) visit(item);
+        return;
+      }
+      if (value === null || typeof value !== 'object') return;
+      for (const [key, inner] of Object.entries(value as Record<string, Json>)) {
+        if (key === 'Ref' && typeof inner === 'string') found.add(inner);
+        else if (key === 'Fn::GetAtt') found.add(typeof inner === 'string' ? inner.split('.')[0]! : inner[0]);
+        else if (key === 'Fn::Sub') {
+          const text = typeof inner === 'string' ? inner : inner[0];
+          for (const m of String(text).matchAll(/\$\{([^}.!]+)[^}]*\}/g)) found.add(m[1]!);
+        }
+        visit(inner);
+      }
+    };
+    visit({ Properties: resource.Properties });
+    return new Set([...found].filter((id) => id in resources));
+  };
+  const edges = new Map(Object.entries(resources).map(([id, resource]) => [id, dependencies(resource)]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const dfs = (id: string): string[] => {
+    if (state.get(id) === 'done') return [];
+    if (state.get(id) === 'visiting') return [...path.slice(path.indexOf(id)), id];
+    state.set(id, 'visiting');
+    path.push(id);
+    for (const next of edges.get(id) ?? []) {
+      const cycle = dfs(next);
+      if (cycle.length > 0) return cycle;
+    }
+    path.pop();
+    state.set(id, 'done');
+    return [];
+  };
+  for (const id of edges.keys()) {
+    const cycle = dfs(id);
+    if (cycle.length > 0) return cycle;
+  }
+  return [];
 }
