@@ -8,7 +8,7 @@
 import { logger } from '../adapters/observability';
 import type { OrderStatus } from '../domain/payment';
 import { cancelPending, type PendingDeps, settle } from './pending';
-import { loadPayment, resolveWithPsp, type StepDeps } from './steps';
+import { loadPayment, resolveWithPsp } from './steps';
 import { isWorkflowRunning, redrive, type WorkflowDeps } from './workflow';
 
 export interface JanitorOptions {

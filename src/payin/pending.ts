@@ -67,7 +67,10 @@ export async function settle(deps: PendingDeps, paymentId: string, state: PspCha
   if (state.state === 'failed' && payment.event.mode === 'hosted') {
     // A declined card on the hosted page would let the buyer try again; we close the page first, so that a
     // FAILED payment can never be paid afterwards. If it was paid meanwhile, that is the answer.
+    const declined = state;
     state = await deps.psp.stopPending(state.pspReference, payment.event.checkout_session_id, `${paymentId}:stop`);
+    // Closing the page cancels the intent; the reason the payment failed is still the decline.
+    if (state.state === 'failed') state = { ...state, reason: declined.reason ?? state.reason };
     payment = await loadPayment(deps, paymentId);
     if (state.state === 'pending') throw new PspTransientError(`payment ${paymentId}: the hosted page is still open`);
   }

@@ -133,7 +133,10 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
       metadata,
       returnUrl: event.return_url ?? '',
       idempotencyKey: pspIdempotencyKey(paymentId, 'register'),
-      expiresAt: Math.floor(deadline.getTime() / 1000),
+      // The PSP takes 30 minutes to 24 hours; a shorter deadline of ours is enforced by us (we expire the page).
+      expiresAt: Math.floor(
+        Math.min(Math.max(deadline.getTime(), Date.now() + 31 * 60_000), Date.now() + 23 * 3600_000) / 1000,
+      ),
     });
     await markPending(deps, payment, hosted.pspReference, deadline, {
       checkout_session_id: hosted.sessionId,

@@ -18,6 +18,8 @@ export const TEST_STACK_ENV = {
 };
 
 export default async function globalSetup(): Promise<void> {
+  // Each run audits its own logs (the card-data scan of the teardown reads every .log here).
+  fs.rmSync(ARTIFACTS, { recursive: true, force: true });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'payments-it-'));
   const stack = await startStackProcess({
     dataDir,

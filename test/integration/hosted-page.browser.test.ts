@@ -4,9 +4,11 @@
  * the PSP's page only; it never reaches our API. Screenshots are kept in test-artifacts/.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { call, checkout, stackInfo, unique, waitForStatus, type PaymentView } from '../support/api-client';
+import { call, checkout, type PaymentView, stackInfo, unique, waitForStatus } from '../support/api-client';
 import { checkInvariants } from '../support/invariants';
 import { ARTIFACTS } from '../support/local-stack-process';
 
@@ -14,11 +16,18 @@ jest.setTimeout(180_000);
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.join(ARTIFACTS, 'screenshots');
-const RETURN_URL = 'http://127.0.0.1:9/return'; // nothing listens: the browser's landing page is not our concern
-
+let RETURN_URL = '';
 let browser: Browser;
+/** The marketplace's own "thank you" page, where the PSP sends the buyer back. */
+let shop: http.Server;
 
 beforeAll(async () => {
+  shop = http.createServer((_, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<html><body><h1>Thank you</h1><p>Your order is being confirmed.</p></body></html>');
+  });
+  await new Promise<void>((resolve) => shop.listen(0, '127.0.0.1', resolve));
+  RETURN_URL = `http://127.0.0.1:${(shop.address() as AddressInfo).port}/checkout/return`;
   fs.mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -37,6 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await new Promise((resolve) => shop?.close(resolve));
 });
 
 async function startCheckout(name: string): Promise<{ paymentId: string; page: Page; redirect: string }> {
@@ -65,21 +75,18 @@ async function payWithCard(page: Page, name: string, card: string): Promise<void
   await Promise.all([page.waitForLoadState('domcontentloaded'), page.click('#pay')]);
 }
 
-/** Waits until the browser was sent back to our return URL (which does not load: nothing listens there). */
-async function returnedTo(page: Page): Promise<URL> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (page.url().startsWith(RETURN_URL)) return new URL(page.url());
-    await page.waitForTimeout(100);
-  }
-  throw new Error(`not redirected back; at ${page.url()}`);
+/** Waits until the browser is back on the marketplace's return page. */
+async function returnedTo(page: Page, name: string): Promise<URL> {
+  await page.waitForURL((url) => url.href.startsWith(RETURN_URL), { timeout: 15_000 });
+  await page.screenshot({ path: path.join(SHOTS, `${name}-9-returned.png`) });
+  return new URL(page.url());
 }
 
 describe('Hosted payment page in a browser', () => {
   it('pays with 4242 4242 4242 4242: redirected back, the webhook settles the payment SUCCESS', async () => {
     const { paymentId, page } = await startCheckout('success');
     await payWithCard(page, 'success', '4242 4242 4242 4242');
-    const back = await returnedTo(page);
+    const back = await returnedTo(page, 'success');
     expect(back.searchParams.get('payment_id')).toBe(paymentId);
     const done = await waitForStatus(paymentId, ['SUCCESS', 'FAILED']);
     expect(done.status).toBe('SUCCESS');
@@ -93,7 +100,7 @@ describe('Hosted payment page in a browser', () => {
     await page.waitForSelector('#approve');
     await page.screenshot({ path: path.join(SHOTS, '3ds-3-challenge.png') });
     await page.click('#approve');
-    await returnedTo(page);
+    await returnedTo(page, '3ds');
     expect((await waitForStatus(paymentId, ['SUCCESS', 'FAILED'])).status).toBe('SUCCESS');
     expect(await checkInvariants(stackInfo(), [paymentId])).toEqual([]);
     await page.close();

@@ -16,6 +16,8 @@ describe('Module: card-scan', () => {
       ['an ISO timestamp', '2026-11-21T17:37:26.193Z'],
       ['a non-Luhn 16-digit run', '4242424242424241'],
       ['a payment id', 'pay_4087a25724e9dafcd71ad707e0a38b7f'],
+      ['digits across UUID dashes', '0c341701-1283-432a-9a57-7d057ec22e55 06054698-5646-4530-8716-0000'],
+      ['an account id in an ARN', 'arn:aws:lambda:us-east-1:000000000000:function:Charge'],
     ])('does not flag %s', (_, text) => {
       expect(findCardNumbers(text)).toEqual([]);
     });
