@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { apiRoutes, type RouteSpec } from '../lambdas/catalog';
+import { listen } from './http-server';
 import { invoke, LOCAL_ACCOUNT, LOCAL_REGION } from './lambda-runtime';
 
 const STAGE = 'local';
@@ -153,17 +153,5 @@ export async function startApiGateway(host: string, port: number): Promise<Local
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  const address = server.address() as AddressInfo;
-  return {
-    url: `http://${host}:${address.port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listen(server, host, port);
 }

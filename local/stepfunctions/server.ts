@@ -3,7 +3,7 @@
  * for the actions the project uses, so handlers and operators use the real @aws-sdk/client-sfn against it.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../http-server';
 import { type Execution, type ExecutionStatus, type LocalStepFunctions, SfnError } from './engine';
 
 type Body = Record<string, unknown>;
@@ -123,17 +123,5 @@ export async function startSfnServer(engine: LocalStepFunctions, host: string, p
       reply(status, { __type: type, message: (error as Error).message }, { 'x-amzn-errortype': type });
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  const address = server.address() as AddressInfo;
-  return {
-    url: `http://${host}:${address.port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listen(server, host, port);
 }

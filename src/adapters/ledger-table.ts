@@ -5,6 +5,7 @@
 import { type DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { assertBalanced, type LedgerEntry, type LedgerTransaction } from '../domain/ledger';
 import { asRetryable, cancellationCodes } from './errors';
+import { queryPartition } from './query';
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
 
@@ -78,35 +79,18 @@ export class LedgerTable {
   /** Every entry booked against a reference (e.g. a payment id), in transaction order. */
   async entriesFor(reference: string): Promise<StoredLedgerEntry[]> {
     const entries: StoredLedgerEntry[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client
-        .send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': `REF#${reference}` },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        )
-        .catch((error) => {
-          throw asRetryable(error);
-        });
-      for (const item of page.Items ?? []) {
-        if (item.entity !== 'ENTRY') continue;
-        entries.push({
-          transaction_id: item.transaction_id,
-          reference: item.reference,
-          account: item.account,
-          direction: item.direction,
-          amount_minor: item.amount_minor,
-          currency: item.currency,
-          posted_at: String(item.posted_at).split('#')[0] ?? '',
-        });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for (const item of await queryPartition(this.client, this.tableName, `REF#${reference}`)) {
+      if (item.entity !== 'ENTRY') continue;
+      entries.push({
+        transaction_id: String(item.transaction_id),
+        reference: String(item.reference),
+        account: String(item.account),
+        direction: item.direction as StoredLedgerEntry['direction'],
+        amount_minor: Number(item.amount_minor),
+        currency: String(item.currency),
+        posted_at: String(item.posted_at).split('#')[0] ?? '',
+      });
+    }
     return entries;
   }
 }

@@ -6,6 +6,7 @@ import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from '../domain/payment';
 import { asRetryable, cancellationCodes } from './errors';
+import { queryPartition } from './query';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -117,25 +118,7 @@ export class PaymentsTable {
   }
 
   async get(paymentId: string): Promise<Payment | undefined> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client
-        .send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': `PAY#${paymentId}` },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        )
-        .catch((error) => {
-          throw asRetryable(error);
-        });
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = await queryPartition(this.client, this.tableName, `PAY#${paymentId}`);
     const event = items.find((item) => item.sk === 'EVENT');
     if (!event) return undefined;
     const orders = items
