@@ -66,7 +66,8 @@ export function assertChargeableAmount(amount: number, currency: string): void {
   }
 }
 
-function formatAmount(amount: number, currency: string): string {
+/** An amount in the smallest unit as a display string, e.g. 2599 usd -> "$25.99". */
+export function formatAmount(amount: number, currency: string): string {
   const units = ZERO_DECIMAL.has(currency) ? amount : amount / (THREE_DECIMAL.has(currency) ? 1000 : 100);
   return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() }).format(units);
 }

@@ -4,6 +4,7 @@ import type Stripe from 'stripe';
 import { type ApiRequest, type Execute, ok, type Route } from './api';
 import { assertChargeableAmount, normalizeCurrency } from './currencies';
 import { invalidRequest } from './errors';
+import type { EventOrigin } from './events';
 import type { FormObject } from './form';
 import { inCreatedRange, paginate, readListParams } from './list';
 import {
@@ -21,6 +22,7 @@ import {
 import {
   CANCELLATION_REASONS,
   CAPTURE_METHODS,
+  type ConfirmInput,
   type CreatePaymentIntentInput,
   type PaymentIntentService,
   SEARCH_FIELDS,
@@ -65,13 +67,14 @@ export function paymentIntentRoutes(intents: PaymentIntentService, methods: Paym
     {
       method: 'POST',
       path: COLLECTION_URL,
-      prepare: ({ params }) => {
+      prepare: (request) => {
+        const { params } = request;
         const input = readCreateInput(params);
         const expand = readIntentExpand(params);
         const paymentMethod = resolveMethod(params);
         if (paymentMethod) input.paymentMethod = paymentMethod;
         intents.assertCreatable(input);
-        return () => ok(render(intents.create(input), expand, methods));
+        return () => ok(render(intents.create(input, originOf(request)), expand, methods));
       },
     },
     {
@@ -97,67 +100,82 @@ export function paymentIntentRoutes(intents: PaymentIntentService, methods: Paym
     {
       method: 'POST',
       path: `${COLLECTION_URL}/:id/confirm`,
-      prepare: ({ params, pathParams }) => {
+      prepare: (request) => {
+        const { params, pathParams } = request;
         rejectUnknownParams(params, CONFIRM_PARAMS);
         const expand = readIntentExpand(params);
         const returnUrl = readString(params, 'return_url');
-        readBoolean(params, 'off_session');
-        readBoolean(params, 'error_on_requires_action');
+        const offSession = readBoolean(params, 'off_session');
+        const errorOnRequiresAction = readBoolean(params, 'error_on_requires_action');
         const id = idOf(pathParams);
         intents.get(id);
         const paymentMethod = resolveMethod(params);
         return () => {
-          const input = { ...(paymentMethod && { paymentMethod }), ...(returnUrl && { returnUrl }) };
-          return ok(render(intents.confirm(id, input), expand, methods));
+          const input: ConfirmInput = {
+            ...(paymentMethod && { paymentMethod }),
+            ...(returnUrl && { returnUrl }),
+            ...(offSession !== undefined && { offSession }),
+            ...(errorOnRequiresAction !== undefined && { errorOnRequiresAction }),
+          };
+          return ok(render(intents.confirm(id, input, originOf(request)), expand, methods));
         };
       },
     },
     {
       method: 'POST',
       path: `${COLLECTION_URL}/:id/capture`,
-      prepare: ({ params, pathParams }: ApiRequest) => {
+      prepare: (request: ApiRequest) => {
+        const { params, pathParams } = request;
         rejectUnknownParams(params, ['amount_to_capture', 'expand']);
         const expand = readIntentExpand(params);
         const amount = readInteger(params, 'amount_to_capture', { min: 1 });
         const id = idOf(pathParams);
         intents.get(id);
-        return () => ok(render(intents.capture(id, amount), expand, methods));
+        return () => ok(render(intents.capture(id, amount, originOf(request)), expand, methods));
       },
     },
     {
       method: 'POST',
       path: `${COLLECTION_URL}/:id/cancel`,
-      prepare: ({ params, pathParams }) => {
+      prepare: (request) => {
+        const { params, pathParams } = request;
         rejectUnknownParams(params, ['cancellation_reason', 'expand']);
         const expand = readIntentExpand(params);
         const reason = readEnum(params, 'cancellation_reason', CANCELLATION_REASONS);
         const id = idOf(pathParams);
         intents.get(id);
-        return () => ok(render(intents.cancel(id, reason), expand, methods));
+        return () => ok(render(intents.cancel(id, reason, originOf(request)), expand, methods));
       },
     },
   ];
+}
+
+/** The request recorded on the events it causes. */
+export function originOf(request: ApiRequest): EventOrigin {
+  return { id: request.requestId, idempotency_key: request.idempotencyKey ?? null };
 }
 
 function idOf(pathParams: Record<string, string>): string {
   return pathParams.id ?? '';
 }
 
-function readCreateInput(params: FormObject): CreatePaymentIntentInput {
+function readCreateInput(params: FormObject): CreatePaymentIntentInput & Omit<ConfirmInput, 'paymentMethod'> {
   rejectUnknownParams(params, CREATE_PARAMS);
   const amount = readInteger(params, 'amount', { required: true, min: 1 }) as number;
   const currency = normalizeCurrency(readRequiredString(params, 'currency'));
   assertChargeableAmount(amount, currency);
   const confirm = readBoolean(params, 'confirm') ?? false;
-  readBoolean(params, 'off_session');
-  readBoolean(params, 'error_on_requires_action');
+  const offSession = readBoolean(params, 'off_session');
+  const errorOnRequiresAction = readBoolean(params, 'error_on_requires_action');
   const returnUrl = readString(params, 'return_url');
   if (returnUrl && !confirm) {
     throw invalidRequest('The parameter `return_url` can only be passed when `confirm` is `true`.', {
       param: 'return_url',
     });
   }
-  const input: CreatePaymentIntentInput = {
+  const input: CreatePaymentIntentInput & Omit<ConfirmInput, 'paymentMethod'> = {
+    ...(offSession !== undefined && { offSession }),
+    ...(errorOnRequiresAction !== undefined && { errorOnRequiresAction }),
     amount,
     currency,
     confirm,

@@ -3,13 +3,21 @@
 //   requires_payment_method --(payment method attached)--> requires_confirmation
 //   confirm: success -> succeeded (or requires_capture with capture_method=manual)
 //            decline -> requires_payment_method, last_payment_error set, HTTP 402
+//            3-D Secure card -> requires_action (next_action.redirect_to_url); with off_session or
+//              error_on_requires_action: declined (authentication_required) instead
+//            processing card -> processing
+//   authenticate (challenge page or admin): requires_action -> approve: charged as above;
+//            fail: requires_payment_method, last_payment_error payment_intent_authentication_failure
+//   settle (admin): processing -> succeeded | requires_payment_method (declined)
 //   capture: requires_capture -> succeeded;  cancel: any open state -> canceled
+// Every state change is reported to the hooks (events and webhooks, checkout sessions).
 
 import type Stripe from 'stripe';
 import type { ChargeLedger } from './charges';
 import { docUrl, invalidRequest, StripeApiError } from './errors';
+import { AUTOMATIC, type EmittedEventType, type EventOrigin } from './events';
 import { newId, randomAlphanumeric } from './ids';
-import type { PaymentMethodStore, StoredPaymentMethod } from './payment-methods';
+import type { CardDecline, PaymentMethodStore, StoredPaymentMethod } from './payment-methods';
 import type { SearchDocument } from './search-query';
 
 export const CAPTURE_METHODS = ['automatic', 'automatic_async', 'manual'] as const;
@@ -38,7 +46,23 @@ export interface CreatePaymentIntentInput {
 export interface ConfirmInput {
   paymentMethod?: StoredPaymentMethod;
   returnUrl?: string;
+  offSession?: boolean;
+  errorOnRequiresAction?: boolean;
 }
+
+export type IntentEventType = Extract<EmittedEventType, `payment_intent.${string}`>;
+
+export interface IntentHooks {
+  /** Called after every state change with the intent as it now is. */
+  changed(type: IntentEventType, intent: Stripe.PaymentIntent, origin: EventOrigin): void;
+  /** Where the buyer completes a 3-D Secure challenge for this intent. */
+  challengeUrl(intent: Stripe.PaymentIntent): string;
+}
+
+const NO_HOOKS: IntentHooks = { changed: () => {}, challengeUrl: (intent) => `/3ds/${intent.id}` };
+
+export type AuthenticationOutcome = 'approve' | 'fail';
+export type SettlementOutcome = 'succeeded' | 'failed';
 
 const CONFIRMABLE: readonly string[] = ['requires_payment_method', 'requires_confirmation', 'requires_action'];
 const CANCELABLE: readonly string[] = [
@@ -58,6 +82,7 @@ export class PaymentIntentService {
     private readonly methods: PaymentMethodStore,
     private readonly charges: ChargeLedger,
     private readonly nowSeconds: () => number,
+    private readonly hooks: IntentHooks = NO_HOOKS,
   ) {}
 
   /** Checks that fail the whole create request before any PaymentIntent exists. */
@@ -68,16 +93,19 @@ export class PaymentIntentService {
   }
 
   /** Creates (and with confirm=true, confirms) a PaymentIntent. A decline throws a 402 after storing it. */
-  create(input: CreatePaymentIntentInput): Stripe.PaymentIntent {
+  create(
+    input: CreatePaymentIntentInput & Omit<ConfirmInput, 'paymentMethod' | 'returnUrl'>,
+    origin: EventOrigin = AUTOMATIC,
+  ): Stripe.PaymentIntent {
     this.assertCreatable(input);
     const intent = this.buildIntent(input);
     if (input.paymentMethod) this.attach(intent, input.paymentMethod);
     this.intents.set(intent.id, intent);
-    if (input.confirm && input.paymentMethod) this.charge(intent, input.paymentMethod);
+    if (input.confirm && input.paymentMethod) this.process(intent, input.paymentMethod, input, origin);
     return intent;
   }
 
-  confirm(id: string, input: ConfirmInput): Stripe.PaymentIntent {
+  confirm(id: string, input: ConfirmInput, origin: EventOrigin = AUTOMATIC): Stripe.PaymentIntent {
     const intent = this.get(id);
     if (!CONFIRMABLE.includes(intent.status)) {
       throw unexpectedState(intent, 'confirm', 'confirmed', CONFIRMABLE);
@@ -86,11 +114,51 @@ export class PaymentIntentService {
     if (!paymentMethod) throw missingPaymentMethod(intent);
     if (requiresReturnUrl(intent) && !input.returnUrl) throw returnUrlRequired();
     this.attach(intent, paymentMethod);
-    this.charge(intent, paymentMethod);
+    this.process(intent, paymentMethod, input, origin);
     return intent;
   }
 
-  capture(id: string, amountToCapture?: number): Stripe.PaymentIntent {
+  /** The buyer's (or the admin's) answer to the 3-D Secure challenge of a `requires_action` intent. */
+  authenticate(id: string, outcome: AuthenticationOutcome, origin: EventOrigin = AUTOMATIC): Stripe.PaymentIntent {
+    const intent = this.get(id);
+    if (intent.status !== 'requires_action') {
+      throw unexpectedState(intent, 'authenticate', 'authenticated', ['requires_action']);
+    }
+    const paymentMethod = this.attachedPaymentMethod(intent);
+    if (!paymentMethod) throw missingPaymentMethod(intent);
+    if (outcome === 'approve') {
+      // A decline after authentication is reported on the intent (last_payment_error), not thrown.
+      this.settle(intent, paymentMethod, origin);
+      return intent;
+    }
+    intent.status = 'requires_payment_method';
+    intent.payment_method = null;
+    intent.next_action = null;
+    intent.last_payment_error = {
+      type: 'invalid_request_error',
+      code: 'payment_intent_authentication_failure',
+      doc_url: docUrl('payment_intent_authentication_failure'),
+      message:
+        'The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again.',
+      payment_method: structuredClone(paymentMethod.object),
+      payment_method_type: paymentMethod.object.type,
+    };
+    this.hooks.changed('payment_intent.payment_failed', intent, origin);
+    return intent;
+  }
+
+  /** Ends the `processing` state of an intent, as the PSP does once a slow payment settles. */
+  settleProcessing(id: string, outcome: SettlementOutcome, origin: EventOrigin = AUTOMATIC): Stripe.PaymentIntent {
+    const intent = this.get(id);
+    if (intent.status !== 'processing') throw unexpectedState(intent, 'settle', 'settled', ['processing']);
+    const paymentMethod = this.attachedPaymentMethod(intent);
+    if (!paymentMethod) throw missingPaymentMethod(intent);
+    const decline = outcome === 'failed' ? (paymentMethod.decline ?? GENERIC_DECLINE) : undefined;
+    this.settle(intent, paymentMethod, origin, decline);
+    return intent;
+  }
+
+  capture(id: string, amountToCapture?: number, origin: EventOrigin = AUTOMATIC): Stripe.PaymentIntent {
     const intent = this.get(id);
     if (intent.status !== 'requires_capture') {
       throw unexpectedState(intent, 'capture', 'captured', ['requires_capture']);
@@ -106,10 +174,11 @@ export class PaymentIntentService {
     intent.status = 'succeeded';
     intent.amount_received = amount;
     intent.amount_capturable = 0;
+    this.hooks.changed('payment_intent.succeeded', intent, origin);
     return intent;
   }
 
-  cancel(id: string, reason: CancellationReason | undefined): Stripe.PaymentIntent {
+  cancel(id: string, reason: CancellationReason | undefined, origin: EventOrigin = AUTOMATIC): Stripe.PaymentIntent {
     const intent = this.get(id);
     if (!CANCELABLE.includes(intent.status)) throw unexpectedState(intent, 'cancel', 'canceled', CANCELABLE);
     if (intent.status === 'requires_capture' && typeof intent.latest_charge === 'string') {
@@ -119,6 +188,9 @@ export class PaymentIntentService {
     intent.canceled_at = this.nowSeconds();
     intent.cancellation_reason = reason ?? null;
     intent.amount_capturable = 0;
+    intent.next_action = null;
+    intent.processing = null;
+    this.hooks.changed('payment_intent.canceled', intent, origin);
     return intent;
   }
 
@@ -131,6 +203,10 @@ export class PaymentIntentService {
         status: 404,
       });
     return intent;
+  }
+
+  has(id: string): boolean {
+    return this.intents.has(id);
   }
 
   newestFirst(): Stripe.PaymentIntent[] {
@@ -206,7 +282,47 @@ export class PaymentIntentService {
     intent.status = 'requires_confirmation';
   }
 
-  private charge(intent: Stripe.PaymentIntent, paymentMethod: StoredPaymentMethod): void {
+  /** After a confirmation: challenge, processing, or the charge itself. Throws the 402 of a decline. */
+  private process(
+    intent: Stripe.PaymentIntent,
+    paymentMethod: StoredPaymentMethod,
+    options: Pick<ConfirmInput, 'returnUrl' | 'offSession' | 'errorOnRequiresAction'>,
+    origin: EventOrigin,
+  ): void {
+    if (paymentMethod.requiresAuthentication) {
+      if (options.offSession || options.errorOnRequiresAction) {
+        const error = this.settle(intent, paymentMethod, origin, AUTHENTICATION_REQUIRED);
+        if (error) throw error;
+        return;
+      }
+      intent.status = 'requires_action';
+      intent.last_payment_error = null;
+      intent.next_action = {
+        type: 'redirect_to_url',
+        redirect_to_url: { url: this.hooks.challengeUrl(intent), return_url: options.returnUrl ?? null },
+      };
+      this.hooks.changed('payment_intent.requires_action', intent, origin);
+      return;
+    }
+    if (paymentMethod.processing) {
+      intent.status = 'processing';
+      intent.last_payment_error = null;
+      intent.next_action = null;
+      intent.processing = { type: 'card', card: {} };
+      this.hooks.changed('payment_intent.processing', intent, origin);
+      return;
+    }
+    const error = this.settle(intent, paymentMethod, origin);
+    if (error) throw error;
+  }
+
+  /** Charges (or declines) the payment method; a decline is returned as the 402 to throw on the API path. */
+  private settle(
+    intent: Stripe.PaymentIntent,
+    paymentMethod: StoredPaymentMethod,
+    origin: EventOrigin,
+    decline = paymentMethod.decline,
+  ): StripeApiError | undefined {
     const base = {
       payment_intent: intent.id,
       payment_method: paymentMethod.object.id,
@@ -215,7 +331,8 @@ export class PaymentIntentService {
       created: this.nowSeconds(),
       metadata: intent.metadata,
     };
-    const { decline } = paymentMethod;
+    intent.next_action = null;
+    intent.processing = null;
     if (decline) {
       const failed = this.charges.recordFailure(base, decline.code);
       intent.status = 'requires_payment_method';
@@ -228,10 +345,11 @@ export class PaymentIntentService {
         decline_code: decline.declineCode,
         doc_url: docUrl(decline.code),
         message: decline.message,
-        payment_method: paymentMethod.object,
+        payment_method: structuredClone(paymentMethod.object),
         payment_method_type: paymentMethod.object.type,
       };
-      throw new StripeApiError(402, {
+      this.hooks.changed('payment_intent.payment_failed', intent, origin);
+      return new StripeApiError(402, {
         ...intent.last_payment_error,
         type: 'card_error',
         message: decline.message,
@@ -245,12 +363,27 @@ export class PaymentIntentService {
     if (manual) {
       intent.status = 'requires_capture';
       intent.amount_capturable = intent.amount;
+      this.hooks.changed('payment_intent.amount_capturable_updated', intent, origin);
     } else {
       intent.status = 'succeeded';
       intent.amount_received = intent.amount;
+      this.hooks.changed('payment_intent.succeeded', intent, origin);
     }
+    return undefined;
   }
 }
+
+const GENERIC_DECLINE: CardDecline = {
+  code: 'card_declined',
+  declineCode: 'generic_decline',
+  message: 'Your card was declined.',
+};
+
+const AUTHENTICATION_REQUIRED: CardDecline = {
+  code: 'authentication_required',
+  declineCode: 'authentication_required',
+  message: 'Your card was declined. This transaction requires authentication.',
+};
 
 function automaticPaymentMethods(allowRedirects: 'always' | 'never' | undefined) {
   return allowRedirects ? { allow_redirects: allowRedirects, enabled: true } : { enabled: true };

@@ -1,6 +1,14 @@
 // Stripe's test PaymentMethod tokens (https://docs.stripe.com/testing). Like Stripe, each use of a
 // token such as `pm_card_visa` mints a new PaymentMethod (`pm_...`) that the PaymentIntent then
-// references; that minted id can be reused later. No card numbers exist here, only the last4.
+// references; that minted id can be reused later. No card numbers are kept, only the last4 and brand.
+//
+// Behaviours beyond success/decline:
+//   pm_card_authenticationRequired, pm_card_threeDSecure2Required: confirming leaves the intent
+//     `requires_action` (3-D Secure challenge at /3ds/:pi_id, or the admin authenticate route);
+//   pm_card_authenticationRequiredChargeDeclinedInsufficientFunds: 3-D Secure, then declined;
+//   pm_card_processing (simulator only, not a Stripe token): the intent stays `processing` until
+//     POST /__admin/payment_intents/:id/settle.
+// The hosted payment page maps Stripe's test card numbers onto these tokens (tokenForCardNumber).
 
 import type Stripe from 'stripe';
 import { resourceMissing } from './errors';
@@ -17,6 +25,10 @@ interface TestCard {
   last4: string;
   funding: 'credit' | 'debit';
   decline?: CardDecline;
+  /** A 3-D Secure challenge is required before the charge. */
+  requiresAuthentication?: boolean;
+  /** The charge stays `processing` until settled through the admin route. */
+  processing?: boolean;
 }
 
 const CARD_DECLINED = 'Your card was declined.';
@@ -27,6 +39,16 @@ function declined(declineCode: string, message = CARD_DECLINED, code = 'card_dec
 
 const TEST_CARDS: Record<string, TestCard> = {
   pm_card_visa: { brand: 'visa', last4: '4242', funding: 'credit' },
+  pm_card_authenticationRequired: { brand: 'visa', last4: '3184', funding: 'credit', requiresAuthentication: true },
+  pm_card_threeDSecure2Required: { brand: 'visa', last4: '3220', funding: 'credit', requiresAuthentication: true },
+  pm_card_authenticationRequiredChargeDeclinedInsufficientFunds: {
+    brand: 'visa',
+    last4: '3178',
+    funding: 'credit',
+    requiresAuthentication: true,
+    decline: declined('insufficient_funds', 'Your card has insufficient funds.'),
+  },
+  pm_card_processing: { brand: 'visa', last4: '0077', funding: 'credit', processing: true },
   pm_card_visa_debit: { brand: 'visa', last4: '5556', funding: 'debit' },
   pm_card_mastercard: { brand: 'mastercard', last4: '4444', funding: 'credit' },
   pm_card_mastercard_debit: { brand: 'mastercard', last4: '8210', funding: 'debit' },
@@ -76,6 +98,25 @@ const TEST_CARDS: Record<string, TestCard> = {
   },
 };
 
+// Stripe's test card numbers accepted by the hosted payment page, by the token they behave as. Only the
+// token (and so the last4 and brand) is kept once the number is looked up.
+const CARD_NUMBERS: Record<string, string> = {
+  '4242424242424242': 'pm_card_visa',
+  '4000056655665556': 'pm_card_visa_debit',
+  '5555555555554444': 'pm_card_mastercard',
+  '4000000000000002': 'pm_card_chargeDeclined',
+  '4000000000009995': 'pm_card_chargeDeclinedInsufficientFunds',
+  '4000000000000069': 'pm_card_chargeDeclinedExpiredCard',
+  '4000002760003184': 'pm_card_authenticationRequired',
+  '4000000000003220': 'pm_card_threeDSecure2Required',
+  '4000008260003178': 'pm_card_authenticationRequiredChargeDeclinedInsufficientFunds',
+};
+
+/** The test token a hosted-page card number behaves as (digits only), or undefined for an unknown number. */
+export function tokenForCardNumber(digits: string): string | undefined {
+  return Object.hasOwn(CARD_NUMBERS, digits) ? CARD_NUMBERS[digits] : undefined;
+}
+
 /** True for a test token such as `pm_card_visa` (the base of a fault token, see faults.ts). */
 export function isTestToken(token: string): boolean {
   return Object.hasOwn(TEST_CARDS, token);
@@ -85,6 +126,8 @@ export function isTestToken(token: string): boolean {
 export interface StoredPaymentMethod {
   object: Stripe.PaymentMethod;
   decline?: CardDecline;
+  requiresAuthentication?: boolean;
+  processing?: boolean;
 }
 
 export class PaymentMethodStore {
@@ -109,7 +152,10 @@ export class PaymentMethodStore {
 
   private mint(token: string, card: TestCard): StoredPaymentMethod {
     const object = buildPaymentMethod(newId('pm'), card, this.fingerprint(token), this.nowSeconds());
-    const stored: StoredPaymentMethod = card.decline ? { object, decline: card.decline } : { object };
+    const stored: StoredPaymentMethod = { object };
+    if (card.decline) stored.decline = card.decline;
+    if (card.requiresAuthentication) stored.requiresAuthentication = true;
+    if (card.processing) stored.processing = true;
     this.methods.set(object.id, stored);
     return stored;
   }

@@ -1,19 +1,26 @@
 // A PSP simulator speaking the subset of Stripe's v1 REST wire format we use, so the real `stripe`
 // SDK talks to it unchanged:
 //   new Stripe(secretKey, { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries: 0 })
-// State is in memory. `/__admin/...` routes (no auth; loopback only) expose the ground truth and control
-// fault injection (faults.ts):
-//   GET    /__admin/charges[?payment_id=...][&include=failed]   successful (or all) charges
-//   GET    /__admin/payment_intents
-//   GET    /__admin/faults          POST /__admin/faults (JSON FaultConfig)          DELETE /__admin/faults
-//   GET    /__admin/faults/log      POST /__admin/reset (intents, charges, keys, faults: everything)
+// State is in memory.
+//
+//   /v1/payment_intents...          create, confirm, capture, cancel, retrieve, list, search
+//   /v1/checkout/sessions...        create, retrieve, list, expire (checkout-session-routes.ts)
+//   /v1/events, /v1/events/:id      the events of every state change (events.ts)
+//   /pay/:session_id[/3ds], /3ds/:payment_intent   the hosted payment page and 3-D Secure (hosted-page.ts)
+//   /__admin/...                    ground truth, faults, pending payments, webhooks (admin.ts)
+//
+// Events are POSTed, signed as Stripe signs them, to the webhook endpoint when one is configured
+// (webhooks.ts). close() stops the server and every pending timer and delivery.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Stripe from 'stripe';
+import { type AdminTarget, adminResponse } from './admin';
 import { type ApiRequest, type ApiResponse, type HttpMethod, matchRoute, type Route } from './api';
 import { authenticate } from './auth';
 import { ChargeLedger, type ChargeRecord } from './charges';
+import { checkoutSessionRoutes, DEFAULT_MIN_EXPIRY_S } from './checkout-session-routes';
+import { CheckoutSessionService } from './checkout-sessions';
 import {
   errorEnvelope,
   internalError,
@@ -23,9 +30,9 @@ import {
   unknownError,
   unrecognizedUrl,
 } from './errors';
+import { EventStore, eventRoutes } from './events';
 import {
   type FaultConfig,
-  FaultConfigError,
   FaultInjector,
   type FaultPlan,
   type FaultToken,
@@ -33,11 +40,30 @@ import {
   parseFaultToken,
 } from './faults';
 import { canonicalForm, FormError, type FormObject, parseForm } from './form';
+import { hostedPage, isHostedPath } from './hosted-page';
 import { IDEMPOTENCY_KEY_MAX_LENGTH, IdempotencyStore, type StoredResponse } from './idempotency';
 import { newId } from './ids';
 import { paymentIntentRoutes } from './payment-intent-routes';
-import { PaymentIntentService } from './payment-intents';
+import {
+  type AuthenticationOutcome,
+  type IntentHooks,
+  PaymentIntentService,
+  type SettlementOutcome,
+} from './payment-intents';
 import { isTestToken, PaymentMethodStore } from './payment-methods';
+import {
+  assertHttpUrl,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RETRY_BASE_MS,
+  defaultBehaviour,
+  type ManualSend,
+  newWebhookSecret,
+  parseBehaviour,
+  type WebhookBehaviour,
+  type WebhookDelivery,
+  WebhookDispatcher,
+  type WebhookEndpoint,
+} from './webhooks';
 
 export interface PspSimulatorOptions {
   secretKey: string;
@@ -50,6 +76,22 @@ export interface PspSimulatorOptions {
   now?: () => number;
   /** How long a `timeout` fault holds the connection open before destroying it (default 30 s). */
   hangMs?: number;
+  /** Where events are POSTed (none by default; see also setWebhookEndpoint and the admin route). */
+  webhookUrl?: string;
+  /** The endpoint's signing secret (`whsec_...`; a random one when omitted). */
+  webhookSecret?: string;
+  /** Backoff base between delivery attempts: base * 2^(attempt-1) (default 1000 ms). */
+  webhookRetryBaseMs?: number;
+  /** Automatic delivery attempts per event, the first included (default 8). */
+  webhookMaxAttempts?: number;
+  /** The initial delivery behaviour (duplicate, delay, reorder, pause...), also restored by reset(). */
+  webhookBehaviour?: Partial<WebhookBehaviour>;
+  /** Base URL of the hosted pages in `url` and `next_action` (default http://<host>:<port>). */
+  publicUrl?: string;
+  /** The minimum time from creation to a Checkout Session's `expires_at` (Stripe: 1800 s). */
+  checkoutMinExpirySeconds?: number;
+  /** How often open Checkout Sessions are checked for expiry (default 1000 ms). */
+  sessionSweepMs?: number;
 }
 
 export interface PspSimulator {
@@ -70,7 +112,33 @@ export interface PspSimulator {
   faults(): FaultConfig;
   /** Every fault injected so far (token and rate based), oldest first. */
   injectedFaults(): InjectedFault[];
-  /** Forgets everything: intents, payment methods, charges, idempotency keys, fault config, log and counters. */
+  /** Every Checkout Session, oldest first (copies). */
+  checkoutSessions(): Stripe.Checkout.Session[];
+  /** Every event, oldest first (copies). */
+  events(): Stripe.Event[];
+  /** Every webhook delivery attempt, in the order they finished. */
+  webhookDeliveries(): WebhookDelivery[];
+  webhookEndpoint(): WebhookEndpoint | undefined;
+  /** Sets the endpoint (secret kept, or random, when omitted); null removes it. */
+  setWebhookEndpoint(url: string | null, secret?: string): WebhookEndpoint | undefined;
+  webhookBehaviour(): WebhookBehaviour;
+  /** Merges a partial behaviour; throws WebhookConfigError when invalid. */
+  setWebhookBehaviour(behaviour: Partial<WebhookBehaviour>): WebhookBehaviour;
+  /** Deliveries not finished yet (held, buffered, waiting for a retry, queued or in flight). */
+  pendingWebhooks(): number;
+  /** Delivers an event again: same id and body, freshly signed (one attempt). */
+  resendWebhook(eventId: string): Promise<WebhookDelivery>;
+  /** One delivery with an offset timestamp, another secret or a tampered body (negative tests). */
+  sendWebhook(eventId: string, options?: ManualSend): Promise<WebhookDelivery>;
+  /** What the 3-D Secure challenge buttons do. */
+  authenticatePaymentIntent(id: string, outcome: AuthenticationOutcome): Stripe.PaymentIntent;
+  /** Ends the `processing` state of an intent. */
+  settlePaymentIntent(id: string, outcome: SettlementOutcome): Stripe.PaymentIntent;
+  /**
+   * Forgets everything: intents, payment methods, charges, sessions, events, idempotency keys, fault
+   * config, log and counters, pending webhook deliveries and their log (endpoint and behaviour back to
+   * the startup options).
+   */
   reset(): void;
 }
 
@@ -83,6 +151,9 @@ interface State {
   idempotency: IdempotencyStore;
   intents: PaymentIntentService;
   charges: ChargeLedger;
+  methods: PaymentMethodStore;
+  sessions: CheckoutSessionService;
+  events: EventStore;
 }
 
 interface Simulator extends State {
@@ -91,6 +162,10 @@ interface Simulator extends State {
   now: () => number;
   hangMs: number;
   faults: FaultInjector;
+  webhooks: WebhookDispatcher;
+  /** Base URL of the hosted pages, known once listening. */
+  publicUrl: string;
+  minExpirySeconds: number;
   /** Pending latency and hang timers, cleared on close. */
   timers: Set<NodeJS.Timeout>;
 }
@@ -120,14 +195,26 @@ export async function startPspSimulator(
   const host = opts.host ?? '127.0.0.1';
   await listen(server, opts.port ?? 0, host);
   const { port } = server.address() as AddressInfo;
+  const url = `http://${host}:${port}`;
+  sim.publicUrl = (opts.publicUrl ?? url).replace(/\/+$/, '');
+  const sweepMs = opts.sessionSweepMs ?? 1000;
+  const sweep = setInterval(() => sim.sessions.expireDue(), sweepMs);
+  sweep.unref();
+  let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}`,
+    url,
     host,
     port,
+    // Idempotent: a second call waits for the first.
     close: () => {
-      for (const timer of sim.timers) clearTimeout(timer);
-      sim.timers.clear();
-      return close(server);
+      if (!closing) {
+        clearInterval(sweep);
+        sim.webhooks.close();
+        for (const timer of sim.timers) clearTimeout(timer);
+        sim.timers.clear();
+        closing = close(server);
+      }
+      return closing;
     },
     paymentIntents: () =>
       sim.intents
@@ -140,6 +227,22 @@ export async function startPspSimulator(
     setFaults: (config) => sim.faults.configure(config),
     faults: () => sim.faults.current(),
     injectedFaults: () => sim.faults.injected(),
+    checkoutSessions: () =>
+      sim.sessions
+        .newestFirst()
+        .reverse()
+        .map((session) => structuredClone(session)),
+    events: () => sim.events.oldestFirst().map((event) => structuredClone(event)),
+    webhookDeliveries: () => sim.webhooks.deliveries(),
+    webhookEndpoint: () => sim.webhooks.currentEndpoint(),
+    setWebhookEndpoint: (endpointUrl, secret) => sim.webhooks.setEndpoint(endpointUrl, secret),
+    webhookBehaviour: () => sim.webhooks.currentBehaviour(),
+    setWebhookBehaviour: (behaviour) => sim.webhooks.configure(behaviour),
+    pendingWebhooks: () => sim.webhooks.pending(),
+    resendWebhook: (eventId) => sim.webhooks.resend(eventId),
+    sendWebhook: (eventId, options = {}) => sim.webhooks.send(eventId, options),
+    authenticatePaymentIntent: (id, outcome) => structuredClone(sim.intents.authenticate(id, outcome)),
+    settlePaymentIntent: (id, outcome) => structuredClone(sim.intents.settleProcessing(id, outcome)),
     reset: () => reset(sim),
   };
 }
@@ -148,40 +251,107 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
   const now = opts.now ?? Date.now;
   const hangMs = opts.hangMs ?? DEFAULT_HANG_MS;
   if (!Number.isInteger(hangMs) || hangMs < 0) throw new Error(`hangMs must be a non-negative integer: ${hangMs}`);
-  return {
-    ...createState(now),
+  const minExpirySeconds = opts.checkoutMinExpirySeconds ?? DEFAULT_MIN_EXPIRY_S;
+  if (!Number.isInteger(minExpirySeconds) || minExpirySeconds < 0) {
+    throw new Error(`checkoutMinExpirySeconds must be a non-negative integer: ${minExpirySeconds}`);
+  }
+  if (opts.webhookUrl) assertHttpUrl(opts.webhookUrl);
+  const endpoint = opts.webhookUrl
+    ? { url: opts.webhookUrl, secret: opts.webhookSecret ?? newWebhookSecret() }
+    : undefined;
+  const behaviour = defaultBehaviour({
+    retry_base_ms: opts.webhookRetryBaseMs ?? DEFAULT_RETRY_BASE_MS,
+    max_attempts: opts.webhookMaxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    ...opts.webhookBehaviour,
+  });
+  parseBehaviour(behaviour);
+  // The state is created below; the dispatcher reads the current event store through `sim`.
+  const sim = {
     secretKey: opts.secretKey,
     beforeExecute: opts.beforeExecute,
     now,
     hangMs,
     faults: new FaultInjector(now),
+    publicUrl: opts.publicUrl ?? '',
+    minExpirySeconds,
     timers: new Set(),
-  };
+  } as Omit<Simulator, keyof State | 'webhooks'> as Simulator;
+  sim.webhooks = new WebhookDispatcher(
+    endpoint,
+    behaviour,
+    now,
+    (id) => sim.events.find(id),
+    (id) => sim.events.delivered(id),
+  );
+  return Object.assign(sim, createState(sim));
 }
 
-function createState(now: () => number): State {
-  const nowSeconds = () => Math.floor(now() / 1000);
+function createState(sim: Simulator): State {
+  const nowSeconds = () => Math.floor(sim.now() / 1000);
   const methods = new PaymentMethodStore(nowSeconds);
   const charges = new ChargeLedger();
-  const intents = new PaymentIntentService(methods, charges, nowSeconds);
+  // Hooks are called only after construction, once `sessions` below exists.
+  let sessions: CheckoutSessionService | undefined;
+  const events = new EventStore(
+    nowSeconds,
+    () => sim.webhooks.endpointCount(),
+    (stored) => sim.webhooks.enqueue(stored),
+  );
+  const hooks: IntentHooks = {
+    changed: (type, intent, origin) => {
+      events.emit(type, intent, origin);
+      sessions?.onIntentChanged(type, intent, origin);
+    },
+    challengeUrl: (intent) => {
+      const sessionId = sessions?.sessionIdForIntent(intent.id);
+      const path = sessionId ? `/pay/${encodeURIComponent(sessionId)}/3ds` : `/3ds/${encodeURIComponent(intent.id)}`;
+      return `${sim.publicUrl}${path}`;
+    },
+  };
+  const intents = new PaymentIntentService(methods, charges, nowSeconds, hooks);
+  sessions = new CheckoutSessionService(intents, nowSeconds, {
+    changed: (type, session, origin) => events.emit(type, session, origin),
+    pageUrl: (id) => `${sim.publicUrl}/pay/${encodeURIComponent(id)}`,
+  });
   return {
-    routes: paymentIntentRoutes(intents, methods),
-    idempotency: new IdempotencyStore(now),
+    routes: [
+      ...paymentIntentRoutes(intents, methods),
+      ...checkoutSessionRoutes(sessions, intents, { nowSeconds, minExpirySeconds: sim.minExpirySeconds }),
+      ...eventRoutes(events),
+    ],
+    idempotency: new IdempotencyStore(sim.now),
     intents,
     charges,
+    methods,
+    sessions,
+    events,
   };
 }
 
 /** Requests still in flight finish against the state they started with. */
 function reset(sim: Simulator): void {
-  Object.assign(sim, createState(sim.now));
+  sim.webhooks.reset();
+  Object.assign(sim, createState(sim));
   sim.faults.reset();
 }
 
 async function handle(sim: Simulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://simulator');
   if (url.pathname.startsWith('/__admin/')) {
-    send(res, await adminResponse(sim, req, url));
+    send(res, await admin(sim, req, url));
+    return;
+  }
+  if (isHostedPath(url.pathname)) {
+    const method = (req.method ?? 'GET').toUpperCase();
+    let body = '';
+    try {
+      if (method === 'POST') body = await readBody(req);
+    } catch {
+      // Never logged: the body may hold card data.
+      send(res, { status: 413, body: 'Request body too large.', headers: { 'Content-Type': 'text/plain' } });
+      return;
+    }
+    send(res, hostedPage(sim, method, url.pathname, body));
     return;
   }
   const exchange: Exchange = { requestId: newId('req', 14) };
@@ -390,59 +560,29 @@ function sleep(sim: Simulator, ms: number): Promise<void> {
   });
 }
 
-const ADMIN_METHODS: Record<string, readonly string[]> = {
-  '/__admin/charges': ['GET'],
-  '/__admin/payment_intents': ['GET'],
-  '/__admin/faults': ['GET', 'POST', 'DELETE'],
-  '/__admin/faults/log': ['GET'],
-  '/__admin/reset': ['POST'],
-};
-
-async function adminResponse(sim: Simulator, req: IncomingMessage, url: URL): Promise<Outgoing> {
-  const json = (status: number, body: unknown): Outgoing => ({
-    status,
-    body: JSON.stringify(body, null, 2),
-    headers: {},
-  });
-  const failure = (status: number, message: string) => json(status, { error: { message } });
-  const method = (req.method ?? 'GET').toUpperCase();
-  const allowed = ADMIN_METHODS[url.pathname];
-  if (!allowed) return failure(404, `Unknown admin route ${url.pathname}`);
-  if (!allowed.includes(method)) {
-    const response = failure(405, `${method} not allowed on ${url.pathname}`);
-    response.headers.Allow = allowed.join(', ');
-    return response;
-  }
-  switch (`${method} ${url.pathname}`) {
-    case 'GET /__admin/charges': {
-      const charges = url.searchParams.get('include') === 'failed' ? sim.charges.all() : sim.charges.succeeded();
-      const paymentId = url.searchParams.get('payment_id');
-      return json(200, paymentId === null ? charges : charges.filter((c) => c.metadata.payment_id === paymentId));
-    }
-    case 'GET /__admin/payment_intents':
-      return json(200, sim.intents.newestFirst().reverse());
-    case 'GET /__admin/faults':
-      return json(200, sim.faults.current());
-    case 'POST /__admin/faults': {
-      try {
-        const body = (await readBody(req)).trim();
-        return json(200, sim.faults.configure(body === '' ? {} : JSON.parse(body)));
-      } catch (error) {
-        if (error instanceof SyntaxError) return failure(400, `Invalid JSON: ${error.message}`);
-        if (error instanceof FaultConfigError || error instanceof StripeApiError) return failure(400, error.message);
-        throw error;
-      }
-    }
-    case 'DELETE /__admin/faults':
-      return json(200, sim.faults.configure({}));
-    case 'GET /__admin/faults/log':
-      return json(200, sim.faults.injected());
-    case 'POST /__admin/reset':
-      reset(sim);
-      return json(200, { reset: true });
-    default:
-      return failure(404, `Unknown admin route ${url.pathname}`);
-  }
+function admin(sim: Simulator, req: IncomingMessage, url: URL) {
+  const target: AdminTarget = {
+    get intents() {
+      return sim.intents;
+    },
+    get charges() {
+      return sim.charges;
+    },
+    get sessions() {
+      return sim.sessions;
+    },
+    get events() {
+      return sim.events;
+    },
+    faults: sim.faults,
+    webhooks: sim.webhooks,
+    reset: () => reset(sim),
+  };
+  const json = async (): Promise<unknown> => {
+    const body = (await readBody(req)).trim();
+    return body === '' ? {} : JSON.parse(body);
+  };
+  return adminResponse(target, { method: (req.method ?? 'GET').toUpperCase(), url, json });
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -1,0 +1,274 @@
+// `/__admin/...` routes (no auth; loopback only): the ground truth, fault injection, and control of
+// pending payments and webhooks.
+//
+//   GET    /__admin/charges[?payment_id=...][&include=failed]   successful (or all) charges
+//   GET    /__admin/payment_intents           GET /__admin/checkout_sessions        GET /__admin/events
+//   POST   /__admin/payment_intents/:id/authenticate  {"outcome": "approve" | "fail"}     (3-D Secure)
+//   POST   /__admin/payment_intents/:id/settle        {"outcome": "succeeded" | "failed"} (processing)
+//   GET    /__admin/faults          POST /__admin/faults (JSON FaultConfig)          DELETE /__admin/faults
+//   GET    /__admin/faults/log      POST /__admin/reset (everything, webhooks included)
+//   GET    /__admin/webhooks/endpoint            POST {"url": "...", "secret": "whsec_..."} (url null: none)
+//   GET    /__admin/webhooks/behaviour           POST (partial WebhookBehaviour, merged)   DELETE (defaults)
+//   GET    /__admin/webhooks/deliveries[?event_id=...]
+//   POST   /__admin/webhooks/resend/:event_id    one more delivery: same id and body, freshly signed
+//   POST   /__admin/webhooks/send  {"event_id", "timestamp_offset_s"?, "secret"?, "tamper"?}  negative tests
+
+import type { ChargeLedger } from './charges';
+import type { CheckoutSessionService } from './checkout-sessions';
+import { StripeApiError } from './errors';
+import { AUTOMATIC, type EventStore } from './events';
+import { FaultConfigError, type FaultInjector } from './faults';
+import type { PaymentIntentService } from './payment-intents';
+import { WebhookConfigError, type WebhookDispatcher } from './webhooks';
+
+export interface AdminTarget {
+  intents: PaymentIntentService;
+  charges: ChargeLedger;
+  sessions: CheckoutSessionService;
+  events: EventStore;
+  faults: FaultInjector;
+  webhooks: WebhookDispatcher;
+  /** Forgets everything (see PspSimulator.reset). */
+  reset(): void;
+}
+
+export interface AdminRequest {
+  method: string;
+  url: URL;
+  /** The JSON body ({} when empty); throws SyntaxError when it is not JSON. */
+  json(): Promise<unknown>;
+}
+
+export interface AdminResponse {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
+type Handler = (sim: AdminTarget, request: AdminRequest, params: Record<string, string>) => Promise<unknown> | unknown;
+
+class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const ROUTES: { path: string; methods: Record<string, Handler> }[] = [
+  {
+    path: '/__admin/charges',
+    methods: {
+      GET: (sim, { url }) => {
+        const charges = url.searchParams.get('include') === 'failed' ? sim.charges.all() : sim.charges.succeeded();
+        const paymentId = url.searchParams.get('payment_id');
+        return paymentId === null ? charges : charges.filter((c) => c.metadata.payment_id === paymentId);
+      },
+    },
+  },
+  { path: '/__admin/payment_intents', methods: { GET: (sim) => sim.intents.newestFirst().reverse() } },
+  {
+    path: '/__admin/payment_intents/:id/authenticate',
+    methods: {
+      POST: async (sim, request, { id }) => {
+        const outcome = field(await request.json(), 'outcome', ['approve', 'fail'] as const);
+        return sim.intents.authenticate(intentId(sim, id), outcome, AUTOMATIC);
+      },
+    },
+  },
+  {
+    path: '/__admin/payment_intents/:id/settle',
+    methods: {
+      POST: async (sim, request, { id }) => {
+        const outcome = field(await request.json(), 'outcome', ['succeeded', 'failed'] as const);
+        return sim.intents.settleProcessing(intentId(sim, id), outcome, AUTOMATIC);
+      },
+    },
+  },
+  {
+    path: '/__admin/checkout_sessions',
+    methods: {
+      GET: (sim) => {
+        sim.sessions.expireDue();
+        return sim.sessions.newestFirst().reverse();
+      },
+    },
+  },
+  { path: '/__admin/events', methods: { GET: (sim) => sim.events.oldestFirst() } },
+  {
+    path: '/__admin/faults',
+    methods: {
+      GET: (sim) => sim.faults.current(),
+      POST: async (sim, request) => sim.faults.configure(await request.json()),
+      DELETE: (sim) => sim.faults.configure({}),
+    },
+  },
+  { path: '/__admin/faults/log', methods: { GET: (sim) => sim.faults.injected() } },
+  {
+    path: '/__admin/reset',
+    methods: {
+      POST: (sim) => {
+        sim.reset();
+        return { reset: true };
+      },
+    },
+  },
+  {
+    path: '/__admin/webhooks/endpoint',
+    methods: {
+      GET: (sim) => endpointView(sim),
+      POST: async (sim, request) => {
+        const body = object(await request.json());
+        const url = body.url;
+        if (url !== null && typeof url !== 'string') throw new AdminError(400, 'url must be a string or null.');
+        if (body.secret !== undefined && typeof body.secret !== 'string') {
+          throw new AdminError(400, 'secret must be a string.');
+        }
+        sim.webhooks.setEndpoint(url, body.secret as string | undefined);
+        return endpointView(sim);
+      },
+    },
+  },
+  {
+    path: '/__admin/webhooks/behaviour',
+    methods: {
+      GET: (sim) => sim.webhooks.currentBehaviour(),
+      POST: async (sim, request) => sim.webhooks.configure(await request.json()),
+      DELETE: (sim) => sim.webhooks.resetBehaviour(),
+    },
+  },
+  {
+    path: '/__admin/webhooks/deliveries',
+    methods: {
+      GET: (sim, { url }) => {
+        const eventId = url.searchParams.get('event_id');
+        const deliveries = sim.webhooks.deliveries();
+        return eventId === null ? deliveries : deliveries.filter((delivery) => delivery.event_id === eventId);
+      },
+    },
+  },
+  {
+    path: '/__admin/webhooks/resend/:event_id',
+    methods: { POST: (sim, _request, { event_id }) => sim.webhooks.resend(eventId(sim, event_id)) },
+  },
+  {
+    path: '/__admin/webhooks/send',
+    methods: {
+      POST: async (sim, request) => {
+        const body = object(await request.json());
+        const known = ['event_id', 'timestamp_offset_s', 'secret', 'tamper'];
+        for (const name of Object.keys(body)) {
+          if (!known.includes(name)) throw new AdminError(400, `Unknown field '${name}' (known: ${known.join(', ')}).`);
+        }
+        if (typeof body.event_id !== 'string') throw new AdminError(400, 'event_id is required.');
+        const offset = body.timestamp_offset_s ?? 0;
+        if (typeof offset !== 'number' || !Number.isInteger(offset)) {
+          throw new AdminError(400, 'timestamp_offset_s must be an integer.');
+        }
+        if (body.secret !== undefined && typeof body.secret !== 'string') {
+          throw new AdminError(400, 'secret must be a string.');
+        }
+        if (body.tamper !== undefined && typeof body.tamper !== 'boolean') {
+          throw new AdminError(400, 'tamper must be a boolean.');
+        }
+        return sim.webhooks.send(eventId(sim, body.event_id), {
+          timestampOffsetS: offset,
+          ...(body.secret !== undefined && { secret: body.secret as string }),
+          ...(body.tamper !== undefined && { tamper: body.tamper as boolean }),
+        });
+      },
+    },
+  },
+];
+
+export async function adminResponse(sim: AdminTarget, request: AdminRequest): Promise<AdminResponse> {
+  const path = request.url.pathname;
+  const method = request.method;
+  let matched: { methods: Record<string, Handler>; params: Record<string, string> } | undefined;
+  for (const route of ROUTES) {
+    const params = matchPath(route.path, path);
+    if (params) {
+      matched = { methods: route.methods, params };
+      break;
+    }
+  }
+  if (!matched) return failure(404, `Unknown admin route ${path}`);
+  const handler = matched.methods[method];
+  if (!handler) {
+    const response = failure(405, `${method} not allowed on ${path}`);
+    response.headers.Allow = Object.keys(matched.methods).join(', ');
+    return response;
+  }
+  try {
+    return json(200, await handler(sim, request, matched.params));
+  } catch (error) {
+    if (error instanceof SyntaxError) return failure(400, `Invalid JSON: ${error.message}`);
+    if (error instanceof AdminError) return failure(error.status, error.message);
+    if (error instanceof FaultConfigError || error instanceof WebhookConfigError) return failure(400, error.message);
+    if (error instanceof StripeApiError) {
+      return json(error.status, { error: { ...error.body, message: error.body.message } });
+    }
+    throw error;
+  }
+}
+
+export function json(status: number, body: unknown): AdminResponse {
+  return { status, body: JSON.stringify(body, null, 2), headers: {} };
+}
+
+export function failure(status: number, message: string): AdminResponse {
+  return json(status, { error: { message } });
+}
+
+function endpointView(sim: AdminTarget): { url: string | null; secret: string | null } {
+  const endpoint = sim.webhooks.currentEndpoint();
+  return { url: endpoint?.url ?? null, secret: endpoint?.secret ?? null };
+}
+
+function intentId(sim: AdminTarget, id: string | undefined): string {
+  if (!id || !sim.intents.has(id)) throw new AdminError(404, `No such payment_intent: '${id ?? ''}'`);
+  return id;
+}
+
+function eventId(sim: AdminTarget, id: string | undefined): string {
+  if (!id || !sim.events.find(id)) throw new AdminError(404, `No such event: '${id ?? ''}'`);
+  return id;
+}
+
+function object(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new AdminError(400, 'The body must be a JSON object.');
+  }
+  return body as Record<string, unknown>;
+}
+
+function field<T extends string>(body: unknown, name: string, values: readonly T[]): T {
+  const value = object(body)[name];
+  if (typeof value !== 'string' || !(values as readonly string[]).includes(value)) {
+    throw new AdminError(400, `${name} must be one of: ${values.join(', ')}.`);
+  }
+  return value as T;
+}
+
+function matchPath(template: string, path: string): Record<string, string> | undefined {
+  const expected = template.split('/');
+  const actual = path.split('/');
+  if (expected.length !== actual.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < expected.length; i++) {
+    const segment = expected[i] ?? '';
+    const value = actual[i] ?? '';
+    if (segment.startsWith(':')) {
+      if (value === '') return undefined;
+      try {
+        params[segment.slice(1)] = decodeURIComponent(value);
+      } catch {
+        return undefined;
+      }
+    } else if (segment !== value) {
+      return undefined;
+    }
+  }
+  return params;
+}

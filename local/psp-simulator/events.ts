@@ -1,0 +1,145 @@
+// Stripe's Event objects (`evt_...`): one per state change, holding a snapshot of the object at that
+// moment, listed newest first at /v1/events and delivered to the webhook endpoint (webhooks.ts).
+//
+// The simulator emits: payment_intent.{succeeded, payment_failed, requires_action, processing, canceled,
+// amount_capturable_updated} and checkout.session.{completed, expired}.
+
+import Stripe from 'stripe';
+import { ok, type Route } from './api';
+import { invalidRequest } from './errors';
+import { newId } from './ids';
+import { inCreatedRange, paginate, readListParams } from './list';
+import { readBoolean, readString, readStringList, rejectUnknownParams } from './params';
+
+/** The API request that caused an event; both null for changes made by the buyer or the PSP itself. */
+export interface EventOrigin {
+  id: string | null;
+  idempotency_key: string | null;
+}
+
+export const AUTOMATIC: EventOrigin = Object.freeze({ id: null, idempotency_key: null });
+
+export type EmittedEventType =
+  | 'payment_intent.succeeded'
+  | 'payment_intent.payment_failed'
+  | 'payment_intent.requires_action'
+  | 'payment_intent.processing'
+  | 'payment_intent.canceled'
+  | 'payment_intent.amount_capturable_updated'
+  | 'checkout.session.completed'
+  | 'checkout.session.expired';
+
+export interface StoredEvent {
+  event: Stripe.Event;
+  /** The body as first serialized: every delivery of the event sends exactly these bytes. */
+  payload: string;
+}
+
+export class EventStore {
+  // Insertion order is creation order.
+  private readonly events = new Map<string, StoredEvent>();
+
+  constructor(
+    private readonly nowSeconds: () => number,
+    /** How many webhook endpoints will be sent a new event (0 or 1). */
+    private readonly endpointCount: () => number,
+    private readonly onEvent: (stored: StoredEvent) => void,
+    readonly apiVersion = Stripe.API_VERSION,
+  ) {}
+
+  emit(type: EmittedEventType, object: { id: string }, origin: EventOrigin): Stripe.Event {
+    const event = {
+      id: newId('evt'),
+      object: 'event',
+      api_version: this.apiVersion,
+      created: this.nowSeconds(),
+      data: { object: structuredClone(object) },
+      livemode: false,
+      pending_webhooks: this.endpointCount(),
+      request: { id: origin.id, idempotency_key: origin.idempotency_key },
+      type,
+    } as unknown as Stripe.Event;
+    const stored: StoredEvent = { event, payload: JSON.stringify(event, null, 2) };
+    this.events.set(event.id, stored);
+    this.onEvent(stored);
+    return event;
+  }
+
+  find(id: string): StoredEvent | undefined {
+    return this.events.get(id);
+  }
+
+  get(id: string): Stripe.Event {
+    const stored = this.events.get(id);
+    if (!stored) throw invalidRequest(`No such event: '${id}'`, { code: 'resource_missing', param: 'id', status: 404 });
+    return stored.event;
+  }
+
+  /** A successful delivery: one endpoint fewer still waiting for it. */
+  delivered(id: string): void {
+    const stored = this.events.get(id);
+    if (stored && stored.event.pending_webhooks > 0) stored.event.pending_webhooks -= 1;
+  }
+
+  newestFirst(): Stripe.Event[] {
+    return [...this.events.values()].map((stored) => stored.event).reverse();
+  }
+
+  oldestFirst(): Stripe.Event[] {
+    return [...this.events.values()].map((stored) => stored.event);
+  }
+}
+
+const COLLECTION_URL = '/v1/events';
+
+export function eventRoutes(events: EventStore): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: COLLECTION_URL,
+      prepare: ({ params }) => {
+        rejectUnknownParams(params, [
+          'created',
+          'delivery_success',
+          'ending_before',
+          'expand',
+          'limit',
+          'starting_after',
+          'type',
+          'types',
+        ]);
+        const listParams = readListParams(params);
+        const type = readString(params, 'type') ?? undefined;
+        const types = readStringList(params, 'types');
+        if (type && types) {
+          throw invalidRequest('You may only specify one of these parameters: type, types.', { param: 'types' });
+        }
+        const deliverySuccess = readBoolean(params, 'delivery_success');
+        const patterns = types ?? (type ? [type] : undefined);
+        return () => {
+          const matches = (event: Stripe.Event) =>
+            inCreatedRange(event.created, listParams.created) &&
+            (!patterns || patterns.some((pattern) => typeMatches(pattern, event.type))) &&
+            (deliverySuccess === undefined || (event.pending_webhooks === 0) === deliverySuccess);
+          const page = paginate(events.newestFirst(), matches, listParams, COLLECTION_URL, 'event');
+          return ok({ ...page, data: page.data.map((event) => structuredClone(event)) });
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: `${COLLECTION_URL}/:id`,
+      prepare: ({ params, pathParams }) => {
+        rejectUnknownParams(params, ['expand']);
+        const event = events.get(pathParams.id ?? '');
+        return () => ok(structuredClone(event));
+      },
+    },
+  ];
+}
+
+/** `payment_intent.*` matches every payment_intent event, as Stripe's `type` filter does. */
+function typeMatches(pattern: string, type: string): boolean {
+  if (pattern.endsWith('.*')) return type.startsWith(pattern.slice(0, -1));
+  return pattern === type;
+}
