@@ -78,7 +78,9 @@ export async function startDynamoDbLocal(options: {
       if (!exited) {
         const gone = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
-        await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([gone, new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+        clearTimeout(timer);
         if (!exited) child.kill('SIGKILL');
       }
       fs.rmSync(pidFile, { force: true });

@@ -188,7 +188,7 @@ function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** Throws when a test card number (plain or spaced) or any Luhn-valid 13-19 digit run appears in `value`. */
+/** Throws when a test card number (plain or spaced) or a card-shaped Luhn-valid run (see card-scan.ts) appears. */
 function expectNoCardNumbers(label: string, value: unknown): void {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   for (const number of ALL_TEST_NUMBERS) {
@@ -196,8 +196,11 @@ function expectNoCardNumbers(label: string, value: unknown): void {
       if (text.includes(form)) throw new Error(`${label} contains the card number ${form}`);
     }
   }
-  for (const match of text.matchAll(/(?<!\d)\d{13,19}(?!\d)/g)) {
-    if (luhnValid(match[0])) throw new Error(`${label} contains a Luhn-valid number ${match[0]}`);
+  // A card-shaped run: not a piece of a hex id, signature or UUID (letters or digits around it), brand range 2-6.
+  for (const match of text.matchAll(/(?<![0-9A-Za-z])\d{13,19}(?![0-9A-Za-z])/g)) {
+    if (/^[2-6]/.test(match[0]) && luhnValid(match[0])) {
+      throw new Error(`${label} contains a Luhn-valid number ${match[0]}`);
+    }
   }
 }
 
