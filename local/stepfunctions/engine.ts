@@ -356,6 +356,12 @@ export class LocalStepFunctions {
   private finish(execution: Execution, status: ExecutionStatus, details: Partial<Execution>): void {
     if (execution.status !== 'RUNNING') return;
     Object.assign(execution, details, { status, stopDate: Date.now() / 1000 });
+    // Its waiting tasks are over too (a timed-out wait never returns to waitForToken's cleanup).
+    for (const [token, task] of this.waitingTasks) {
+      if (task.executionArn !== execution.executionArn) continue;
+      this.waitingTasks.delete(token);
+      this.closedTokens.add(token);
+    }
     try {
       this.onClosed(execution);
     } catch {

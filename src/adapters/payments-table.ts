@@ -137,11 +137,20 @@ export class PaymentsTable {
   async transition(
     payment: Payment,
     to: OrderStatus,
-    changes: { reason?: string | null; pspReference?: string; set?: Record<string, unknown> } = {},
+    changes: {
+      reason?: string | null;
+      pspReference?: string;
+      set?: Record<string, unknown>;
+      /** Only from these states (still within the transition table): the state the caller observed. */
+      from?: OrderStatus[];
+      /** An extra condition on the event item, e.g. that it is still held for review. */
+      eventIf?: { name: string; equals: string };
+    } = {},
     scope: 'all' | 'event' | 'orders' = 'all',
   ): Promise<boolean> {
     const now = new Date().toISOString();
-    const sources = allowedSources(to);
+    const sources = allowedSources(to).filter((source) => !changes.from || changes.from.includes(source));
+    if (sources.length === 0) return false;
     const values: Record<string, unknown> = { ':to': to, ':now': now };
     sources.forEach((source, i) => {
       values[`:from${i}`] = source;
@@ -162,14 +171,23 @@ export class PaymentsTable {
       set += ', psp_reference = :ref';
       values[':ref'] = changes.pspReference;
     }
-    const update = (key: Record<string, string>, extra = '', extraValues: Record<string, unknown> = {}) => ({
+    const update = (
+      key: Record<string, string>,
+      extra = '',
+      extraValues: Record<string, unknown> = {},
+      extraCondition?: { name: string; equals: string },
+    ) => ({
       Update: {
         TableName: this.tableName,
         Key: key,
         UpdateExpression: `SET ${set}${extra}${remove}`,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ...values, ...extraValues },
+        ConditionExpression: extraCondition ? `${condition} AND #if = :if` : condition,
+        ExpressionAttributeNames: { '#status': 'status', ...(extraCondition ? { '#if': extraCondition.name } : {}) },
+        ExpressionAttributeValues: {
+          ...values,
+          ...extraValues,
+          ...(extraCondition ? { ':if': extraCondition.equals } : {}),
+        },
       },
     });
     const items: TransactItem[] = [];

@@ -198,7 +198,29 @@ export class StripePsp implements Psp {
 
   async retrieve(pspReference: string): Promise<PspChargeState> {
     const stripe = await this.stripe();
+    if (pspReference.startsWith('cs_')) return this.sessionState(pspReference);
     return chargeState(await ask(() => stripe.paymentIntents.retrieve(pspReference)));
+  }
+
+  /** A hosted page's state: its PaymentIntent's once there is one, else open (pending) or expired (failed). */
+  private async sessionState(sessionId: string): Promise<PspChargeState> {
+    const stripe = await this.stripe();
+    const session = await ask(() => stripe.checkout.sessions.retrieve(sessionId, { expand: ['payment_intent'] }));
+    const intent = session.payment_intent;
+    if (intent && typeof intent !== 'string') {
+      const state = chargeState(intent);
+      // An expired page whose intent is still open cannot be paid any more.
+      return session.status === 'expired' && state.state === 'pending'
+        ? { ...state, state: 'failed', reason: 'expired' }
+        : state;
+    }
+    return {
+      pspReference: typeof intent === 'string' ? intent : session.id,
+      state: session.status === 'expired' ? 'failed' : 'pending',
+      amountMinor: session.amount_total ?? 0,
+      currency: (session.currency ?? '').toUpperCase(),
+      reason: session.status === 'expired' ? 'expired' : undefined,
+    };
   }
 
   async stopPending(
@@ -218,6 +240,6 @@ export class StripePsp implements Psp {
       // Already paid (or already stopped): the PSP refuses; its current state is the answer.
       if ((error as StripeError).type !== 'StripeInvalidRequestError') throw error;
     }
-    return this.retrieve(pspReference);
+    return sessionId ? this.sessionState(sessionId) : this.retrieve(pspReference);
   }
 }

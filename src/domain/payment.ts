@@ -77,6 +77,8 @@ export interface PaymentEvent {
   checkout_session_id?: string;
   /** When a payment still pending at the PSP is cancelled (ISO time). */
   pending_deadline?: string;
+  /** The hosted page's expiry sent to the PSP (unix seconds), fixed with the deadline. */
+  psp_expires_at?: number;
   /** The workflow's task token while it waits for the PSP. */
   task_token?: string;
   /** Name of the pay-in execution currently responsible for the payment. */

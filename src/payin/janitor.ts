@@ -56,7 +56,10 @@ async function tidy(deps: JanitorDeps, paymentId: string, report: JanitorReport,
   if (event.status !== 'NOT_STARTED') {
     const outcome = await resolveWithPsp(deps, paymentId);
     if (outcome !== 'unchanged') report.resolved.push({ payment_id: paymentId, outcome });
-    if (outcome === 'failed' || outcome === 'pending') return;
+    if (outcome === 'failed') return;
+    // Pending at the PSP: an UNKNOWN payment waits for the PSP; an EXECUTING one whose workflow is gone is re-driven
+    // (the charge's idempotency key replays the PSP's answer and the workflow waits for it again).
+    if (outcome === 'pending' && event.status === 'UNKNOWN') return;
     const current = await loadPayment(deps, paymentId);
     const charged = current.orders.every((o) => o.status === 'SUCCESS');
     // UNKNOWN and not charged at the PSP as far as it says: nothing to do until it knows.

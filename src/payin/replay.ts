@@ -27,7 +27,7 @@ export async function replayPayment(
   if (event.status === 'UNKNOWN' || event.status === 'EXECUTING') {
     const outcome = await resolveWithPsp(deps, paymentId);
     if (outcome === 'failed') return { payment_id: paymentId, action: 'resolved_failed' };
-    if (outcome === 'pending') return { payment_id: paymentId, action: 'pending_at_psp' };
+    if (outcome === 'pending' && event.status === 'UNKNOWN') return { payment_id: paymentId, action: 'pending_at_psp' };
     if (outcome === 'unchanged' && event.status === 'UNKNOWN')
       return { payment_id: paymentId, action: 'pending_at_psp' };
   }

@@ -45,11 +45,13 @@ export async function riskCheck(
     await deps.payments.transition(payment, 'FAILED', {
       reason: `risk_rejected:${assessment.reasons.join(',')}`,
       set: { risk_decision: 'REJECT' },
+      from: ['NOT_STARTED'],
     });
   } else if (assessment.decision === 'REVIEW') {
     await deps.payments.transition(payment, 'PENDING', {
       reason: `risk_review:${assessment.reasons.join(',')}`,
       set: { risk_decision: 'REVIEW' },
+      from: ['NOT_STARTED'],
     });
   }
   return assessment;
@@ -65,15 +67,19 @@ export async function decideReview(
   if (payment.event.status !== 'PENDING' || payment.event.risk_decision !== 'REVIEW') {
     return { changed: false, payment };
   }
+  // Only from the state observed (held for review): a concurrent, opposite decision then changes nothing.
+  const held = { from: ['PENDING' as const], eventIf: { name: 'risk_decision', equals: 'REVIEW' } };
   const changed =
     decision === 'approve'
       ? await deps.payments.transition(payment, 'EXECUTING', {
           reason: null,
           set: { risk_decision: 'APPROVED_BY_OPERATOR' },
+          ...held,
         })
       : await deps.payments.transition(payment, 'FAILED', {
           reason: 'risk_rejected:operator',
           set: { risk_decision: 'REJECT' },
+          ...held,
         });
   return { changed, payment: await loadPayment(deps, paymentId) };
 }
@@ -124,7 +130,22 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
     throw new InconsistentStateError(`payment ${paymentId} is ${payment.event.status}, cannot charge`);
   }
   const metadata = { payment_id: paymentId, checkout_id: event.checkout_id };
-  const deadline = new Date(Date.now() + pendingWindowSeconds() * 1000);
+  // The deadline (and the hosted page's expiry) are fixed once, before the first PSP call: a retried request must
+  // send the very same parameters under its idempotency key.
+  if (!payment.event.pending_deadline || !payment.event.psp_expires_at) {
+    const now = Date.now();
+    const deadlineMs = now + pendingWindowSeconds() * 1000;
+    // The PSP takes 30 minutes to 24 hours; a shorter deadline of ours is enforced by us (we expire the page).
+    const expiresAt = Math.floor(Math.min(Math.max(deadlineMs, now + 31 * 60_000), now + 23 * 3600_000) / 1000);
+    await deps.payments.setEventFields(
+      paymentId,
+      { pending_deadline: new Date(deadlineMs).toISOString(), psp_expires_at: expiresAt },
+      undefined,
+      'pending_deadline',
+    );
+    payment = await loadPayment(deps, paymentId);
+  }
+  const deadline = new Date(payment.event.pending_deadline ?? Date.now());
   if (event.mode === 'hosted') {
     const hosted = await deps.psp.registerHostedPayment({
       amountMinor: event.total_minor,
@@ -133,10 +154,7 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
       metadata,
       returnUrl: event.return_url ?? '',
       idempotencyKey: pspIdempotencyKey(paymentId, 'register'),
-      // The PSP takes 30 minutes to 24 hours; a shorter deadline of ours is enforced by us (we expire the page).
-      expiresAt: Math.floor(
-        Math.min(Math.max(deadline.getTime(), Date.now() + 31 * 60_000), Date.now() + 23 * 3600_000) / 1000,
-      ),
+      expiresAt: payment.event.psp_expires_at ?? Math.floor(deadline.getTime() / 1000),
     });
     await markPending(deps, payment, hosted.pspReference, deadline, {
       checkout_session_id: hosted.sessionId,
@@ -256,12 +274,64 @@ export async function resolveWithPsp(
     await recordCharged(deps, payment, success.pspReference);
     return 'charged';
   }
-  if (charges.some((c) => c.state === 'pending')) return 'pending';
+  const pending = charges.filter((c) => c.state === 'pending');
+  const pastDeadline =
+    payment.event.pending_deadline !== undefined && Date.parse(payment.event.pending_deadline) < Date.now();
+  if (payment.event.status === 'UNKNOWN' && pastDeadline) {
+    // Still open at the PSP past our deadline (3-D Secure never finished, a hosted page never closed): stop it,
+    // then take the PSP's answer. Stopping a payment that succeeded meanwhile fails, and then it is a success.
+    for (const open of pending.length > 0 ? pending : hostedPage(payment)) {
+      const state = await deps.psp.stopPending(
+        open.pspReference,
+        payment.event.checkout_session_id,
+        `${paymentId}:stop`,
+      );
+      if (state.state === 'succeeded') {
+        await recordCharged(deps, payment, state.pspReference);
+        return 'charged';
+      }
+      if (state.state === 'pending') return 'pending';
+    }
+  } else if (pending.length > 0) {
+    return 'pending';
+  }
   if (payment.event.status === 'UNKNOWN') {
-    await deps.payments.transition(payment, 'FAILED', { reason: 'psp_no_charge_found' });
+    // The PSP's search lags behind its writes: "no charge" is believed only once the payment is old enough.
+    const age = Date.now() - Date.parse(payment.event.updated_at);
+    if (age < pspSearchLagSeconds() * 1000) return 'pending';
+    if (payment.event.mode === 'hosted' && !pastDeadline) {
+      // The buyer may still pay on the page: close it first, and believe only what the PSP says after that.
+      for (const open of hostedPage(payment)) {
+        const state = await deps.psp.stopPending(
+          open.pspReference,
+          payment.event.checkout_session_id,
+          `${paymentId}:stop`,
+        );
+        if (state.state === 'succeeded') {
+          await recordCharged(deps, payment, state.pspReference);
+          return 'charged';
+        }
+        if (state.state === 'pending') return 'pending';
+      }
+    }
+    await deps.payments.transition(payment, 'FAILED', { reason: 'psp_no_charge_found', from: ['UNKNOWN'] });
     return 'failed';
   }
   return 'unchanged'; // EXECUTING with no charge at the PSP: a re-drive charges it (same idempotency key)
+}
+
+/** The hosted page of a payment, as something to stop, when it has one. */
+function hostedPage(payment: Payment): { pspReference: string }[] {
+  const reference = payment.event.psp_reference ?? payment.event.checkout_session_id;
+  return payment.event.mode === 'hosted' && payment.event.checkout_session_id && reference
+    ? [{ pspReference: reference }]
+    : [];
+}
+
+/** How long the PSP's search may lag behind its writes (Stripe documents about a minute). */
+export function pspSearchLagSeconds(env: Record<string, string | undefined> = process.env): number {
+  const seconds = Number(env.PSP_SEARCH_LAG_SECONDS ?? 120);
+  return Number.isInteger(seconds) && seconds >= 0 ? seconds : 120;
 }
 
 function findOrder(payment: Payment, orderId: string) {

@@ -27,12 +27,9 @@ export async function applyPspEvent(deps: PendingDeps, event: PspEvent): Promise
   if (await deps.payments.webhookSeen(event.id)) return 'duplicate';
   const object = event.data.object;
   const paymentId = object.metadata?.payment_id ?? object.client_reference_id ?? undefined;
+  // A hosted page's events name the session (its PaymentIntent may not exist yet); the PSP adapter reads either.
   const pspReference =
-    object.object === 'payment_intent'
-      ? object.id
-      : typeof object.payment_intent === 'string'
-        ? object.payment_intent
-        : object.payment_intent?.id;
+    object.object === 'payment_intent' || object.object === 'checkout.session' ? object.id : undefined;
   let result = 'ignored';
   if (RELEVANT.test(event.type) && paymentId && pspReference && (await deps.payments.get(paymentId))) {
     result = await settle(deps, paymentId, await deps.psp.retrieve(pspReference));

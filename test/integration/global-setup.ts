@@ -15,6 +15,7 @@ export const TEST_STACK_ENV = {
   RISK_MAX_AMOUNTS: 'EUR:50000.00',
   RISK_MAX_PAYMENTS_PER_BUYER_PER_HOUR: '3',
   PENDING_DEADLINE_SECONDS: '20',
+  PSP_SEARCH_LAG_SECONDS: '2',
 };
 
 export default async function globalSetup(): Promise<void> {

@@ -755,6 +755,9 @@ function paymentEvent(overrides: Partial<PaymentEvent> = {}): PaymentEvent {
     total_minor: 1500,
     mode: 'token',
     payment_method: 'pm_card_visa',
+    // Fixed before the first PSP call (so a retried request sends the same parameters).
+    pending_deadline: '2025-01-01T01:00:00.000Z',
+    psp_expires_at: 1735695060,
     status: 'NOT_STARTED',
     order_ids: ['po_1', 'po_2'],
     created_at: T0,

@@ -985,7 +985,25 @@ describe('Module: janitor', () => {
       expect(await orderStatuses()).toEqual(['SUCCESS', 'SUCCESS']);
     });
 
-    it.each(['UNKNOWN', 'EXECUTING'] as const)(
+    it('re-drives an EXECUTING payment pending at the PSP whose workflow is gone (the charge key replays the answer)', async () => {
+      // Prepare
+      payments.put(makePayment({ status: 'EXECUTING', updatedAt: STALE }));
+      psp.charges.set('pay_1', [pspCharge('pending', 'pi_3ds')]);
+
+      // Act
+      const report = await run();
+
+      // Assess
+      expect(report).toEqual({
+        examined: 1,
+        redriven: [janitorName('pay_1')],
+        resolved: [{ payment_id: 'pay_1', outcome: 'pending' }],
+        errors: [],
+      });
+      expect(startInputs()).toEqual([startInput('pay_1', janitorName('pay_1'))]);
+    });
+
+    it.each(['UNKNOWN'] as const)(
       'reports a %s payment pending at the PSP and does not re-drive it',
       async (status) => {
         // Prepare
@@ -1138,7 +1156,15 @@ describe('Module: replay', () => {
       expect((await stored()).event.status).toBe('FAILED');
     });
 
-    it.each(['UNKNOWN', 'EXECUTING'] as const)(
+    it('re-drives an EXECUTING payment pending at the PSP: its workflow waits for the PSP again', async () => {
+      payments.put(makePayment({ status: 'EXECUTING' }));
+      psp.charges.set('pay_1', [pspCharge('pending', 'pi_3ds')]);
+      const result = await replayPayment(recoveryDeps(), 'pay_1');
+      expect(result.action).toBe('redriven');
+      expect(startInputs()).toHaveLength(1);
+    });
+
+    it.each(['UNKNOWN'] as const)(
       'does not re-drive a %s payment pending at the PSP: pending_at_psp',
       async (status) => {
         // Prepare
