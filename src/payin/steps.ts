@@ -277,21 +277,23 @@ export async function resolveWithPsp(
   const pending = charges.filter((c) => c.state === 'pending');
   const pastDeadline =
     payment.event.pending_deadline !== undefined && Date.parse(payment.event.pending_deadline) < Date.now();
-  if (payment.event.status === 'UNKNOWN' && pastDeadline) {
-    // Still open at the PSP past our deadline (3-D Secure never finished, a hosted page never closed): stop it,
-    // then take the PSP's answer. Stopping a payment that succeeded meanwhile fails, and then it is a success.
-    for (const open of pending.length > 0 ? pending : hostedPage(payment)) {
-      const state = await deps.psp.stopPending(
-        open.pspReference,
-        payment.event.checkout_session_id,
-        `${paymentId}:stop`,
-      );
+  /** Stops what is still open at the PSP and takes its answer after that; undefined when all stopped unpaid. */
+  const stopOpen = async (open: { pspReference: string }[]): Promise<'charged' | 'pending' | undefined> => {
+    for (const { pspReference } of open) {
+      const state = await deps.psp.stopPending(pspReference, payment.event.checkout_session_id, `${paymentId}:stop`);
       if (state.state === 'succeeded') {
         await recordCharged(deps, payment, state.pspReference);
         return 'charged';
       }
       if (state.state === 'pending') return 'pending';
     }
+    return undefined;
+  };
+  if (payment.event.status === 'UNKNOWN' && pastDeadline) {
+    // Still open at the PSP past our deadline (3-D Secure never finished, a hosted page never closed): stop it,
+    // then take the PSP's answer. Stopping a payment that succeeded meanwhile fails, and then it is a success.
+    const answer = await stopOpen(pending.length > 0 ? pending : hostedPage(payment));
+    if (answer) return answer;
   } else if (pending.length > 0) {
     return 'pending';
   }
@@ -301,18 +303,8 @@ export async function resolveWithPsp(
     if (age < pspSearchLagSeconds() * 1000) return 'pending';
     if (payment.event.mode === 'hosted' && !pastDeadline) {
       // The buyer may still pay on the page: close it first, and believe only what the PSP says after that.
-      for (const open of hostedPage(payment)) {
-        const state = await deps.psp.stopPending(
-          open.pspReference,
-          payment.event.checkout_session_id,
-          `${paymentId}:stop`,
-        );
-        if (state.state === 'succeeded') {
-          await recordCharged(deps, payment, state.pspReference);
-          return 'charged';
-        }
-        if (state.state === 'pending') return 'pending';
-      }
+      const answer = await stopOpen(hostedPage(payment));
+      if (answer) return answer;
     }
     await deps.payments.transition(payment, 'FAILED', { reason: 'psp_no_charge_found', from: ['UNKNOWN'] });
     return 'failed';
