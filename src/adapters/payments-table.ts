@@ -193,9 +193,12 @@ export class PaymentsTable {
     const items: TransactItem[] = [];
     if (scope !== 'orders') {
       items.push(
-        update(keys.event(payment.event.payment_id), ', gsi1pk = :gsi1pk, gsi1sk = :now', {
-          ':gsi1pk': `STATUS#${to}`,
-        }),
+        update(
+          keys.event(payment.event.payment_id),
+          ', gsi1pk = :gsi1pk, gsi1sk = :now',
+          { ':gsi1pk': `STATUS#${to}` },
+          changes.eventIf,
+        ),
       );
     }
     if (scope !== 'event') {

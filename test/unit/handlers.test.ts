@@ -32,7 +32,7 @@ import { WalletsTable } from '../../src/adapters/wallets-table';
 import type { PaymentEvent, PaymentOrder } from '../../src/domain/payment';
 import { paymentIdFor } from '../../src/payin/create-payment';
 import type { ChargeRequest, ChargeResult, Psp, PspChargeState } from '../../src/payin/psp';
-import { appendLedger, charge, creditWallet, finalize } from '../../src/payin/steps';
+import { appendLedger, charge, creditWallet, decideReview, finalize } from '../../src/payin/steps';
 
 const TABLES = {
   PAYMENTS_TABLE: 'payments-table',
@@ -1242,5 +1242,41 @@ describe('Handlers: pay-in step Lambdas (lambdas/payin)', () => {
       name: 'ZodError',
     });
     expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('Step: decideReview (src/payin/steps)', () => {
+  function held() {
+    return paymentItems(paymentEvent({ status: 'PENDING', risk_decision: 'REVIEW' }), [
+      paymentOrder('po_1', { status: 'PENDING' }),
+      paymentOrder('po_2', { status: 'PENDING' }),
+    ]);
+  }
+
+  it.each([
+    ['approve', 'EXECUTING'],
+    ['reject', 'FAILED'],
+  ] as const)('%s writes only from the observed state: PENDING and still held for review', async (decision, to) => {
+    // Prepare
+    ddb.on(QueryCommand).resolves(held());
+    ddb.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const { changed } = await decideReview(stepDeps(), PAYMENT_ID, decision);
+
+    // Assess: a concurrent opposite decision (or a later PSP wait, also PENDING) fails these conditions.
+    expect(changed).toBe(true);
+    const [event, ...orders] = transactItems(0);
+    expect(event?.Update?.ConditionExpression).toBe('#status IN (:from0) AND #if = :if');
+    expect(event?.Update?.ExpressionAttributeValues).toMatchObject({ ':to': to, ':from0': 'PENDING', ':if': 'REVIEW' });
+    expect(event?.Update?.ExpressionAttributeNames).toMatchObject({ '#if': 'risk_decision' });
+    for (const order of orders) expect(order.Update?.ConditionExpression).toBe('#status IN (:from0)');
+  });
+
+  it('changes nothing when the opposite decision won the race (the transaction is cancelled)', async () => {
+    ddb.on(QueryCommand).resolves(held());
+    ddb.on(TransactWriteCommand).rejects(canceled('ConditionalCheckFailed', 'None', 'None'));
+    const { changed } = await decideReview(stepDeps(), PAYMENT_ID, 'approve');
+    expect(changed).toBe(false);
   });
 });
