@@ -173,12 +173,10 @@ export class StripePsp implements Psp {
         { idempotencyKey: request.idempotencyKey },
       ),
     );
-    const pspReference =
-      typeof session.payment_intent === 'string' ? session.payment_intent : session.payment_intent?.id;
-    if (!session.url || !pspReference) {
-      throw new InconsistentStateError(`checkout session ${session.id} has no URL or PaymentIntent`);
-    }
-    return { sessionId: session.id, pspReference, redirectUrl: session.url };
+    if (!session.url) throw new InconsistentStateError(`checkout session ${session.id} has no URL`);
+    // Stripe creates the session's PaymentIntent only when the buyer pays: until then the session is our reference.
+    const intent = typeof session.payment_intent === 'string' ? session.payment_intent : session.payment_intent?.id;
+    return { sessionId: session.id, pspReference: intent ?? session.id, redirectUrl: session.url };
   }
 
   async findCharges(paymentId: string): Promise<PspChargeState[]> {

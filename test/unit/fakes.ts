@@ -7,11 +7,26 @@
 import type { Payment, PaymentsTable } from '../../src/adapters/payments-table';
 import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from '../../src/domain/payment';
 import type { RiskAssessment, RiskProvider, RiskSubject } from '../../src/domain/risk';
-import type { ChargeRequest, ChargeResult, Psp, PspChargeState } from '../../src/payin/psp';
+import type {
+  ChargeRequest,
+  ChargeResult,
+  HostedPayment,
+  HostedPaymentRequest,
+  Psp,
+  PspChargeState,
+} from '../../src/payin/psp';
 
 export const T0 = '2026-11-21T10:00:00.000Z';
 
-type Changes = { reason?: string | null; pspReference?: string; set?: Record<string, unknown> };
+type Changes = {
+  reason?: string | null;
+  pspReference?: string;
+  set?: Record<string, unknown>;
+  /** Only from these states (within the transition table). */
+  from?: OrderStatus[];
+  /** An extra condition on the event item. */
+  eventIf?: { name: string; equals: string };
+};
 
 interface Stored {
   event: PaymentEvent;
@@ -24,6 +39,8 @@ export class FakePaymentsTable {
   private readonly items = new Map<string, Stored>();
   /** Arguments of every idsInStatusSince call, in order. */
   readonly statusQueries: { status: OrderStatus; before: string }[] = [];
+  /** PSP webhook events recorded as applied: id -> the details recorded with it. */
+  readonly webhooks = new Map<string, Record<string, unknown>>();
 
   constructor(private readonly now: () => string = () => new Date().toISOString()) {}
 
@@ -58,10 +75,13 @@ export class FakePaymentsTable {
     scope: 'all' | 'event' | 'orders' = 'all',
   ): Promise<boolean> {
     const stored = this.items.get(payment.event.payment_id);
-    const sources = allowedSources(to);
+    const sources = allowedSources(to).filter((source) => !changes.from || changes.from.includes(source));
     const targets: (PaymentEvent | PaymentOrder)[] = [];
     if (scope !== 'orders') {
       if (!stored) return false; // the condition fails on a missing item
+      const { eventIf } = changes;
+      if (eventIf && (stored.event as unknown as Record<string, unknown>)[eventIf.name] !== eventIf.equals)
+        return false;
       targets.push(stored.event);
     }
     if (scope !== 'event') {
@@ -80,18 +100,35 @@ export class FakePaymentsTable {
       record.updated_at = now;
       if (changes.reason === null) delete record.status_reason;
       else if (changes.reason !== undefined) record.status_reason = changes.reason;
-      Object.assign(record, changes.set ?? {});
+      Object.assign(record, structuredClone(changes.set ?? {}));
       if (changes.pspReference !== undefined) record.psp_reference = changes.pspReference;
     }
     if (scope !== 'orders' && stored) stored.index = { status: to, since: now };
     return true;
   }
 
-  async setEventFields(paymentId: string, fields: Record<string, unknown>, ifStatusIn?: OrderStatus[]) {
+  async setEventFields(
+    paymentId: string,
+    fields: Record<string, unknown>,
+    ifStatusIn?: OrderStatus[],
+    ifAbsent?: string,
+  ) {
     const stored = this.items.get(paymentId);
     if (!stored) return false;
     if (ifStatusIn && !ifStatusIn.includes(stored.event.status)) return false;
+    if (ifAbsent && (stored.event as unknown as Record<string, unknown>)[ifAbsent] !== undefined) return false;
     Object.assign(stored.event, structuredClone(fields), { updated_at: this.now() });
+    return true;
+  }
+
+  async webhookSeen(eventId: string): Promise<boolean> {
+    return this.webhooks.has(eventId);
+  }
+
+  /** Records an applied webhook event once: false when it was recorded before. */
+  async recordWebhook(eventId: string, details: Record<string, unknown>): Promise<boolean> {
+    if (this.webhooks.has(eventId)) return false;
+    this.webhooks.set(eventId, structuredClone(details));
     return true;
   }
 
@@ -128,18 +165,39 @@ export class FakePsp implements Psp {
     return typeof held === 'function' ? held() : structuredClone(held);
   }
 
-  // The pending-payment operations: recorded, never expected by the recovery tests (parameters left untyped so the
-  // fake compiles whether or not the Psp interface declares them).
-  async registerHostedPayment(_request: unknown): Promise<never> {
-    return this.unexpected('registerHostedPayment');
+  /** Arguments of every registerHostedPayment call. */
+  readonly hostedRequests: HostedPaymentRequest[] = [];
+  /** What `registerHostedPayment` answers; a function is called instead (to throw). Unset: the call throws. */
+  hostedPayment?: HostedPayment | ((request: HostedPaymentRequest) => Promise<HostedPayment>);
+  /** Arguments of every retrieve call. */
+  readonly retrieveRequests: string[] = [];
+  /** What `retrieve` answers per reference; a function is called instead. A reference not set: the call throws. */
+  readonly states = new Map<string, PspChargeState | (() => Promise<PspChargeState>)>();
+  /** Arguments of every stopPending call. */
+  readonly stopRequests: { pspReference: string; sessionId: string | undefined; idempotencyKey: string }[] = [];
+  /** What `stopPending` answers; a function is called instead (to look at the table then, or to throw). Unset: throws. */
+  stopResult?: PspChargeState | (() => Promise<PspChargeState>);
+
+  async registerHostedPayment(request: HostedPaymentRequest): Promise<HostedPayment> {
+    if (this.hostedPayment === undefined) return this.unexpected('registerHostedPayment');
+    this.calls.push('registerHostedPayment');
+    this.hostedRequests.push(structuredClone(request));
+    return typeof this.hostedPayment === 'function' ? this.hostedPayment(request) : { ...this.hostedPayment };
   }
 
-  async retrieve(_pspReference: string): Promise<never> {
-    return this.unexpected('retrieve');
+  async retrieve(pspReference: string): Promise<PspChargeState> {
+    const state = this.states.get(pspReference);
+    if (state === undefined) return this.unexpected('retrieve');
+    this.calls.push('retrieve');
+    this.retrieveRequests.push(pspReference);
+    return typeof state === 'function' ? state() : { ...state };
   }
 
-  async stopPending(_pspReference: string, _sessionId: string | undefined, _key: string): Promise<never> {
-    return this.unexpected('stopPending');
+  async stopPending(pspReference: string, sessionId: string | undefined, idempotencyKey: string) {
+    if (this.stopResult === undefined) return this.unexpected('stopPending');
+    this.calls.push('stopPending');
+    this.stopRequests.push({ pspReference, sessionId, idempotencyKey });
+    return typeof this.stopResult === 'function' ? this.stopResult() : { ...this.stopResult };
   }
 
   private unexpected(method: string): never {

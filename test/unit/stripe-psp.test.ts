@@ -1,0 +1,120 @@
+/**
+ * The Stripe adapter's hosted-page paths with a stubbed SDK: Stripe creates a Checkout Session's PaymentIntent only
+ * when the buyer pays, so the session must serve as the payment's reference until then.
+ */
+import type Stripe from 'stripe';
+import { StripePsp } from '../../src/adapters/stripe-psp';
+
+type Session = Partial<Stripe.Checkout.Session>;
+
+function stub(session: Session) {
+  const calls: { method: string; args: unknown[] }[] = [];
+  const sdk = {
+    checkout: {
+      sessions: {
+        create: async (...args: unknown[]) => {
+          calls.push({ method: 'sessions.create', args });
+          return session;
+        },
+        retrieve: async (...args: unknown[]) => {
+          calls.push({ method: 'sessions.retrieve', args });
+          return session;
+        },
+        expire: async (...args: unknown[]) => {
+          calls.push({ method: 'sessions.expire', args });
+          return { ...session, status: 'expired' };
+        },
+      },
+    },
+  };
+  return { psp: new StripePsp(async () => sdk as unknown as Stripe), calls };
+}
+
+const request = {
+  amountMinor: 2500,
+  currency: 'EUR',
+  paymentId: 'pay_1',
+  metadata: { payment_id: 'pay_1' },
+  returnUrl: 'https://shop.example/return',
+  idempotencyKey: 'pay_1:register',
+  expiresAt: 1_900_000_000,
+};
+
+describe('Class: StripePsp', () => {
+  describe('Method: registerHostedPayment', () => {
+    it('uses the session as the reference while Stripe has no PaymentIntent yet', async () => {
+      const { psp, calls } = stub({ id: 'cs_test_1', url: 'https://pay.example/cs_test_1', payment_intent: null });
+      const hosted = await psp.registerHostedPayment(request);
+      expect(hosted).toEqual({
+        sessionId: 'cs_test_1',
+        pspReference: 'cs_test_1',
+        redirectUrl: 'https://pay.example/cs_test_1',
+      });
+      const [params, options] = calls[0]?.args ?? [];
+      expect(options).toEqual({ idempotencyKey: 'pay_1:register' });
+      expect(params).toMatchObject({
+        mode: 'payment',
+        client_reference_id: 'pay_1',
+        expires_at: 1_900_000_000,
+        payment_intent_data: { metadata: { payment_id: 'pay_1' } },
+      });
+    });
+
+    it('uses the PaymentIntent when the session has one', async () => {
+      const { psp } = stub({ id: 'cs_test_2', url: 'https://pay.example/cs_test_2', payment_intent: 'pi_2' });
+      expect((await psp.registerHostedPayment(request)).pspReference).toBe('pi_2');
+    });
+  });
+
+  describe('Method: retrieve (a session reference)', () => {
+    it('is pending while the page is open and unpaid', async () => {
+      const { psp } = stub({ id: 'cs_1', status: 'open', payment_intent: null, amount_total: 2500, currency: 'eur' });
+      expect(await psp.retrieve('cs_1')).toEqual({
+        pspReference: 'cs_1',
+        state: 'pending',
+        amountMinor: 2500,
+        currency: 'EUR',
+        reason: undefined,
+      });
+    });
+
+    it('is failed once the page expired unpaid', async () => {
+      const { psp } = stub({
+        id: 'cs_1',
+        status: 'expired',
+        payment_intent: null,
+        amount_total: 2500,
+        currency: 'eur',
+      });
+      expect(await psp.retrieve('cs_1')).toMatchObject({ state: 'failed', reason: 'expired' });
+    });
+
+    it("takes the PaymentIntent's state once the buyer paid", async () => {
+      const intent = { id: 'pi_9', status: 'succeeded', amount: 2500, currency: 'eur', last_payment_error: null };
+      const { psp } = stub({ id: 'cs_1', status: 'complete', payment_intent: intent as Stripe.PaymentIntent });
+      expect(await psp.retrieve('cs_1')).toEqual({
+        pspReference: 'pi_9',
+        state: 'succeeded',
+        amountMinor: 2500,
+        currency: 'EUR',
+        reason: undefined,
+      });
+    });
+  });
+
+  describe('Method: stopPending', () => {
+    it('expires the page (not the intent) and answers with the session state after that', async () => {
+      const { psp, calls } = stub({
+        id: 'cs_1',
+        status: 'expired',
+        payment_intent: null,
+        amount_total: 2500,
+        currency: 'eur',
+      });
+      const state = await psp.stopPending('cs_1', 'cs_1', 'pay_1:stop');
+      expect(calls.map((c) => c.method)).toEqual(['sessions.expire', 'sessions.retrieve']);
+      expect(calls[0]?.args).toEqual(['cs_1', {}, { idempotencyKey: 'pay_1:stop' }]);
+      expect(state).toMatchObject({ state: 'failed', reason: 'expired' });
+    });
+  });
+});
