@@ -8,7 +8,7 @@
 import { logger } from '../adapters/observability';
 import type { OrderStatus } from '../domain/payment';
 import { cancelPending, type PendingDeps, settle } from './pending';
-import { loadPayment, resolveWithPsp } from './steps';
+import { isCharged, loadPayment, resolveWithPsp } from './steps';
 import { isWorkflowRunning, redrive, type WorkflowDeps } from './workflow';
 
 export interface JanitorOptions {
@@ -61,7 +61,7 @@ async function tidy(deps: JanitorDeps, paymentId: string, report: JanitorReport,
     // (the charge's idempotency key replays the PSP's answer and the workflow waits for it again).
     if (outcome === 'pending' && event.status === 'UNKNOWN') return;
     const current = await loadPayment(deps, paymentId);
-    const charged = current.orders.every((o) => o.status === 'SUCCESS');
+    const charged = isCharged(current);
     // UNKNOWN and not charged at the PSP as far as it says: nothing to do until it knows.
     if (current.event.status === 'UNKNOWN' && !charged) return;
     // Charged but not booked: re-drive, unless a workflow is already on it.
@@ -86,11 +86,7 @@ async function tidyPending(deps: JanitorDeps, paymentId: string, report: Janitor
   if (running) return;
   let after = await loadPayment(deps, paymentId);
   const deadline = after.event.pending_deadline ? Date.parse(after.event.pending_deadline) : 0;
-  if (
-    after.event.status === 'PENDING' &&
-    !after.orders.every((o) => o.status === 'SUCCESS') &&
-    now.getTime() > deadline
-  ) {
+  if (after.event.status === 'PENDING' && !isCharged(after) && now.getTime() > deadline) {
     const stopped = await cancelPending(deps, paymentId);
     report.resolved.push({ payment_id: paymentId, outcome: `deadline:${stopped.outcome}` });
     after = await loadPayment(deps, paymentId);

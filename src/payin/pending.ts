@@ -7,7 +7,7 @@ import { InconsistentStateError, PspTransientError } from '../adapters/errors';
 import { logger } from '../adapters/observability';
 import type { Payment } from '../adapters/payments-table';
 import type { PspChargeState } from './psp';
-import { loadPayment, recordCharged, type StepDeps } from './steps';
+import { isCharged, loadPayment, recordCharged, type StepDeps } from './steps';
 
 /** Resumes a workflow waiting on a task token. */
 export interface TaskResponder {
@@ -18,9 +18,6 @@ export interface TaskResponder {
 export type PendingDeps = Pick<StepDeps, 'payments' | 'psp'> & { tasks: TaskResponder };
 
 export type WaitOutcome = { outcome: 'SUCCEEDED' | 'FAILED'; reason?: string };
-
-const isCharged = (payment: Payment) =>
-  payment.orders.length > 0 && payment.orders.every((o) => o.status === 'SUCCESS');
 
 /** The outcome a waiting workflow should continue with, once the payment is settled; undefined while pending. */
 export function settledOutcome(payment: Payment): WaitOutcome | undefined {

@@ -3,7 +3,7 @@
  * too; an UNKNOWN or stalled charge is first resolved with the PSP; only then is the workflow re-driven, and every
  * step of it is idempotent (conditional writes, the PSP idempotency key), so a replay cannot charge twice.
  */
-import { loadPayment, resolveWithPsp, type StepDeps } from './steps';
+import { isCharged, loadPayment, resolveWithPsp, type StepDeps } from './steps';
 import { isWorkflowRunning, redrive, type WorkflowDeps } from './workflow';
 
 export type ReplayAction =
@@ -28,8 +28,10 @@ export async function replayPayment(
     const outcome = await resolveWithPsp(deps, paymentId);
     if (outcome === 'failed') return { payment_id: paymentId, action: 'resolved_failed' };
     if (outcome === 'pending' && event.status === 'UNKNOWN') return { payment_id: paymentId, action: 'pending_at_psp' };
-    if (outcome === 'unchanged' && event.status === 'UNKNOWN')
+    // UNKNOWN and not charged as far as the PSP says: wait for it. Charged but not booked: re-drive below.
+    if (outcome === 'unchanged' && event.status === 'UNKNOWN' && !isCharged(await loadPayment(deps, paymentId))) {
       return { payment_id: paymentId, action: 'pending_at_psp' };
+    }
   }
   const after = await loadPayment(deps, paymentId);
   const execution = await redrive(deps.workflow, after.event, 'replay');

@@ -103,13 +103,15 @@ function waitSeconds(deadline: string | undefined): number {
   return Math.max(1, left);
 }
 
-const charged = (orders: PaymentOrder[]) => orders.length > 0 && orders.every((o) => o.status === 'SUCCESS');
+/** Whether the PSP charged the payment: every order SUCCESS (the bookings may still be to do). */
+export const isCharged = (payment: Pick<Payment, 'orders'>) =>
+  payment.orders.length > 0 && payment.orders.every((o) => o.status === 'SUCCESS');
 
 export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId: string): Promise<ChargeOutcome> {
   let payment = await loadPayment(deps, paymentId);
   const { event } = payment;
   if (event.status === 'FAILED') return { outcome: 'DECLINED', reason: event.status_reason };
-  if (charged(payment.orders)) return { outcome: 'SUCCEEDED', psp_reference: payment.orders[0]?.psp_reference };
+  if (isCharged(payment)) return { outcome: 'SUCCEEDED', psp_reference: payment.orders[0]?.psp_reference };
   if (event.status === 'PENDING' && event.psp_reference) {
     // Already waiting on the PSP (a re-drive): wait again until the deadline, without a second PSP call.
     return {
@@ -219,7 +221,7 @@ export async function recordCharged(deps: Pick<StepDeps, 'payments'>, payment: P
   await deps.payments.setEventFields(payment.event.payment_id, { psp_reference: pspReference });
   await deps.payments.transition(payment, 'SUCCESS', { pspReference }, 'orders');
   const after = await loadPayment(deps, payment.event.payment_id);
-  if (!charged(after.orders)) {
+  if (!isCharged(after)) {
     throw new InconsistentStateError(
       `payment ${payment.event.payment_id}: orders did not move to SUCCESS after a charge`,
     );
@@ -239,7 +241,7 @@ export async function recordFailure(
   const payment = await loadPayment(deps, paymentId);
   const what = error.Error ?? 'error';
   const open = payment.event.status === 'EXECUTING' || payment.event.status === 'PENDING';
-  if (stage === 'charge' && open && !charged(payment.orders)) {
+  if (stage === 'charge' && open && !isCharged(payment)) {
     await deps.payments.transition(payment, 'UNKNOWN', { reason: `psp_outcome_unknown:${what}` });
   } else if (stage === 'booking' && payment.event.status !== 'SUCCESS') {
     await deps.payments.setEventFields(paymentId, { status_reason: `booking_incomplete:${what}` });
@@ -256,7 +258,7 @@ export async function resolveWithPsp(
   paymentId: string,
 ): Promise<'charged' | 'failed' | 'pending' | 'unchanged'> {
   const payment = await loadPayment(deps, paymentId);
-  if (!['UNKNOWN', 'EXECUTING'].includes(payment.event.status) || charged(payment.orders)) return 'unchanged';
+  if (!['UNKNOWN', 'EXECUTING'].includes(payment.event.status) || isCharged(payment)) return 'unchanged';
   const charges = await deps.psp.findCharges(paymentId);
   const succeeded = charges.filter((c) => c.state === 'succeeded');
   if (succeeded.length > 1) {

@@ -1156,6 +1156,25 @@ describe('Module: replay', () => {
       expect((await stored()).event.status).toBe('FAILED');
     });
 
+    it('re-drives an UNKNOWN payment that is charged but not booked (regression)', async () => {
+      // Prepare: the janitor recorded the charge, but the re-drive that should have booked it was lost.
+      payments.put(
+        makePayment({
+          status: 'UNKNOWN',
+          orderStatus: 'SUCCESS',
+          event: { psp_reference: 'pi_1' },
+          order: { psp_reference: 'pi_1' },
+        }),
+      );
+
+      // Act
+      const result = await replayPayment(recoveryDeps(), 'pay_1');
+
+      // Assess
+      expect(result.action).toBe('redriven');
+      expect(startInputs()).toHaveLength(1);
+    });
+
     it('re-drives an EXECUTING payment pending at the PSP: its workflow waits for the PSP again', async () => {
       payments.put(makePayment({ status: 'EXECUTING' }));
       psp.charges.set('pay_1', [pspCharge('pending', 'pi_3ds')]);
