@@ -2,7 +2,7 @@
  * The one list of functions, API routes and state machines. The CDK app deploys exactly these;
  * the local stack serves the same routes and runs the same ASL files with the same handler modules.
  */
-import type { TableName } from '../src/adapters/table-schemas';
+import type { TableName } from '../src/core/table-schemas';
 
 export type TableAccess = 'read' | 'readWrite';
 

@@ -10,7 +10,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { type FunctionSpec, type QueueName, queues as queueSpecs, stateMachines } from '../lambdas/catalog';
-import { type TableName, tableSchemas } from '../src/adapters/table-schemas';
+import { type TableName, tableSchemas } from '../src/core/table-schemas';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 
 /** The repository root: catalog paths (handler entries, ASL files) are relative to it. */

@@ -9,12 +9,12 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { type TableName, type TableSchema, tableSchemas } from '../src/adapters/table-schemas';
+import { type TableName, type TableSchema, tableSchemas } from '../src/core/table-schemas';
 import { acknowledge } from './nag';
 
 /**
  * Everything that holds data and must survive a redeploy or a deleted stack: the DynamoDB tables
- * (one per schema in `src/adapters/table-schemas.ts`), the PSP secret key and the PSP's webhook
+ * (one per schema in `src/core/table-schemas.ts`), the PSP secret key and the PSP's webhook
  * signing secret. All retained.
  */
 export class PaymentsStatefulStack extends Stack {

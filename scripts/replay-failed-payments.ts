@@ -23,8 +23,8 @@ function loadLocalEnvironment(): void {
 async function main(): Promise<void> {
   loadLocalEnvironment();
   // Imported after the environment is in place: the clients read it once.
-  const { runtimeConfig, sfn } = await import('../src/adapters/clients');
-  const { stepDeps } = await import('../src/adapters/deps');
+  const { runtimeConfig, sfn } = await import('../src/core/clients');
+  const { stepDeps } = await import('../src/payin/deps');
   const { paymentIdOfDeadLetter, replayPayment } = await import('../src/payin/replay');
   const config = runtimeConfig();
   if (!config.payInStateMachineArn) throw new Error('PAYIN_STATE_MACHINE_ARN is not set');
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   const replayDeps = {
     payments: deps.payments,
     psp: deps.psp,
+    settings: deps.settings,
     workflow: { sfn: sfn(), stateMachineArn: config.payInStateMachineArn, payments: deps.payments },
   };
   const ids = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));

@@ -1,9 +1,9 @@
 /** API Gateway REQUEST authorizer: `Authorization: Bearer <secret key>` checked against salted hashes. */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { ApiKeys, bearerToken } from '../../src/adapters/api-keys';
-import { dynamo, runtimeConfig } from '../../src/adapters/clients';
-import { logger } from '../../src/adapters/observability';
-import { tableName } from '../../src/config';
+import { ApiKeys, bearerToken } from '../../src/api/api-keys';
+import { dynamo, runtimeConfig } from '../../src/core/clients';
+import { tableName } from '../../src/core/config';
+import { logger } from '../../src/core/observability';
 
 let keys: ApiKeys | undefined;
 

@@ -1,18 +1,16 @@
 /** POST /v1/payments: accepts a checkout (202) and starts its pay-in workflow; exactly once per Idempotency-Key. */
-import { dynamo, dynamoClient, runtimeConfig, sfn } from '../../src/adapters/clients';
-import { logger } from '../../src/adapters/observability';
-import {
-  DuplicateCheckoutError,
-  DuplicateOrderError,
-  PaymentIdTakenError,
-  PaymentsTable,
-} from '../../src/adapters/payments-table';
+
+import { validateCheckout } from '../../src/api/checkout';
 import { HttpError, json, parseJsonBody } from '../../src/api/http';
 import { type IdempotentRequest, idempotencyKeyHeader, idempotent } from '../../src/api/idempotency';
 import { apiHandler } from '../../src/api/middleware';
 import { paymentView } from '../../src/api/views';
-import { ConfigError, tableName } from '../../src/config';
-import { acceptPayment, paymentIdFor, validateCheckout } from '../../src/payin/create-payment';
+import { dynamo, dynamoClient, runtimeConfig, sfn } from '../../src/core/clients';
+import { ConfigError, tableName } from '../../src/core/config';
+import { logger } from '../../src/core/observability';
+import { acceptPayment, paymentIdFor } from '../../src/payin/create-payment';
+import { DuplicateCheckoutError, DuplicateOrderError, PaymentIdTakenError } from '../../src/payin/errors';
+import { PaymentsTable } from '../../src/payin/payments-table';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -29,7 +27,6 @@ function acceptOnce() {
     payments: new PaymentsTable(dynamo(), tableName(config, 'payments')),
     sfn: sfn(),
     stateMachineArn,
-    platformFeeBps: config.platformFeeBps,
   };
   accept = idempotent<AcceptRequest>(dynamoClient(), tableName(config, 'idempotency'), async ({ payment }) => {
     try {

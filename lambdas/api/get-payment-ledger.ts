@@ -1,11 +1,12 @@
 /** GET /v1/payments/{payment_id}/ledger: the ledger entries booked for a payment. */
-import { dynamo, runtimeConfig } from '../../src/adapters/clients';
-import { LedgerTable } from '../../src/adapters/ledger-table';
-import { PaymentsTable } from '../../src/adapters/payments-table';
+
 import { HttpError, json } from '../../src/api/http';
 import { apiHandler } from '../../src/api/middleware';
 import { ledgerView } from '../../src/api/views';
-import { tableName } from '../../src/config';
+import { dynamo, runtimeConfig } from '../../src/core/clients';
+import { tableName } from '../../src/core/config';
+import { LedgerTable } from '../../src/ledger/ledger-table';
+import { PaymentsTable } from '../../src/payin/payments-table';
 
 export const handler = apiHandler(async (event) => {
   const paymentId = event.pathParameters?.payment_id ?? '';

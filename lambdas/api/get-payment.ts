@@ -1,10 +1,11 @@
 /** GET /v1/payments/{payment_id}: the payment event, each order with its status and amounts, the PSP reference. */
-import { dynamo, runtimeConfig } from '../../src/adapters/clients';
-import { PaymentsTable } from '../../src/adapters/payments-table';
+
 import { HttpError, json } from '../../src/api/http';
 import { apiHandler } from '../../src/api/middleware';
 import { paymentView } from '../../src/api/views';
-import { tableName } from '../../src/config';
+import { dynamo, runtimeConfig } from '../../src/core/clients';
+import { tableName } from '../../src/core/config';
+import { PaymentsTable } from '../../src/payin/payments-table';
 
 export const handler = apiHandler(async (event) => {
   const paymentId = event.pathParameters?.payment_id ?? '';

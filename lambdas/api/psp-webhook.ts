@@ -4,14 +4,13 @@
  * A verified event is queued and acknowledged at once; the processor applies it.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { pspWebhookSecret, runtimeConfig, sqs, stripe } from '../../src/adapters/clients';
-import { asRetryable } from '../../src/adapters/errors';
-import { logger } from '../../src/adapters/observability';
 import { HttpError, json } from '../../src/api/http';
 import { apiHandler } from '../../src/api/middleware';
-import { ConfigError } from '../../src/config';
-
-const TOLERANCE_SECONDS = 300;
+import { runtimeConfig, sqs } from '../../src/core/clients';
+import { ConfigError } from '../../src/core/config';
+import { asRetryable } from '../../src/core/errors';
+import { logger } from '../../src/core/observability';
+import { InvalidWebhookSignatureError, verifyWebhook } from '../../src/psp/webhooks';
 
 export const handler = apiHandler(async (event) => {
   const headers = event.headers ?? {};
@@ -23,10 +22,9 @@ export const handler = apiHandler(async (event) => {
     : '';
   let verified: { id: string; type: string };
   try {
-    if (!signature) throw new Error('no Stripe-Signature header');
-    verified = (await stripe()).webhooks.constructEvent(raw, signature, await pspWebhookSecret(), TOLERANCE_SECONDS);
+    verified = await verifyWebhook(raw, signature);
   } catch (error) {
-    if (error instanceof ConfigError) throw error;
+    if (!(error instanceof InvalidWebhookSignatureError)) throw error;
     // A security event: someone sent us an unsigned, forged, replayed or altered call. Nothing of it is kept.
     logger.warn('security: refused a PSP webhook with an invalid signature', {
       security_event: 'webhook_signature_invalid',

@@ -1,12 +1,12 @@
 /** POST /v1/payments/{payment_id}/review: an operator's decision on a payment held for risk review. */
 import { z } from 'zod';
-import { dynamo, runtimeConfig, sfn } from '../../src/adapters/clients';
-import { logger } from '../../src/adapters/observability';
-import { PaymentsTable } from '../../src/adapters/payments-table';
 import { badRequest, HttpError, json, parseJsonBody } from '../../src/api/http';
 import { apiHandler } from '../../src/api/middleware';
 import { paymentView } from '../../src/api/views';
-import { ConfigError, tableName } from '../../src/config';
+import { dynamo, runtimeConfig, sfn } from '../../src/core/clients';
+import { ConfigError, tableName } from '../../src/core/config';
+import { logger } from '../../src/core/observability';
+import { PaymentsTable } from '../../src/payin/payments-table';
 import { decideReview } from '../../src/payin/steps';
 import { redrive } from '../../src/payin/workflow';
 

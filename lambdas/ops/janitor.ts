@@ -2,10 +2,10 @@
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { runtimeConfig, sfn } from '../../src/adapters/clients';
-import { stepDeps } from '../../src/adapters/deps';
-import { logger } from '../../src/adapters/observability';
-import { ConfigError } from '../../src/config';
+import { runtimeConfig, sfn } from '../../src/core/clients';
+import { ConfigError } from '../../src/core/config';
+import { logger } from '../../src/core/observability';
+import { stepDeps } from '../../src/payin/deps';
 import { runJanitor } from '../../src/payin/janitor';
 
 export const handler = middy(async () => {
@@ -17,6 +17,7 @@ export const handler = middy(async () => {
       payments: deps.payments,
       psp: deps.psp,
       tasks: deps.tasks,
+      settings: deps.settings,
       workflow: { sfn: sfn(), stateMachineArn: config.payInStateMachineArn, payments: deps.payments },
     },
     { now: new Date(), staleAfterMs: config.janitorStaleAfterSeconds * 1000 },

@@ -4,9 +4,10 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { stepDeps } from '../../src/adapters/deps';
-import { logger } from '../../src/adapters/observability';
-import { applyPspEvent, type PspEvent } from '../../src/payin/webhooks';
+import { logger } from '../../src/core/observability';
+import { stepDeps } from '../../src/payin/deps';
+import { applyPspEvent } from '../../src/payin/webhooks';
+import type { PspEvent } from '../../src/psp/events';
 
 const processor = new BatchProcessor(EventType.SQS);
 

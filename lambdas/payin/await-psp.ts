@@ -1,8 +1,8 @@
 /** Pay-in step (.waitForTaskToken): keeps the task token on the pending payment; a webhook or the janitor resumes. */
 import { z } from 'zod';
-import { stepDeps } from '../../src/adapters/deps';
+import { stepHandler } from '../../src/core/step-handler';
+import { stepDeps } from '../../src/payin/deps';
 import { awaitPsp } from '../../src/payin/pending';
-import { stepHandler } from '../../src/payin/step-handler';
 
 const input = z.object({ task_token: z.string().min(1) });
 

@@ -1,5 +1,5 @@
-import { stepDeps } from '../../src/adapters/deps';
-import { stepHandler } from '../../src/payin/step-handler';
+import { stepHandler } from '../../src/core/step-handler';
+import { stepDeps } from '../../src/payin/deps';
 import { charge } from '../../src/payin/steps';
 
 export const handler = stepHandler('Charge', ({ payment_id }) => charge(stepDeps(), payment_id));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { stepDeps } from '../../src/adapters/deps';
-import { stepHandler } from '../../src/payin/step-handler';
+import { stepHandler } from '../../src/core/step-handler';
+import { stepDeps } from '../../src/payin/deps';
 import { recordFailure } from '../../src/payin/steps';
 
 const failure = z.object({

@@ -1,6 +1,6 @@
 /** Request schemas of the public API (zod), each exporting the schema and its inferred type. */
 import { z } from 'zod';
-import { isSupportedCurrency, MAX_MINOR_UNITS } from '../domain/money';
+import { isSupportedCurrency, MAX_MINOR_UNITS } from '../core/money';
 
 /** Our own identifiers: letters, digits and `_-.:`; no spaces, no `#` (used in our table keys). */
 const identifier = (what: string) =>

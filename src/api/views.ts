@@ -1,9 +1,9 @@
 /** What the API shows of our records: amounts as decimal strings, never minor units or internal keys. */
 
-import type { StoredLedgerEntry } from '../adapters/ledger-table';
-import type { Payment } from '../adapters/payments-table';
-import type { WalletBalance } from '../adapters/wallets-table';
-import { fromMinorUnits } from '../domain/money';
+import { fromMinorUnits } from '../core/money';
+import type { StoredLedgerEntry } from '../ledger/ledger-table';
+import type { WalletBalance } from '../ledger/wallets';
+import type { Payment } from '../payin/ports';
 
 export function paymentView({ event, orders }: Payment) {
   return {

@@ -1,56 +1,37 @@
 /**
- * Accepting a checkout: validate it completely, store the payment event and its orders in one transaction,
- * and start the pay-in workflow under an execution named after the payment id.
+ * Accepting a checkout: turn a well-formed request into the payment event and its orders (amounts in minor units,
+ * fees fixed), store them in one transaction, and start the pay-in workflow under an execution named after the
+ * payment id. The shape of the request is checked at the HTTP edge (src/api/checkout.ts) before it comes here.
  */
 import { createHash } from 'node:crypto';
-import type { SFNClient } from '@aws-sdk/client-sfn';
-import type { ZodError } from 'zod';
-import { DuplicateCheckoutError, type PaymentsTable } from '../adapters/payments-table';
-import { findCardData } from '../api/card-data';
-import { badRequest, type FieldError } from '../api/http';
-import { createPaymentSchema } from '../api/schemas';
-import { feeMinor, MAX_MINOR_UNITS, MoneyError, sumMinor, toMinorUnits } from '../domain/money';
-import type { PaymentEvent, PaymentOrder } from '../domain/payment';
-import { startPayIn } from './workflow';
+import { feeMinor, MAX_MINOR_UNITS, MoneyError, sumMinor, toMinorUnits } from '../core/money';
+import { DuplicateCheckoutError, type FieldProblem, InvalidCheckoutError } from './errors';
+import type { Buyer, PaymentEvent, PaymentOrder } from './payment';
+import type { PaymentsStore } from './ports';
+import { startPayIn, type WorkflowDeps } from './workflow';
 
-export interface CreatePaymentDeps {
-  payments: PaymentsTable;
-  sfn: SFNClient;
-  stateMachineArn: string;
-  platformFeeBps: number;
+export type CreatePaymentDeps = WorkflowDeps & { payments: PaymentsStore };
+
+/** A checkout request whose fields have the right types and formats (amounts still decimal strings). */
+export interface CheckoutRequest {
+  checkout_id: string;
+  buyer: Buyer;
+  currency: string;
+  payment_method?: string;
+  return_url?: string;
+  payment_orders: { payment_order_id: string; seller_account: string; amount: string }[];
 }
 
-function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)),
-    '',
-  );
-}
-
-function zodErrors(error: ZodError): FieldError[] {
-  return error.issues.map((issue) => {
-    const field = fieldPath(issue.path) || '(body)';
-    if (issue.code === 'unrecognized_keys') {
-      return { field, message: `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` };
-    }
-    if (issue.code === 'invalid_type' && issue.input === undefined) return { field, message: `${field} is required` };
-    return { field, message: issue.message };
-  });
-}
-
-/** Validates a checkout body: every problem is reported with the field it concerns. Nothing is stored on error. */
-export function validateCheckout(body: unknown, platformFeeBps: number, ids: { paymentId: string; now: string }) {
-  const cardField = findCardData(body);
-  if (cardField) {
-    throw badRequest(
-      'card data is never accepted: collect it on the PSP payment page or with the PSP SDK and send the payment method token',
-      [{ field: cardField, message: 'looks like card data' }],
-    );
-  }
-  const parsed = createPaymentSchema.safeParse(body, { reportInput: true });
-  if (!parsed.success) throw badRequest('the checkout is not valid', zodErrors(parsed.error));
-  const request = parsed.data;
-  const errors: FieldError[] = [];
+/**
+ * The payment event and orders of a checkout, or InvalidCheckoutError naming every field at fault (repeated
+ * order ids, amounts the currency does not allow, a total too large). Pure: nothing is stored.
+ */
+export function newPayment(
+  request: CheckoutRequest,
+  platformFeeBps: number,
+  ids: { paymentId: string; now: string },
+): { event: PaymentEvent; orders: PaymentOrder[] } {
+  const errors: FieldProblem[] = [];
   const seen = new Set<string>();
   const orders: PaymentOrder[] = [];
   request.payment_orders.forEach((order, i) => {
@@ -82,7 +63,7 @@ export function validateCheckout(body: unknown, platformFeeBps: number, ids: { p
   if (errors.length === 0 && sumMinor(orders.map((o) => o.amount_minor)) > MAX_MINOR_UNITS) {
     errors.push({ field: 'payment_orders', message: 'the checkout total is too large' });
   }
-  if (errors.length > 0) throw badRequest('the checkout is not valid', errors);
+  if (errors.length > 0) throw new InvalidCheckoutError(errors);
   const event: PaymentEvent = {
     payment_id: ids.paymentId,
     checkout_id: request.checkout_id,

@@ -4,8 +4,8 @@
  * order and container, as a function crashing after its side effect would. The retry must then change nothing.
  */
 
-import { TransientError } from '../adapters/errors';
-import type { PaymentOrder } from '../domain/payment';
+import { TransientError } from '../core/errors';
+import type { PaymentOrder } from './payment';
 
 export type CrashPoint = 'after-wallet-write' | 'after-ledger-write';
 

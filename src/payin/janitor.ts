@@ -5,8 +5,8 @@
  * are re-driven. Every step being idempotent, a re-drive can only finish what was not finished.
  */
 
-import { logger } from '../adapters/observability';
-import type { OrderStatus } from '../domain/payment';
+import { logger } from '../core/observability';
+import type { OrderStatus } from './payment';
 import { cancelPending, type PendingDeps, settle } from './pending';
 import { isCharged, loadPayment, resolveWithPsp } from './steps';
 import { isWorkflowRunning, redrive, type WorkflowDeps } from './workflow';

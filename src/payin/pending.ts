@@ -3,19 +3,17 @@
  * PSP's verified webhook or the janitor's query settles the payment; at the deadline the payment is stopped at the
  * PSP and FAILED (or UNKNOWN when stopping it cannot be confirmed). The buyer's return is never proof of payment.
  */
-import { InconsistentStateError, PspTransientError } from '../adapters/errors';
-import { logger } from '../adapters/observability';
-import type { Payment } from '../adapters/payments-table';
-import type { PspChargeState } from './psp';
+import { InconsistentStateError, PspTransientError } from '../core/errors';
+import { logger } from '../core/observability';
+import type { PspChargeState } from '../psp/types';
+import type { Payment } from './payments-table';
+import type { PaymentsStore, TaskResponder, WebhookLog } from './ports';
 import { isCharged, loadPayment, recordCharged, type StepDeps } from './steps';
 
-/** Resumes a workflow waiting on a task token. */
-export interface TaskResponder {
-  /** Returns false when the task no longer waits (timed out, already answered, unknown token). */
-  succeed(token: string, output: unknown): Promise<boolean>;
-}
-
-export type PendingDeps = Pick<StepDeps, 'payments' | 'psp'> & { tasks: TaskResponder };
+export type PendingDeps = Pick<StepDeps, 'psp' | 'settings'> & {
+  payments: PaymentsStore & WebhookLog;
+  tasks: TaskResponder;
+};
 
 export type WaitOutcome = { outcome: 'SUCCEEDED' | 'FAILED'; reason?: string };
 

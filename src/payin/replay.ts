@@ -15,7 +15,7 @@ export type ReplayAction =
   | 'redriven';
 
 export async function replayPayment(
-  deps: Pick<StepDeps, 'payments' | 'psp'> & { workflow: WorkflowDeps },
+  deps: Pick<StepDeps, 'payments' | 'psp' | 'settings'> & { workflow: WorkflowDeps },
   paymentId: string,
 ): Promise<{ payment_id: string; action: ReplayAction; execution?: string }> {
   const { event } = await loadPayment(deps, paymentId);

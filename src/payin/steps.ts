@@ -2,22 +2,22 @@
  * The pay-in workflow's steps, one function per Task state of state-machines/pay-in.asl.json.
  * Each step is idempotent: run twice (a retry, a re-drive) it changes nothing the second time.
  */
-import { InconsistentStateError, NotFoundError } from '../adapters/errors';
-import type { LedgerTable } from '../adapters/ledger-table';
-import type { Payment, PaymentsTable } from '../adapters/payments-table';
-import type { WalletsTable } from '../adapters/wallets-table';
-import { payInTransaction } from '../domain/ledger';
-import type { PaymentOrder } from '../domain/payment';
-import type { RiskDecision, RiskProvider } from '../domain/risk';
+
+import type { PayInSettings } from '../core/config';
+import { InconsistentStateError, NotFoundError } from '../core/errors';
+import { payInPosting } from '../ledger/postings';
 import { crashPoint } from './faults';
-import type { Psp } from './psp';
+import type { PaymentOrder } from './payment';
+import type { LedgerStore, PayInPsp, Payment, PaymentsStore, WalletPostings } from './ports';
+import type { RiskDecision, RiskProvider } from './risk';
 
 export interface StepDeps {
-  payments: PaymentsTable;
-  wallets: WalletsTable;
-  ledger: LedgerTable;
-  psp: Psp;
+  payments: PaymentsStore;
+  wallets: WalletPostings;
+  ledger: LedgerStore;
+  psp: PayInPsp;
   risk: RiskProvider;
+  settings: PayInSettings;
 }
 
 export async function loadPayment(deps: Pick<StepDeps, 'payments'>, paymentId: string): Promise<Payment> {
@@ -92,14 +92,8 @@ export type ChargeOutcome = {
   wait_seconds?: number;
 };
 
-/** How long a payment may stay pending at the PSP (3-D Secure, hosted page) before it is stopped. */
-export function pendingWindowSeconds(env: Record<string, string | undefined> = process.env): number {
-  const seconds = Number(env.PENDING_DEADLINE_SECONDS ?? 3600);
-  return Number.isInteger(seconds) && seconds >= 10 && seconds <= 86_400 ? seconds : 3600;
-}
-
-function waitSeconds(deadline: string | undefined): number {
-  const left = deadline ? Math.ceil((Date.parse(deadline) - Date.now()) / 1000) : pendingWindowSeconds();
+function waitSeconds(deadline: string | undefined, settings: PayInSettings): number {
+  const left = deadline ? Math.ceil((Date.parse(deadline) - Date.now()) / 1000) : settings.pendingDeadlineSeconds;
   return Math.max(1, left);
 }
 
@@ -107,7 +101,10 @@ function waitSeconds(deadline: string | undefined): number {
 export const isCharged = (payment: Pick<Payment, 'orders'>) =>
   payment.orders.length > 0 && payment.orders.every((o) => o.status === 'SUCCESS');
 
-export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId: string): Promise<ChargeOutcome> {
+export async function charge(
+  deps: Pick<StepDeps, 'payments' | 'psp' | 'settings'>,
+  paymentId: string,
+): Promise<ChargeOutcome> {
   let payment = await loadPayment(deps, paymentId);
   const { event } = payment;
   if (event.status === 'FAILED') return { outcome: 'DECLINED', reason: event.status_reason };
@@ -117,7 +114,7 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
     return {
       outcome: 'PENDING',
       psp_reference: event.psp_reference,
-      wait_seconds: waitSeconds(event.pending_deadline),
+      wait_seconds: waitSeconds(event.pending_deadline, deps.settings),
     };
   }
   if (event.status === 'UNKNOWN') {
@@ -136,7 +133,7 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
   // send the very same parameters under its idempotency key.
   if (!payment.event.pending_deadline || !payment.event.psp_expires_at) {
     const now = Date.now();
-    const deadlineMs = now + pendingWindowSeconds() * 1000;
+    const deadlineMs = now + deps.settings.pendingDeadlineSeconds * 1000;
     // The PSP takes 30 minutes to 24 hours; a shorter deadline of ours is enforced by us (we expire the page).
     const expiresAt = Math.floor(Math.min(Math.max(deadlineMs, now + 31 * 60_000), now + 23 * 3600_000) / 1000);
     await deps.payments.setEventFields(
@@ -165,7 +162,7 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
     return {
       outcome: 'PENDING',
       psp_reference: hosted.pspReference,
-      wait_seconds: waitSeconds(deadline.toISOString()),
+      wait_seconds: waitSeconds(deadline.toISOString(), deps.settings),
     };
   }
   const result = await deps.psp.charge({
@@ -198,7 +195,7 @@ export async function charge(deps: Pick<StepDeps, 'payments' | 'psp'>, paymentId
       return {
         outcome: 'PENDING',
         psp_reference: result.pspReference,
-        wait_seconds: waitSeconds(deadline.toISOString()),
+        wait_seconds: waitSeconds(deadline.toISOString(), deps.settings),
       };
   }
 }
@@ -254,7 +251,7 @@ export async function recordFailure(
  * a succeeded charge moves the orders to SUCCESS (then a re-drive books them), no charge moves it to FAILED.
  */
 export async function resolveWithPsp(
-  deps: Pick<StepDeps, 'payments' | 'psp'>,
+  deps: Pick<StepDeps, 'payments' | 'psp' | 'settings'>,
   paymentId: string,
 ): Promise<'charged' | 'failed' | 'pending' | 'unchanged'> {
   const payment = await loadPayment(deps, paymentId);
@@ -302,7 +299,7 @@ export async function resolveWithPsp(
   if (payment.event.status === 'UNKNOWN') {
     // The PSP's search lags behind its writes: "no charge" is believed only once the payment is old enough.
     const age = Date.now() - Date.parse(payment.event.updated_at);
-    if (age < pspSearchLagSeconds() * 1000) return 'pending';
+    if (age < deps.settings.pspSearchLagSeconds * 1000) return 'pending';
     if (payment.event.mode === 'hosted' && !pastDeadline) {
       // The buyer may still pay on the page: close it first, and believe only what the PSP says after that.
       const answer = await stopOpen(hostedPage(payment));
@@ -320,12 +317,6 @@ function hostedPage(payment: Payment): { pspReference: string }[] {
   return payment.event.mode === 'hosted' && payment.event.checkout_session_id && reference
     ? [{ pspReference: reference }]
     : [];
-}
-
-/** How long the PSP's search may lag behind its writes (Stripe documents about a minute). */
-export function pspSearchLagSeconds(env: Record<string, string | undefined> = process.env): number {
-  const seconds = Number(env.PSP_SEARCH_LAG_SECONDS ?? 120);
-  return Number.isInteger(seconds) && seconds >= 0 ? seconds : 120;
 }
 
 function findOrder(payment: Payment, orderId: string) {
@@ -349,7 +340,8 @@ export async function creditWallet(
 ): Promise<{ credited: boolean }> {
   const order = assertCharged(await loadPayment(deps, paymentId), orderId);
   if (order.wallet_updated) return { credited: false };
-  const credited = await deps.wallets.creditOnce(order, deps.payments.markBooked(order, 'wallet_updated'));
+  const { wallet } = payInPosting(order);
+  const credited = await deps.wallets.credit(wallet, deps.payments.markBooked(order, 'wallet_updated'));
   crashPoint('after-wallet-write', order);
   return { credited };
 }
@@ -361,7 +353,7 @@ export async function appendLedger(
 ): Promise<{ appended: boolean }> {
   const order = assertCharged(await loadPayment(deps, paymentId), orderId);
   if (order.ledger_updated) return { appended: false };
-  const appended = await deps.ledger.appendOnce(payInTransaction(order), [
+  const appended = await deps.ledger.appendOnce(payInPosting(order).transaction, [
     deps.payments.markBooked(order, 'ledger_updated'),
   ]);
   crashPoint('after-ledger-write', order);

@@ -9,14 +9,14 @@ import {
   type SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { asRetryable } from '../adapters/errors';
-import type { PaymentsTable } from '../adapters/payments-table';
-import type { PaymentEvent } from '../domain/payment';
+import { asRetryable } from '../core/errors';
+import type { PaymentEvent } from './payment';
+import type { PaymentsStore } from './ports';
 
 export interface WorkflowDeps {
   sfn: SFNClient;
   stateMachineArn: string;
-  payments: PaymentsTable;
+  payments: PaymentsStore;
 }
 
 export function executionArn(stateMachineArn: string, name: string): string {

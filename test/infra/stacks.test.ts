@@ -1,6 +1,6 @@
 /**
  * The CDK app against its single sources of truth: `lambdas/catalog.ts` (functions, routes, state
- * machines), `src/adapters/table-schemas.ts` (tables) and `state-machines/*.asl.json` (workflows).
+ * machines), `src/core/table-schemas.ts` (tables) and `state-machines/*.asl.json` (workflows).
  * Asset bundling is skipped (context `aws:cdk:bundling-stacks: []`): `npx cdk synth` covers esbuild.
  */
 import { readFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ import {
 import { PaymentsApi } from '../../lib/api';
 import { addPaymentsStacks, type PaymentsStacks } from '../../lib/app';
 import { WorkQueues } from '../../lib/work-queues';
-import { allTableSchemas, type TableName, type TableSchema, tableSchemas } from '../../src/adapters/table-schemas';
+import { allTableSchemas, type TableName, type TableSchema, tableSchemas } from '../../src/core/table-schemas';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
 /** The real module object that aws-cdk-lib calls (an `import * as` namespace would be a copy under swc). */

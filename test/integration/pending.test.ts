@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import Stripe from 'stripe';
-import { tableSchemas } from '../../src/adapters/table-schemas';
+import { tableSchemas } from '../../src/core/table-schemas';
 import { call, checkout, type PaymentView, stackInfo, unique, waitForStatus } from '../support/api-client';
 import { checkInvariants, pspCharges } from '../support/invariants';
 

@@ -12,9 +12,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { createTableInput, type LocalDynamo, startDynamoDbLocal } from '../../local/dynamodb';
 import { freePort } from '../../local/processes';
-import { tableSchemas } from '../../src/adapters/table-schemas';
 import { HttpError } from '../../src/api/http';
 import { type IdempotentRequest, idempotent, type StoredResponse } from '../../src/api/idempotency';
+import { tableSchemas } from '../../src/core/table-schemas';
 
 jest.setTimeout(90_000);
 

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { allTableSchemas } from '../../src/adapters/table-schemas';
 import { luhnValid } from '../../src/api/card-data';
+import { allTableSchemas } from '../../src/core/table-schemas';
 
 const TEST_CARDS = ['4242424242424242', '4000000000000002', '4000002760003184'];
 const SHAPES = [

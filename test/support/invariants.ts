@@ -11,7 +11,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { tableSchemas } from '../../src/adapters/table-schemas';
+import { tableSchemas } from '../../src/core/table-schemas';
 import type { StackInfo } from './local-stack-process';
 
 type Item = Record<string, unknown>;

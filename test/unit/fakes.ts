@@ -2,11 +2,14 @@
  * In-memory fakes for unit tests (no network): the payments table, the PSP and the risk provider.
  * The payments fake honours the real write conditions: the transition table (allowedSources), the all-or-nothing
  * transaction over the event and/or its orders, `reason: null` removing the reason, the `by-status` index whose sort
- * key moves only when the event's status is written (as in src/adapters/payments-table.ts).
+ * key moves only when the event's status is written (as in src/payin/payments-table.ts).
  */
-import type { Payment, PaymentsTable } from '../../src/adapters/payments-table';
-import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from '../../src/domain/payment';
-import type { RiskAssessment, RiskProvider, RiskSubject } from '../../src/domain/risk';
+
+import type { TransactGuard } from '../../src/ledger/wallets';
+import { DuplicateCheckoutError } from '../../src/payin/errors';
+import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from '../../src/payin/payment';
+import type { Payment, PaymentsStore, WebhookLog } from '../../src/payin/ports';
+import type { RiskAssessment, RiskProvider, RiskSubject } from '../../src/payin/risk';
 import type {
   ChargeRequest,
   ChargeResult,
@@ -14,7 +17,7 @@ import type {
   HostedPaymentRequest,
   Psp,
   PspChargeState,
-} from '../../src/payin/psp';
+} from '../../src/psp/types';
 
 export const T0 = '2026-11-21T10:00:00.000Z';
 
@@ -35,7 +38,7 @@ interface Stored {
   index: { status: OrderStatus; since: string };
 }
 
-export class FakePaymentsTable {
+export class FakePaymentsTable implements PaymentsStore, WebhookLog {
   private readonly items = new Map<string, Stored>();
   /** Arguments of every idsInStatusSince call, in order. */
   readonly statusQueries: { status: OrderStatus; before: string }[] = [];
@@ -54,8 +57,8 @@ export class FakePaymentsTable {
   }
 
   /** The typed view the code under test expects. */
-  asTable(): PaymentsTable {
-    return this as unknown as PaymentsTable;
+  asTable(): PaymentsStore & WebhookLog {
+    return this;
   }
 
   async get(paymentId: string): Promise<Payment | undefined> {
@@ -119,6 +122,24 @@ export class FakePaymentsTable {
     if (ifAbsent && (stored.event as unknown as Record<string, unknown>)[ifAbsent] !== undefined) return false;
     Object.assign(stored.event, structuredClone(fields), { updated_at: this.now() });
     return true;
+  }
+
+  async create(event: PaymentEvent, orders: PaymentOrder[]): Promise<void> {
+    const existing = [...this.items.values()].find((stored) => stored.event.checkout_id === event.checkout_id);
+    if (existing) throw new DuplicateCheckoutError(event.checkout_id, existing.event.payment_id);
+    this.put({ event, orders });
+  }
+
+  /** A guard item in the shape the real table returns; the fake never executes transactions. */
+  markBooked(order: PaymentOrder, flag: 'wallet_updated' | 'ledger_updated'): TransactGuard {
+    return {
+      Update: {
+        TableName: 'fake-payments',
+        Key: { pk: `PAY#${order.payment_id}`, sk: `ORDER#${order.payment_order_id}` },
+        UpdateExpression: `SET ${flag} = :true`,
+        ExpressionAttributeValues: { ':true': true },
+      },
+    };
   }
 
   async webhookSeen(eventId: string): Promise<boolean> {

@@ -2,6 +2,7 @@
  * Handler tests: the Lambda handlers and pay-in steps against aws-sdk-client-mock (no network).
  * The handlers read their settings from the environment on first use, so it is set before they are required.
  */
+
 import { randomBytes, scrypt as scryptCallback } from 'node:crypto';
 import { promisify } from 'node:util';
 import {
@@ -24,15 +25,16 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ApiKeys } from '../../src/adapters/api-keys';
-import { InconsistentStateError, PspTransientError } from '../../src/adapters/errors';
-import { LedgerTable } from '../../src/adapters/ledger-table';
-import { PaymentsTable } from '../../src/adapters/payments-table';
-import { WalletsTable } from '../../src/adapters/wallets-table';
-import type { PaymentEvent, PaymentOrder } from '../../src/domain/payment';
+import { ApiKeys } from '../../src/api/api-keys';
+import { loadPayInSettings } from '../../src/core/config';
+import { InconsistentStateError, PspTransientError } from '../../src/core/errors';
+import { LedgerTable } from '../../src/ledger/ledger-table';
+import { Wallets } from '../../src/ledger/wallets';
 import { paymentIdFor } from '../../src/payin/create-payment';
-import type { ChargeRequest, ChargeResult, Psp, PspChargeState } from '../../src/payin/psp';
+import type { PaymentEvent, PaymentOrder } from '../../src/payin/payment';
+import { PaymentsTable } from '../../src/payin/payments-table';
 import { appendLedger, charge, creditWallet, decideReview, finalize } from '../../src/payin/steps';
+import type { ChargeRequest, ChargeResult, Psp, PspChargeState } from '../../src/psp/types';
 
 const TABLES = {
   PAYMENTS_TABLE: 'payments-table',
@@ -833,9 +835,10 @@ function stepDeps(psp: Psp = new FakePsp([])) {
   const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
   return {
     payments: new PaymentsTable(client, TABLES.PAYMENTS_TABLE),
-    wallets: new WalletsTable(client, TABLES.WALLETS_TABLE),
+    wallets: new Wallets(client, TABLES.WALLETS_TABLE),
     ledger: new LedgerTable(client, TABLES.LEDGER_TABLE),
     psp,
+    settings: loadPayInSettings({}),
   };
 }
 

@@ -8,7 +8,7 @@ import {
   payInTransactionId,
   signedAmount,
   UnbalancedTransactionError,
-} from '../../src/domain/ledger';
+} from '../../src/ledger/postings';
 
 const order = (overrides: Partial<Parameters<typeof payInTransaction>[0]> = {}) => ({
   payment_id: 'pay_1',

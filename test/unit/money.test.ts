@@ -7,7 +7,7 @@ import {
   MoneyError,
   sumMinor,
   toMinorUnits,
-} from '../../src/domain/money';
+} from '../../src/core/money';
 
 /** A small seeded generator (mulberry32), so the property tests are reproducible without a new dependency. */
 function seeded(seed: number): () => number {

@@ -6,7 +6,7 @@ import {
   isTerminal,
   ORDER_STATUSES,
   type OrderStatus,
-} from '../../src/domain/payment';
+} from '../../src/payin/payment';
 
 /**
  * The intended table, written out independently of the module. PENDING is also a hold before the charge (risk

@@ -3,14 +3,16 @@
  * deadline's cancellation, the webhook events that settle them, and the hosted page's registration by the charge
  * step. In-memory fakes for the payments table, the PSP and the task responder (test/unit/fakes.ts).
  */
-import { InconsistentStateError, NotFoundError, PspTransientError } from '../../src/adapters/errors';
-import { logger } from '../../src/adapters/observability';
-import type { Payment } from '../../src/adapters/payments-table';
-import type { PaymentEvent } from '../../src/domain/payment';
+import { loadPayInSettings } from '../../src/core/config';
+import { InconsistentStateError, NotFoundError, PspTransientError } from '../../src/core/errors';
+import { logger } from '../../src/core/observability';
+import type { PaymentEvent } from '../../src/payin/payment';
+import type { Payment } from '../../src/payin/payments-table';
 import { awaitPsp, cancelPending, type PendingDeps, settle, settledOutcome } from '../../src/payin/pending';
-import type { PspChargeState } from '../../src/payin/psp';
 import { charge } from '../../src/payin/steps';
-import { applyPspEvent, type PspEvent } from '../../src/payin/webhooks';
+import { applyPspEvent } from '../../src/payin/webhooks';
+import type { PspEvent } from '../../src/psp/events';
+import type { PspChargeState } from '../../src/psp/types';
 import { FakePaymentsTable, FakePsp, FakeTasks, makePayment } from './fakes';
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');
@@ -33,7 +35,13 @@ afterEach(() => {
   jest.restoreAllMocks();
 });
 
-const deps = (): PendingDeps => ({ payments: payments.asTable(), psp, tasks });
+// Settings as a function's cold start reads them (the charge tests change PENDING_DEADLINE_SECONDS).
+const deps = (): PendingDeps => ({
+  payments: payments,
+  psp,
+  tasks,
+  settings: loadPayInSettings(process.env),
+});
 const stored = async (paymentId = 'pay_1'): Promise<Payment> => {
   const payment = await payments.get(paymentId);
   if (!payment) throw new Error(`test setup: no payment ${paymentId}`);

@@ -3,6 +3,7 @@
  * RecordFailure, the PSP lookup that settles unknown outcomes, the workflow starts and re-drives, the janitor and the
  * replay of dead-lettered payments. In-memory fakes for the table and the PSP, aws-sdk-client-mock for Step Functions.
  */
+
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
@@ -12,15 +13,16 @@ import {
   StateMachineDoesNotExist,
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { InconsistentStateError, NotFoundError, PspTransientError, TransientError } from '../../src/adapters/errors';
-import { logger } from '../../src/adapters/observability';
-import type { Payment } from '../../src/adapters/payments-table';
-import type { OrderStatus } from '../../src/domain/payment';
+import { loadPayInSettings } from '../../src/core/config';
+import { InconsistentStateError, NotFoundError, PspTransientError, TransientError } from '../../src/core/errors';
+import { logger } from '../../src/core/observability';
 import { runJanitor } from '../../src/payin/janitor';
-import type { PspChargeState } from '../../src/payin/psp';
+import type { OrderStatus } from '../../src/payin/payment';
+import type { Payment } from '../../src/payin/payments-table';
 import { paymentIdOfDeadLetter, replayPayment } from '../../src/payin/replay';
 import { charge, decideReview, recordFailure, resolveWithPsp, riskCheck } from '../../src/payin/steps';
 import { executionArn, isWorkflowRunning, redrive, startPayIn } from '../../src/payin/workflow';
+import type { PspChargeState } from '../../src/psp/types';
 import { FakePaymentsTable, FakePsp, FakeRisk, FakeTasks, makePayment } from './fakes';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:PayIn';
@@ -64,8 +66,9 @@ const pspCharge = (state: PspChargeState['state'], pspReference = 'pi_1', amount
   amountMinor,
   currency,
 });
-const workflow = () => ({ sfn, stateMachineArn: STATE_MACHINE_ARN, payments: payments.asTable() });
-const recoveryDeps = () => ({ payments: payments.asTable(), psp, tasks, workflow: workflow() });
+const workflow = () => ({ sfn, stateMachineArn: STATE_MACHINE_ARN, payments: payments });
+const settings = loadPayInSettings({});
+const recoveryDeps = () => ({ payments: payments, psp, tasks, settings, workflow: workflow() });
 const startInputs = () => sfnMock.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
 const describedArns = () =>
   sfnMock.commandCalls(DescribeExecutionCommand).map((call) => call.args[0].input.executionArn);
@@ -99,7 +102,7 @@ describe('Module: steps', () => {
       const risk = new FakeRisk();
 
       // Act
-      const result = await riskCheck({ payments: payments.asTable(), risk }, 'pay_1');
+      const result = await riskCheck({ payments: payments, risk }, 'pay_1');
 
       // Assess
       expect(result).toEqual({ decision: 'APPROVE', reasons: [] });
@@ -114,7 +117,7 @@ describe('Module: steps', () => {
       const risk = new FakeRisk({ decision: 'REJECT', reasons: ['blocked_country:KP', 'amount_over_limit:EUR'] });
 
       // Act
-      const result = await riskCheck({ payments: payments.asTable(), risk }, 'pay_1');
+      const result = await riskCheck({ payments: payments, risk }, 'pay_1');
 
       // Assess
       expect(result).toEqual({ decision: 'REJECT', reasons: ['blocked_country:KP', 'amount_over_limit:EUR'] });
@@ -136,7 +139,7 @@ describe('Module: steps', () => {
       const risk = new FakeRisk({ decision: 'REVIEW', reasons: ['amount_review:EUR', 'velocity:6_per_hour'] });
 
       // Act
-      const result = await riskCheck({ payments: payments.asTable(), risk }, 'pay_1');
+      const result = await riskCheck({ payments: payments, risk }, 'pay_1');
 
       // Assess
       expect(result).toEqual({ decision: 'REVIEW', reasons: ['amount_review:EUR', 'velocity:6_per_hour'] });
@@ -158,7 +161,7 @@ describe('Module: steps', () => {
       const risk = new FakeRisk({ decision: 'APPROVE', reasons: [] });
 
       // Act
-      const result = await riskCheck({ payments: payments.asTable(), risk }, 'pay_1');
+      const result = await riskCheck({ payments: payments, risk }, 'pay_1');
 
       // Assess
       expect(result).toEqual({ decision: 'REVIEW', reasons: [] });
@@ -176,7 +179,7 @@ describe('Module: steps', () => {
       const risk = new FakeRisk();
 
       // Act
-      const result = await riskCheck({ payments: payments.asTable(), risk }, 'pay_1');
+      const result = await riskCheck({ payments: payments, risk }, 'pay_1');
 
       // Assess
       expect(result).toEqual({ decision: 'REJECT', reasons });
@@ -199,7 +202,7 @@ describe('Module: steps', () => {
         const risk = new FakeRisk({ decision: 'REJECT', reasons: ['would_reject'] });
 
         // Act
-        const result = await riskCheck({ payments: payments.asTable(), risk }, 'pay_1');
+        const result = await riskCheck({ payments: payments, risk }, 'pay_1');
 
         // Assess
         expect(result).toEqual({ decision: 'APPROVE', reasons: [] });
@@ -209,7 +212,7 @@ describe('Module: steps', () => {
     );
 
     it('throws NotFoundError for an unknown payment id', async () => {
-      await expect(riskCheck({ payments: payments.asTable(), risk: new FakeRisk() }, 'pay_x')).rejects.toThrow(
+      await expect(riskCheck({ payments: payments, risk: new FakeRisk() }, 'pay_x')).rejects.toThrow(
         new NotFoundError('payment pay_x not found'),
       );
     });
@@ -222,7 +225,7 @@ describe('Module: steps', () => {
       payments.put(payment);
 
       // Act
-      const result = await decideReview({ payments: payments.asTable() }, 'pay_1', 'approve');
+      const result = await decideReview({ payments: payments }, 'pay_1', 'approve');
 
       // Assess
       expect(result.changed).toBe(true);
@@ -244,7 +247,7 @@ describe('Module: steps', () => {
       payments.put(payment);
 
       // Act
-      const result = await decideReview({ payments: payments.asTable() }, 'pay_1', 'reject');
+      const result = await decideReview({ payments: payments }, 'pay_1', 'reject');
 
       // Assess
       expect(result.changed).toBe(true);
@@ -271,8 +274,8 @@ describe('Module: steps', () => {
       payments.put(payment);
 
       // Act
-      const approved = await decideReview({ payments: payments.asTable() }, 'pay_1', 'approve');
-      const rejected = await decideReview({ payments: payments.asTable() }, 'pay_1', 'reject');
+      const approved = await decideReview({ payments: payments }, 'pay_1', 'approve');
+      const rejected = await decideReview({ payments: payments }, 'pay_1', 'reject');
 
       // Assess
       expect(approved).toEqual({ changed: false, payment });
@@ -283,10 +286,10 @@ describe('Module: steps', () => {
     it('does not let a second decision override the first', async () => {
       // Prepare
       payments.put(heldForReview());
-      await decideReview({ payments: payments.asTable() }, 'pay_1', 'approve');
+      await decideReview({ payments: payments }, 'pay_1', 'approve');
 
       // Act
-      const second = await decideReview({ payments: payments.asTable() }, 'pay_1', 'reject');
+      const second = await decideReview({ payments: payments }, 'pay_1', 'reject');
 
       // Assess
       expect(second.changed).toBe(false);
@@ -305,7 +308,7 @@ describe('Module: steps', () => {
       payments.put(payment);
 
       // Act
-      const act = charge({ payments: payments.asTable(), psp }, 'pay_1');
+      const act = charge({ payments: payments, psp, settings }, 'pay_1');
 
       // Assess
       await expect(act).rejects.toThrow(
@@ -322,7 +325,7 @@ describe('Module: steps', () => {
       payments.put(payment);
 
       // Act
-      const act = charge({ payments: payments.asTable(), psp }, 'pay_1');
+      const act = charge({ payments: payments, psp, settings }, 'pay_1');
 
       // Assess
       await expect(act).rejects.toThrow(new InconsistentStateError('payment pay_1 is PENDING, cannot charge'));
@@ -338,7 +341,7 @@ describe('Module: steps', () => {
         payments.put(payment);
 
         // Act
-        const result = await charge({ payments: payments.asTable(), psp }, 'pay_1');
+        const result = await charge({ payments: payments, psp, settings }, 'pay_1');
 
         // Assess
         expect(result).toEqual({ outcome: 'SUCCEEDED', psp_reference: 'pi_1' });
@@ -353,7 +356,7 @@ describe('Module: steps', () => {
       psp.chargeResult = { outcome: 'SUCCEEDED', pspReference: 'pi_redrive' };
 
       // Act
-      const result = await charge({ payments: payments.asTable(), psp }, 'pay_1');
+      const result = await charge({ payments: payments, psp, settings }, 'pay_1');
 
       // Assess
       expect(result).toEqual({ outcome: 'SUCCEEDED', psp_reference: 'pi_redrive' });
@@ -384,7 +387,7 @@ describe('Module: steps', () => {
       payments.put(payment);
 
       // Act
-      const result = await recordFailure({ payments: payments.asTable() }, 'pay_1', 'charge', {
+      const result = await recordFailure({ payments: payments }, 'pay_1', 'charge', {
         Error: 'PspTransientError',
         Cause: '{"errorMessage":"socket hang up"}',
       });
@@ -409,7 +412,7 @@ describe('Module: steps', () => {
       payments.put(makePayment({ status: 'EXECUTING' }));
 
       // Act
-      const result = await recordFailure({ payments: payments.asTable() }, 'pay_1', 'charge');
+      const result = await recordFailure({ payments: payments }, 'pay_1', 'charge');
 
       // Assess
       expect(result).toEqual({ status: 'UNKNOWN' });
@@ -430,7 +433,7 @@ describe('Module: steps', () => {
       payments.put(payment);
 
       // Act
-      const result = await recordFailure({ payments: payments.asTable() }, 'pay_1', 'charge', {
+      const result = await recordFailure({ payments: payments }, 'pay_1', 'charge', {
         Error: 'States.Timeout',
       });
 
@@ -445,7 +448,7 @@ describe('Module: steps', () => {
       payments.put(payment);
 
       // Act
-      const result = await recordFailure({ payments: payments.asTable() }, 'pay_1', 'booking', {
+      const result = await recordFailure({ payments: payments }, 'pay_1', 'booking', {
         Error: 'TransientError',
       });
 
@@ -466,7 +469,7 @@ describe('Module: steps', () => {
       payments.put(payment);
 
       // Act
-      const result = await recordFailure({ payments: payments.asTable() }, 'pay_1', 'booking', { Error: 'X' });
+      const result = await recordFailure({ payments: payments }, 'pay_1', 'booking', { Error: 'X' });
 
       // Assess
       expect(result).toEqual({ status: 'SUCCESS' });
@@ -484,7 +487,7 @@ describe('Module: steps', () => {
         psp.charges.set('pay_1', [pspCharge('failed', 'pi_declined'), pspCharge('succeeded', 'pi_ok')]);
 
         // Act
-        const outcome = await resolveWithPsp({ payments: payments.asTable(), psp }, 'pay_1');
+        const outcome = await resolveWithPsp({ payments: payments, psp, settings }, 'pay_1');
 
         // Assess
         expect(outcome).toBe('charged');
@@ -506,7 +509,7 @@ describe('Module: steps', () => {
       psp.charges.set('pay_1', [pspCharge('succeeded', 'pi_a'), pspCharge('succeeded', 'pi_b')]);
 
       // Act
-      const act = resolveWithPsp({ payments: payments.asTable(), psp }, 'pay_1');
+      const act = resolveWithPsp({ payments: payments, psp, settings }, 'pay_1');
 
       // Assess
       await expect(act).rejects.toThrow(
@@ -526,7 +529,7 @@ describe('Module: steps', () => {
       psp.charges.set('pay_1', [found]);
 
       // Act
-      const act = resolveWithPsp({ payments: payments.asTable(), psp }, 'pay_1');
+      const act = resolveWithPsp({ payments: payments, psp, settings }, 'pay_1');
 
       // Assess
       await expect(act).rejects.toThrow(new InconsistentStateError(message));
@@ -543,7 +546,7 @@ describe('Module: steps', () => {
         psp.charges.set('pay_1', [pspCharge('failed', 'pi_declined'), pspCharge('pending', 'pi_3ds')]);
 
         // Act
-        const outcome = await resolveWithPsp({ payments: payments.asTable(), psp }, 'pay_1');
+        const outcome = await resolveWithPsp({ payments: payments, psp, settings }, 'pay_1');
 
         // Assess
         expect(outcome).toBe('pending');
@@ -561,7 +564,7 @@ describe('Module: steps', () => {
       psp.charges.set('pay_1', found);
 
       // Act
-      const outcome = await resolveWithPsp({ payments: payments.asTable(), psp }, 'pay_1');
+      const outcome = await resolveWithPsp({ payments: payments, psp, settings }, 'pay_1');
 
       // Assess
       expect(outcome).toBe('failed');
@@ -581,7 +584,7 @@ describe('Module: steps', () => {
       payments.put(payment);
 
       // Act
-      const outcome = await resolveWithPsp({ payments: payments.asTable(), psp }, 'pay_1');
+      const outcome = await resolveWithPsp({ payments: payments, psp, settings }, 'pay_1');
 
       // Assess
       expect(outcome).toBe('unchanged');
@@ -598,7 +601,7 @@ describe('Module: steps', () => {
         psp.charges.set('pay_1', [pspCharge('succeeded', 'pi_1')]);
 
         // Act
-        const outcome = await resolveWithPsp({ payments: payments.asTable(), psp }, 'pay_1');
+        const outcome = await resolveWithPsp({ payments: payments, psp, settings }, 'pay_1');
 
         // Assess
         expect(outcome).toBe('unchanged');
@@ -616,7 +619,7 @@ describe('Module: steps', () => {
         psp.charges.set('pay_1', [pspCharge('succeeded', 'pi_1')]);
 
         // Act
-        const outcome = await resolveWithPsp({ payments: payments.asTable(), psp }, 'pay_1');
+        const outcome = await resolveWithPsp({ payments: payments, psp, settings }, 'pay_1');
 
         // Assess
         expect(outcome).toBe('unchanged');

@@ -3,7 +3,7 @@
  * when the buyer pays, so the session must serve as the payment's reference until then.
  */
 import type Stripe from 'stripe';
-import { StripePsp } from '../../src/adapters/stripe-psp';
+import { StripePsp } from '../../src/psp/stripe-psp';
 
 type Session = Partial<Stripe.Checkout.Session>;
 

@@ -1,6 +1,7 @@
 /** Regression tests of bugs found by review: wrong-type messages, card numbers as field names or with other separators. */
+
+import { validateCheckout } from '../../src/api/checkout';
 import { HttpError } from '../../src/api/http';
-import { validateCheckout } from '../../src/payin/create-payment';
 
 const base = {
   checkout_id: 'co_1',

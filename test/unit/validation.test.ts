@@ -1,6 +1,6 @@
+import { validateCheckout } from '../../src/api/checkout';
 import { HttpError } from '../../src/api/http';
 import { createPaymentSchema, MAX_ORDERS_PER_CHECKOUT } from '../../src/api/schemas';
-import { validateCheckout } from '../../src/payin/create-payment';
 
 const NOW = '2025-01-02T03:04:05.000Z';
 const IDS = { paymentId: 'pay_test_1', now: NOW };

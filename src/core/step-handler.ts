@@ -7,8 +7,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { asRetryable } from '../adapters/errors';
-import { logger } from '../adapters/observability';
+import { asRetryable } from './errors';
+import { logger } from './observability';
 
 export const stepInput = z.object({
   payment_id: z.string().min(1),

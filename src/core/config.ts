@@ -1,9 +1,12 @@
 /**
- * The one configuration module. Runtime settings (read by the functions, on AWS and locally) and
- * local-stack settings (ports, data folder, dev secrets) all come from environment variables;
- * `.env.example` documents every one of them with its default.
+ * The one configuration module: nothing else reads `process.env` (the local stack's launcher aside, which sets
+ * the functions' environment). Runtime settings (read by the functions, on AWS and locally) and local-stack
+ * settings (ports, data folder, dev secrets) all come from environment variables; `.env.example` documents every
+ * one of them with its default. An invalid value is refused when the configuration is loaded (a function's cold
+ * start), with the variable's name and what is wrong; it never falls back silently.
  */
-import { type TableName, tableSchemas } from './adapters/table-schemas';
+import { MoneyError, toMinorUnits } from './money';
+import { type TableName, tableSchemas } from './table-schemas';
 
 type Env = Record<string, string | undefined>;
 
@@ -29,14 +32,76 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got '${raw}'`);
 }
 
+/** Parses `USD:10000.00,JPY:1000000` into per-currency amounts in minor units; names the variable on error. */
+export function parseAmountLimits(raw: string | undefined, name = 'RISK_MAX_AMOUNTS'): Record<string, number> {
+  if (!raw) return {};
+  return Object.fromEntries(
+    raw.split(',').map((pair) => {
+      const [currency = '', amount = ''] = pair.trim().split(':');
+      try {
+        return [currency, toMinorUnits(amount, currency)];
+      } catch (error) {
+        if (error instanceof MoneyError) throw new ConfigError(`${name} '${pair}': ${error.message}`);
+        throw error;
+      }
+    }),
+  );
+}
+
+/** The settings of the default risk provider (a rules engine). */
+export interface RiskSettings {
+  /** Checkouts above this total (minor units, per currency) are rejected. */
+  maxAmountMinor: Record<string, number>;
+  /** Checkouts above this total (minor units, per currency) are held for review. */
+  reviewAboveMinor: Record<string, number>;
+  /** Buyer countries (ISO 3166-1 alpha-2) that are refused. */
+  blockedCountries: string[];
+  /** More payments than this by one buyer within an hour are held for review (0: no limit). */
+  maxPaymentsPerBuyerPerHour: number;
+}
+
+export function loadRiskSettings(env: Env): RiskSettings {
+  const blockedCountries = (env.RISK_BLOCKED_COUNTRIES ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  const badCountry = blockedCountries.find((c) => !/^[A-Z]{2}$/.test(c));
+  if (badCountry !== undefined) {
+    throw new ConfigError(`RISK_BLOCKED_COUNTRIES must list ISO 3166-1 alpha-2 codes such as KP, got '${badCountry}'`);
+  }
+  return {
+    maxAmountMinor: parseAmountLimits(env.RISK_MAX_AMOUNTS, 'RISK_MAX_AMOUNTS'),
+    reviewAboveMinor: parseAmountLimits(env.RISK_REVIEW_ABOVE, 'RISK_REVIEW_ABOVE'),
+    blockedCountries,
+    maxPaymentsPerBuyerPerHour: integer(env, 'RISK_MAX_PAYMENTS_PER_BUYER_PER_HOUR', 0, 0, 1_000_000),
+  };
+}
+
+/** Timing rules of the pay-in. */
+export interface PayInSettings {
+  /** How long a payment may stay pending at the PSP (3-D Secure, hosted page) before it is stopped. */
+  pendingDeadlineSeconds: number;
+  /** How long the PSP's search may lag behind its writes (Stripe documents about a minute). */
+  pspSearchLagSeconds: number;
+}
+
+export function loadPayInSettings(env: Env): PayInSettings {
+  return {
+    pendingDeadlineSeconds: integer(env, 'PENDING_DEADLINE_SECONDS', 3600, 10, 86_400),
+    pspSearchLagSeconds: integer(env, 'PSP_SEARCH_LAG_SECONDS', 120, 0, 86_400),
+  };
+}
+
 export interface RuntimeConfig {
   region: string;
   tables: Record<TableName, string>;
   payInStateMachineArn: string | undefined;
   /** Queue of verified PSP webhook events. */
   pspWebhookQueueUrl: string | undefined;
+  /** Where failed pay-in executions are dead-lettered (read by the replay command). */
+  failedPaymentsQueueUrl: string | undefined;
   /** Endpoint overrides: set by the local stack, unset on AWS. */
-  endpoints: { dynamodb?: string; sfn?: string; sqs?: string };
+  endpoints: { dynamodb?: string; sfn?: string; sqs?: string; s3?: string };
   psp: {
     /** The PSP secret key itself (local stack), or... */
     secretKey?: string;
@@ -53,6 +118,8 @@ export interface RuntimeConfig {
   platformFeeBps: number;
   /** The janitor touches only payments unchanged for this long. */
   janitorStaleAfterSeconds: number;
+  risk: RiskSettings;
+  payIn: PayInSettings;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
@@ -68,7 +135,8 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     tables,
     payInStateMachineArn: env.PAYIN_STATE_MACHINE_ARN,
     pspWebhookQueueUrl: env.PSP_WEBHOOK_QUEUE_URL,
-    endpoints: { dynamodb: env.DYNAMODB_ENDPOINT, sfn: env.SFN_ENDPOINT, sqs: env.SQS_ENDPOINT },
+    failedPaymentsQueueUrl: env.FAILED_PAYMENTS_QUEUE_URL,
+    endpoints: { dynamodb: env.DYNAMODB_ENDPOINT, sfn: env.SFN_ENDPOINT, sqs: env.SQS_ENDPOINT, s3: env.S3_ENDPOINT },
     psp: {
       secretKey: env.PSP_SECRET_KEY,
       secretArn: env.PSP_SECRET_ARN,
@@ -80,6 +148,8 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     },
     platformFeeBps: integer(env, 'PLATFORM_FEE_BPS', 0, 0, 10_000),
     janitorStaleAfterSeconds: integer(env, 'JANITOR_STALE_AFTER_SECONDS', 300, 0, 7 * 24 * 3600),
+    risk: loadRiskSettings(env),
+    payIn: loadPayInSettings(env),
   };
 }
 

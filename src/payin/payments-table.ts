@@ -1,12 +1,17 @@
 /**
  * Payment events and orders in DynamoDB. Every state change is a conditional write (or a transaction of them)
- * whose condition is the transition table of src/domain/payment.ts, so a retried or late step changes nothing.
+ * whose condition is the transition table of src/payin/payment.ts, so a retried or late step changes nothing.
  */
 import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from '../domain/payment';
-import { asRetryable, cancellationCodes } from './errors';
-import { queryPartition } from './query';
+import { asRetryable, cancellationCodes } from '../core/errors';
+import { DuplicateCheckoutError, DuplicateOrderError, PaymentIdTakenError } from './errors';
+import type { BuyerVelocity, Payment, PaymentsStore, TransitionChanges, TransitionScope, WebhookLog } from './ports';
+
+export type { Payment };
+
+import { queryPartition } from '../core/query';
+import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from './payment';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -17,44 +22,12 @@ export const keys = {
   orderGuard: (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'GUARD' }),
 };
 
-export interface Payment {
-  event: PaymentEvent;
-  orders: PaymentOrder[];
-}
-
-export class DuplicateCheckoutError extends Error {
-  override readonly name = 'DuplicateCheckoutError';
-  constructor(
-    readonly checkoutId: string,
-    readonly existingPaymentId: string | undefined,
-  ) {
-    super(`checkout ${checkoutId} was already accepted as payment ${existingPaymentId ?? '(unknown)'}`);
-  }
-}
-
-/** The payment id (derived from a client's idempotency key) already belongs to another checkout. */
-export class PaymentIdTakenError extends Error {
-  override readonly name = 'PaymentIdTakenError';
-}
-
-export class DuplicateOrderError extends Error {
-  override readonly name = 'DuplicateOrderError';
-  constructor(readonly paymentOrderIds: string[]) {
-    super(`payment_order_id already used: ${paymentOrderIds.join(', ')}`);
-  }
-}
-
-/** Thrown when a conditional state change finds the payment in a state it does not expect. */
-export class StaleStateError extends Error {
-  override readonly name = 'StaleStateError';
-}
-
 function strip<T extends object>(item: Record<string, unknown>): T {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, entity: _e, ...rest } = item;
   return rest as T;
 }
 
-export class PaymentsTable {
+export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -137,16 +110,8 @@ export class PaymentsTable {
   async transition(
     payment: Payment,
     to: OrderStatus,
-    changes: {
-      reason?: string | null;
-      pspReference?: string;
-      set?: Record<string, unknown>;
-      /** Only from these states (still within the transition table): the state the caller observed. */
-      from?: OrderStatus[];
-      /** An extra condition on the event item, e.g. that it is still held for review. */
-      eventIf?: { name: string; equals: string };
-    } = {},
-    scope: 'all' | 'event' | 'orders' = 'all',
+    changes: TransitionChanges = {},
+    scope: TransitionScope = 'all',
   ): Promise<boolean> {
     const now = new Date().toISOString();
     const sources = allowedSources(to).filter((source) => !changes.from || changes.from.includes(source));

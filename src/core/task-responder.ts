@@ -1,7 +1,12 @@
 /** Resumes waiting workflows (SendTaskSuccess), on AWS and on the local Step Functions endpoint alike. */
 import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { TaskResponder } from '../payin/pending';
 import { asRetryable } from './errors';
+
+/** Resumes a workflow waiting on a task token. */
+export interface TaskResponder {
+  /** Returns false when the task no longer waits (timed out, already answered, unknown token). */
+  succeed(token: string, output: unknown): Promise<boolean>;
+}
 
 const GONE = new Set(['TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken']);
 

@@ -1,8 +1,8 @@
 /**
- * Double-entry ledger: every transaction is balanced per currency (debits equal credits) and entries are append-only.
+ * Double-entry ledger rules and posting templates: every transaction is balanced per currency (debits equal credits) and entries are append-only.
  * Amounts are positive minor units with a direction; the signed view is debit positive, credit negative.
  */
-import { sumMinor } from './money';
+import { sumMinor } from '../core/money';
 
 export type Direction = 'DEBIT' | 'CREDIT';
 
@@ -109,4 +109,37 @@ export function payInTransaction(order: {
 
 export function payInTransactionId(paymentOrderId: string): string {
   return `payin:${paymentOrderId}`;
+}
+
+/** A movement of one seller wallet, in minor units (never negative; its direction is the wallet operation). */
+export interface WalletPosting {
+  seller_account: string;
+  currency: string;
+  amount_minor: number;
+}
+
+/**
+ * A posting: the balanced ledger transaction of a business operation and the wallet movement it implies. The
+ * wallet's amount is read from the transaction's seller payable entry, so the two can never disagree: the amount
+ * a posting moves is computed here, once.
+ */
+export interface Posting {
+  transaction: LedgerTransaction;
+  /** The seller wallet movement (credit for pay-in), equal to the seller payable entry. */
+  wallet: WalletPosting;
+}
+
+/** The pay-in posting of one successful payment order. */
+export function payInPosting(order: Parameters<typeof payInTransaction>[0]): Posting {
+  const transaction = payInTransaction(order);
+  const payable = accounts.sellerPayable(order.seller_account);
+  const sellerEntry = transaction.entries.find((entry) => entry.account === payable);
+  return {
+    transaction,
+    wallet: {
+      seller_account: order.seller_account,
+      currency: order.currency,
+      amount_minor: sellerEntry?.amount_minor ?? 0,
+    },
+  };
 }

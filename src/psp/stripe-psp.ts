@@ -1,5 +1,6 @@
 /** The PSP adapter over the real stripe SDK (Stripe on AWS, the PSP simulator locally). */
 import type Stripe from 'stripe';
+import { InconsistentStateError, PspTransientError } from '../core/errors';
 import type {
   ChargeRequest,
   ChargeResult,
@@ -8,8 +9,7 @@ import type {
   NextAction,
   Psp,
   PspChargeState,
-} from '../payin/psp';
-import { InconsistentStateError, PspTransientError } from './errors';
+} from './types';
 
 type StripeError = Error & {
   type?: string;

@@ -3,9 +3,9 @@
  * its entries (condition: new) and, for pay-in, the order's `ledger_updated` flag. Entries are never updated.
  */
 import { type DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { assertBalanced, type LedgerEntry, type LedgerTransaction } from '../domain/ledger';
-import { asRetryable, cancellationCodes } from './errors';
-import { queryPartition } from './query';
+import { asRetryable, cancellationCodes } from '../core/errors';
+import { queryPartition } from '../core/query';
+import { assertBalanced, type LedgerEntry, type LedgerTransaction } from './postings';
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
 

@@ -1,4 +1,4 @@
-/** The PSP as the pay-in sees it. The Stripe implementation is in src/adapters/stripe-psp.ts. */
+/** The PSP's payment operations in our terms. The Stripe implementation is in src/psp/stripe-psp.ts. */
 
 export interface ChargeRequest {
   amountMinor: number;

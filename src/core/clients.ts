@@ -1,0 +1,51 @@
+/**
+ * AWS clients: module singletons, created on first use from the runtime configuration,
+ * with endpoint overrides for the local stack. Domain code receives them; it never imports this module.
+ */
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadRuntimeConfig, type RuntimeConfig } from './config';
+
+let config: RuntimeConfig | undefined;
+let rawClient: DynamoDBClient | undefined;
+let documentClient: DynamoDBDocumentClient | undefined;
+let sfnClient: SFNClient | undefined;
+let sqsClient: SQSClient | undefined;
+
+export function runtimeConfig(): RuntimeConfig {
+  config ??= loadRuntimeConfig();
+  return config;
+}
+
+/** The low-level DynamoDB client (Powertools idempotency takes this one). */
+export function dynamoClient(): DynamoDBClient {
+  if (!rawClient) {
+    const { region, endpoints } = runtimeConfig();
+    rawClient = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, maxAttempts: 4 });
+  }
+  return rawClient;
+}
+
+export function dynamo(): DynamoDBDocumentClient {
+  documentClient ??= DynamoDBDocumentClient.from(dynamoClient(), { marshallOptions: { removeUndefinedValues: true } });
+  return documentClient;
+}
+
+export function sfn(): SFNClient {
+  if (!sfnClient) {
+    const { region, endpoints } = runtimeConfig();
+    sfnClient = new SFNClient({ region, endpoint: endpoints.sfn, maxAttempts: 4 });
+  }
+  return sfnClient;
+}
+
+export function sqs(): SQSClient {
+  if (!sqsClient) {
+    const { region, endpoints } = runtimeConfig();
+    sqsClient = new SQSClient({ region, endpoint: endpoints.sqs, maxAttempts: 4 });
+  }
+  return sqsClient;
+}

@@ -1,0 +1,71 @@
+/**
+ * The composition root of the pay-in's functions: the real tables, the Stripe PSP, the risk rules and the task
+ * responder, built once per container from the one configuration module, each on first use (a function only
+ * needs the settings of what it uses).
+ */
+import { dynamo, runtimeConfig, sfn } from '../core/clients';
+import { ConfigError, tableName } from '../core/config';
+import { SfnTaskResponder } from '../core/task-responder';
+import { LedgerTable } from '../ledger/ledger-table';
+import { Wallets } from '../ledger/wallets';
+import { stripe } from '../psp/client';
+import { StripePsp } from '../psp/stripe-psp';
+import { PaymentsTable } from './payments-table';
+import type { PendingDeps } from './pending';
+import type { BuyerVelocity } from './ports';
+import { RulesRiskProvider } from './risk';
+import type { StepDeps } from './steps';
+import type { WorkflowDeps } from './workflow';
+
+type AllDeps = StepDeps & PendingDeps & { workflow: WorkflowDeps };
+let deps: AllDeps | undefined;
+let paymentsTable: PaymentsTable | undefined;
+const payments = () => {
+  paymentsTable ??= new PaymentsTable(dynamo(), tableName(runtimeConfig(), 'payments'));
+  return paymentsTable;
+};
+
+/** The default risk provider: the configured rules, velocity counted in the payments table. */
+export function riskProvider(velocity: () => BuyerVelocity, rules = runtimeConfig().risk) {
+  return new RulesRiskProvider(rules, (payment) => {
+    const hour = new Date();
+    hour.setUTCMinutes(0, 0, 0);
+    const expiresAt = Math.floor(hour.getTime() / 1000) + 2 * 3600;
+    return velocity().countBuyerPayments(payment.buyer.id, payment.payment_id, hour.toISOString(), expiresAt);
+  });
+}
+
+/** An object whose properties are built on first use. */
+function lazy<T extends object>(factories: { [K in keyof T]: () => T[K] }): T {
+  const target = {} as T;
+  for (const key of Object.keys(factories) as (keyof T)[]) {
+    let value: T[typeof key] | undefined;
+    Object.defineProperty(target, key, {
+      enumerable: true,
+      get: () => {
+        value ??= factories[key]();
+        return value;
+      },
+    });
+  }
+  return target;
+}
+
+/** The pay-in's dependencies; each is created on first use with the function's own settings. */
+export function stepDeps(): AllDeps {
+  deps ??= lazy<AllDeps>({
+    tasks: () => new SfnTaskResponder(sfn),
+    payments,
+    wallets: () => new Wallets(dynamo(), tableName(runtimeConfig(), 'wallets')),
+    ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
+    psp: () => new StripePsp(stripe),
+    risk: () => riskProvider(payments),
+    settings: () => runtimeConfig().payIn,
+    workflow: () => {
+      const config = runtimeConfig();
+      if (!config.payInStateMachineArn) throw new ConfigError('PAYIN_STATE_MACHINE_ARN is not set');
+      return { sfn: sfn(), stateMachineArn: config.payInStateMachineArn, payments: payments() };
+    },
+  });
+  return deps;
+}

@@ -1,0 +1,77 @@
+/**
+ * What the pay-in needs from storage, the ledger, the PSP and the workflow engine: small interfaces it owns.
+ * The DynamoDB tables (src/payin/payments-table.ts, src/ledger/*) and the Stripe adapter (src/psp/stripe-psp.ts)
+ * implement them; unit tests pass in-memory fakes without casts.
+ */
+import type { TaskResponder } from '../core/task-responder';
+import type { StoredLedgerEntry } from '../ledger/ledger-table';
+import type { LedgerTransaction } from '../ledger/postings';
+import type { TransactGuard, WalletBalance, WalletPosting } from '../ledger/wallets';
+import type { Psp } from '../psp/types';
+import type { OrderStatus, PaymentEvent, PaymentOrder } from './payment';
+
+export type { TaskResponder };
+
+/** A payment event with its orders, in the checkout's order. */
+export interface Payment {
+  event: PaymentEvent;
+  orders: PaymentOrder[];
+}
+
+/** The changes a status transition makes besides the status. */
+export interface TransitionChanges {
+  reason?: string | null;
+  pspReference?: string;
+  set?: Record<string, unknown>;
+  /** Only from these states (still within the transition table): the state the caller observed. */
+  from?: OrderStatus[];
+  /** An extra condition on the event item, e.g. that it is still held for review. */
+  eventIf?: { name: string; equals: string };
+}
+
+export type TransitionScope = 'all' | 'event' | 'orders';
+
+export interface PaymentsStore {
+  /** Stores a new payment; DuplicateCheckoutError, PaymentIdTakenError or DuplicateOrderError when not new. */
+  create(event: PaymentEvent, orders: PaymentOrder[]): Promise<void>;
+  get(paymentId: string): Promise<Payment | undefined>;
+  /** Conditional move of the event and/or orders to `to`; false, changing nothing, when not allowed from their state. */
+  transition(payment: Payment, to: OrderStatus, changes?: TransitionChanges, scope?: TransitionScope): Promise<boolean>;
+  /** Sets event fields without a status change; false, changing nothing, when a condition fails. */
+  setEventFields(
+    paymentId: string,
+    fields: Record<string, unknown>,
+    ifStatusIn?: OrderStatus[],
+    ifAbsent?: string,
+  ): Promise<boolean>;
+  /** Payment ids whose event has been in `status` since before `before`, oldest first. */
+  idsInStatusSince(status: OrderStatus, before: string, limit?: number): Promise<string[]>;
+  /** The conditional write that marks an order's wallet or ledger booking done, for the booking's transaction. */
+  markBooked(order: PaymentOrder, flag: 'wallet_updated' | 'ledger_updated'): TransactGuard;
+}
+
+/** PSP webhook events applied, kept beyond the PSP's redelivery window. */
+export interface WebhookLog {
+  webhookSeen(eventId: string): Promise<boolean>;
+  /** Records an event as applied, once; false when it was recorded before. */
+  recordWebhook(eventId: string, details: Record<string, unknown>): Promise<boolean>;
+}
+
+/** Buyer velocity windows for the risk rules. */
+export interface BuyerVelocity {
+  countBuyerPayments(buyerId: string, paymentId: string, windowStart: string, expiresAt: number): Promise<number>;
+}
+
+/** Seller wallets: the neutral posting API of src/ledger/wallets.ts (only what the pay-in uses). */
+export interface WalletPostings {
+  credit(posting: WalletPosting, guard?: TransactGuard): Promise<boolean>;
+  balances(seller: string): Promise<WalletBalance[]>;
+}
+
+export interface LedgerStore {
+  appendOnce(transaction: LedgerTransaction, alsoWrite?: TransactGuard[]): Promise<boolean>;
+  entriesFor(reference: string): Promise<StoredLedgerEntry[]>;
+}
+
+/** The PSP as the pay-in sees it: payments, hosted pages, lookups (not transfers, refunds or reports). */
+export type PayInPsp = Pick<Psp, 'charge' | 'registerHostedPayment' | 'findCharges' | 'retrieve' | 'stopPending'>;
