@@ -11,10 +11,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { loadLocalStackConfig, loadRuntimeConfig } from '../src/core/config';
 
+/** Like the local stack's launcher, sets the functions' environment (from the running stack's file) before loading. */
 function loadLocalEnvironment(): void {
-  const file = path.join(process.env.LOCAL_DATA_DIR ?? '.local', 'function-env.json');
-  if (process.env.PAYMENTS_TABLE || !fs.existsSync(file)) return;
+  const file = path.join(loadLocalStackConfig().dataDir, 'function-env.json');
+  if (loadRuntimeConfig().tables.payments || !fs.existsSync(file)) return;
   for (const [name, value] of Object.entries(JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>)) {
     process.env[name] ??= value;
   }
@@ -23,24 +25,17 @@ function loadLocalEnvironment(): void {
 async function main(): Promise<void> {
   loadLocalEnvironment();
   // Imported after the environment is in place: the clients read it once.
-  const { runtimeConfig, sfn } = await import('../src/core/clients');
+  const { runtimeConfig } = await import('../src/core/clients');
   const { stepDeps } = await import('../src/payin/deps');
   const { paymentIdOfDeadLetter, replayPayment } = await import('../src/payin/replay');
   const config = runtimeConfig();
-  if (!config.payInStateMachineArn) throw new Error('PAYIN_STATE_MACHINE_ARN is not set');
-  const deps = stepDeps();
-  const replayDeps = {
-    payments: deps.payments,
-    psp: deps.psp,
-    settings: deps.settings,
-    workflow: { sfn: sfn(), stateMachineArn: config.payInStateMachineArn, payments: deps.payments },
-  };
+  const replayDeps = stepDeps();
   const ids = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
   const results: unknown[] = [];
   if (ids.length > 0) {
     for (const id of ids) results.push(await replayPayment(replayDeps, id));
   } else {
-    const queueUrl = process.env.FAILED_PAYMENTS_QUEUE_URL;
+    const queueUrl = config.failedPaymentsQueueUrl;
     if (!queueUrl) throw new Error('FAILED_PAYMENTS_QUEUE_URL is not set');
     const sqs = new SQSClient({ region: config.region, endpoint: config.endpoints.sqs });
     for (;;) {

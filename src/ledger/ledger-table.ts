@@ -2,7 +2,7 @@
  * The append-only ledger. A transaction is written in one DynamoDB transaction: its header (condition: new),
  * its entries (condition: new) and, for pay-in, the order's `ledger_updated` flag. Entries are never updated.
  */
-import { type DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { asRetryable, cancellationCodes } from '../core/errors';
 import { queryPartition } from '../core/query';
 import { assertBalanced, type LedgerEntry, type LedgerTransaction } from './postings';

@@ -1,9 +1,12 @@
 /**
  * The pay-in data model (after the seeds): one payment event per checkout, one payment order per seller.
- * Pure types and rules; persistence lives in src/adapters.
+ * Pure types and rules; persistence lives in src/payin/payments-table.ts.
  */
 
-/** Status of one payment order. PENDING (3-D Secure, review) and UNKNOWN (outcome not known) come with later flows. */
+/**
+ * Status of one payment order. PENDING: waiting for someone else (3-D Secure, the hosted page, a risk review);
+ * UNKNOWN: the PSP's outcome is not known (settled from the PSP's own record, never guessed).
+ */
 export const ORDER_STATUSES = ['NOT_STARTED', 'EXECUTING', 'PENDING', 'UNKNOWN', 'SUCCESS', 'FAILED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
@@ -105,11 +108,40 @@ export interface PaymentOrder {
   updated_at: string;
 }
 
-/** A new checkout as validated at the API, amounts already in minor units. */
-export interface NewPayment {
-  checkout_id: string;
-  buyer: Buyer;
-  currency: string;
-  payment_method?: string;
-  orders: { payment_order_id: string; seller_account: string; amount_minor: number }[];
+/** A payment event with its orders, in the checkout's order. */
+export interface Payment {
+  event: PaymentEvent;
+  orders: PaymentOrder[];
+}
+
+/** Whether the PSP charged the payment: every order SUCCESS (the bookings may still be to do). */
+export const isCharged = (payment: Pick<Payment, 'orders'>) =>
+  payment.orders.length > 0 && payment.orders.every((o) => o.status === 'SUCCESS');
+
+/** Whether the payment event is final: SUCCESS (charged and booked) or FAILED. */
+export const isFinal = (payment: Pick<Payment, 'event'>) =>
+  payment.event.status === 'SUCCESS' || payment.event.status === 'FAILED';
+
+/**
+ * The payment as it is after a conditional transition that succeeded: what the store wrote, applied to the
+ * snapshot the caller holds, so a step need not read the payment again after its own write.
+ */
+export function afterTransition(
+  payment: Payment,
+  to: OrderStatus,
+  changes: { reason?: string | null; pspReference?: string; set?: Record<string, unknown> },
+  scope: 'all' | 'event' | 'orders',
+  now: string,
+): Payment {
+  const apply = <T extends PaymentEvent | PaymentOrder>(item: T): T => {
+    const next = { ...item, ...(changes.set ?? {}), status: to, updated_at: now } as T;
+    if (changes.reason === null) delete next.status_reason;
+    else if (changes.reason !== undefined) next.status_reason = changes.reason;
+    if (changes.pspReference !== undefined) next.psp_reference = changes.pspReference;
+    return next;
+  };
+  return {
+    event: scope === 'orders' ? payment.event : apply(payment.event),
+    orders: scope === 'event' ? payment.orders : payment.orders.map(apply),
+  };
 }

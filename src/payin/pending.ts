@@ -6,7 +6,7 @@
 import { InconsistentStateError, PspTransientError } from '../core/errors';
 import { logger } from '../core/observability';
 import type { PspChargeState } from '../psp/types';
-import type { Payment } from './payments-table';
+import type { Payment } from './payment';
 import type { PaymentsStore, TaskResponder, WebhookLog } from './ports';
 import { isCharged, loadPayment, recordCharged, type StepDeps } from './steps';
 
@@ -49,8 +49,14 @@ export async function awaitPsp(deps: PendingDeps, paymentId: string, taskToken: 
  * Applies what the PSP says of a pending payment (from a webhook, after re-reading the intent, or from the
  * janitor's query). Idempotent: a settled payment never moves again (the transition table forbids it).
  */
-export async function settle(deps: PendingDeps, paymentId: string, state: PspChargeState): Promise<string> {
-  let payment = await loadPayment(deps, paymentId);
+export async function settle(
+  deps: PendingDeps,
+  paymentId: string,
+  state: PspChargeState,
+  /** The payment as the caller read it (its writes are conditional, so a stale read changes nothing wrongly). */
+  read?: Payment,
+): Promise<string> {
+  let payment = read ?? (await loadPayment(deps, paymentId));
   if (payment.event.status === 'SUCCESS' || payment.event.status === 'FAILED' || isCharged(payment)) {
     await resume(deps, paymentId);
     return 'already_settled';
@@ -80,8 +86,8 @@ export async function settle(deps: PendingDeps, paymentId: string, state: PspCha
 }
 
 /** At the deadline: stop the payment at the PSP. Returns the workflow's outcome (thrown when not confirmable). */
-export async function cancelPending(deps: PendingDeps, paymentId: string): Promise<WaitOutcome> {
-  const payment = await loadPayment(deps, paymentId);
+export async function cancelPending(deps: PendingDeps, paymentId: string, read?: Payment): Promise<WaitOutcome> {
+  const payment = read ?? (await loadPayment(deps, paymentId));
   const settled = settledOutcome(payment);
   if (settled) return settled;
   const reference = payment.event.psp_reference;

@@ -8,15 +8,9 @@ import type { StoredLedgerEntry } from '../ledger/ledger-table';
 import type { LedgerTransaction } from '../ledger/postings';
 import type { TransactGuard, WalletBalance, WalletPosting } from '../ledger/wallets';
 import type { Psp } from '../psp/types';
-import type { OrderStatus, PaymentEvent, PaymentOrder } from './payment';
+import type { OrderStatus, Payment, PaymentEvent, PaymentOrder } from './payment';
 
-export type { TaskResponder };
-
-/** A payment event with its orders, in the checkout's order. */
-export interface Payment {
-  event: PaymentEvent;
-  orders: PaymentOrder[];
-}
+export type { Payment, TaskResponder };
 
 /** The changes a status transition makes besides the status. */
 export interface TransitionChanges {

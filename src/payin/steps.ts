@@ -6,9 +6,8 @@
 import type { PayInSettings } from '../core/config';
 import { InconsistentStateError, NotFoundError } from '../core/errors';
 import { payInPosting } from '../ledger/postings';
-import { crashPoint } from './faults';
-import type { PaymentOrder } from './payment';
-import type { LedgerStore, PayInPsp, Payment, PaymentsStore, WalletPostings } from './ports';
+import { afterTransition, isCharged, type OrderStatus, type Payment } from './payment';
+import type { LedgerStore, PayInPsp, PaymentsStore, TransitionChanges, TransitionScope, WalletPostings } from './ports';
 import type { RiskDecision, RiskProvider } from './risk';
 
 export interface StepDeps {
@@ -98,8 +97,37 @@ function waitSeconds(deadline: string | undefined, settings: PayInSettings): num
 }
 
 /** Whether the PSP charged the payment: every order SUCCESS (the bookings may still be to do). */
-export const isCharged = (payment: Pick<Payment, 'orders'>) =>
-  payment.orders.length > 0 && payment.orders.every((o) => o.status === 'SUCCESS');
+export { isCharged };
+
+/**
+ * A conditional transition, then the payment as it is now: the write applied to the caller's snapshot when it
+ * succeeded (no second read), read again when it did not (someone else moved the payment).
+ */
+export async function move(
+  deps: Pick<StepDeps, 'payments'>,
+  payment: Payment,
+  to: OrderStatus,
+  changes: TransitionChanges = {},
+  scope: TransitionScope = 'all',
+): Promise<{ moved: boolean; payment: Payment }> {
+  if (await deps.payments.transition(payment, to, changes, scope)) {
+    return { moved: true, payment: afterTransition(payment, to, changes, scope, new Date().toISOString()) };
+  }
+  return { moved: false, payment: await loadPayment(deps, payment.event.payment_id) };
+}
+
+/** Event fields set, then the payment as it is now (read again only when the conditional write did not apply). */
+async function withEventFields(
+  deps: Pick<StepDeps, 'payments'>,
+  payment: Payment,
+  fields: Record<string, unknown>,
+  ifAbsent?: string,
+): Promise<Payment> {
+  if (await deps.payments.setEventFields(payment.event.payment_id, fields, undefined, ifAbsent)) {
+    return { ...payment, event: { ...payment.event, ...fields, updated_at: new Date().toISOString() } };
+  }
+  return loadPayment(deps, payment.event.payment_id);
+}
 
 export async function charge(
   deps: Pick<StepDeps, 'payments' | 'psp' | 'settings'>,
@@ -121,10 +149,7 @@ export async function charge(
     // Only the PSP's answer (the janitor's query) may resolve an unknown outcome; charging again could double-charge.
     throw new InconsistentStateError(`payment ${paymentId} has an unknown PSP outcome; the janitor resolves it`);
   }
-  if (event.status === 'NOT_STARTED') {
-    await deps.payments.transition(payment, 'EXECUTING');
-    payment = await loadPayment(deps, paymentId);
-  }
+  if (event.status === 'NOT_STARTED') ({ payment } = await move(deps, payment, 'EXECUTING'));
   if (payment.event.status !== 'EXECUTING') {
     throw new InconsistentStateError(`payment ${paymentId} is ${payment.event.status}, cannot charge`);
   }
@@ -136,13 +161,12 @@ export async function charge(
     const deadlineMs = now + deps.settings.pendingDeadlineSeconds * 1000;
     // The PSP takes 30 minutes to 24 hours; a shorter deadline of ours is enforced by us (we expire the page).
     const expiresAt = Math.floor(Math.min(Math.max(deadlineMs, now + 31 * 60_000), now + 23 * 3600_000) / 1000);
-    await deps.payments.setEventFields(
-      paymentId,
+    payment = await withEventFields(
+      deps,
+      payment,
       { pending_deadline: new Date(deadlineMs).toISOString(), psp_expires_at: expiresAt },
-      undefined,
       'pending_deadline',
     );
-    payment = await loadPayment(deps, paymentId);
   }
   const deadline = new Date(payment.event.pending_deadline ?? Date.now());
   if (event.mode === 'hosted') {
@@ -214,15 +238,20 @@ async function markPending(
 }
 
 /** The PSP charged: every order is SUCCESS with the PSP reference (the event stays open until booked). */
-export async function recordCharged(deps: Pick<StepDeps, 'payments'>, payment: Payment, pspReference: string) {
-  await deps.payments.setEventFields(payment.event.payment_id, { psp_reference: pspReference });
-  await deps.payments.transition(payment, 'SUCCESS', { pspReference }, 'orders');
-  const after = await loadPayment(deps, payment.event.payment_id);
+export async function recordCharged(
+  deps: Pick<StepDeps, 'payments'>,
+  payment: Payment,
+  pspReference: string,
+): Promise<Payment> {
+  const withReference = await withEventFields(deps, payment, { psp_reference: pspReference });
+  // Only the orders move (the event stays open until booked); a failed condition means someone recorded it first.
+  const { payment: after } = await move(deps, withReference, 'SUCCESS', { pspReference }, 'orders');
   if (!isCharged(after)) {
     throw new InconsistentStateError(
       `payment ${payment.event.payment_id}: orders did not move to SUCCESS after a charge`,
     );
   }
+  return after;
 }
 
 /**
@@ -244,79 +273,6 @@ export async function recordFailure(
     await deps.payments.setEventFields(paymentId, { status_reason: `booking_incomplete:${what}` });
   }
   return { status: (await loadPayment(deps, paymentId)).event.status };
-}
-
-/**
- * Resolves a payment whose PSP outcome is unknown (or whose workflow died while charging) by asking the PSP:
- * a succeeded charge moves the orders to SUCCESS (then a re-drive books them), no charge moves it to FAILED.
- */
-export async function resolveWithPsp(
-  deps: Pick<StepDeps, 'payments' | 'psp' | 'settings'>,
-  paymentId: string,
-): Promise<'charged' | 'failed' | 'pending' | 'unchanged'> {
-  const payment = await loadPayment(deps, paymentId);
-  if (!['UNKNOWN', 'EXECUTING'].includes(payment.event.status) || isCharged(payment)) return 'unchanged';
-  const charges = await deps.psp.findCharges(paymentId);
-  const succeeded = charges.filter((c) => c.state === 'succeeded');
-  if (succeeded.length > 1) {
-    throw new InconsistentStateError(
-      `payment ${paymentId} has ${succeeded.length} successful PSP charges; refund needed`,
-    );
-  }
-  const [success] = succeeded;
-  if (success) {
-    if (success.amountMinor !== payment.event.total_minor || success.currency !== payment.event.currency) {
-      throw new InconsistentStateError(
-        `payment ${paymentId}: the PSP charged ${success.amountMinor} ${success.currency}`,
-      );
-    }
-    await recordCharged(deps, payment, success.pspReference);
-    return 'charged';
-  }
-  const pending = charges.filter((c) => c.state === 'pending');
-  const pastDeadline =
-    payment.event.pending_deadline !== undefined && Date.parse(payment.event.pending_deadline) < Date.now();
-  /** Stops what is still open at the PSP and takes its answer after that; undefined when all stopped unpaid. */
-  const stopOpen = async (open: { pspReference: string }[]): Promise<'charged' | 'pending' | undefined> => {
-    for (const { pspReference } of open) {
-      const state = await deps.psp.stopPending(pspReference, payment.event.checkout_session_id, `${paymentId}:stop`);
-      if (state.state === 'succeeded') {
-        await recordCharged(deps, payment, state.pspReference);
-        return 'charged';
-      }
-      if (state.state === 'pending') return 'pending';
-    }
-    return undefined;
-  };
-  if (payment.event.status === 'UNKNOWN' && pastDeadline) {
-    // Still open at the PSP past our deadline (3-D Secure never finished, a hosted page never closed): stop it,
-    // then take the PSP's answer. Stopping a payment that succeeded meanwhile fails, and then it is a success.
-    const answer = await stopOpen(pending.length > 0 ? pending : hostedPage(payment));
-    if (answer) return answer;
-  } else if (pending.length > 0) {
-    return 'pending';
-  }
-  if (payment.event.status === 'UNKNOWN') {
-    // The PSP's search lags behind its writes: "no charge" is believed only once the payment is old enough.
-    const age = Date.now() - Date.parse(payment.event.updated_at);
-    if (age < deps.settings.pspSearchLagSeconds * 1000) return 'pending';
-    if (payment.event.mode === 'hosted' && !pastDeadline) {
-      // The buyer may still pay on the page: close it first, and believe only what the PSP says after that.
-      const answer = await stopOpen(hostedPage(payment));
-      if (answer) return answer;
-    }
-    await deps.payments.transition(payment, 'FAILED', { reason: 'psp_no_charge_found', from: ['UNKNOWN'] });
-    return 'failed';
-  }
-  return 'unchanged'; // EXECUTING with no charge at the PSP: a re-drive charges it (same idempotency key)
-}
-
-/** The hosted page of a payment, as something to stop, when it has one. */
-function hostedPage(payment: Payment): { pspReference: string }[] {
-  const reference = payment.event.psp_reference ?? payment.event.checkout_session_id;
-  return payment.event.mode === 'hosted' && payment.event.checkout_session_id && reference
-    ? [{ pspReference: reference }]
-    : [];
 }
 
 function findOrder(payment: Payment, orderId: string) {
@@ -342,7 +298,6 @@ export async function creditWallet(
   if (order.wallet_updated) return { credited: false };
   const { wallet } = payInPosting(order);
   const credited = await deps.wallets.credit(wallet, deps.payments.markBooked(order, 'wallet_updated'));
-  crashPoint('after-wallet-write', order);
   return { credited };
 }
 
@@ -356,7 +311,6 @@ export async function appendLedger(
   const appended = await deps.ledger.appendOnce(payInPosting(order).transaction, [
     deps.payments.markBooked(order, 'ledger_updated'),
   ]);
-  crashPoint('after-ledger-write', order);
   return { appended };
 }
 
