@@ -3,13 +3,12 @@
 import { validateCheckout } from '../../src/api/checkout';
 import { HttpError, json, parseJsonBody } from '../../src/api/http';
 import { type IdempotentRequest, idempotencyKeyHeader, idempotent } from '../../src/api/idempotency';
-import { apiHandler } from '../../src/api/middleware';
+import { apiHandler, fromDomainError } from '../../src/api/middleware';
 import { paymentView } from '../../src/api/views';
 import { dynamo, dynamoClient, runtimeConfig, sfn } from '../../src/core/clients';
 import { ConfigError, tableName } from '../../src/core/config';
 import { logger } from '../../src/core/observability';
 import { acceptPayment, paymentIdFor } from '../../src/payin/create-payment';
-import { DuplicateCheckoutError, DuplicateOrderError, PaymentIdTakenError } from '../../src/payin/errors';
 import { PaymentsTable } from '../../src/payin/payments-table';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -34,22 +33,8 @@ function acceptOnce() {
       const { payment_id } = accepted.event;
       return { statusCode: 202, body: { ...paymentView(accepted), status_url: `/v1/payments/${payment_id}` } };
     } catch (error) {
-      if (error instanceof DuplicateCheckoutError) {
-        throw new HttpError(409, 'checkout_already_accepted', error.message, { payment_id: error.existingPaymentId });
-      }
-      if (error instanceof DuplicateOrderError) {
-        throw new HttpError(409, 'payment_order_already_exists', error.message, {
-          payment_order_ids: error.paymentOrderIds,
-        });
-      }
-      if (error instanceof PaymentIdTakenError) {
-        throw new HttpError(
-          422,
-          'idempotency_key_reused',
-          'this Idempotency-Key was already used for another checkout',
-        );
-      }
-      throw error;
+      // A refused checkout (409, 422): the domain error as the edge maps it.
+      throw fromDomainError(error) ?? error;
     }
   });
   return accept;
