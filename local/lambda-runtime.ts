@@ -2,6 +2,7 @@
  * Runs the functions of lambdas/catalog.ts in this process, as Lambda would: each handler module is bundled
  * by esbuild the way the CDK app bundles it (CommonJS, node22, the AWS SDK left external), loaded on first
  * invocation and kept (a warm container, with its own module singletons), and called with an event and a Context.
+ * Crash injection for the fault tests (local/faults.ts) wraps the handlers here, outside the bundled code.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import type { Context } from 'aws-lambda';
 import { buildSync } from 'esbuild';
 import { type FunctionId, functions } from '../lambdas/catalog';
+import { withCrashInjection } from './faults';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 export const LOCAL_ACCOUNT = '000000000000';
@@ -57,7 +59,7 @@ function load(id: FunctionId): Handler {
   if (!handler) {
     const module = require(bundle(id)) as { handler?: Handler };
     if (typeof module.handler !== 'function') throw new Error(`${functions[id].entry} does not export a handler`);
-    handler = module.handler;
+    handler = withCrashInjection(id, module.handler);
     loaded.set(id, handler);
   }
   return handler;

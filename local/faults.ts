@@ -1,0 +1,117 @@
+/**
+ * Crash injection for the local stack's fault tests, in the local Lambda runtime and nowhere in the deployed code
+ * (test/infra/production-bundles.test.ts checks the production bundles). With LOCAL_FAULT_INJECTION=true, an
+ * invocation of CreditWallet or AppendLedger for an order whose seller account starts with `fault_crash_<point>`
+ * fails with a TransientError after the real handler returned, once per order and process: what Step Functions
+ * sees when a function crashes right after its write. The workflow's Retry runs the step again, which must change
+ * nothing.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import type { FunctionId } from '../lambdas/catalog';
+import { loadRuntimeConfig, tableName } from '../src/core/config';
+import { TransientError } from '../src/core/errors';
+import { keys } from '../src/payin/payments-table';
+
+export type CrashPoint = 'after-wallet-write' | 'after-ledger-write';
+
+/** The functions that can crash, and where: right after the write of their step. */
+export const CRASH_POINTS: Partial<Record<FunctionId, CrashPoint>> = {
+  CreditWallet: 'after-wallet-write',
+  AppendLedger: 'after-ledger-write',
+};
+
+export const FAULT_INJECTION_VAR = 'LOCAL_FAULT_INJECTION';
+
+/**
+ * Whether crash injection is on. Read here, in the launcher layer, because LocalStackConfig has no field for it
+ * yet; parsed as src/core/config.ts parses its flags (true/1, false/0, unset), refusing anything else.
+ */
+export function faultInjectionEnabled(env: Record<string, string | undefined> = process.env): boolean {
+  const raw = env[FAULT_INJECTION_VAR];
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new Error(`${FAULT_INJECTION_VAR} must be true or false, got '${raw}'`);
+}
+
+/** The seller account of a payment order, or undefined when there is no such order. */
+export type SellerLookup = (paymentId: string, paymentOrderId: string) => Promise<string | undefined>;
+
+let cached: { endpoint: string | undefined; client: DynamoDBDocumentClient } | undefined;
+
+/** One client for the process, made again only if the stack's DynamoDB endpoint changed. */
+function documentClient(region: string, endpoint: string | undefined): DynamoDBDocumentClient {
+  if (!cached || cached.endpoint !== endpoint) {
+    cached?.client.destroy();
+    cached = { endpoint, client: DynamoDBDocumentClient.from(new DynamoDBClient({ region, endpoint })) };
+  }
+  return cached.client;
+}
+
+/**
+ * Reads the order from the payments table with the functions' environment (which the local stack sets on
+ * process.env before any invocation): the step event carries the order's id, not its seller.
+ */
+export const sellerFromPaymentsTable: SellerLookup = async (paymentId, paymentOrderId) => {
+  const config = loadRuntimeConfig(process.env);
+  const { Item } = await documentClient(config.region, config.endpoints.dynamodb).send(
+    new GetCommand({
+      TableName: tableName(config, 'payments'),
+      Key: keys.order(paymentId, paymentOrderId),
+      ProjectionExpression: 'seller_account',
+      ConsistentRead: true,
+    }),
+  );
+  return typeof Item?.seller_account === 'string' ? Item.seller_account : undefined;
+};
+
+export interface CrashInjectionOptions {
+  /** Default: LOCAL_FAULT_INJECTION, read at every invocation. */
+  enabled?: () => boolean;
+  /** Default: the order's item in the payments table. */
+  sellerOf?: SellerLookup;
+  /** The (point, order) pairs that already crashed. Default: one set for the whole process. */
+  crashed?: Set<string>;
+}
+
+const crashedInThisProcess = new Set<string>();
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/**
+ * The handler of function `id` as the local runtime calls it: unchanged for functions without a crash point; for
+ * the others, it throws a TransientError after the handler returned, the first time it runs for a crashing order.
+ */
+export function withCrashInjection(id: FunctionId, handler: Handler, options: CrashInjectionOptions = {}): Handler {
+  const point = CRASH_POINTS[id];
+  if (!point) return handler;
+  const {
+    enabled = faultInjectionEnabled,
+    sellerOf = sellerFromPaymentsTable,
+    crashed = crashedInThisProcess,
+  } = options;
+  return async (event, context) => {
+    // Read before the handler runs, so an invalid setting fails the invocation before any write.
+    if (!enabled()) return handler(event, context);
+    const result = await handler(event, context);
+    const { payment_id: paymentId, payment_order_id: orderId } = (event ?? {}) as Record<string, unknown>;
+    if (typeof paymentId !== 'string' || typeof orderId !== 'string') return result;
+    const key = `${point}:${orderId}`;
+    if (crashed.has(key)) return result;
+    let seller: string | undefined;
+    try {
+      seller = await sellerOf(paymentId, orderId);
+    } catch (error) {
+      // The step itself succeeded: a failed lookup only means no crash this time (the test that expects one fails).
+      process.stderr.write(
+        `crash injection: cannot read the seller of order ${orderId}: ${(error as Error).message}\n`,
+      );
+      return result;
+    }
+    if (!seller?.startsWith(`fault_crash_${point}`) || crashed.has(key)) return result;
+    crashed.add(key);
+    process.stderr.write(`crash injection: ${id} crashes ${point} of order ${orderId}\n`);
+    throw new TransientError(`injected crash ${point} of order ${orderId} (${id})`);
+  };
+}
