@@ -43,7 +43,10 @@ export interface RecoveryOptions {
   now: Date;
 }
 
-/** The one recovery decision for a payment that may be stuck. Reads the payment once, more only after a change. */
+/**
+ * The one recovery decision for a payment that may be stuck. Reads the payment once, then again only after a
+ * change and right before a re-drive (time has passed: a final payment is never re-driven).
+ */
 export async function recover(
   deps: RecoveryDeps,
   paymentId: string,
@@ -78,6 +81,8 @@ export async function recover(
       resolved.push(`deadline:${stopped.outcome}`);
       payment = await loadPayment(deps, paymentId);
     }
+    // A webhook may have settled it while the PSP was asked: never re-drive a final payment.
+    payment = await loadPayment(deps, paymentId);
     if (payment.event.status === 'FAILED') return result('resolved_failed');
     if (payment.event.status === 'SUCCESS') return result('already_final');
     // Charged but its workflow is gone: book it. Still pending: wait again in a new execution.
@@ -177,7 +182,13 @@ async function askPsp(deps: RecoveryPspDeps, payment: Payment): Promise<{ outcom
       if (answer) return answer;
     }
     const failed = await move(deps, payment, 'FAILED', { reason: 'psp_no_charge_found', from: ['UNKNOWN'] });
-    return { outcome: 'failed', payment: failed.payment };
+    if (failed.moved) return { outcome: 'failed', payment: failed.payment };
+    // Someone settled it first (a charge recorded meanwhile): its stored state is the answer, not ours.
+    const now = failed.payment;
+    return {
+      outcome: now.event.status === 'FAILED' ? 'failed' : 'unchanged', // nothing resolved by us: decided from the stored state
+      payment: now,
+    };
   }
   return same('unchanged'); // EXECUTING with no charge at the PSP: a re-drive charges it (same idempotency key)
 }
