@@ -128,6 +128,10 @@ export class Wallets {
     addIf('balance_minor', ':amount', move.balance);
     addIf('available_minor', ':available', move.available);
     addIf('held_minor', ':held', move.held);
+    // Every item carries all three amounts from its first posting (ADD 0 creates the attribute).
+    if (move.held === 0) adds.push('held_minor :zero');
+    if (move.available === 0) adds.push('available_minor :zero');
+    if (move.held === 0 || move.available === 0) values[':zero'] = 0;
     let condition: string | undefined;
     if (limit) {
       condition = `${limit.attribute} >= :minimum`;

@@ -58,7 +58,8 @@ export interface BuyerVelocity {
 
 /** Seller wallets: the neutral posting API of src/ledger/wallets.ts (only what the pay-in uses). */
 export interface WalletPostings {
-  credit(posting: WalletPosting, guard?: TransactGuard): Promise<boolean>;
+  /** The guard (e.g. the order's booked flag) makes the credit happen once. */
+  credit(posting: WalletPosting, guard: TransactGuard): Promise<boolean>;
   balances(seller: string): Promise<WalletBalance[]>;
 }
 

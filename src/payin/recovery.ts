@@ -104,14 +104,15 @@ export async function recover(
     if (asked.outcome === 'pending' && status === 'UNKNOWN') return result('pending_at_psp');
     // UNKNOWN and not charged as far as the PSP says: nothing to do until it knows.
     if (payment.event.status === 'UNKNOWN' && !isCharged(payment)) return result('pending_at_psp');
-    // Charged but not booked: re-drive, unless a workflow is already on it (the janitor has not asked yet).
-    if (!heldByWorkflow && (await isWorkflowRunning(deps.workflow, payment.event.execution_name))) {
-      return result('running');
-    }
   }
   // Time has passed (the PSP was asked, a workflow described): the workflow's own steps may have finished it.
   payment = await loadPayment(deps, paymentId);
   if (isFinal(payment)) return result(payment.event.status === 'FAILED' ? 'resolved_failed' : 'already_final');
+  // Charged but not booked: re-drive, unless a workflow is on it now (the janitor has not asked before; a replay
+  // may have re-driven it meanwhile, under the execution name just read).
+  if (!heldByWorkflow && (await isWorkflowRunning(deps.workflow, payment.event.execution_name))) {
+    return result('running');
+  }
   const redriven = await redriveNow();
   logger.info('recovery re-drove a payment', {
     payment_id: paymentId,

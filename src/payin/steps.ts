@@ -149,7 +149,8 @@ export async function charge(
     // Only the PSP's answer (the janitor's query) may resolve an unknown outcome; charging again could double-charge.
     throw new InconsistentStateError(`payment ${paymentId} has an unknown PSP outcome; the janitor resolves it`);
   }
-  if (event.status === 'NOT_STARTED') ({ payment } = await move(deps, payment, 'EXECUTING'));
+  // Only from NOT_STARTED, the state observed: a payment held for review meanwhile must not be charged.
+  if (event.status === 'NOT_STARTED') ({ payment } = await move(deps, payment, 'EXECUTING', { from: ['NOT_STARTED'] }));
   if (payment.event.status !== 'EXECUTING') {
     throw new InconsistentStateError(`payment ${paymentId} is ${payment.event.status}, cannot charge`);
   }

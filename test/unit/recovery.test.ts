@@ -300,6 +300,30 @@ describe('Module: steps', () => {
   });
 
   describe('Function: charge', () => {
+    it('does not charge a payment held for review right after it was read (regression)', async () => {
+      // Prepare
+      payments.put(makePayment({ status: 'NOT_STARTED' }));
+      const read = payments.get.bind(payments);
+      jest.spyOn(payments, 'get').mockImplementationOnce(async (id) => {
+        const snapshot = await read(id);
+        // Another execution's risk check holds the payment for review just after this read.
+        await payments.transition(snapshot!, 'PENDING', {
+          reason: 'risk_review:amount_review:EUR',
+          set: { risk_decision: 'REVIEW' },
+          from: ['NOT_STARTED'],
+        });
+        return snapshot;
+      });
+
+      // Act
+      const act = charge({ payments, psp, settings }, 'pay_1');
+
+      // Assess
+      await expect(act).rejects.toThrow(InconsistentStateError);
+      expect(psp.calls).toEqual([]);
+      expect((await stored()).event).toMatchObject({ status: 'PENDING', risk_decision: 'REVIEW' });
+    });
+
     it('refuses to charge an UNKNOWN payment and makes no PSP call', async () => {
       // Prepare
       const payment = makePayment({
