@@ -1,12 +1,20 @@
 /**
- * The one list of functions, API routes and state machines. The CDK app deploys exactly these;
- * the local stack serves the same routes and runs the same ASL files with the same handler modules.
+ * The one list of functions, API routes, state machines, queues, buckets and schedules. The CDK app deploys
+ * exactly these; the local stack serves the same routes and runs the same ASL files with the same handler modules.
  */
+import type { CronFields } from '../src/core/schedule';
 import type { TableName } from '../src/core/table-schemas';
 
-export type TableAccess = 'read' | 'readWrite';
+export type { CronFields };
 
-export interface FunctionSpec {
+export type TableAccess = 'read' | 'readWrite';
+export type BucketAccess = 'read' | 'readWrite';
+
+/**
+ * One function. The names of state machines and buckets it refers to are those of this catalog by default; the
+ * CDK constructs take any catalog (`Catalog`), so they read specs with plain string names.
+ */
+export interface FunctionSpec<Workflow extends string = StateMachineName, Bucket extends string = BucketName> {
   /** CDK logical id, and the name used locally. */
   id: string;
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -16,10 +24,15 @@ export interface FunctionSpec {
   tables: Partial<Record<TableName, TableAccess>>;
   /** Reads the PSP secret key. */
   psp?: boolean;
-  /** Starts pay-in executions (and reads their status, to re-drive only what is not running). */
-  startsPayIn?: boolean;
-  /** Resumes waiting pay-in executions (SendTaskSuccess). */
-  respondsToTasks?: boolean;
+  /**
+   * Starts executions of these state machines (their ARN in each machine's envVar), and reads their status (to
+   * re-drive only what is not running).
+   */
+  startsWorkflows?: Workflow[];
+  /** Answers the task tokens of these state machines' waiting executions (SendTaskSuccess/Failure/Heartbeat). */
+  answersTasksOf?: Workflow[];
+  /** Reads (or reads and writes) the objects of these buckets (their name in each bucket's envVar). */
+  buckets?: Partial<Record<Bucket, BucketAccess>>;
   /** Reads the PSP webhook signing secret. */
   webhookSecret?: boolean;
   /** Sends messages to these queues (their URL in the queue's envVar). */
@@ -53,6 +66,21 @@ export const queues = {
 
 export type QueueName = keyof typeof queues;
 
+export interface BucketSpec {
+  /** CDK logical id; locally the bucket is named after it (kebab-case). */
+  id: string;
+  /** Environment variable that carries the bucket's name to the functions that use it. */
+  envVar: string;
+}
+
+/**
+ * S3 buckets (in the stateful stack, retained), used by the functions that list them in `buckets`. None yet: e.g.
+ * `reports: { id: 'Reports', envVar: 'REPORTS_BUCKET' }`, and `buckets: { reports: 'readWrite' }` on a function.
+ */
+export const buckets = {} satisfies Record<string, BucketSpec>;
+
+export type BucketName = keyof typeof buckets;
+
 export const functions = {
   Authorizer: fn({
     id: 'Authorizer',
@@ -67,7 +95,7 @@ export const functions = {
     description: 'POST /v1/payments: validates a checkout, stores it, starts the pay-in workflow',
     timeoutSeconds: 15,
     tables: { payments: 'readWrite', idempotency: 'readWrite' },
-    startsPayIn: true,
+    startsWorkflows: ['payIn'],
   }),
   ReviewPayment: fn({
     id: 'ReviewPayment',
@@ -75,7 +103,7 @@ export const functions = {
     description: 'POST /v1/payments/{id}/review: an operator approves or rejects a payment held for risk review',
     timeoutSeconds: 15,
     tables: { payments: 'readWrite' },
-    startsPayIn: true,
+    startsWorkflows: ['payIn'],
   }),
   GetPayment: fn({
     id: 'GetPayment',
@@ -133,7 +161,7 @@ export const functions = {
     description: 'Pay-in step (waitForTaskToken): keeps the task token of a payment pending at the PSP',
     timeoutSeconds: 15,
     tables: { payments: 'readWrite' },
-    respondsToTasks: true,
+    answersTasksOf: ['payIn'],
   }),
   CancelPending: fn({
     id: 'CancelPending',
@@ -160,7 +188,7 @@ export const functions = {
     timeoutSeconds: 60,
     tables: { payments: 'readWrite' },
     psp: true,
-    respondsToTasks: true,
+    answersTasksOf: ['payIn'],
   }),
   RecordFailure: fn({
     id: 'RecordFailure',
@@ -177,8 +205,8 @@ export const functions = {
     timeoutSeconds: 300,
     tables: { payments: 'readWrite' },
     psp: true,
-    startsPayIn: true,
-    respondsToTasks: true,
+    startsWorkflows: ['payIn'],
+    answersTasksOf: ['payIn'],
   }),
   Finalize: fn({
     id: 'Finalize',
@@ -209,25 +237,48 @@ export const apiRoutes: RouteSpec[] = [
   { method: 'POST', path: '/v1/webhooks/psp', functionId: 'PspWebhook', authorized: false },
 ];
 
-export interface ScheduleSpec {
+interface ScheduleBase {
   functionId: FunctionId;
-  /** How often it runs on AWS (EventBridge rate); locally JANITOR_INTERVAL_SECONDS may override it. */
-  everyMinutes: number;
+  /**
+   * Locally, this variable (`*_INTERVAL_SECONDS`, read by `loadLocalStackConfig`) replaces the schedule by a fixed
+   * interval in seconds, e.g. to run the janitor every second in tests.
+   */
+  localIntervalEnvVar?: string;
 }
 
-export const schedules: ScheduleSpec[] = [{ functionId: 'Janitor', everyMinutes: 5 }];
+/** A function run on a schedule: every `rate` minutes, or at the times of `cron` (EventBridge cron fields, UTC). */
+export type ScheduleSpec = ScheduleBase & ({ rate: number; cron?: never } | { cron: CronFields; rate?: never });
 
-export interface StateMachineSpec {
+export const schedules: ScheduleSpec[] = [
+  { functionId: 'Janitor', rate: 5, localIntervalEnvVar: 'JANITOR_INTERVAL_SECONDS' },
+];
+
+export interface FailedExecutionsQueueSpec {
+  /** CDK logical id of the queue; locally the queue is named after it (kebab-case). */
+  id: string;
+  /** Environment variable that carries its URL to operator tooling (e.g. the replay command). */
+  envVar: string;
+}
+
+export interface StateMachineSpec<Fn extends string = FunctionId> {
   id: string;
   /** ASL file, relative to the repository root: the single source of the workflow. */
   file: string;
   /** `${Variable}` in the ASL file -> the function whose ARN replaces it. */
-  substitutions: Record<string, FunctionId>;
+  substitutions: Record<string, Fn>;
   /** Environment variable that carries the state machine ARN to the functions that start it. */
   envVar: string;
+  /** Where its failed, timed-out and aborted executions are sent (EventBridge on AWS), for investigation and replay. */
+  failedExecutionsQueue: FailedExecutionsQueueSpec;
 }
 
-export const stateMachines = {
+/**
+ * The names of the state machines. Declared apart from `stateMachines` (not `keyof typeof stateMachines`): the
+ * functions name state machines and the machines' substitutions name functions, a type cycle TypeScript refuses.
+ */
+export type StateMachineName = 'payIn';
+
+export const stateMachines: Record<StateMachineName, StateMachineSpec> = {
   payIn: {
     id: 'PayIn',
     file: 'state-machines/pay-in.asl.json',
@@ -242,5 +293,24 @@ export const stateMachines = {
       CancelPendingFunctionArn: 'CancelPending',
     },
     envVar: 'PAYIN_STATE_MACHINE_ARN',
+    failedExecutionsQueue: { id: 'FailedPayments', envVar: 'FAILED_PAYMENTS_QUEUE_URL' },
   },
-} satisfies Record<string, StateMachineSpec>;
+};
+
+/**
+ * A whole catalog, with plain string names: what the CDK constructs take (this one by default, `catalog`; the
+ * tests pass fixtures with more workflows, schedules and buckets).
+ */
+export interface Catalog {
+  functions: Record<string, FunctionSpec<string, string>>;
+  queues: Record<string, QueueSpec>;
+  buckets: Record<string, BucketSpec>;
+  stateMachines: Record<string, StateMachineSpec<string>>;
+  schedules: (Omit<ScheduleBase, 'functionId'> & { functionId: string } & (
+      | { rate: number; cron?: never }
+      | { cron: CronFields; rate?: never }
+    ))[];
+  apiRoutes: RouteSpec[];
+}
+
+export const catalog: Catalog = { functions, queues, buckets, stateMachines, schedules, apiRoutes };

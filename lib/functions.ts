@@ -5,27 +5,48 @@ import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { type FunctionSpec, type QueueName, queues as queueSpecs, stateMachines } from '../lambdas/catalog';
+import {
+  type BucketSpec,
+  type FunctionSpec,
+  type QueueName,
+  queues as queueSpecs,
+  type StateMachineSpec,
+} from '../lambdas/catalog';
 import { type TableName, tableSchemas } from '../src/core/table-schemas';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 
 /** The repository root: catalog paths (handler entries, ASL files) are relative to it. */
 export const REPO_ROOT = path.join(__dirname, '..');
 
+/** A state machine of the catalog with its spec (a `Workflow`). */
+export interface CatalogStateMachine {
+  spec: Pick<StateMachineSpec<string>, 'id' | 'envVar'>;
+  stateMachine: IStateMachine;
+}
+
+/** A bucket of the catalog with its spec. */
+export interface CatalogBucket {
+  spec: BucketSpec;
+  bucket: IBucket;
+}
+
 export interface CatalogFunctionProps {
-  spec: FunctionSpec;
+  spec: FunctionSpec<string, string>;
   tables: Record<TableName, ITable>;
   pspSecret: ISecret;
   /** The PSP's webhook signing secret; required when `spec.webhookSecret`. */
   webhookSecret?: ISecret;
   /** The catalog's queues; those of `spec.sendsTo` are required. */
   queues?: Partial<Record<QueueName, IQueue>>;
-  /** Required when `spec.startsPayIn`. */
-  payInStateMachine?: IStateMachine;
+  /** The catalog's state machines, by name; those of `spec.startsWorkflows` are required. */
+  workflows?: Partial<Record<string, CatalogStateMachine>>;
+  /** The catalog's buckets, by name; those of `spec.buckets` are required. */
+  buckets?: Partial<Record<string, CatalogBucket>>;
   /** Platform fee in basis points (context `platformFeeBps`). */
   platformFeeBps: string;
 }
@@ -37,14 +58,15 @@ export const TASK_RESPONSE_ACTIONS = ['states:SendTaskSuccess', 'states:SendTask
  * One Lambda function of `lambdas/catalog.ts`, with its own log group and its own role. The role
  * holds only what the spec asks for: writing to its log group, X-Ray, the tables of its access map,
  * the PSP secret when `psp`, the webhook signing secret when `webhookSecret`, sending to the queues of
- * `sendsTo`, starting (and describing) pay-in executions when `startsPayIn`, and answering pay-in task
- * tokens when `respondsToTasks` (added by `allowTaskResponses`, once the state machine exists).
+ * `sendsTo`, reading (or reading and writing) the buckets of `buckets`, starting (and describing) the executions
+ * of the state machines of `startsWorkflows`, and answering the task tokens of those of `answersTasksOf` (added
+ * by `allowTaskResponses`, once the state machines exist).
  */
 export class CatalogFunction extends Construct {
   readonly function: NodejsFunction;
   readonly logGroup: LogGroup;
   readonly role: Role;
-  private readonly spec: FunctionSpec;
+  private readonly spec: FunctionSpec<string, string>;
 
   constructor(scope: Construct, id: string, props: CatalogFunctionProps) {
     super(scope, id);
@@ -83,10 +105,18 @@ export class CatalogFunction extends Construct {
       environment[queueSpecs[name].envVar] = queue.queueUrl;
       return queue;
     });
-    if (spec.startsPayIn) {
-      if (!props.payInStateMachine) throw new Error(`${spec.id} starts pay-in executions: pass the state machine`);
-      environment[stateMachines.payIn.envVar] = props.payInStateMachine.stateMachineArn;
-    }
+    const starts = (spec.startsWorkflows ?? []).map((name) => {
+      const workflow = props.workflows?.[name];
+      if (!workflow) throw new Error(`${spec.id} starts ${name} executions: pass the state machine`);
+      environment[workflow.spec.envVar] = workflow.stateMachine.stateMachineArn;
+      return workflow;
+    });
+    const buckets = (Object.entries(spec.buckets ?? {}) as [string, 'read' | 'readWrite'][]).map(([name, access]) => {
+      const bucket = props.buckets?.[name];
+      if (!bucket) throw new Error(`${spec.id} uses the ${name} bucket: pass it`);
+      environment[bucket.spec.envVar] = bucket.bucket.bucketName;
+      return { ...bucket, access };
+    });
 
     this.function = new NodejsFunction(this, 'Function', {
       description: spec.description,
@@ -120,15 +150,23 @@ export class CatalogFunction extends Construct {
     if (spec.psp) props.pspSecret.grantRead(role);
     if (spec.webhookSecret) props.webhookSecret?.grantRead(role);
     for (const queue of sendsTo) queue.grantSendMessages(role);
-    if (spec.startsPayIn && props.payInStateMachine) {
-      props.payInStateMachine.grantStartExecution(role);
-      // Re-drives check first whether the payment's current execution still runs.
-      props.payInStateMachine.grantExecution(role, 'states:DescribeExecution');
+    for (const { bucket, access } of buckets) {
+      if (access === 'readWrite') bucket.grantReadWrite(role);
+      else bucket.grantRead(role);
+    }
+    if (buckets.length > 0) acknowledgeBucketGrants(this, role, buckets);
+    for (const { stateMachine } of starts) {
+      stateMachine.grantStartExecution(role);
+      // Re-drives check first whether the current execution (e.g. a payment's) still runs.
+      stateMachine.grantExecution(role, 'states:DescribeExecution');
+    }
+    if (starts.length > 0) {
       acknowledgeWildcardResources(
         this,
         /:execution:.*:\*$/,
-        'states:DescribeExecution on <pay-in state machine>:execution:*: executions are named per payment ' +
-          '(and per re-drive), so their ARNs are not known in advance; scoped to the one pay-in state machine.',
+        'states:DescribeExecution on <state machine>:execution:*: executions are named per business object (a ' +
+          'payment) and per re-drive, so their ARNs are not known in advance; scoped to the state machines the ' +
+          `function starts (${starts.map((workflow) => workflow.spec.id).join(', ')}).`,
       );
     }
 
@@ -153,18 +191,56 @@ export class CatalogFunction extends Construct {
   }
 
   /**
-   * Lets a `respondsToTasks` function answer the task tokens of `stateMachine`'s executions (what
-   * `grantTaskResponse` grants, on the state machine's ARN). In a Policy of its own, attached to the role,
-   * not in the role's default policy: a Lambda function depends on its role and the role's default policy,
-   * and the state machine depends on its step functions' ARNs (definitionSubstitutions), so for a function
-   * that is also a step (AwaitPsp) a default-policy grant would make a cycle: default policy -> state
-   * machine -> function -> default policy. Nothing depends on this Policy.
+   * Lets the function answer the task tokens of the executions of the state machines of `answersTasksOf` (what
+   * `grantTaskResponse` grants, on the state machines' ARNs), taken from `workflows` by name. In a Policy of its
+   * own, attached to the role, not in the role's default policy: a Lambda function depends on its role and the
+   * role's default policy, and a state machine depends on its step functions' ARNs (definitionSubstitutions), so
+   * for a function that is also a step (AwaitPsp) a default-policy grant would make a cycle: default policy ->
+   * state machine -> function -> default policy. Nothing depends on this Policy.
    */
-  allowTaskResponses(stateMachine: IStateMachine): void {
-    if (!this.spec.respondsToTasks) throw new Error(`${this.spec.id} does not respond to tasks (catalog)`);
+  allowTaskResponses(workflows: Partial<Record<string, Pick<CatalogStateMachine, 'stateMachine'>>>): void {
+    const names = this.spec.answersTasksOf ?? [];
+    if (names.length === 0) throw new Error(`${this.spec.id} answers no workflow's tasks (catalog)`);
+    const resources = names.map((name) => {
+      const workflow = workflows[name];
+      if (!workflow) throw new Error(`${this.spec.id} answers the tasks of ${name}: pass the state machine`);
+      return workflow.stateMachine.stateMachineArn;
+    });
     new Policy(this, 'TaskResponsePolicy', {
       roles: [this.role],
-      statements: [new PolicyStatement({ actions: TASK_RESPONSE_ACTIONS, resources: [stateMachine.stateMachineArn] })],
+      statements: [new PolicyStatement({ actions: TASK_RESPONSE_ACTIONS, resources })],
+    });
+  }
+}
+
+/**
+ * The wildcards of `grantRead` / `grantReadWrite` on the catalog's buckets, acknowledged with their reason: the
+ * objects' keys are not known in advance (`<bucket ARN>/*`), and the grants' action groups (`s3:GetObject*`,
+ * `s3:List*`...) are CDK's read and read-write sets on those buckets.
+ */
+function acknowledgeBucketGrants(
+  scope: Construct,
+  role: Role,
+  buckets: (CatalogBucket & { access: 'read' | 'readWrite' })[],
+): void {
+  const ids = buckets.map(({ spec }) => spec.id).join(', ');
+  acknowledgeWildcardResources(
+    scope,
+    { exactly: buckets.map(({ bucket }) => bucket.arnForObjects('*')) },
+    `Objects of the ${ids} bucket(s) (<bucket ARN>/*): their keys are made at run time; the function is granted ` +
+      'the objects of the buckets its catalog entry names, and of no other bucket.',
+  );
+  const actions = new Set(['s3:GetObject*', 's3:GetBucket*', 's3:List*']);
+  if (buckets.some(({ access }) => access === 'readWrite')) {
+    for (const action of ['s3:DeleteObject*', 's3:Abort*']) actions.add(action);
+  }
+  for (const action of actions) {
+    acknowledge(role, {
+      id: `AwsSolutions-IAM5[Action::${action}]`,
+      reason:
+        `${action} is part of CDK's grantRead / grantReadWrite, on the ${ids} bucket(s) named in the function's ` +
+        'catalog entry only (object reads with their versions, listing, and for read-write deletes and aborted ' +
+        'multipart uploads).',
     });
   }
 }

@@ -20,20 +20,30 @@ export function acknowledge(scope: IConstruct, ...rules: Acknowledgment[]): void
 
 /**
  * Acknowledges the AwsSolutions-IAM5 (wildcard) findings of the IAM policies under `scope` whose resource
- * matches `resource`: the cdk-nag 2 `appliesTo: [{ regex }]`. Needed where the finding id embeds a
+ * matches `resource` (a pattern, or exactly these resources): the cdk-nag 2 `appliesTo: [{ regex }]`. Needed where the finding id embeds a
  * cross-stack reference (e.g. `{"Fn::GetStackOutput":...}/index/*`), known only once references are
  * resolved: so this runs as a construct validation, after `prepare` and before cdk-nag's policy validation.
  */
-export function acknowledgeWildcardResources(scope: IConstruct, resource: RegExp, reason: string): void {
+export function acknowledgeWildcardResources(
+  scope: IConstruct,
+  resource: RegExp | { exactly: unknown[] },
+  reason: string,
+): void {
   scope.node.addValidation({
     validate: () => {
       for (const policy of scope.node.findAll()) {
         if (!(policy instanceof CfnPolicy)) continue;
-        const document = Stack.of(policy).resolve(policy.policyDocument) as { Statement?: { Resource?: unknown }[] };
+        const stack = Stack.of(policy);
+        const document = stack.resolve(policy.policyDocument) as { Statement?: { Resource?: unknown }[] };
+        // `exactly`: these resources (tokens), rendered the way the policy renders them.
+        const exact =
+          resource instanceof RegExp
+            ? undefined
+            : new Set(resource.exactly.map((item) => flattenCfnReference(stack.resolve(item))));
         for (const statement of document.Statement ?? []) {
           for (const item of [statement.Resource ?? []].flat()) {
             const flat = flattenCfnReference(item);
-            if (flat.includes('*') && resource.test(flat)) {
+            if (flat.includes('*') && (exact ? exact.has(flat) : (resource as RegExp).test(flat))) {
               acknowledge(policy, { id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
             }
           }

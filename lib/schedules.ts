@@ -5,17 +5,33 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { FunctionId, ScheduleSpec } from '../lambdas/catalog';
+import type { Catalog } from '../lambdas/catalog';
+import { cronExpression, shortestCronGapMs } from '../src/core/schedule';
 import { eventTargetDeadLetterQueue, messagesVisibleAlarm } from './queues';
 
 export interface SchedulesProps {
-  schedules: ScheduleSpec[];
-  functions: Record<FunctionId, IFunction>;
+  schedules: Catalog['schedules'];
+  functions: Partial<Record<string, IFunction>>;
+}
+
+/** EventBridge bounds the maximum event age of a target to 60 s .. 24 h. */
+const MIN_EVENT_AGE_SECONDS = 60;
+const MAX_EVENT_AGE_SECONDS = 24 * 3600;
+
+/**
+ * How long EventBridge keeps trying to deliver one run: until the next run would start (a missed run is superseded
+ * by the next one, no point delivering it later than that), within EventBridge's bounds.
+ */
+export function scheduleMaxEventAge(schedule: Catalog['schedules'][number]): Duration {
+  const gapSeconds =
+    schedule.cron !== undefined ? Math.floor(shortestCronGapMs(schedule.cron) / 1000) : schedule.rate * 60;
+  return Duration.seconds(Math.min(Math.max(gapSeconds, MIN_EVENT_AGE_SECONDS), MAX_EVENT_AGE_SECONDS));
 }
 
 /**
- * One EventBridge rate rule per `schedules` entry of the catalog (e.g. the janitor), each target with
- * retries and a dead-letter queue for invocations EventBridge could not make, and an alarm on it.
+ * One EventBridge rule per `schedules` entry of the catalog (e.g. the janitor): a rate rule for `rate` (minutes),
+ * a cron rule for `cron` (EventBridge cron fields, UTC). Each target with retries and a dead-letter queue for
+ * invocations EventBridge could not make, and an alarm on it.
  */
 export class Schedules extends Construct {
   readonly rules: Rule[] = [];
@@ -25,18 +41,30 @@ export class Schedules extends Construct {
   constructor(scope: Construct, id: string, props: SchedulesProps) {
     super(scope, id);
     for (const schedule of props.schedules) {
-      const id = `${schedule.functionId}Every${schedule.everyMinutes}Minutes`;
+      const fn = props.functions[schedule.functionId];
+      if (!fn) throw new Error(`catalog: a schedule runs ${schedule.functionId}, which is not a function`);
+      let id: string;
+      let description: string;
+      let expression: Schedule;
+      if (schedule.cron !== undefined) {
+        id = this.freeId(`${schedule.functionId}Cron`);
+        description = `Runs ${schedule.functionId} at ${cronExpression(schedule.cron)} (UTC)`;
+        expression = Schedule.cron(schedule.cron);
+      } else {
+        id = this.freeId(`${schedule.functionId}Every${schedule.rate}Minutes`);
+        description = `Runs ${schedule.functionId} every ${schedule.rate} minute(s)`;
+        expression = Schedule.rate(Duration.minutes(schedule.rate));
+      }
       const dlq = eventTargetDeadLetterQueue(this, `${id}Dlq`);
       this.rules.push(
         new Rule(this, id, {
-          description: `Runs ${schedule.functionId} every ${schedule.everyMinutes} minute(s)`,
-          schedule: Schedule.rate(Duration.minutes(schedule.everyMinutes)),
+          description,
+          schedule: expression,
           targets: [
-            new LambdaFunction(props.functions[schedule.functionId], {
+            new LambdaFunction(fn, {
               deadLetterQueue: dlq,
               retryAttempts: 2,
-              // A missed run is superseded by the next one: no point delivering it later than that.
-              maxEventAge: Duration.minutes(Math.max(schedule.everyMinutes, 1)),
+              maxEventAge: scheduleMaxEventAge(schedule),
             }),
           ],
         }),
@@ -51,5 +79,12 @@ export class Schedules extends Construct {
         ),
       );
     }
+  }
+
+  /** `id`, or `id2`, `id3`... when a function has several schedules of the same kind. */
+  private freeId(id: string): string {
+    let candidate = id;
+    for (let n = 2; this.node.tryFindChild(candidate); n++) candidate = `${id}${n}`;
+    return candidate;
   }
 }

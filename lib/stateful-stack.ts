@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import {
   AttributeType,
   BillingMode,
@@ -7,31 +7,51 @@ import {
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
+import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { type BucketSpec, catalog } from '../lambdas/catalog';
 import { type TableName, type TableSchema, tableSchemas } from '../src/core/table-schemas';
 import { acknowledge } from './nag';
 
+export interface PaymentsStatefulStackProps extends StackProps {
+  /** The catalog's buckets (`buckets` of `lambdas/catalog.ts` by default). */
+  buckets?: Record<string, BucketSpec>;
+}
+
 /**
  * Everything that holds data and must survive a redeploy or a deleted stack: the DynamoDB tables
- * (one per schema in `src/core/table-schemas.ts`), the PSP secret key and the PSP's webhook
- * signing secret. All retained.
+ * (one per schema in `src/core/table-schemas.ts`), the S3 buckets of the catalog (with a bucket for their
+ * server access logs), the PSP secret key and the PSP's webhook signing secret. All retained.
  */
 export class PaymentsStatefulStack extends Stack {
   readonly tables: Record<TableName, ITable>;
+  /** The catalog's buckets, by name. */
+  readonly buckets: Record<string, IBucket>;
+  /** Where the buckets' server access logs go; only when the catalog has buckets. */
+  readonly accessLogsBucket?: Bucket;
   /** The PSP (Stripe) secret key. Its value is put by operators out of band, never by code. */
   readonly pspSecret: ISecret;
   /** The PSP's webhook signing secret (Stripe `whsec_...`). Its value is put by operators out of band, never by code. */
   readonly webhookSecret: ISecret;
 
-  constructor(scope: Construct, id: string, props?: StackProps) {
-    super(scope, id, { terminationProtection: true, ...props });
+  constructor(scope: Construct, id: string, props: PaymentsStatefulStackProps = {}) {
+    const { buckets: bucketSpecs = catalog.buckets, ...stackProps } = props;
+    super(scope, id, { terminationProtection: true, ...stackProps });
 
     const tables: Partial<Record<TableName, ITable>> = {};
     for (const [name, schema] of Object.entries(tableSchemas) as [TableName, TableSchema][]) {
       tables[name] = createTable(this, schema);
     }
     this.tables = tables as Record<TableName, ITable>;
+
+    const bucketEntries = Object.entries(bucketSpecs);
+    this.buckets = {};
+    if (bucketEntries.length > 0) {
+      const accessLogs = createAccessLogsBucket(this);
+      this.accessLogsBucket = accessLogs;
+      for (const [name, spec] of bucketEntries) this.buckets[name] = createBucket(this, spec, accessLogs);
+    }
 
     const pspSecret = new Secret(this, 'PspSecretKey', {
       description:
@@ -85,4 +105,39 @@ function createTable(scope: Construct, schema: TableSchema): Table {
     });
   }
   return table;
+}
+
+/** What every bucket gets: S3-managed encryption, TLS only, no public access, versioned, retained. */
+const SECURE_BUCKET = {
+  encryption: BucketEncryption.S3_MANAGED,
+  enforceSSL: true,
+  blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+  versioned: true,
+  removalPolicy: RemovalPolicy.RETAIN,
+} as const;
+
+/** A bucket of the catalog, its server access logs in `accessLogs` under its id. */
+function createBucket(scope: Construct, spec: BucketSpec, accessLogs: Bucket): Bucket {
+  return new Bucket(scope, spec.id, {
+    ...SECURE_BUCKET,
+    objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    serverAccessLogsBucket: accessLogs,
+    serverAccessLogsPrefix: `${spec.id}/`,
+  });
+}
+
+/** The target of the buckets' server access logs (S3 writes them, through the bucket policy CDK adds). */
+function createAccessLogsBucket(scope: Construct): Bucket {
+  const bucket = new Bucket(scope, 'AccessLogs', {
+    ...SECURE_BUCKET,
+    objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
+  });
+  acknowledge(bucket, {
+    id: 'AwsSolutions-S1',
+    reason:
+      "This is the server access log bucket of the catalog's buckets: logging its own accesses would write a log " +
+      'object for every log object S3 delivers, into itself, without end.',
+  });
+  return bucket;
 }

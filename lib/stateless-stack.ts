@@ -1,97 +1,140 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import {
-  apiRoutes,
+  type Catalog,
+  catalog as defaultCatalog,
   type FunctionId,
-  type FunctionSpec,
-  functions,
-  queues,
-  schedules,
-  stateMachines,
+  type QueueName,
+  type QueueSpec,
 } from '../lambdas/catalog';
 import type { TableName } from '../src/core/table-schemas';
 import { PaymentsApi } from './api';
-import { CatalogFunction } from './functions';
-import { PayInWorkflow } from './payin-workflow';
+import { type CatalogBucket, CatalogFunction } from './functions';
 import { Schedules } from './schedules';
 import { WorkQueues } from './work-queues';
+import { Workflow } from './workflow';
 
 export interface PaymentsStatelessStackProps extends StackProps {
   tables: Record<TableName, ITable>;
   pspSecret: ISecret;
   webhookSecret: ISecret;
+  /** The catalog's buckets (from the stateful stack), by name; those the functions use are required. */
+  buckets?: Record<string, IBucket>;
+  /** What to deploy: `lambdas/catalog.ts` by default (the tests pass fixtures). */
+  catalog?: Catalog;
 }
 
 /**
- * Compute and wiring, safe to destroy and redeploy: the functions of `lambdas/catalog.ts`, the pay-in
- * workflow with its failure queues and alarms, the catalog's work queues (with DLQs and alarms) and their
- * consumers, the REST API and the scheduled functions.
+ * Compute and wiring, safe to destroy and redeploy: the functions of `lambdas/catalog.ts`, its workflows (one
+ * state machine per ASL file, each with its failed-executions queue and alarms), the catalog's work queues (with
+ * DLQs and alarms) and their consumers, the REST API and the scheduled functions.
  */
 export class PaymentsStatelessStack extends Stack {
   readonly functions: Record<FunctionId, NodejsFunction>;
-  readonly payIn: PayInWorkflow;
+  /** The catalog's workflows, by state machine name. */
+  readonly workflows: Record<string, Workflow>;
   readonly workQueues: WorkQueues;
   readonly api: PaymentsApi;
   readonly schedules: Schedules;
 
   constructor(scope: Construct, id: string, props: PaymentsStatelessStackProps) {
     super(scope, id, props);
+    const catalog = props.catalog ?? defaultCatalog;
     const platformFeeBps = platformFeeBpsFromContext(this);
-    const specs = Object.entries(functions) as [FunctionId, FunctionSpec][];
     // Queues first: their senders get their URLs, and they depend on no function.
-    this.workQueues = new WorkQueues(this, 'WorkQueues', { queues });
-    const catalogFunctions: Partial<Record<FunctionId, CatalogFunction>> = {};
-    const created: Partial<Record<FunctionId, NodejsFunction>> = {};
-    const create = (functionId: FunctionId, spec: FunctionSpec) => {
+    this.workQueues = new WorkQueues(this, 'WorkQueues', { queues: catalog.queues as Record<QueueName, QueueSpec> });
+    const buckets: Record<string, CatalogBucket> = {};
+    for (const [name, spec] of Object.entries(catalog.buckets)) {
+      const bucket = props.buckets?.[name];
+      if (bucket) buckets[name] = { spec, bucket };
+    }
+    const catalogFunctions: Record<string, CatalogFunction> = {};
+    const created: Record<string, NodejsFunction> = {};
+    const workflows: Record<string, Workflow> = {};
+
+    // A state machine needs the ARNs of its step functions, and the functions that start it need its ARN: each
+    // workflow's steps first (in catalog order), then the workflow, then the functions that start it. A function
+    // that starts a workflow it is (directly or not) a step of is a cycle, refused.
+    const path: string[] = [];
+    const enter = (node: string) => {
+      if (path.includes(node)) {
+        throw new Error(`catalog: a cycle: ${[...path.slice(path.indexOf(node)), node].join(' -> ')}`);
+      }
+      path.push(node);
+    };
+    const ensureFunction = (functionId: string): void => {
+      if (created[functionId]) return;
+      const spec = catalog.functions[functionId];
+      if (!spec) throw new Error(`catalog: no function ${functionId}`);
       if (spec.id !== functionId) throw new Error(`catalog: functions.${functionId} has id ${spec.id}`);
+      enter(`function ${functionId}`);
+      for (const name of spec.startsWorkflows ?? []) ensureWorkflow(name);
+      path.pop();
       const catalogFunction = new CatalogFunction(this, spec.id, {
         spec,
         tables: props.tables,
         pspSecret: props.pspSecret,
         webhookSecret: props.webhookSecret,
         queues: this.workQueues.queues,
-        payInStateMachine: spec.startsPayIn ? this.payIn.stateMachine : undefined,
+        workflows,
+        buckets,
         platformFeeBps,
       });
       catalogFunctions[functionId] = catalogFunction;
       created[functionId] = catalogFunction.function;
     };
-
-    // The state machine needs the ARNs of its step functions and the functions that start it need the
-    // state machine's ARN: steps first, then the state machine, then everything else.
-    const stepIds = new Set<FunctionId>(Object.values(stateMachines.payIn.substitutions));
-    for (const [functionId, spec] of specs.filter(([functionId]) => stepIds.has(functionId))) {
-      if (spec.startsPayIn) throw new Error(`catalog: ${functionId} is a pay-in step and starts pay-ins (a cycle)`);
-      create(functionId, spec);
-    }
-    this.payIn = new PayInWorkflow(this, stateMachines.payIn.id, { spec: stateMachines.payIn, functions: created });
-    for (const [functionId, spec] of specs.filter(([functionId]) => !stepIds.has(functionId))) {
-      create(functionId, spec);
-    }
+    const ensureWorkflow = (name: string): void => {
+      if (workflows[name]) return;
+      const spec = catalog.stateMachines[name];
+      if (!spec) throw new Error(`catalog: no state machine ${name}`);
+      enter(`workflow ${name}`);
+      const steps = new Set(Object.values(spec.substitutions));
+      for (const functionId of steps) {
+        if (!catalog.functions[functionId]) throw new Error(`catalog: ${spec.id} runs ${functionId}, not a function`);
+      }
+      for (const functionId of Object.keys(catalog.functions).filter((fnId) => steps.has(fnId))) {
+        ensureFunction(functionId);
+      }
+      path.pop();
+      workflows[name] = new Workflow(this, spec.id, { spec, functions: created });
+    };
+    for (const name of Object.keys(catalog.stateMachines)) ensureWorkflow(name);
+    for (const functionId of Object.keys(catalog.functions)) ensureFunction(functionId);
     this.functions = created as Record<FunctionId, NodejsFunction>;
+    this.workflows = workflows;
 
     // Task responses last, in policies of their own: some responders are steps of the machine (see allowTaskResponses).
-    for (const [functionId, spec] of specs) {
-      if (spec.respondsToTasks) catalogFunctions[functionId]?.allowTaskResponses(this.payIn.stateMachine);
+    for (const [functionId, spec] of Object.entries(catalog.functions)) {
+      if ((spec.answersTasksOf ?? []).length > 0) catalogFunctions[functionId]?.allowTaskResponses(workflows);
     }
     this.workQueues.addConsumers(this.functions);
 
     this.api = new PaymentsApi(this, 'PaymentsApi', {
-      routes: apiRoutes,
+      routes: catalog.apiRoutes,
       functions: this.functions,
       authorizer: this.functions.Authorizer,
     });
 
-    this.schedules = new Schedules(this, 'Schedules', { schedules, functions: this.functions });
+    this.schedules = new Schedules(this, 'Schedules', { schedules: catalog.schedules, functions: created });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the payments API' });
-    new CfnOutput(this, 'PayInStateMachineArn', {
-      value: this.payIn.stateMachine.stateMachineArn,
-      description: 'The pay-in state machine',
-    });
+    for (const workflow of Object.values(workflows)) {
+      new CfnOutput(this, `${workflow.spec.id}StateMachineArn`, {
+        value: workflow.stateMachine.stateMachineArn,
+        description: `The ${workflow.spec.id} state machine`,
+      });
+    }
+  }
+
+  /** The pay-in workflow. */
+  get payIn(): Workflow {
+    const payIn = this.workflows.payIn;
+    if (!payIn) throw new Error('catalog: no payIn state machine');
+    return payIn;
   }
 }
 

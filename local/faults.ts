@@ -25,8 +25,9 @@ export const CRASH_POINTS: Partial<Record<FunctionId, CrashPoint>> = {
 export const FAULT_INJECTION_VAR = 'LOCAL_FAULT_INJECTION';
 
 /**
- * Whether crash injection is on. Read here, in the launcher layer, because LocalStackConfig has no field for it
- * yet; parsed as src/core/config.ts parses its flags (true/1, false/0, unset), refusing anything else.
+ * Whether crash injection is on. Read here, in the local launcher layer (allowed to read the environment), and not
+ * in src/core/config.ts: that module is in every production bundle, and no trace of crash injection may be
+ * (test/infra/production-bundles.test.ts). Parsed as the configuration parses its flags, refusing anything else.
  */
 export function faultInjectionEnabled(env: Record<string, string | undefined> = process.env): boolean {
   const raw = env[FAULT_INJECTION_VAR];

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type FunctionId, queues, schedules, stateMachines } from '../lambdas/catalog';
+import { catalog, type FunctionId, queues, type StateMachineName, stateMachines } from '../lambdas/catalog';
 import { ApiKeys } from '../src/api/api-keys';
 import type { LocalStackConfig } from '../src/core/config';
 import { tableSchemas } from '../src/core/table-schemas';
@@ -18,13 +18,20 @@ import { ensureTables, type LocalDynamo, startDynamoDbLocal } from './dynamodb';
 import { cleanBuilds, invoke, LOCAL_ACCOUNT, LOCAL_REGION } from './lambda-runtime';
 import { freePort } from './processes';
 import { startPspSimulator } from './psp-simulator/server';
+import { startScheduler } from './scheduler';
 import { type Execution, LocalStepFunctions, stateMachineArn } from './stepfunctions/engine';
 import { startSfnServer } from './stepfunctions/server';
+
+const machineNames = Object.keys(stateMachines) as StateMachineName[];
 
 export interface LocalStack {
   urls: { api: string; sfn: string; dynamodb: string; sqs: string; psp: string };
   /** Where failed pay-in executions are dead-lettered (EventBridge rule -> SQS on AWS). */
   failedPaymentsQueueUrl: string;
+  /** Where each state machine's failed executions are dead-lettered, by state machine name. */
+  failedExecutionQueueUrls: Record<StateMachineName, string>;
+  /** The catalog's buckets (in fauxqs), by bucket name. */
+  bucketNames: Record<string, string>;
   devApiKey: string;
   /** Where the dev key was written, when it was generated. */
   devApiKeyFile: string;
@@ -32,15 +39,22 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-/** The environment the functions get: on AWS from the CDK app, here from the stack. */
+/**
+ * The environment the functions get: on AWS from the CDK app (each function what its catalog entry asks for),
+ * here from the stack (every function all of it): queue URLs, every state machine's ARN, every bucket's name.
+ */
 function functionEnvironment(
   config: LocalStackConfig,
   urls: Pick<LocalStack['urls'], 'dynamodb' | 'sfn' | 'sqs' | 'psp'>,
   queueUrls: Record<string, string>,
+  bucketNames: Record<string, string>,
 ): Record<string, string> {
   const psp = new URL(urls.psp);
   return {
     ...queueUrls,
+    ...Object.fromEntries(
+      Object.entries(catalog.buckets).map(([name, spec]) => [spec.envVar, bucketNames[name] ?? '']),
+    ),
     PSP_WEBHOOK_SECRET: config.pspWebhookSecret,
     AWS_REGION: LOCAL_REGION,
     AWS_LAMBDA_FUNCTION_NAME: 'local',
@@ -49,12 +63,14 @@ function functionEnvironment(
     DYNAMODB_ENDPOINT: urls.dynamodb,
     SFN_ENDPOINT: urls.sfn,
     SQS_ENDPOINT: urls.sqs,
+    // fauxqs serves S3 on the same port as SQS (the clients use path-style URLs with an endpoint override).
+    S3_ENDPOINT: urls.sqs,
     PSP_SECRET_KEY: config.pspSecretKey,
     PSP_API_HOST: psp.hostname,
     PSP_API_PORT: psp.port,
     PSP_API_PROTOCOL: 'http',
     PLATFORM_FEE_BPS: String(config.platformFeeBps),
-    [stateMachines.payIn.envVar]: stateMachineArn(stateMachines.payIn),
+    ...Object.fromEntries(Object.values(stateMachines).map((spec) => [spec.envVar, stateMachineArn(spec)])),
     POWERTOOLS_SERVICE_NAME: 'payments',
     ...Object.fromEntries(Object.values(tableSchemas).map((schema) => [schema.envVar, schema.id])),
   };
@@ -117,11 +133,19 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
       pspUrl = psp.url;
     }
 
-    const failedPayments = failedPaymentsQueue(sqs);
+    // Each state machine's failed executions go to its own queue, as its EventBridge rule sends them on AWS.
+    const failedExecutionQueueUrls = failedExecutionQueues(sqs);
+    const failedQueueByArn = new Map(
+      machineNames.map((name) => [stateMachineArn(stateMachines[name]), failedExecutionQueueUrls[name]]),
+    );
     const queueUrls = Object.fromEntries(
       Object.values(queues).map((queue) => [queue.envVar, queueWithDlq(sqs, queue.id, queue.maxReceiveCount)]),
     );
-    const stepFunctions = new LocalStepFunctions(undefined, config.retryIntervalMs);
+    const bucketNames = Object.fromEntries(
+      Object.entries(catalog.buckets).map(([name, spec]) => [name, sqs.createBucket(localName(spec.id)).bucketName]),
+    );
+    // Every state machine of the catalog, each from its own ASL file.
+    const stepFunctions = new LocalStepFunctions(Object.values(stateMachines), config.retryIntervalMs);
     const sqsClient = new SQSClient({
       endpoint: `http://${host}:${sqs.port}`,
       region: LOCAL_REGION,
@@ -129,10 +153,12 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     });
     stepFunctions.onClosed = (execution) => {
       if (execution.status === 'SUCCEEDED') return;
+      const failedQueue = failedQueueByArn.get(execution.stateMachineArn);
+      if (!failedQueue) return;
       sqsClient
         .send(
           new SendMessageCommand({
-            QueueUrl: failedPayments,
+            QueueUrl: failedQueue,
             MessageBody: JSON.stringify(statusChangeEvent(execution)),
           }),
         )
@@ -154,7 +180,7 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
       sfn: sfnServer.url,
       api: '',
     };
-    Object.assign(process.env, functionEnvironment(config, urls, queueUrls));
+    Object.assign(process.env, functionEnvironment(config, urls, queueUrls, bucketNames));
 
     const api: LocalApiGateway = await startApiGateway(host, config.ports.api);
     stops.push(() => api.close());
@@ -170,18 +196,38 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     const devApiKeyFile = path.join(config.dataDir, 'dev-api-key');
     const documentClient = DynamoDBDocumentClient.from(dynamo.client);
     const key = await devApiKey(config, documentClient, devApiKeyFile);
-    // The functions' environment, for operator scripts (e.g. the replay command) run against this stack.
+    // The functions' environment, for operator scripts (e.g. the replay command) run against this stack, with
+    // each workflow's failed-executions queue (FAILED_PAYMENTS_QUEUE_URL for the pay-in).
+    const failedQueueEnvironment = Object.fromEntries(
+      machineNames.map((name) => [stateMachines[name].failedExecutionsQueue.envVar, failedExecutionQueueUrls[name]]),
+    );
     fs.writeFileSync(
       path.join(config.dataDir, 'function-env.json'),
       JSON.stringify(
-        { ...functionEnvironment(config, urls, queueUrls), FAILED_PAYMENTS_QUEUE_URL: failedPayments },
+        { ...functionEnvironment(config, urls, queueUrls, bucketNames), ...failedQueueEnvironment },
         null,
         2,
       ),
       { mode: 0o600 },
     );
-    stops.push(startScheduler(config));
-    return { urls, failedPaymentsQueueUrl: failedPayments, devApiKey: key, devApiKeyFile, stepFunctions, stop };
+    stops.push(
+      startScheduler({
+        schedules: catalog.schedules,
+        intervals: config.scheduleIntervalSeconds,
+        run: (functionId, event) => invoke(functionId as FunctionId, event),
+        onError: (functionId, error) => process.stderr.write(`scheduled ${functionId} failed: ${error.message}\n`),
+      }),
+    );
+    return {
+      urls,
+      failedPaymentsQueueUrl: failedExecutionQueueUrls.payIn,
+      failedExecutionQueueUrls,
+      bucketNames,
+      devApiKey: key,
+      devApiKeyFile,
+      stepFunctions,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -203,9 +249,19 @@ function queueWithDlq(sqs: Fauxqs, name: string, maxReceiveCount: number): strin
   }).queueUrl;
 }
 
-/** The failed-payments queue: where EventBridge sends failed pay-in executions on AWS. */
-function failedPaymentsQueue(sqs: Fauxqs): string {
-  return queueWithDlq(sqs, 'failed-payments', 5);
+/** A catalog id as a local resource name: `FailedPayments` -> `failed-payments`. */
+function localName(id: string): string {
+  return id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+/**
+ * Each state machine's failed-executions queue (the pay-in's `failed-payments`), with its DLQ: where EventBridge
+ * sends that machine's failed executions on AWS.
+ */
+function failedExecutionQueues(sqs: Fauxqs): Record<StateMachineName, string> {
+  return Object.fromEntries(
+    machineNames.map((name) => [name, queueWithDlq(sqs, localName(stateMachines[name].failedExecutionsQueue.id), 5)]),
+  ) as Record<StateMachineName, string>;
 }
 
 /**
@@ -293,30 +349,5 @@ function statusChangeEvent(execution: Execution) {
       error: execution.error ?? null,
       cause: execution.cause ?? null,
     },
-  };
-}
-
-/** The local stand-in for the EventBridge schedules: runs each scheduled function on its interval, never overlapping. */
-function startScheduler(config: LocalStackConfig): () => Promise<void> {
-  const timers = schedules.map((schedule) => {
-    let running = false;
-    const intervalMs =
-      schedule.functionId === 'Janitor' ? config.janitorIntervalSeconds * 1000 : schedule.everyMinutes * 60_000;
-    return setInterval(() => {
-      if (running) return;
-      running = true;
-      invoke(schedule.functionId, {
-        source: 'aws.events',
-        'detail-type': 'Scheduled Event',
-        time: new Date().toISOString(),
-      })
-        .catch((error: Error) => process.stderr.write(`scheduled ${schedule.functionId} failed: ${error.message}\n`))
-        .finally(() => {
-          running = false;
-        });
-    }, intervalMs);
-  });
-  return async () => {
-    for (const timer of timers) clearInterval(timer);
   };
 }

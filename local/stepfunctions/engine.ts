@@ -110,11 +110,14 @@ function taskStates(machine: AslMachine, out = new Map<string, string>()): Map<s
   return out;
 }
 
+/** What the engine needs of a state machine's spec (tests run fixture ASL files with just this). */
+export type EngineStateMachineSpec = Pick<StateMachineSpec, 'id' | 'file' | 'substitutions'>;
+
 export function stateMachineArn(spec: Pick<StateMachineSpec, 'id'>): string {
   return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${spec.id}`;
 }
 
-function load(spec: StateMachineSpec): Machine {
+function load(spec: EngineStateMachineSpec): Machine {
   const raw = fs.readFileSync(path.join(REPO_ROOT, spec.file), 'utf8');
   const tasks = new Map<string, FunctionId>();
   for (const [state, variable] of taskStates(JSON.parse(raw) as AslMachine)) {
@@ -166,7 +169,7 @@ export class LocalStepFunctions {
    * the number of attempts and what is retried stay those of the ASL file).
    */
   constructor(
-    specs: StateMachineSpec[] = Object.values(stateMachines),
+    specs: EngineStateMachineSpec[] = Object.values(stateMachines),
     private readonly retryIntervalMs?: number,
   ) {
     for (const spec of specs) {

@@ -4,6 +4,7 @@
  */
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -14,6 +15,7 @@ let rawClient: DynamoDBClient | undefined;
 let documentClient: DynamoDBDocumentClient | undefined;
 let sfnClient: SFNClient | undefined;
 let sqsClient: SQSClient | undefined;
+let s3Client: S3Client | undefined;
 
 export function runtimeConfig(): RuntimeConfig {
   config ??= loadRuntimeConfig();
@@ -48,4 +50,18 @@ export function sqs(): SQSClient {
     sqsClient = new SQSClient({ region, endpoint: endpoints.sqs, maxAttempts: 4 });
   }
   return sqsClient;
+}
+
+/** S3; with an endpoint override (fauxqs locally) in path style: `<endpoint>/<bucket>/<key>`, no bucket subdomains. */
+export function s3(): S3Client {
+  if (!s3Client) {
+    const { region, endpoints } = runtimeConfig();
+    s3Client = new S3Client({
+      region,
+      endpoint: endpoints.s3,
+      forcePathStyle: endpoints.s3 !== undefined,
+      maxAttempts: 4,
+    });
+  }
+  return s3Client;
 }

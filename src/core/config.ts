@@ -102,6 +102,11 @@ export interface RuntimeConfig {
   failedPaymentsQueueUrl: string | undefined;
   /** Endpoint overrides: set by the local stack, unset on AWS. */
   endpoints: { dynamodb?: string; sfn?: string; sqs?: string; s3?: string };
+  /**
+   * Bucket names, by the environment variable of the catalog's bucket (`envVar`, a name ending in `_BUCKET`, e.g.
+   * REPORTS_BUCKET): each function gets those of the buckets it uses. See `bucketName`.
+   */
+  buckets: Record<string, string | undefined>;
   psp: {
     /** The PSP secret key itself (local stack), or... */
     secretKey?: string;
@@ -137,6 +142,7 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     pspWebhookQueueUrl: env.PSP_WEBHOOK_QUEUE_URL,
     failedPaymentsQueueUrl: env.FAILED_PAYMENTS_QUEUE_URL,
     endpoints: { dynamodb: env.DYNAMODB_ENDPOINT, sfn: env.SFN_ENDPOINT, sqs: env.SQS_ENDPOINT, s3: env.S3_ENDPOINT },
+    buckets: Object.fromEntries(Object.entries(env).filter(([name, value]) => BUCKET_ENV_VAR.test(name) && value)),
     psp: {
       secretKey: env.PSP_SECRET_KEY,
       secretArn: env.PSP_SECRET_ARN,
@@ -151,6 +157,15 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     risk: loadRiskSettings(env),
     payIn: loadPayInSettings(env),
   };
+}
+
+const BUCKET_ENV_VAR = /^[A-Z][A-Z0-9_]*_BUCKET$/;
+
+/** Names a bucket for the functions, by its catalog envVar; fails loudly when that variable is missing. */
+export function bucketName(config: RuntimeConfig, envVar: string): string {
+  const name = config.buckets[envVar];
+  if (!name) throw new ConfigError(`${envVar} is not set`);
+  return name;
 }
 
 /** Names a table for the functions; fails loudly when its environment variable is missing. */
@@ -173,13 +188,33 @@ export interface LocalStackConfig {
   platformFeeBps: number;
   /** How often the local scheduler runs the janitor. */
   janitorIntervalSeconds: number;
+  /**
+   * Local schedule overrides, in seconds, by variable name: every `*_INTERVAL_SECONDS` variable (a catalog schedule
+   * names its own in `localIntervalEnvVar`); JANITOR_INTERVAL_SECONDS always, with its default.
+   */
+  scheduleIntervalSeconds: Record<string, number>;
   /** Use this PSP (e.g. a simulator the tests run) instead of starting one. */
   pspUrl?: string;
   /** Tests only: every Step Functions Retry pause lasts this long instead of its backoff. */
   retryIntervalMs?: number;
 }
 
+const INTERVAL_ENV_VAR = /^[A-Z][A-Z0-9_]*_INTERVAL_SECONDS$/;
+/** The local schedule overrides that have a default (the janitor's: every minute rather than every 5). */
+const INTERVAL_DEFAULTS: Record<string, number> = { JANITOR_INTERVAL_SECONDS: 60 };
+
+function scheduleIntervals(env: Env): Record<string, number> {
+  const names = new Set([
+    ...Object.keys(INTERVAL_DEFAULTS),
+    ...Object.keys(env).filter((name) => INTERVAL_ENV_VAR.test(name) && env[name] !== undefined && env[name] !== ''),
+  ]);
+  return Object.fromEntries(
+    [...names].map((name) => [name, integer(env, name, INTERVAL_DEFAULTS[name] ?? 60, 1, 24 * 3600)]),
+  );
+}
+
 export function loadLocalStackConfig(env: Env = process.env): LocalStackConfig {
+  const scheduleIntervalSeconds = scheduleIntervals(env);
   return {
     host: env.LOCAL_HOST ?? '127.0.0.1',
     ports: {
@@ -195,7 +230,8 @@ export function loadLocalStackConfig(env: Env = process.env): LocalStackConfig {
     pspWebhookSecret: env.PSP_WEBHOOK_SECRET ?? 'whsec_local_simulator_secret',
     devApiKey: env.DEV_API_KEY || undefined,
     platformFeeBps: integer(env, 'PLATFORM_FEE_BPS', 0, 0, 10_000),
-    janitorIntervalSeconds: integer(env, 'JANITOR_INTERVAL_SECONDS', 60, 1, 24 * 3600),
+    janitorIntervalSeconds: scheduleIntervalSeconds.JANITOR_INTERVAL_SECONDS ?? 60,
+    scheduleIntervalSeconds,
     pspUrl: env.PSP_URL || undefined,
     retryIntervalMs: env.LOCAL_SFN_RETRY_INTERVAL_MS
       ? integer(env, 'LOCAL_SFN_RETRY_INTERVAL_MS', 0, 0, 60_000)

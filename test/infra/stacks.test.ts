@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
+import { Schedule } from 'aws-cdk-lib/aws-events';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -15,18 +16,23 @@ import { DefinitionBody, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
   apiRoutes,
+  type BucketSpec,
+  type Catalog,
+  catalog,
   queues as catalogQueues,
   type FunctionId,
   type FunctionSpec,
   functions,
   type QueueName,
   type RouteSpec,
+  type StateMachineName,
   schedules,
   stateMachines,
 } from '../../lambdas/catalog';
 import { PaymentsApi } from '../../lib/api';
 import { addPaymentsStacks, type PaymentsStacks } from '../../lib/app';
 import { WorkQueues } from '../../lib/work-queues';
+import { cronExpression } from '../../src/core/schedule';
 import { allTableSchemas, type TableName, type TableSchema, tableSchemas } from '../../src/core/table-schemas';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
@@ -53,6 +59,8 @@ const SQS_CONSUME_ACTIONS = [
 const TASK_RESPONSE_ACTIONS = ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'];
 const payIn = stateMachines.payIn;
 const aslText = readFileSync(path.join(REPO_ROOT, payIn.file), 'utf8');
+const machineNames = Object.keys(stateMachines) as StateMachineName[];
+const catalogBuckets: Record<string, BucketSpec> = catalog.buckets;
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON, checked by the assertions themselves.
 type Json = any;
@@ -253,7 +261,8 @@ describe('Stack: PaymentsStateless', () => {
           ...(spec.psp ? ['PSP_SECRET_ARN'] : []),
           ...(spec.webhookSecret ? ['PSP_WEBHOOK_SECRET_ARN'] : []),
           ...(spec.sendsTo ?? []).map((name) => catalogQueues[name].envVar),
-          ...(spec.startsPayIn ? [payIn.envVar] : []),
+          ...(spec.startsWorkflows ?? []).map((name) => stateMachines[name].envVar),
+          ...Object.keys(spec.buckets ?? {}).map((name) => catalogBuckets[name]!.envVar),
         ];
         sameElements(Object.keys(env), expected);
         expect(env).toMatchObject({
@@ -273,11 +282,16 @@ describe('Stack: PaymentsStateless', () => {
         }
         for (const name of spec.sendsTo ?? [])
           expect(env[catalogQueues[name].envVar]).toEqual({ Ref: queueLogicalId(name) });
-        if (spec.startsPayIn) expect(env[payIn.envVar]).toEqual({ Ref: payInLogicalId() });
+        for (const name of spec.startsWorkflows ?? []) {
+          expect(env[stateMachines[name].envVar]).toEqual({ Ref: workflowLogicalId(name) });
+        }
+        if (spec.startsWorkflows?.includes('payIn')) expect(env[payIn.envVar]).toEqual({ Ref: payInLogicalId() });
       });
 
-      test('least privilege: its tables with the access of its map, its secrets, queues and pay-in rights, nothing else', () => {
+      test('least privilege: its tables with the access of its map, its secrets, queues and workflow rights, nothing else', () => {
         const statements = functionRoleStatements(spec);
+        const starts = spec.startsWorkflows ?? [];
+        const answers = spec.answersTasksOf ?? [];
         expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
         const writeActions = [
           'dynamodb:PutItem',
@@ -335,7 +349,8 @@ describe('Stack: PaymentsStateless', () => {
             ...(Object.keys(spec.tables).length > 0 ? ['dynamodb'] : []),
             ...(spec.psp || spec.webhookSecret ? ['secretsmanager'] : []),
             ...((spec.sendsTo ?? []).length > 0 || consumed.length > 0 ? ['sqs'] : []),
-            ...(spec.startsPayIn || spec.respondsToTasks ? ['states'] : []),
+            ...(starts.length > 0 || answers.length > 0 ? ['states'] : []),
+            ...(Object.keys(spec.buckets ?? {}).length > 0 ? ['s3'] : []),
           ],
         );
         const actions = statements.flatMap((s) => toArray(s.Action));
@@ -343,7 +358,8 @@ describe('Stack: PaymentsStateless', () => {
           'logs:CreateLogStream',
           'logs:PutLogEvents',
         ]);
-        if (spec.startsPayIn) {
+        expectWorkflowRights(statements, starts, answers, workflowLogicalId);
+        if (starts.includes('payIn')) {
           const start = statements.filter((s) => toArray(s.Action).includes('states:StartExecution'));
           expect(start.map((s) => s.Resource)).toEqual([{ Ref: payInLogicalId() }]);
           // DescribeExecution (a re-drive checks whether the current execution runs) on this machine's executions.
@@ -351,7 +367,7 @@ describe('Stack: PaymentsStateless', () => {
           expect(describe).toHaveLength(1);
           expect(JSON.stringify(describe[0]!.Resource)).toMatch(/:execution:.*PayInStateMachine.*:\*/);
         }
-        if (spec.respondsToTasks) {
+        if (answers.includes('payIn')) {
           // Answering task tokens (the pay-in machine's waitForTaskToken Task): on this one state machine.
           const respond = statements.filter((s) => toArray(s.Action).some((a) => a.startsWith('states:SendTask')));
           expect(respond).toHaveLength(1);
@@ -361,8 +377,8 @@ describe('Stack: PaymentsStateless', () => {
         sameElements(
           actions.filter((action) => action.startsWith('states:')),
           [
-            ...(spec.startsPayIn ? ['states:StartExecution', 'states:DescribeExecution'] : []),
-            ...(spec.respondsToTasks ? TASK_RESPONSE_ACTIONS : []),
+            ...(starts.length > 0 ? ['states:StartExecution', 'states:DescribeExecution'] : []),
+            ...(answers.length > 0 ? TASK_RESPONSE_ACTIONS : []),
           ],
         );
       });
@@ -387,8 +403,8 @@ describe('Stack: PaymentsStateless', () => {
       machine = statelessResources[payInLogicalId()]!;
     });
 
-    test('standard, traced, logging without execution data', () => {
-      stateless.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    test('standard, traced, logging without execution data (one state machine per catalog entry)', () => {
+      stateless.resourceCountIs('AWS::StepFunctions::StateMachine', machineNames.length);
       expect(machine.Properties).toMatchObject({
         StateMachineType: 'STANDARD',
         TracingConfiguration: { Enabled: true },
@@ -397,9 +413,7 @@ describe('Stack: PaymentsStateless', () => {
     });
 
     test('its definition is the ASL file', () => {
-      const definition = new Capture();
-      stateless.hasResourceProperties('AWS::StepFunctions::StateMachine', { DefinitionString: definition });
-      expect(JSON.parse(definition.asString())).toEqual(JSON.parse(aslText));
+      expect(JSON.parse(machine.Properties.DefinitionString)).toEqual(JSON.parse(aslText));
     });
 
     test("its substitutions are exactly the ASL's placeholders, each the ARN of the catalog's function", () => {
@@ -457,7 +471,7 @@ describe('Stack: PaymentsStateless', () => {
         expect(task.TimeoutSeconds ?? task.TimeoutSecondsPath).toBeDefined();
       }
       // Without a responder the executions could only time out; with tokens nowhere, no function needs the right.
-      expect(functionSpecs.some((spec) => spec.respondsToTasks)).toBe(waiting.length > 0);
+      expect(functionSpecs.some((spec) => spec.answersTasksOf?.includes('payIn'))).toBe(waiting.length > 0);
     });
 
     test('no dependency cycle in either template (e.g. task-response grants vs. the step functions)', () => {
@@ -657,6 +671,7 @@ describe('Stack: PaymentsStateless', () => {
       const workQueues = Object.keys(queues).filter((id) => !dlqs.has(id));
       const expected = new Map<string, number>([
         [failedPaymentsLogicalId(), 5],
+        ...machineNames.map((name) => [failedExecutionsLogicalId(name), 5] as [string, number]),
         ...queueNames.map((name) => [queueLogicalId(name), catalogQueues[name].maxReceiveCount] as [string, number]),
       ]);
       sameElements(workQueues, [...expected.keys()]);
@@ -693,8 +708,13 @@ describe('Stack: PaymentsStateless', () => {
     });
 
     test('an EventBridge rule sends failed/timed-out/aborted pay-ins to FailedPayments, with its own DLQ and retries', () => {
-      const rules = Object.values(
+      const allRules = Object.values(
         stateless.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.states'] } } }),
+      );
+      // One per state machine, each for its own machine only.
+      expect(allRules).toHaveLength(machineNames.length);
+      const rules = allRules.filter((rule) =>
+        refersTo(rule.Properties.EventPattern.detail.stateMachineArn, { Ref: payInLogicalId() }),
       );
       expect(rules).toHaveLength(1);
       const rule = rules[0]!;
@@ -728,7 +748,10 @@ describe('Stack: PaymentsStateless', () => {
           expect(dimension.Value['Fn::GetAtt'][1]).toBe('QueueName');
           return dimension.Value['Fn::GetAtt'][0];
         });
-      sameElements(alarmed, [failedPaymentsLogicalId(), ...dlqs]);
+      sameElements(alarmed, [
+        ...new Set([failedPaymentsLogicalId(), ...machineNames.map(failedExecutionsLogicalId)]),
+        ...dlqs,
+      ]);
     });
   });
 
@@ -820,17 +843,22 @@ describe('Stack: PaymentsStateless', () => {
   });
 
   describe('schedules', () => {
-    test('one EventBridge rule per catalog schedule, plus the failed pay-ins rule', () => {
-      stateless.resourceCountIs('AWS::Events::Rule', schedules.length + 1);
+    test('one EventBridge rule per catalog schedule, plus the failed-executions rule of each state machine', () => {
+      stateless.resourceCountIs('AWS::Events::Rule', schedules.length + machineNames.length);
+      expect(machineNames).toContain('payIn');
     });
 
     // A loop rather than test.each, which fails on an empty table (a catalog without schedules).
     for (const schedule of schedules) {
-      test(`${schedule.functionId}: a rate rule invoking it, with retries and a DLQ`, () => {
-        const minutes = schedule.everyMinutes;
+      test(`${schedule.functionId}: a ${schedule.cron ? 'cron' : 'rate'} rule invoking it, with retries and a DLQ`, () => {
+        const minutes = schedule.rate;
+        const expression =
+          schedule.cron !== undefined
+            ? cronExpression(schedule.cron)
+            : `rate(${minutes} ${minutes === 1 ? 'minute' : 'minutes'})`;
         const rules = Object.values(
           stateless.findResources('AWS::Events::Rule', {
-            Properties: { ScheduleExpression: `rate(${minutes} ${minutes === 1 ? 'minute' : 'minutes'})` },
+            Properties: { ScheduleExpression: expression },
           }),
         ).filter((rule) =>
           rule.Properties.Targets.some(
@@ -851,9 +879,12 @@ describe('Stack: PaymentsStateless', () => {
     }
   });
 
-  test('outputs: API URL and state machine ARN', () => {
+  test('outputs: API URL and state machine ARN (one per state machine)', () => {
     const outputs = stateless.toJSON().Outputs;
-    expect(Object.keys(outputs).sort()).toEqual(['ApiUrl', 'PayInStateMachineArn']);
+    expect(Object.keys(outputs).sort()).toEqual(
+      ['ApiUrl', ...machineNames.map((name) => `${stateMachines[name].id}StateMachineArn`)].sort(),
+    );
+    expect(Object.keys(outputs)).toContain('PayInStateMachineArn');
     expect(outputs.PayInStateMachineArn.Value).toEqual({ Ref: payInLogicalId() });
     expect(JSON.stringify(outputs.ApiUrl.Value)).toContain('execute-api');
   });
@@ -884,6 +915,260 @@ describe('cdk-nag (AwsSolutions)', () => {
     new Queue(stack, 'NoDlq', { enforceSSL: true });
     const report = new AwsSolutionsChecks().validateScope(stack);
     expect(report.violations.map((v) => v.ruleName)).toContain('AwsSolutions-SQS3');
+  });
+});
+
+describe('a second workflow, a cron schedule and a bucket (fixture catalog)', () => {
+  const fixtureEntry = 'test/infra/fixtures/noop-handler.ts';
+  const reportAsl = 'test/infra/fixtures/report.asl.json';
+  const reportCron = { minute: '30', hour: '2', weekDay: 'MON-FRI' };
+  const buildReport: FunctionSpec<string, string> = {
+    id: 'BuildReport',
+    entry: fixtureEntry,
+    description: 'Test-only: the Task of the Report workflow, writes reports',
+    timeoutSeconds: 30,
+    tables: {},
+    buckets: { reports: 'readWrite' },
+  };
+  const startReport: FunctionSpec<string, string> = {
+    id: 'StartReport',
+    entry: fixtureEntry,
+    description: 'Test-only: starts Report executions on a cron schedule, reads reports',
+    timeoutSeconds: 10,
+    tables: {},
+    startsWorkflows: ['report'],
+    answersTasksOf: ['report', 'payIn'],
+    buckets: { reports: 'read' },
+  };
+  const fixture: Catalog = {
+    ...catalog,
+    functions: { ...catalog.functions, BuildReport: buildReport, StartReport: startReport },
+    stateMachines: {
+      ...catalog.stateMachines,
+      report: {
+        id: 'Report',
+        file: reportAsl,
+        substitutions: { BuildReportFunctionArn: 'BuildReport' },
+        envVar: 'REPORT_STATE_MACHINE_ARN',
+        failedExecutionsQueue: { id: 'FailedReports', envVar: 'FAILED_REPORTS_QUEUE_URL' },
+      },
+    },
+    schedules: [...catalog.schedules, { functionId: 'StartReport', cron: reportCron }],
+    buckets: { ...catalog.buckets, reports: { id: 'Reports', envVar: 'REPORTS_BUCKET' } },
+  };
+
+  let app: App;
+  let stacks: PaymentsStacks;
+  let resources: Record<string, Resource>;
+  let statefulResources: Record<string, Resource>;
+  const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
+    stacks.stateless.getLogicalId(construct.node.defaultChild as never);
+  const machineId = (name: string) => logicalId(stacks.stateless.workflows[name]!.stateMachine);
+  const fnId = (spec: FunctionSpec<string, string>) => {
+    const ids = Object.keys(resources).filter(
+      (id) =>
+        resources[id]!.Type === 'AWS::Lambda::Function' && resources[id]!.Properties.Description === spec.description,
+    );
+    expect(ids).toHaveLength(1);
+    return ids[0]!;
+  };
+  const roleStatements = (spec: FunctionSpec<string, string>): Statement[] => {
+    const role = resources[fnId(spec)]!.Properties.Role['Fn::GetAtt'][0];
+    return Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && toArray(r.Properties.Roles).some((x: Json) => x.Ref === role))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+  };
+  const envOf = (spec: FunctionSpec<string, string>) =>
+    resources[fnId(spec)]!.Properties.Environment.Variables as Record<string, unknown>;
+
+  beforeAll(() => {
+    app = new App({ context: { ...CDK_CONTEXT, ...SKIP_BUNDLING } });
+    stacks = addPaymentsStacks(app, fixture);
+    // Synthesizes the whole app: this throws if cdk-nag reports an error.
+    resources = Template.fromStack(stacks.stateless).toJSON().Resources;
+    statefulResources = Template.fromStack(stacks.stateful).toJSON().Resources;
+  });
+
+  test('its state machine is built from its own ASL file, its Task the catalog function', () => {
+    const machines = Object.values(resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+    expect(machines).toHaveLength(2);
+    const machine = resources[machineId('report')]!;
+    const asl = JSON.parse(readFileSync(path.join(REPO_ROOT, reportAsl), 'utf8'));
+    expect(JSON.parse(machine.Properties.DefinitionString)).toEqual(asl);
+    expect(machine.Properties.DefinitionSubstitutions).toEqual({
+      BuildReportFunctionArn: { 'Fn::GetAtt': [fnId(buildReport), 'Arn'] },
+    });
+    expect(machine.Properties).toMatchObject({
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+    // The pay-in is still there, from its own file.
+    expect(JSON.parse(resources[machineId('payIn')]!.Properties.DefinitionString)).toEqual(JSON.parse(aslText));
+    expect(Template.fromStack(stacks.stateless).toJSON().Outputs.ReportStateMachineArn.Value).toEqual({
+      Ref: machineId('report'),
+    });
+  });
+
+  test('its failed executions go, by their own rule, to its own queue (with DLQs and alarms)', () => {
+    const report = stacks.stateless.workflows.report!;
+    const queueId = logicalId(report.failedExecutions);
+    expect(queueId).not.toBe(logicalId(stacks.stateless.payIn.failedExecutions));
+    expect(queueId).toMatch(/^ReportFailedReports/);
+    const rules = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern?.source?.[0] === 'aws.states',
+    );
+    expect(rules).toHaveLength(2);
+    const own = rules.filter((r) =>
+      refersTo(r.Properties.EventPattern.detail.stateMachineArn, { Ref: machineId('report') }),
+    );
+    expect(own).toHaveLength(1);
+    expect(own[0]!.Properties.EventPattern.detail).toEqual({
+      status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+      stateMachineArn: [{ Ref: machineId('report') }],
+    });
+    expect(own[0]!.Properties.Targets).toHaveLength(1);
+    expect(own[0]!.Properties.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+    expect(own[0]!.Properties.Targets[0].DeadLetterConfig.Arn).toEqual({
+      'Fn::GetAtt': [logicalId(report.ruleDlq), 'Arn'],
+    });
+    expect(resources[queueId]!.Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(report.failedExecutionsDlq), 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    const alarmed = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map((alarm) => alarm.Properties.Dimensions[0].Value['Fn::GetAtt'][0]);
+    for (const queue of [report.failedExecutions, report.failedExecutionsDlq, report.ruleDlq]) {
+      expect(alarmed).toContain(logicalId(queue));
+    }
+  });
+
+  test('the starter gets its ARN env var and StartExecution on it only; no other function does', () => {
+    expect(envOf(startReport).REPORT_STATE_MACHINE_ARN).toEqual({ Ref: machineId('report') });
+    expect(envOf(startReport)[payIn.envVar]).toBeUndefined();
+    expectWorkflowRights(roleStatements(startReport), ['report'], ['report', 'payIn'], machineId);
+    for (const spec of Object.values(fixture.functions).filter((s) => s.id !== startReport.id)) {
+      expect([spec.id, envOf(spec).REPORT_STATE_MACHINE_ARN]).toEqual([spec.id, undefined]);
+      expectWorkflowRights(roleStatements(spec), spec.startsWorkflows ?? [], spec.answersTasksOf ?? [], machineId);
+    }
+    // The step of the report workflow only: the state machine's role invokes BuildReport, and nothing else.
+    const machineRole = resources[machineId('report')]!.Properties.RoleArn['Fn::GetAtt'][0];
+    const invoked = Object.values(resources)
+      .filter(
+        (r) => r.Type === 'AWS::IAM::Policy' && toArray(r.Properties.Roles).some((x: Json) => x.Ref === machineRole),
+      )
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[])
+      .filter((s) => toArray(s.Action).includes('lambda:InvokeFunction'))
+      .flatMap((s) => toArray(s.Resource))
+      .map((r) => JSON.stringify(r).match(/"([A-Za-z0-9]+Function[0-9A-F]{8})"/)?.[1]);
+    sameElements([...new Set(invoked)], [fnId(buildReport)]);
+  });
+
+  test('the cron schedule renders as an EventBridge cron rule invoking its function, with retries and a DLQ', () => {
+    const expression = 'cron(30 2 ? * MON-FRI *)';
+    expect(cronExpression(reportCron)).toBe(expression);
+    expect(Schedule.cron(reportCron).expressionString).toBe(expression);
+    const rules = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Events::Rule' && r.Properties.ScheduleExpression === expression,
+    );
+    expect(rules).toHaveLength(1);
+    const [target] = rules[0]!.Properties.Targets;
+    expect(target.Arn).toEqual({ 'Fn::GetAtt': [fnId(startReport), 'Arn'] });
+    expect(resources[target.DeadLetterConfig.Arn['Fn::GetAtt'][0]]?.Type).toBe('AWS::SQS::Queue');
+    // Until the next run at the latest: the shortest gap of a weekday schedule is a day (EventBridge's maximum).
+    expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 24 * 3600 });
+    // The janitor's rate rule is unchanged.
+    expect(Object.values(resources).filter((r) => r.Properties?.ScheduleExpression === 'rate(5 minutes)')).toHaveLength(
+      1,
+    );
+  });
+
+  test('the bucket: retained, encrypted, versioned, no public access, TLS only, access logged', () => {
+    const bucketId = stacks.stateful.getLogicalId(stacks.stateful.buckets.reports!.node.defaultChild as never);
+    const bucket = statefulResources[bucketId]!;
+    expect(bucket.Type).toBe('AWS::S3::Bucket');
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.UpdateReplacePolicy).toBe('Retain');
+    expect(bucket.Properties.BucketName).toBeUndefined();
+    expect(bucket.Properties).toMatchObject({
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    const logsId = stacks.stateful.getLogicalId(stacks.stateful.accessLogsBucket!.node.defaultChild as never);
+    expect(bucket.Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: { Ref: logsId },
+      LogFilePrefix: 'Reports/',
+    });
+    expect(statefulResources[logsId]!.DeletionPolicy).toBe('Retain');
+    for (const id of [bucketId, logsId]) {
+      const statements = Object.values(statefulResources)
+        .filter((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties.Bucket.Ref === id)
+        .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+  });
+
+  test("the bucket's name reaches its functions by env var, with read or read-write rights; no other function", () => {
+    const bucket = stacks.stateful.buckets.reports!;
+    const nameRef = stacks.stateless.resolve(bucket.bucketName);
+    const arnRef = stacks.stateless.resolve(bucket.bucketArn);
+    for (const spec of Object.values(fixture.functions)) {
+      const env = envOf(spec);
+      const statements = roleStatements(spec);
+      const onBucket = statements.filter((s) => refersTo(s.Resource, arnRef));
+      const actions = new Set(onBucket.flatMap((s) => toArray(s.Action)));
+      const access = spec.buckets?.reports;
+      expect([spec.id, env.REPORTS_BUCKET]).toEqual([spec.id, access ? nameRef : undefined]);
+      expect([spec.id, statements.some((s) => toArray(s.Action).some((a) => a.startsWith('s3:')))]).toEqual([
+        spec.id,
+        access !== undefined,
+      ]);
+      if (!access) continue;
+      expect(actions).toContain('s3:GetObject*');
+      expect(actions).toContain('s3:List*');
+      expect([spec.id, actions.has('s3:PutObject')]).toEqual([spec.id, access === 'readWrite']);
+      expect([spec.id, actions.has('s3:DeleteObject*')]).toEqual([spec.id, access === 'readWrite']);
+      // The bucket and its objects, nothing else.
+      for (const statement of statements.filter((s) => toArray(s.Action).some((a) => a.startsWith('s3:')))) {
+        for (const resource of toArray(statement.Resource))
+          expect(JSON.stringify(resource)).toContain(JSON.stringify(arnRef));
+      }
+    }
+  });
+
+  test('cdk-nag: no unacknowledged findings, no error or warning annotations, no dependency cycle', () => {
+    for (const stack of [stacks.stateful, stacks.stateless]) {
+      const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(stack);
+      expect(
+        report.violations.map((v) => ({ rule: v.ruleName, at: v.violatingResources.map((r) => r.constructPath) })),
+      ).toEqual([]);
+      const annotations = Annotations.fromStack(stack);
+      expect(annotations.findError('*', Match.anyValue())).toEqual([]);
+      expect(annotations.findWarning('*', Match.anyValue())).toEqual([]);
+      expect(dependencyCycle(Template.fromStack(stack).toJSON())).toEqual([]);
+    }
+  });
+
+  test('a workflow step that starts its own workflow is refused (a cycle)', () => {
+    const cyclic: Catalog = {
+      ...fixture,
+      functions: { ...fixture.functions, BuildReport: { ...buildReport, startsWorkflows: ['report'] } },
+    };
+    const scratch = new App({ context: { ...CDK_CONTEXT, ...SKIP_BUNDLING } });
+    expect(() => addPaymentsStacks(scratch, cyclic)).toThrow(
+      /cycle: workflow report -> function BuildReport -> workflow report/,
+    );
   });
 });
 
@@ -920,7 +1205,51 @@ function payInLogicalId(): string {
 }
 
 function failedPaymentsLogicalId(): string {
-  return built.stateless.getLogicalId(built.stateless.payIn.failedPayments.node.defaultChild as never);
+  return built.stateless.getLogicalId(built.stateless.payIn.failedExecutions.node.defaultChild as never);
+}
+
+function workflowLogicalId(name: string): string {
+  const workflow = built.stateless.workflows[name]!;
+  return built.stateless.getLogicalId(workflow.stateMachine.node.defaultChild as never);
+}
+
+function failedExecutionsLogicalId(name: string): string {
+  const workflow = built.stateless.workflows[name]!;
+  return built.stateless.getLogicalId(workflow.failedExecutions.node.defaultChild as never);
+}
+
+/**
+ * A function's Step Functions rights: StartExecution on exactly the machines it starts and DescribeExecution on
+ * their executions; SendTask* in one statement on exactly the machines whose tasks it answers; nothing else.
+ */
+function expectWorkflowRights(
+  statements: Statement[],
+  starts: string[],
+  answers: string[],
+  logicalId: (name: string) => string,
+): void {
+  const withAction = (action: string) => statements.filter((s) => toArray(s.Action).includes(action));
+  const refs = (items: unknown[]) => items.map((item) => JSON.stringify(item));
+  sameElements(
+    refs(withAction('states:StartExecution').flatMap((s) => toArray(s.Resource))),
+    refs(starts.map((name) => ({ Ref: logicalId(name) }))),
+  );
+  const described = withAction('states:DescribeExecution').flatMap((s) => toArray(s.Resource));
+  expect(described).toHaveLength(starts.length);
+  for (const name of starts) {
+    // <machine ARN's account and region>:execution:<machine name>:*, the name taken from this machine's ARN.
+    const ofMachine = described.filter((r) => JSON.stringify(r).includes(JSON.stringify({ Ref: logicalId(name) })));
+    expect(ofMachine).toHaveLength(1);
+    expect(JSON.stringify(ofMachine[0])).toMatch(/:execution:.*:\*"\]\]\}$/);
+  }
+  const respond = statements.filter((s) => toArray(s.Action).some((a) => a.startsWith('states:SendTask')));
+  if (answers.length === 0) {
+    expect(respond).toEqual([]);
+    return;
+  }
+  expect(respond).toHaveLength(1);
+  sameElements(toArray(respond[0]!.Action), TASK_RESPONSE_ACTIONS);
+  sameElements(refs(toArray(respond[0]!.Resource)), refs(answers.map((name) => ({ Ref: logicalId(name) }))));
 }
 
 function queueLogicalId(name: QueueName): string {

@@ -9,41 +9,47 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { FunctionId, StateMachineSpec } from '../lambdas/catalog';
+import type { StateMachineSpec } from '../lambdas/catalog';
 import { REPO_ROOT } from './functions';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 import {
   DEAD_LETTER_RETENTION,
   eventTargetDeadLetterQueue,
+  MAX_RECEIVE_COUNT,
   messagesVisibleAlarm,
   queueWithDeadLetters,
 } from './queues';
 
-/** Execution statuses that end a pay-in without its Finalize step: each one is a payment to look at. */
+/** Execution statuses that end a workflow without its last step (for the pay-in: a payment to look at). */
 export const FAILED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'];
 
-export interface PayInWorkflowProps {
-  spec: StateMachineSpec;
+export interface WorkflowProps {
+  spec: StateMachineSpec<string>;
   /** At least the functions named by `spec.substitutions`. */
-  functions: Partial<Record<FunctionId, IFunction>>;
+  functions: Partial<Record<string, IFunction>>;
 }
 
 /**
- * The pay-in state machine, built from its ASL file, and the failure path around it: an EventBridge
- * rule sends every failed/timed-out/aborted execution to the FailedPayments queue (for ops
- * investigation in the Step Functions console), with dead letters and alarms on every queue.
+ * One state machine of the catalog, built from its ASL file, and the failure path around it: an EventBridge
+ * rule sends every failed/timed-out/aborted execution to the workflow's own failed-executions queue (the pay-in's
+ * is FailedPayments), for ops investigation in the Step Functions console and replay, with dead letters and
+ * alarms on every queue.
  */
-export class PayInWorkflow extends Construct {
+export class Workflow extends Construct {
+  readonly spec: StateMachineSpec<string>;
   readonly stateMachine: StateMachine;
-  readonly failedPayments: Queue;
-  readonly failedPaymentsDlq: Queue;
-  /** Events the rule could not deliver to FailedPayments. */
+  /** Where the failed, timed-out and aborted executions go (`spec.failedExecutionsQueue`). */
+  readonly failedExecutions: Queue;
+  readonly failedExecutionsDlq: Queue;
+  /** Events the rule could not deliver to the failed-executions queue. */
   readonly ruleDlq: Queue;
   readonly alarms: Alarm[];
 
-  constructor(scope: Construct, id: string, props: PayInWorkflowProps) {
+  constructor(scope: Construct, id: string, props: WorkflowProps) {
     super(scope, id);
     const { spec } = props;
+    this.spec = spec;
+    const failedId = spec.failedExecutionsQueue.id;
 
     const stepFunctions = Object.entries(spec.substitutions).map(([variable, functionId]) => {
       const fn = props.functions[functionId];
@@ -80,24 +86,24 @@ export class PayInWorkflow extends Construct {
       this.stateMachine,
       /^<[A-Za-z0-9]+\.Arn>:\*$/,
       'lambda:InvokeFunction on <function ARN>:* (added by grantInvoke) covers the versions and aliases of ' +
-        'the pay-in step functions named in the ASL substitutions, and nothing else.',
+        `the ${spec.id} step functions named in the ASL substitutions, and nothing else.`,
     );
 
-    // Failed executions -> FailedPayments (its own DLQ after repeated receives by ops tooling).
-    const failed = queueWithDeadLetters(this, 'FailedPayments', { retentionPeriod: DEAD_LETTER_RETENTION });
-    this.failedPayments = failed.queue;
-    this.failedPaymentsDlq = failed.dlq;
-    this.ruleDlq = eventTargetDeadLetterQueue(this, 'FailedPaymentsRuleDlq');
+    // Failed executions -> the workflow's own queue (its own DLQ after repeated receives by ops tooling).
+    const failed = queueWithDeadLetters(this, failedId, { retentionPeriod: DEAD_LETTER_RETENTION });
+    this.failedExecutions = failed.queue;
+    this.failedExecutionsDlq = failed.dlq;
+    this.ruleDlq = eventTargetDeadLetterQueue(this, `${failedId}RuleDlq`);
 
     new Rule(this, 'FailedExecutionsRule', {
-      description: `Failed, timed-out and aborted ${spec.id} executions -> the FailedPayments queue`,
+      description: `Failed, timed-out and aborted ${spec.id} executions -> the ${failedId} queue`,
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
         detail: { status: FAILED_EXECUTION_STATUSES, stateMachineArn: [this.stateMachine.stateMachineArn] },
       },
       targets: [
-        new SqsQueue(this.failedPayments, {
+        new SqsQueue(this.failedExecutions, {
           deadLetterQueue: this.ruleDlq,
           retryAttempts: 185,
           maxEventAge: Duration.hours(24),
@@ -108,21 +114,21 @@ export class PayInWorkflow extends Construct {
     this.alarms = [
       messagesVisibleAlarm(
         this,
-        'FailedPaymentsAlarm',
-        this.failedPayments,
-        `A ${spec.id} execution failed, timed out or was aborted: see the FailedPayments queue`,
+        `${failedId}Alarm`,
+        this.failedExecutions,
+        `A ${spec.id} execution failed, timed out or was aborted: see the ${failedId} queue`,
       ),
       messagesVisibleAlarm(
         this,
-        'FailedPaymentsDlqAlarm',
-        this.failedPaymentsDlq,
-        'Messages of FailedPayments were received 5 times without being deleted (dead letters)',
+        `${failedId}DlqAlarm`,
+        this.failedExecutionsDlq,
+        `Messages of ${failedId} were received ${MAX_RECEIVE_COUNT} times without being deleted (dead letters)`,
       ),
       messagesVisibleAlarm(
         this,
-        'FailedPaymentsRuleDlqAlarm',
+        `${failedId}RuleDlqAlarm`,
         this.ruleDlq,
-        'EventBridge could not deliver failed-execution events to FailedPayments (dead letters)',
+        `EventBridge could not deliver failed-execution events to ${failedId} (dead letters)`,
       ),
     ];
   }
