@@ -1,4 +1,5 @@
-// Three projects: unit (no network), infra (CDK assertions), integration (the local stack over HTTP).
+// Projects: unit (no network), infra (CDK assertions), local (local components on loopback), contract (the PSP
+// simulator against the stripe SDK's declarations), integration (the local stack over HTTP).
 const transform = {
   '^.+\\.(t|j)sx?$': [
     '@swc/jest',
@@ -17,6 +18,8 @@ module.exports = {
     { ...common, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'] },
     // Local components (PSP simulator, local Step Functions endpoint...) on loopback, each test starting its own.
     { ...common, displayName: 'local', testMatch: ['<rootDir>/test/local/**/*.test.ts'] },
+    // The PSP simulator's responses against JSON Schemas generated from the installed stripe SDK's declarations.
+    { ...common, displayName: 'contract', testMatch: ['<rootDir>/test/contract/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',

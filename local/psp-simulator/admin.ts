@@ -7,7 +7,9 @@
 //   POST   /__admin/payment_intents/:id/settle        {"outcome": "succeeded" | "failed"} (processing)
 //   GET    /__admin/faults          POST /__admin/faults (JSON FaultConfig)          DELETE /__admin/faults
 //   GET    /__admin/faults/log      POST /__admin/reset (everything, webhooks included)
-//   GET    /__admin/webhooks/endpoint            POST {"url": "...", "secret": "whsec_..."} (url null: none)
+//   GET    /__admin/settings        POST {"store_500s": boolean}  (injected 500s stored under their key; default true)
+//   GET    /__admin/webhooks/endpoint            POST {"url": "...", "secret": "whsec_...", "api_version": "..."}
+//                                                (url null: none; api_version null: the account's default)
 //   GET    /__admin/webhooks/behaviour           POST (partial WebhookBehaviour, merged)   DELETE (defaults)
 //   GET    /__admin/webhooks/deliveries[?event_id=...]
 //   POST   /__admin/webhooks/resend/:event_id    one more delivery: same id and body, freshly signed
@@ -21,6 +23,12 @@ import { FaultConfigError, type FaultInjector } from './faults';
 import type { PaymentIntentService } from './payment-intents';
 import { WebhookConfigError, type WebhookDispatcher } from './webhooks';
 
+/** Simulator settings that are neither faults nor webhooks. */
+export interface SimulatorSettings {
+  /** Whether an injected 500 is stored under its idempotency key and replayed to a retry (Stripe: yes). */
+  store_500s: boolean;
+}
+
 export interface AdminTarget {
   intents: PaymentIntentService;
   charges: ChargeLedger;
@@ -28,6 +36,9 @@ export interface AdminTarget {
   events: EventStore;
   faults: FaultInjector;
   webhooks: WebhookDispatcher;
+  settings(): SimulatorSettings;
+  /** Merges the given settings. */
+  configure(settings: Partial<SimulatorSettings>): SimulatorSettings;
   /** Forgets everything (see PspSimulator.reset). */
   reset(): void;
 }
@@ -106,6 +117,22 @@ const ROUTES: { path: string; methods: Record<string, Handler> }[] = [
   },
   { path: '/__admin/faults/log', methods: { GET: (sim) => sim.faults.injected() } },
   {
+    path: '/__admin/settings',
+    methods: {
+      GET: (sim) => sim.settings(),
+      POST: async (sim, request) => {
+        const body = object(await request.json());
+        for (const name of Object.keys(body)) {
+          if (name !== 'store_500s') throw new AdminError(400, `Unknown setting '${name}' (known: store_500s).`);
+        }
+        if (body.store_500s !== undefined && typeof body.store_500s !== 'boolean') {
+          throw new AdminError(400, 'store_500s must be a boolean.');
+        }
+        return sim.configure(body.store_500s === undefined ? {} : { store_500s: body.store_500s as boolean });
+      },
+    },
+  },
+  {
     path: '/__admin/reset',
     methods: {
       POST: (sim) => {
@@ -125,7 +152,11 @@ const ROUTES: { path: string; methods: Record<string, Handler> }[] = [
         if (body.secret !== undefined && typeof body.secret !== 'string') {
           throw new AdminError(400, 'secret must be a string.');
         }
-        sim.webhooks.setEndpoint(url, body.secret as string | undefined);
+        const apiVersion = body.api_version;
+        if (apiVersion !== undefined && apiVersion !== null && typeof apiVersion !== 'string') {
+          throw new AdminError(400, 'api_version must be a string or null.');
+        }
+        sim.webhooks.setEndpoint(url, body.secret as string | undefined, apiVersion as string | null | undefined);
         return endpointView(sim);
       },
     },
@@ -221,9 +252,14 @@ export function failure(status: number, message: string): AdminResponse {
   return json(status, { error: { message } });
 }
 
-function endpointView(sim: AdminTarget): { url: string | null; secret: string | null } {
+/** The endpoint; `api_version` only when one is set (none: the account's default, as on Stripe). */
+function endpointView(sim: AdminTarget): { url: string | null; secret: string | null; api_version?: string } {
   const endpoint = sim.webhooks.currentEndpoint();
-  return { url: endpoint?.url ?? null, secret: endpoint?.secret ?? null };
+  return {
+    url: endpoint?.url ?? null,
+    secret: endpoint?.secret ?? null,
+    ...(endpoint?.apiVersion !== undefined && { api_version: endpoint.apiVersion }),
+  };
 }
 
 function intentId(sim: AdminTarget, id: string | undefined): string {

@@ -1,5 +1,7 @@
 // The simulator's record of money movements: every charge attempt a confirmation made. Successful
-// charges are the ground truth that end-to-end invariant checks compare our ledger against.
+// charges are the ground truth that end-to-end invariant checks compare our ledger against. The same records
+// are served as Stripe Charge objects (`ch_...`, the ids PaymentIntents show as `latest_charge`) by
+// charge-routes.ts, and each change is reported to a listener (the `charge.*` events, see server.ts).
 
 import { newId } from './ids';
 
@@ -25,25 +27,66 @@ export type NewCharge = Pick<
   'payment_intent' | 'payment_method' | 'amount' | 'currency' | 'created' | 'metadata' | 'captured'
 >;
 
+/** What happened to a charge: the `charge.<change>` event type. */
+export type ChargeChange = 'succeeded' | 'failed' | 'captured' | 'refunded';
+
+/** How a declined charge was declined, as the PaymentIntent's last_payment_error reports it. */
+export interface ChargeFailure {
+  message: string;
+  declineCode: string | null;
+}
+
 export class ChargeLedger {
   private readonly records: ChargeRecord[] = [];
+  private readonly failures = new Map<string, ChargeFailure>();
+
+  /** Called after every change, with the record as it now is. */
+  constructor(private readonly onChange: (record: ChargeRecord, change: ChargeChange) => void = () => {}) {}
 
   recordSuccess(charge: NewCharge): ChargeRecord {
-    return this.push({ ...charge, status: 'succeeded', failure_code: null });
+    return this.changed(this.push({ ...charge, status: 'succeeded', failure_code: null }), 'succeeded');
   }
 
   recordFailure(charge: Omit<NewCharge, 'captured'>, failureCode: string): ChargeRecord {
-    return this.push({ ...charge, captured: false, status: 'failed', failure_code: failureCode });
+    return this.changed(
+      this.push({ ...charge, captured: false, status: 'failed', failure_code: failureCode }),
+      'failed',
+    );
   }
 
   capture(id: string, amount: number): void {
     const record = this.find(id);
     record.captured = true;
     record.amount_captured = amount;
+    this.changed(record, 'captured');
   }
 
+  /** An uncaptured authorization released (its PaymentIntent canceled): Stripe refunds it. */
   release(id: string): void {
-    this.find(id).refunded = true;
+    const record = this.find(id);
+    record.refunded = true;
+    this.changed(record, 'refunded');
+  }
+
+  /** Keeps the decline's message and decline code (failure_message, outcome.reason of the Charge object). */
+  describeFailure(id: string, failure: ChargeFailure): void {
+    this.failures.set(id, { ...failure });
+  }
+
+  failure(id: string): ChargeFailure | undefined {
+    const failure = this.failures.get(id);
+    return failure && { ...failure };
+  }
+
+  /** A copy of one charge attempt. */
+  get(id: string): ChargeRecord | undefined {
+    const record = this.records.find((candidate) => candidate.id === id);
+    return record && copy(record);
+  }
+
+  /** Every charge attempt, newest first, as copies (the order of GET /v1/charges). */
+  newestFirst(): ChargeRecord[] {
+    return this.records.map(copy).reverse();
   }
 
   /** Successful charges, oldest first, as copies. */
@@ -64,6 +107,11 @@ export class ChargeLedger {
       metadata: { ...fields.metadata },
     };
     this.records.push(record);
+    return record;
+  }
+
+  private changed(record: ChargeRecord, change: ChargeChange): ChargeRecord {
+    this.onChange(copy(record), change);
     return record;
   }
 

@@ -4,10 +4,11 @@ import type Stripe from 'stripe';
 import { type ApiRequest, ok, type Route } from './api';
 import type { CheckoutSessionService, CreateSessionInput, SessionLineItem } from './checkout-sessions';
 import { assertChargeableAmount, normalizeCurrency } from './currencies';
-import { invalidRequest, StripeApiError } from './errors';
+import { invalidRequest } from './errors';
 import { asList, type FormObject } from './form';
 import { inCreatedRange, paginate, readListParams } from './list';
 import {
+  prefixed,
   readEnum,
   readExpand,
   readInteger,
@@ -77,7 +78,7 @@ export function checkoutSessionRoutes(
       prepare: (request: ApiRequest) => {
         const input = readCreateInput(request.params, options);
         const expand = readSessionExpand(request.params);
-        return () => ok(render(sessions.create(input, originOf(request)), expand));
+        return () => ok(render(sessions.create(input), expand));
       },
     },
     {
@@ -256,12 +257,18 @@ function readPaymentIntentData(params: FormObject): CreateSessionInput['paymentI
   const data = readObject(params, 'payment_intent_data') ?? {};
   return prefixed('payment_intent_data', () => {
     rejectUnknownParams(data, PAYMENT_INTENT_DATA_PARAMS);
+    if (readString(data, 'statement_descriptor')) {
+      // The session's PaymentIntent takes cards (https://support.stripe.com/questions/use-of-the-statement-descriptor-parameter-on-paymentintents-for-card-charges).
+      throw invalidRequest(
+        'The statement_descriptor parameter is not supported for the payment_method_type `card`. To continue supporting payment_method_type `card`, please pass in `statement_descriptor_suffix` or remove the `statement_descriptor` parameter altogether. Please see https://support.stripe.com/questions/use-of-the-statement-descriptor-parameter-on-paymentintents-for-card-charges for additional details.',
+        { param: 'statement_descriptor' },
+      );
+    }
     return {
       metadata: readMetadata(data) ?? {},
       description: readString(data, 'description') ?? null,
       captureMethod: readEnum(data, 'capture_method', CAPTURE_METHODS) ?? 'automatic_async',
       receiptEmail: readString(data, 'receipt_email') ?? null,
-      statementDescriptor: readString(data, 'statement_descriptor') ?? null,
       statementDescriptorSuffix: readString(data, 'statement_descriptor_suffix') ?? null,
       transferGroup: readString(data, 'transfer_group') ?? null,
     };
@@ -281,22 +288,6 @@ function readUrl(params: FormObject, name: string): string | null {
     throw invalidRequest('Not a valid URL', { param: name, code: 'url_invalid' });
   }
   return value;
-}
-
-/** Runs a nested reader, reporting its errors against the full parameter name (`line_items[0][quantity]`). */
-function prefixed<T>(prefix: string, read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof StripeApiError && typeof error.body.param === 'string') {
-      const inner = error.body.param;
-      const outer = `${prefix}${inner.replace(/^([^[]+)/, '[$1]')}`;
-      error.body.param = outer;
-      error.body.message = error.body.message.replaceAll(`param: ${inner}.`, `param: ${outer}.`);
-      error.body.message = error.body.message.replaceAll(`parameter: ${inner}`, `parameter: ${outer}`);
-    }
-    throw error;
-  }
 }
 
 function describeSeconds(seconds: number): string {

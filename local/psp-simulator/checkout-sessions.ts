@@ -1,10 +1,13 @@
 // Checkout Sessions (mode=payment): the registration of a payment on the PSP's hosted page.
 //
 //   open --(its PaymentIntent succeeds: hosted page, 3-D Secure, admin settle...)--> complete (payment_status paid)
-//   open --(POST /expire, expires_at passed, or its PaymentIntent canceled)--> expired (the intent is canceled)
+//   open --(POST /expire, expires_at passed)--> expired (its PaymentIntent, if any, is canceled)
 //
-// Unlike recent Stripe API versions (which create the PaymentIntent lazily, once the buyer pays),
-// the PaymentIntent is created with the session, so `payment_intent` is an id from the start.
+// As on Stripe since API 2022-08-01, no PaymentIntent exists at creation: `payment_intent` is null until
+// the buyer submits a card on the hosted page, which creates the intent (with payment_intent_data) and
+// confirms it. A declined attempt keeps that intent (requires_payment_method, last_payment_error) and
+// the session open: the buyer retries on the same intent. The intent cannot be confirmed or canceled
+// through the API (payment-intent-routes.ts): the session is expired instead.
 // `url` is null once the session is complete or expired, as on Stripe.
 
 import type Stripe from 'stripe';
@@ -38,7 +41,6 @@ export interface CreateSessionInput {
     description: string | null;
     captureMethod: CaptureMethod;
     receiptEmail: string | null;
-    statementDescriptor: string | null;
     statementDescriptorSuffix: string | null;
     transferGroup: string | null;
   };
@@ -46,7 +48,11 @@ export interface CreateSessionInput {
 
 export interface SessionHooks {
   changed(
-    type: 'checkout.session.completed' | 'checkout.session.expired',
+    type:
+      | 'checkout.session.completed'
+      | 'checkout.session.expired'
+      | 'checkout.session.async_payment_succeeded'
+      | 'checkout.session.async_payment_failed',
     session: Stripe.Checkout.Session,
     origin: EventOrigin,
   ): void;
@@ -57,9 +63,13 @@ export interface SessionHooks {
 interface StoredSession {
   session: Stripe.Checkout.Session;
   lineItems: SessionLineItem[];
+  /** What the PaymentIntent is created with once the buyer pays. */
+  input: CreateSessionInput;
 }
 
 export class CheckoutSessionService {
+  /** Sessions completed with a delayed payment still processing (their async_payment_* event is owed). */
+  private readonly awaitingFunds = new Set<string>();
   // Insertion order is creation order.
   private readonly sessions = new Map<string, StoredSession>();
   private readonly byIntent = new Map<string, string>();
@@ -70,7 +80,30 @@ export class CheckoutSessionService {
     private readonly hooks: SessionHooks,
   ) {}
 
-  create(input: CreateSessionInput, origin: EventOrigin = AUTOMATIC): Stripe.Checkout.Session {
+  create(input: CreateSessionInput): Stripe.Checkout.Session {
+    const id = newId('cs_test', 58);
+    const session = this.buildSession(id, input);
+    this.sessions.set(id, {
+      session,
+      lineItems: input.lineItems.map((item) => ({ ...item })),
+      input: structuredClone(input),
+    });
+    return session;
+  }
+
+  /** The session's PaymentIntent, if the buyer has attempted a payment. */
+  intentOf(id: string): Stripe.PaymentIntent | undefined {
+    const intentId = this.sessions.get(id)?.session.payment_intent;
+    return typeof intentId === 'string' && this.intents.has(intentId) ? this.intents.get(intentId) : undefined;
+  }
+
+  /** The PaymentIntent a payment attempt on the hosted page confirms: created by the first attempt. */
+  intentForAttempt(id: string, origin: EventOrigin = AUTOMATIC): Stripe.PaymentIntent {
+    const existing = this.intentOf(id);
+    if (existing) return existing;
+    const stored = this.sessions.get(id);
+    if (!stored) throw new Error(`checkout session ${id} not stored`);
+    const { input, session } = stored;
     const intent = this.intents.create(
       {
         amount: input.amountTotal,
@@ -81,17 +114,15 @@ export class CheckoutSessionService {
         captureMethod: input.paymentIntentData.captureMethod,
         paymentMethodTypes: ['card'],
         receiptEmail: input.paymentIntentData.receiptEmail ?? input.customerEmail,
-        statementDescriptor: input.paymentIntentData.statementDescriptor,
         statementDescriptorSuffix: input.paymentIntentData.statementDescriptorSuffix,
         transferGroup: input.paymentIntentData.transferGroup,
+        checkoutSession: id,
       },
       origin,
     );
-    const id = newId('cs_test', 58);
-    const session = this.buildSession(id, input, intent.id);
-    this.sessions.set(id, { session, lineItems: input.lineItems.map((item) => ({ ...item })) });
+    session.payment_intent = intent.id;
     this.byIntent.set(intent.id, id);
-    return session;
+    return intent;
   }
 
   /** The session, expired first if its expires_at has passed. */
@@ -143,8 +174,27 @@ export class CheckoutSessionService {
   onIntentChanged(type: IntentEventType, intent: Stripe.PaymentIntent, origin: EventOrigin): void {
     const id = this.byIntent.get(intent.id);
     const session = id ? this.sessions.get(id)?.session : undefined;
+    if (session?.status === 'complete' && session.payment_status === 'unpaid' && id && this.awaitingFunds.has(id)) {
+      // A delayed payment method: the session completed unpaid; the money's arrival (or not) comes later.
+      if (type === 'payment_intent.succeeded') {
+        this.awaitingFunds.delete(id);
+        session.payment_status = 'paid';
+        this.hooks.changed('checkout.session.async_payment_succeeded', session, origin);
+      } else if (type === 'payment_intent.payment_failed') {
+        this.awaitingFunds.delete(id);
+        this.hooks.changed('checkout.session.async_payment_failed', session, origin);
+      }
+      return;
+    }
     if (session?.status !== 'open') return;
-    if (type === 'payment_intent.succeeded' || type === 'payment_intent.amount_capturable_updated') {
+    if (type === 'payment_intent.processing' && id) {
+      // As Stripe does for delayed methods: the session completes unpaid, async_payment_* follows.
+      session.status = 'complete';
+      session.payment_status = 'unpaid';
+      session.url = null;
+      this.awaitingFunds.add(id);
+      this.hooks.changed('checkout.session.completed', session, origin);
+    } else if (type === 'payment_intent.succeeded' || type === 'payment_intent.amount_capturable_updated') {
       session.status = 'complete';
       session.payment_status = type === 'payment_intent.succeeded' ? 'paid' : 'unpaid';
       session.url = null;
@@ -175,7 +225,7 @@ export class CheckoutSessionService {
     this.hooks.changed('checkout.session.expired', session, origin);
   }
 
-  private buildSession(id: string, input: CreateSessionInput, intentId: string): Stripe.Checkout.Session {
+  private buildSession(id: string, input: CreateSessionInput): Stripe.Checkout.Session {
     return {
       id,
       object: 'checkout.session',
@@ -225,7 +275,7 @@ export class CheckoutSessionService {
       metadata: { ...input.metadata },
       mode: 'payment',
       origin_context: null,
-      payment_intent: intentId,
+      payment_intent: null,
       payment_link: null,
       payment_method_collection: 'if_required',
       payment_method_configuration_details: null,

@@ -1,15 +1,25 @@
 // Stripe's Event objects (`evt_...`): one per state change, holding a snapshot of the object at that
 // moment, listed newest first at /v1/events and delivered to the webhook endpoint (webhooks.ts).
 //
-// The simulator emits: payment_intent.{succeeded, payment_failed, requires_action, processing, canceled,
-// amount_capturable_updated} and checkout.session.{completed, expired}.
+// The simulator emits (lifecycle-events.ts decides which, in Stripe's order for one change):
+//   payment_intent.{created, requires_action, processing, amount_capturable_updated, succeeded, payment_failed,
+//     canceled}
+//   charge.{succeeded, failed, captured, refunded}   (refunded: an uncaptured charge released by a cancel)
+//   checkout.session.{completed, expired, async_payment_succeeded, async_payment_failed} (the async ones once the
+//     Checkout Session service reports them for a payment that was `processing`)
+//
+// API version: an event is rendered once, when it is created. Its `api_version` as /v1/events shows it is the
+// account's default version; the body delivered to the webhook endpoint carries the ENDPOINT's version (its
+// `apiVersion`, the account's default when it has none), never the version of the API request that caused it.
+// Both are fixed at creation: a later change of the endpoint's version does not re-render old events.
 
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { ok, type Route } from './api';
 import { invalidRequest } from './errors';
 import { newId } from './ids';
 import { inCreatedRange, paginate, readListParams } from './list';
 import { readBoolean, readString, readStringList, rejectUnknownParams } from './params';
+import { ACCOUNT_API_VERSION } from './versions';
 
 /** The API request that caused an event; both null for changes made by the buyer or the PSP itself. */
 export interface EventOrigin {
@@ -20,18 +30,28 @@ export interface EventOrigin {
 export const AUTOMATIC: EventOrigin = Object.freeze({ id: null, idempotency_key: null });
 
 export type EmittedEventType =
+  | 'payment_intent.created'
   | 'payment_intent.succeeded'
   | 'payment_intent.payment_failed'
   | 'payment_intent.requires_action'
   | 'payment_intent.processing'
   | 'payment_intent.canceled'
   | 'payment_intent.amount_capturable_updated'
+  | 'charge.succeeded'
+  | 'charge.failed'
+  | 'charge.captured'
+  | 'charge.refunded'
   | 'checkout.session.completed'
-  | 'checkout.session.expired';
+  | 'checkout.session.expired'
+  | 'checkout.session.async_payment_succeeded'
+  | 'checkout.session.async_payment_failed';
 
 export interface StoredEvent {
   event: Stripe.Event;
-  /** The body as first serialized: every delivery of the event sends exactly these bytes. */
+  /**
+   * The body delivered to the webhook endpoint, rendered in the endpoint's API version when the event was
+   * created: every delivery of the event sends exactly these bytes.
+   */
   payload: string;
 }
 
@@ -44,14 +64,15 @@ export class EventStore {
     /** How many webhook endpoints will be sent a new event (0 or 1). */
     private readonly endpointCount: () => number,
     private readonly onEvent: (stored: StoredEvent) => void,
-    readonly apiVersion = Stripe.API_VERSION,
+    /** The webhook endpoint's API version (undefined: none set, or no endpoint). */
+    private readonly endpointApiVersion: () => string | undefined = () => undefined,
   ) {}
 
   emit(type: EmittedEventType, object: { id: string }, origin: EventOrigin): Stripe.Event {
     const event = {
       id: newId('evt'),
       object: 'event',
-      api_version: this.apiVersion,
+      api_version: ACCOUNT_API_VERSION,
       created: this.nowSeconds(),
       data: { object: structuredClone(object) },
       livemode: false,
@@ -59,7 +80,8 @@ export class EventStore {
       request: { id: origin.id, idempotency_key: origin.idempotency_key },
       type,
     } as unknown as Stripe.Event;
-    const stored: StoredEvent = { event, payload: JSON.stringify(event, null, 2) };
+    const delivered = { ...event, api_version: this.endpointApiVersion() ?? ACCOUNT_API_VERSION };
+    const stored: StoredEvent = { event, payload: JSON.stringify(delivered, null, 2) };
     this.events.set(event.id, stored);
     this.onEvent(stored);
     return event;

@@ -2,28 +2,56 @@
 //
 // 1. Per request, with a magic payment-method token: a test token plus one fault suffix,
 //      <base>_latency<ms>                      wait <ms> (0..600000) before executing, then behave normally
-//      <base>_error500x<N> | _error500always   HTTP 500 api_error before executing (nothing charged or stored)
-//      <base>_ratelimitx<N> | _ratelimitalways HTTP 429 before executing (nothing charged or stored)
+//      <base>_error500x<N> | _error500always   HTTP 500 api_error from the API itself, before the charge: nothing
+//                                              executes, but the 500 is STORED under the idempotency key (Stripe
+//                                              saves the first result of a key, 500s included) and a retry with
+//                                              the same key gets it replayed (Idempotent-Replayed: true)
+//      <base>_charged500x<N> | _charged500always  the request EXECUTES (intent created/confirmed, card charged),
+//                                              then the answer is a 500 api_error stored under the key: the
+//                                              client cannot know it was charged; a retry replays the 500
+//      <base>_edge502x<N> | _edge502always     a load balancer in front of the API answers 502 (HTML body, no
+//      <base>_edge503x<N> | _edge503always     Stripe headers) or 503: nothing executes, nothing is stored, so
+//                                              a retry with the same key executes normally
+//      <base>_ratelimitx<N> | _ratelimitalways HTTP 429 before the idempotency layer (nothing charged or stored)
 //      <base>_lostx<N> | _lostalways           execute and store, then destroy the socket without answering
 //      <base>_timeoutx<N> | _timeoutalways     execute and store, then hang `hangMs` and destroy the socket
 //    with N >= 1 (no leading zero). `<base>` is a known test token (`pm_card_visa`, `pm_card_chargeDeclined`...)
 //    and alone decides how the card behaves. Attempts are counted per (idempotency key, token): `x<N>` faults
-//    the first N attempts. A request without an idempotency key is always attempt 1.
+//    the first N attempts. A request without an idempotency key is always attempt 1. Note that with stored 500s
+//    (the default) a retry under the same key is a replay, so `x<N>` only matters for the edge, rate-limit and
+//    drop faults, for requests without a key, or with `store500s` off.
 // 2. By rate, for every mutating request (POST), from a seeded PRNG so a run is reproducible.
 //
-// The server applies a plan: rejections (500/429) before the idempotency layer, so they store nothing;
-// latency while the key is claimed (a concurrent retry gets a 409); drops after the response exists
-// (stored under the key), so a retry gets it replayed.
+// The server applies a plan in this order: an edge fault (502/503) before anything; a rate limit (429) before
+// the idempotency layer, as Stripe's rate limiters run before it; latency while the key is claimed (a concurrent
+// retry gets a 409); error500 once the request passed validation, instead of executing; charged500 after
+// executing; drops after the response exists (stored under the key), so a retry gets it replayed. Whether a
+// 500 is stored is the simulator setting `store500s` (default true, as on Stripe): off, an error500 is answered
+// before the idempotency layer and a charged500 releases the key (a retry executes again).
 
-export const FAULT_KINDS = ['latency', 'error500', 'ratelimit', 'lost', 'timeout'] as const;
+export const FAULT_KINDS = [
+  'latency',
+  'error500',
+  'charged500',
+  'ratelimit',
+  'edge502',
+  'edge503',
+  'lost',
+  'timeout',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type FaultSource = 'token' | 'rate';
-export type RejectFault = 'error500' | 'ratelimit';
+/** A 500 from the API itself: before executing (error500) or after it (charged500). */
+export type ServerFault = 'error500' | 'charged500';
+/** An answer from a load balancer in front of the API. */
+export type EdgeFault = 'edge502' | 'edge503';
+export type RejectFault = 'ratelimit';
 export type DropFault = 'lost' | 'timeout';
+type CountedFault = ServerFault | EdgeFault | RejectFault | DropFault;
 
 export const MAX_LATENCY_MS = 600_000;
 
-export type TokenFault = { kind: 'latency'; ms: number } | { kind: RejectFault | DropFault; times: number | 'always' };
+export type TokenFault = { kind: 'latency'; ms: number } | { kind: CountedFault; times: number | 'always' };
 
 export interface FaultToken {
   /** The token as sent, e.g. `pm_card_visa_lostx1`. */
@@ -33,7 +61,8 @@ export interface FaultToken {
   fault: TokenFault;
 }
 
-const FAULT_SUFFIX = /^(.+)_(?:latency(0|[1-9]\d{0,5})|(error500|ratelimit|lost|timeout)(?:x([1-9]\d{0,5})|(always)))$/;
+const FAULT_SUFFIX =
+  /^(.+)_(?:latency(0|[1-9]\d{0,5})|(error500|charged500|edge502|edge503|ratelimit|lost|timeout)(?:x([1-9]\d{0,5})|(always)))$/;
 
 /** Parses `<base>_<fault>`; undefined when the suffix is not a fault or the base is not a known token. */
 export function parseFaultToken(token: string, isBaseToken: (base: string) => boolean): FaultToken | undefined {
@@ -46,7 +75,7 @@ export function parseFaultToken(token: string, isBaseToken: (base: string) => bo
     return ms > MAX_LATENCY_MS ? undefined : { token, base, fault: { kind: 'latency', ms } };
   }
   const fault: TokenFault = {
-    kind: kind as RejectFault | DropFault,
+    kind: kind as CountedFault,
     times: times === undefined ? 'always' : Number(times),
   };
   return { token, base, fault };
@@ -55,21 +84,35 @@ export function parseFaultToken(token: string, isBaseToken: (base: string) => bo
 /** Rate-based faults. Rates are probabilities in [0, 1]; `latency_ms` applies to every mutating request. */
 export interface FaultConfig {
   latency_ms: number;
+  /** A 500 before executing (stored under the key unless store500s is off). */
   error500_rate: number;
+  /** Execute, then a 500 (stored under the key unless store500s is off). */
+  charged500_rate: number;
   ratelimit_rate: number;
+  /** A 502 or 503 (half each) from a load balancer: nothing executes or is stored. */
+  edge_rate: number;
   lost_rate: number;
   timeout_rate: number;
   /** PRNG seed (unsigned 32-bit integer); setting a config restarts the sequence from it. */
   seed: number;
 }
 
-const RATE_FIELDS = ['error500_rate', 'ratelimit_rate', 'lost_rate', 'timeout_rate'] as const;
+const RATE_FIELDS = [
+  'error500_rate',
+  'charged500_rate',
+  'ratelimit_rate',
+  'edge_rate',
+  'lost_rate',
+  'timeout_rate',
+] as const;
 const CONFIG_FIELDS = ['latency_ms', ...RATE_FIELDS, 'seed'] as const;
 
 export const FAULTS_OFF: Readonly<FaultConfig> = Object.freeze({
   latency_ms: 0,
   error500_rate: 0,
+  charged500_rate: 0,
   ratelimit_rate: 0,
+  edge_rate: 0,
   lost_rate: 0,
   timeout_rate: 0,
   seed: 0,
@@ -144,15 +187,26 @@ export interface FaultRequest {
   mutating: boolean;
 }
 
+/**
+ * The faults of one request. At most one of edge, reject and server is set; drop is never set with them. A
+ * fault is logged (`record`) only when the server applies it: a replayed request applies no error500.
+ */
 export interface FaultPlan {
   request: FaultRequest;
-  /** Answer with an error before executing (nothing is charged or stored). */
+  /** A load balancer answers: nothing executes, nothing is stored, no Stripe headers. */
+  edge?: PlannedFault<EdgeFault>;
+  /** A 429 before the idempotency layer (nothing is charged or stored). */
   reject?: PlannedFault<RejectFault>;
+  /** A 500 from the API: error500 instead of executing, charged500 after executing. */
+  server?: PlannedFault<ServerFault>;
   /** Delays before executing (only when the request executes, not when it is replayed). */
   latency: PlannedFault<'latency'>[];
-  /** Drop the response once it exists. Never set together with reject. */
+  /** Drop the response once it exists. */
   drop?: PlannedFault<DropFault>;
 }
+
+/** PRNG draws taken by every mutating request, hit or not (one per rate). */
+const DRAWS = 6;
 
 export class FaultInjector {
   private config: FaultConfig = { ...FAULTS_OFF };
@@ -184,33 +238,53 @@ export class FaultInjector {
     this.attempts.clear();
   }
 
-  /** Decides the faults of one request. Mutating requests always take four PRNG draws, hit or not. */
+  /**
+   * Decides the faults of one request. Mutating requests always take the same number of PRNG draws, hit or not.
+   * Order: edge, rate limit, error500, latency, charged500, drop; a token fault wins over a rate of its kind.
+   */
   plan(request: FaultRequest): FaultPlan {
     const plan: FaultPlan = { request, latency: [] };
     const token = this.tokenFault(request);
-    const draws = request.mutating ? [this.random(), this.random(), this.random(), this.random()] : undefined;
+    const draws = request.mutating ? Array.from({ length: DRAWS }, () => this.random()) : undefined;
+    const hit = (index: number, rate: number) => draws !== undefined && (draws[index] ?? 1) < rate;
+    const fromToken = <K extends FaultKind>(fault: K): PlannedFault<K> => ({
+      fault,
+      source: 'token',
+      attempt: token?.attempt,
+    });
 
-    if (token?.kind === 'error500' || token?.kind === 'ratelimit') {
-      plan.reject = { fault: token.kind, source: 'token', attempt: token.attempt };
-    } else if (draws && (draws[0] ?? 1) < this.config.ratelimit_rate) {
-      plan.reject = { fault: 'ratelimit', source: 'rate' };
-    } else if (draws && (draws[1] ?? 1) < this.config.error500_rate) {
-      plan.reject = { fault: 'error500', source: 'rate' };
+    if (token?.kind === 'edge502' || token?.kind === 'edge503') {
+      plan.edge = fromToken(token.kind);
+    } else if (hit(4, this.config.edge_rate)) {
+      // One draw decides both whether and which: the lower half of the rate is a 502.
+      plan.edge = { fault: hit(4, this.config.edge_rate / 2) ? 'edge502' : 'edge503', source: 'rate' };
     }
+    if (plan.edge) return plan;
+
+    if (token?.kind === 'ratelimit') plan.reject = fromToken('ratelimit');
+    else if (hit(0, this.config.ratelimit_rate)) plan.reject = { fault: 'ratelimit', source: 'rate' };
     if (plan.reject) return plan;
 
+    if (token?.kind === 'error500') plan.server = fromToken('error500');
+    else if (hit(1, this.config.error500_rate)) plan.server = { fault: 'error500', source: 'rate' };
+    if (plan.server) return plan;
+
     if (token?.kind === 'latency') {
-      plan.latency.push({ fault: 'latency', source: 'token', attempt: token.attempt, latencyMs: token.ms });
+      plan.latency.push({ ...fromToken('latency'), latencyMs: token.ms });
     }
     if (request.mutating && this.config.latency_ms > 0) {
       plan.latency.push({ fault: 'latency', source: 'rate', latencyMs: this.config.latency_ms });
     }
 
+    if (token?.kind === 'charged500') plan.server = fromToken('charged500');
+    else if (hit(5, this.config.charged500_rate)) plan.server = { fault: 'charged500', source: 'rate' };
+    if (plan.server) return plan;
+
     if (token?.kind === 'lost' || token?.kind === 'timeout') {
-      plan.drop = { fault: token.kind, source: 'token', attempt: token.attempt };
-    } else if (draws && (draws[2] ?? 1) < this.config.lost_rate) {
+      plan.drop = fromToken(token.kind);
+    } else if (hit(2, this.config.lost_rate)) {
       plan.drop = { fault: 'lost', source: 'rate' };
-    } else if (draws && (draws[3] ?? 1) < this.config.timeout_rate) {
+    } else if (hit(3, this.config.timeout_rate)) {
       plan.drop = { fault: 'timeout', source: 'rate' };
     }
     return plan;
@@ -235,7 +309,7 @@ export class FaultInjector {
   /** The token's fault if active for this attempt (counting the attempt either way). */
   private tokenFault(
     request: FaultRequest,
-  ): ({ attempt: number } & ({ kind: 'latency'; ms: number } | { kind: RejectFault | DropFault })) | undefined {
+  ): ({ attempt: number } & ({ kind: 'latency'; ms: number } | { kind: CountedFault })) | undefined {
     const { token } = request;
     if (!token) return undefined;
     let attempt = 1;

@@ -2,7 +2,8 @@
 // browser (no API key).
 //
 //   GET  /pay/:session_id        the card form (inputs cardnumber, exp (MM/YY), cvc; button #pay)
-//   POST /pay/:session_id        pays: success -> 303 to success_url (?session_id=...&status=succeeded);
+//   POST /pay/:session_id        pays (the first attempt creates the session's PaymentIntent, as Stripe's
+//                                Checkout does): success -> 303 to success_url (?session_id=...&status=succeeded);
 //                                decline or a bad number -> the form again with the error (402);
 //                                3-D Secure card -> 303 to /pay/:session_id/3ds
 //   GET  /pay/:session_id/3ds    the challenge: buttons #approve and #fail (name=action)
@@ -77,18 +78,23 @@ export function hostedPage(ctx: HostedContext, method: string, path: string, bod
       withParams(returnUrl, {
         payment_intent: intent.id,
         payment_intent_client_secret: intent.client_secret ?? '',
-        redirect_status: intent.status === 'succeeded' || intent.status === 'requires_capture' ? 'succeeded' : 'failed',
+        redirect_status: redirectStatus(intent),
       }),
     );
   }
   return intentDone(intent);
 }
 
+/** Stripe's `redirect_status` on the return_url: authenticated (charged, or to confirm again) or not. */
+function redirectStatus(intent: Stripe.PaymentIntent): string {
+  if (intent.status === 'processing') return 'processing';
+  return intent.status === 'requires_payment_method' || intent.status === 'canceled' ? 'failed' : 'succeeded';
+}
+
 function checkoutForm(ctx: HostedContext, session: Stripe.Checkout.Session, error?: CardError): HtmlResponse {
   const closed = closedSession(session);
   if (closed) return closed;
-  const intent = intentOf(ctx, session);
-  if (intent.status === 'processing') return processingPage(session);
+  if (ctx.sessions.intentOf(session.id)?.status === 'processing') return processingPage(session);
   const lastError = error ?? undefined;
   const amount = formatAmount(session.amount_total ?? 0, session.currency ?? 'usd');
   const items = ctx.sessions
@@ -126,13 +132,14 @@ interface CardError {
 function checkoutPay(ctx: HostedContext, session: Stripe.Checkout.Session, form: URLSearchParams): HtmlResponse {
   const closed = closedSession(session);
   if (closed) return closed;
-  const intent = intentOf(ctx, session);
-  if (intent.status === 'processing') return processingPage(session);
+  if (ctx.sessions.intentOf(session.id)?.status === 'processing') return processingPage(session);
+  // A card refused before submission (number, expiry, CVC) is no attempt: no PaymentIntent yet.
   const token = readCard(form, ctx.now());
   if ('code' in token) return checkoutForm(ctx, session, token);
   const paymentMethod = ctx.methods.resolve(token.token);
+  const intent = ctx.sessions.intentForAttempt(session.id, AUTOMATIC);
   try {
-    ctx.intents.confirm(intent.id, { paymentMethod }, AUTOMATIC);
+    ctx.intents.confirm(intent.id, { paymentMethod, hostedChallenge: true }, AUTOMATIC);
   } catch (error) {
     if (error instanceof StripeApiError) {
       return checkoutForm(ctx, session, { code: error.body.code ?? 'card_declined', message: error.body.message });
@@ -144,8 +151,8 @@ function checkoutPay(ctx: HostedContext, session: Stripe.Checkout.Session, form:
 }
 
 function sessionChallenge(ctx: HostedContext, session: Stripe.Checkout.Session): HtmlResponse {
-  const intent = intentOf(ctx, session);
-  if (session.status === 'open' && intent.status === 'requires_action') {
+  const intent = ctx.sessions.intentOf(session.id);
+  if (session.status === 'open' && intent?.status === 'requires_action') {
     return challengePage(intent, `/pay/${encodeURIComponent(session.id)}/3ds`, ctx);
   }
   return redirect(`/pay/${encodeURIComponent(session.id)}`);
@@ -158,8 +165,8 @@ function sessionAuthenticate(
 ): HtmlResponse {
   const outcome = readOutcome(form);
   if (!outcome) return page(400, 'Bad request', '<p id="error">Choose approve or fail.</p>');
-  const intent = intentOf(ctx, session);
-  if (session.status !== 'open' || intent.status !== 'requires_action') {
+  const intent = ctx.sessions.intentOf(session.id);
+  if (session.status !== 'open' || intent?.status !== 'requires_action') {
     return redirect(`/pay/${encodeURIComponent(session.id)}`);
   }
   ctx.intents.authenticate(intent.id, outcome, AUTOMATIC);
@@ -231,10 +238,6 @@ function closedSession(session: Stripe.Checkout.Session): HtmlResponse | undefin
     return page(410, 'Expired', '<h1 id="status" data-status="expired">This payment page has expired.</h1>');
   }
   return undefined;
-}
-
-function intentOf(ctx: HostedContext, session: Stripe.Checkout.Session): Stripe.PaymentIntent {
-  return ctx.intents.get(session.payment_intent as string);
 }
 
 function readOutcome(form: URLSearchParams): AuthenticationOutcome | undefined {

@@ -1,7 +1,7 @@
-// Stripe's idempotency layer: the first request under a key stores its status code and body; a
-// retry with the same key and the same request gets them replayed; a different request under the
-// key is refused; a retry while the first is still executing gets a 409. Keys are scoped to the
-// API key and expire 24 hours after first use.
+// Stripe's idempotency layer: the first request under a key stores its status code and body, whatever they
+// are (500s included) once the endpoint started executing; a retry with the same key and the same request gets
+// them replayed; a different request under the key is refused; a retry while the first is still executing gets
+// a 409. Keys are scoped to the API key and expire 24 hours after first use.
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;

@@ -1,6 +1,6 @@
 // Typed readers for form parameters. Each failure is the 400 Stripe returns for it, with `param` set.
 
-import { invalidRequest } from './errors';
+import { invalidRequest, StripeApiError } from './errors';
 import { asList, type FormObject, type FormValue } from './form';
 
 const METADATA_MAX_KEYS = 50;
@@ -147,4 +147,20 @@ export function readMetadata(params: FormObject, name = 'metadata'): Record<stri
 
 export function readExpand(params: FormObject): string[] {
   return readStringList(params, 'expand') ?? [];
+}
+
+/** Runs a nested reader, reporting its errors against the full parameter name (`line_items[0][quantity]`). */
+export function prefixed<T>(prefix: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof StripeApiError && typeof error.body.param === 'string') {
+      const inner = error.body.param;
+      const outer = `${prefix}${inner.replace(/^([^[]+)/, '[$1]')}`;
+      error.body.param = outer;
+      error.body.message = error.body.message.replaceAll(`param: ${inner}.`, `param: ${outer}.`);
+      error.body.message = error.body.message.replaceAll(`parameter: ${inner}`, `parameter: ${outer}`);
+    }
+    throw error;
+  }
 }

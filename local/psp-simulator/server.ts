@@ -4,13 +4,40 @@
 // State is in memory.
 //
 //   /v1/payment_intents...          create, confirm, capture, cancel, retrieve, list, search
+//   /v1/charges, /v1/charges/:id    list (?payment_intent=...) and retrieve the charge attempts (charge-routes.ts)
 //   /v1/checkout/sessions...        create, retrieve, list, expire (checkout-session-routes.ts)
-//   /v1/events, /v1/events/:id      the events of every state change (events.ts)
+//   /v1/events, /v1/events/:id      the events of every state change (events.ts, lifecycle-events.ts)
 //   /pay/:session_id[/3ds], /3ds/:payment_intent   the hosted payment page and 3-D Secure (hosted-page.ts)
-//   /__admin/...                    ground truth, faults, pending payments, webhooks (admin.ts)
+//   /__admin/...                    ground truth, faults, settings, pending payments, webhooks (admin.ts)
 //
 // Events are POSTed, signed as Stripe signs them, to the webhook endpoint when one is configured
-// (webhooks.ts). close() stops the server and every pending timer and delivery.
+// (webhooks.ts), rendered in the endpoint's API version. close() stops the server and every pending timer and
+// delivery.
+//
+// Wire behaviour, as Stripe's API:
+// - Idempotency (idempotency.ts): the first result of a POST under a key is stored once the endpoint started
+//   executing, 500s included, and replayed to a retry with `Idempotent-Replayed: true`.
+// - Headers: every API answer has `Request-Id` and `Stripe-Version` (the request's version, else the account's
+//   default, versions.ts). `Stripe-Should-Retry` (what stripe-node's retry logic reads first): `true` on the 409
+//   of a key still in use by another request; `false` on replays, on a 500 stored under its key (a retry would
+//   only replay it) and on other 4xx (retrying the same request changes nothing); absent on 429 rate limits
+//   (Stripe does not advise retrying them), on successes and on a 500 that was not stored.
+// - Errors: Stripe's envelope and its four types; a rate limit is a 429 `invalid_request_error` with code
+//   `rate_limit`, a server failure a 500 `api_error`.
+//
+// Fault injection (faults.ts), by payment-method token suffix or by rate (POST /__admin/faults):
+//   _latency<ms>                          delay before executing (holds the key: a concurrent retry gets a 409)
+//   _error500x<N> | _error500always       500 api_error, nothing executed; STORED under the key, replayed on retry
+//   _charged500x<N> | _charged500always   executes (creates/confirms, charges), then a 500 stored under the key
+//   _edge502x<N> | _edge503x<N> (+always) a load balancer's 502/503 (HTML, no Stripe headers): nothing executes,
+//                                         nothing is stored, a retry with the same key executes normally
+//   _ratelimitx<N> | _ratelimitalways     429 before the idempotency layer, nothing stored
+//   _lostx<N> | _timeoutx<N> (+always)    executes and stores, then the connection is dropped (at once / after
+//                                         hangMs)
+// Rates: error500_rate, charged500_rate, edge_rate, ratelimit_rate, lost_rate, timeout_rate, latency_ms, seed.
+// Whether an injected 500 is stored is the setting `store500s` (option, default true as on Stripe; admin
+// POST /__admin/settings {"store_500s": false}): off, an error500 stores nothing and a charged500 releases its key,
+// so a retry with the same key executes again.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,10 +45,12 @@ import type Stripe from 'stripe';
 import { type AdminTarget, adminResponse } from './admin';
 import { type ApiRequest, type ApiResponse, type HttpMethod, matchRoute, type Route } from './api';
 import { authenticate } from './auth';
+import { chargeRoutes, renderCharge } from './charge-routes';
 import { ChargeLedger, type ChargeRecord } from './charges';
 import { checkoutSessionRoutes, DEFAULT_MIN_EXPIRY_S } from './checkout-session-routes';
 import { CheckoutSessionService } from './checkout-sessions';
 import {
+  edgeErrorPage,
   errorEnvelope,
   internalError,
   invalidRequest,
@@ -43,7 +72,8 @@ import { canonicalForm, FormError, type FormObject, parseForm } from './form';
 import { hostedPage, isHostedPath } from './hosted-page';
 import { IDEMPOTENCY_KEY_MAX_LENGTH, IdempotencyStore, type StoredResponse } from './idempotency';
 import { newId } from './ids';
-import { paymentIntentRoutes } from './payment-intent-routes';
+import { LifecycleEvents } from './lifecycle-events';
+import { DEFAULT_SEARCH_LAG_MS, paymentIntentRoutes } from './payment-intent-routes';
 import {
   type AuthenticationOutcome,
   type IntentHooks,
@@ -51,7 +81,9 @@ import {
   type SettlementOutcome,
 } from './payment-intents';
 import { isTestToken, PaymentMethodStore } from './payment-methods';
+import { ACCOUNT_API_VERSION } from './versions';
 import {
+  assertApiVersion,
   assertHttpUrl,
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_RETRY_BASE_MS,
@@ -80,6 +112,8 @@ export interface PspSimulatorOptions {
   webhookUrl?: string;
   /** The endpoint's signing secret (`whsec_...`; a random one when omitted). */
   webhookSecret?: string;
+  /** The API version the endpoint's events are rendered in (default: the account's, the SDK's pinned version). */
+  webhookApiVersion?: string;
   /** Backoff base between delivery attempts: base * 2^(attempt-1) (default 1000 ms). */
   webhookRetryBaseMs?: number;
   /** Automatic delivery attempts per event, the first included (default 8). */
@@ -90,8 +124,18 @@ export interface PspSimulatorOptions {
   publicUrl?: string;
   /** The minimum time from creation to a Checkout Session's `expires_at` (Stripe: 1800 s). */
   checkoutMinExpirySeconds?: number;
+  /**
+   * How far PaymentIntent search lags behind writes, as Stripe's search index does (default DEFAULT_SEARCH_LAG_MS,
+   * 1000 ms; 0: no lag). A backend must not take "not found" for "no charge" within this window.
+   */
+  searchLagMs?: number;
   /** How often open Checkout Sessions are checked for expiry (default 1000 ms). */
   sessionSweepMs?: number;
+  /**
+   * Whether an injected 500 (error500, charged500) is stored under its idempotency key and replayed to a retry,
+   * as Stripe does (default true). Also restored by reset().
+   */
+  store500s?: boolean;
 }
 
 export interface PspSimulator {
@@ -112,6 +156,9 @@ export interface PspSimulator {
   faults(): FaultConfig;
   /** Every fault injected so far (token and rate based), oldest first. */
   injectedFaults(): InjectedFault[];
+  /** Whether injected 500s are stored under their idempotency key (see PspSimulatorOptions.store500s). */
+  store500s(): boolean;
+  setStore500s(store: boolean): void;
   /** Every Checkout Session, oldest first (copies). */
   checkoutSessions(): Stripe.Checkout.Session[];
   /** Every event, oldest first (copies). */
@@ -119,8 +166,11 @@ export interface PspSimulator {
   /** Every webhook delivery attempt, in the order they finished. */
   webhookDeliveries(): WebhookDelivery[];
   webhookEndpoint(): WebhookEndpoint | undefined;
-  /** Sets the endpoint (secret kept, or random, when omitted); null removes it. */
-  setWebhookEndpoint(url: string | null, secret?: string): WebhookEndpoint | undefined;
+  /**
+   * Sets the endpoint (secret kept, or random, when omitted; API version kept when omitted, the account's default
+   * when null); null removes it.
+   */
+  setWebhookEndpoint(url: string | null, secret?: string, apiVersion?: string | null): WebhookEndpoint | undefined;
   webhookBehaviour(): WebhookBehaviour;
   /** Merges a partial behaviour; throws WebhookConfigError when invalid. */
   setWebhookBehaviour(behaviour: Partial<WebhookBehaviour>): WebhookBehaviour;
@@ -136,8 +186,8 @@ export interface PspSimulator {
   settlePaymentIntent(id: string, outcome: SettlementOutcome): Stripe.PaymentIntent;
   /**
    * Forgets everything: intents, payment methods, charges, sessions, events, idempotency keys, fault
-   * config, log and counters, pending webhook deliveries and their log (endpoint and behaviour back to
-   * the startup options).
+   * config, log and counters, pending webhook deliveries and their log (endpoint, behaviour and store500s back
+   * to the startup options).
    */
   reset(): void;
 }
@@ -158,6 +208,9 @@ interface State {
 
 interface Simulator extends State {
   secretKey: string;
+  /** See PspSimulatorOptions.store500s; `initialStore500s` is what reset() restores. */
+  store500s: boolean;
+  initialStore500s: boolean;
   beforeExecute: PspSimulatorOptions['beforeExecute'];
   now: () => number;
   hangMs: number;
@@ -166,6 +219,7 @@ interface Simulator extends State {
   /** Base URL of the hosted pages, known once listening. */
   publicUrl: string;
   minExpirySeconds: number;
+  searchLagMs: number;
   /** Pending latency and hang timers, cleared on close. */
   timers: Set<NodeJS.Timeout>;
 }
@@ -174,6 +228,14 @@ interface Outgoing {
   status: number;
   body: string;
   headers: Record<string, string>;
+  /** Answered by a load balancer in front of the API: none of the API's headers. */
+  edge?: boolean;
+  /** A stored response replayed to a retry. */
+  replayed?: boolean;
+  /** Stored under the request's idempotency key. */
+  stored?: boolean;
+  /** An executed request whose result must not be stored (a charged500 with store500s off). */
+  doNotStore?: boolean;
 }
 
 /** What one API request decided about faults, filled in by handleApi. */
@@ -227,6 +289,10 @@ export async function startPspSimulator(
     setFaults: (config) => sim.faults.configure(config),
     faults: () => sim.faults.current(),
     injectedFaults: () => sim.faults.injected(),
+    store500s: () => sim.store500s,
+    setStore500s: (store) => {
+      sim.store500s = store;
+    },
     checkoutSessions: () =>
       sim.sessions
         .newestFirst()
@@ -235,7 +301,7 @@ export async function startPspSimulator(
     events: () => sim.events.oldestFirst().map((event) => structuredClone(event)),
     webhookDeliveries: () => sim.webhooks.deliveries(),
     webhookEndpoint: () => sim.webhooks.currentEndpoint(),
-    setWebhookEndpoint: (endpointUrl, secret) => sim.webhooks.setEndpoint(endpointUrl, secret),
+    setWebhookEndpoint: (endpointUrl, secret, apiVersion) => sim.webhooks.setEndpoint(endpointUrl, secret, apiVersion),
     webhookBehaviour: () => sim.webhooks.currentBehaviour(),
     setWebhookBehaviour: (behaviour) => sim.webhooks.configure(behaviour),
     pendingWebhooks: () => sim.webhooks.pending(),
@@ -256,8 +322,13 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
     throw new Error(`checkoutMinExpirySeconds must be a non-negative integer: ${minExpirySeconds}`);
   }
   if (opts.webhookUrl) assertHttpUrl(opts.webhookUrl);
+  if (opts.webhookApiVersion !== undefined) assertApiVersion(opts.webhookApiVersion);
   const endpoint = opts.webhookUrl
-    ? { url: opts.webhookUrl, secret: opts.webhookSecret ?? newWebhookSecret() }
+    ? {
+        url: opts.webhookUrl,
+        secret: opts.webhookSecret ?? newWebhookSecret(),
+        ...(opts.webhookApiVersion !== undefined && { apiVersion: opts.webhookApiVersion }),
+      }
     : undefined;
   const behaviour = defaultBehaviour({
     retry_base_ms: opts.webhookRetryBaseMs ?? DEFAULT_RETRY_BASE_MS,
@@ -268,12 +339,15 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
   // The state is created below; the dispatcher reads the current event store through `sim`.
   const sim = {
     secretKey: opts.secretKey,
+    store500s: opts.store500s ?? true,
+    initialStore500s: opts.store500s ?? true,
     beforeExecute: opts.beforeExecute,
     now,
     hangMs,
     faults: new FaultInjector(now),
     publicUrl: opts.publicUrl ?? '',
     minExpirySeconds,
+    searchLagMs: opts.searchLagMs ?? DEFAULT_SEARCH_LAG_MS,
     timers: new Set(),
   } as Omit<Simulator, keyof State | 'webhooks'> as Simulator;
   sim.webhooks = new WebhookDispatcher(
@@ -289,17 +363,19 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
 function createState(sim: Simulator): State {
   const nowSeconds = () => Math.floor(sim.now() / 1000);
   const methods = new PaymentMethodStore(nowSeconds);
-  const charges = new ChargeLedger();
-  // Hooks are called only after construction, once `sessions` below exists.
+  // Hooks and listeners are called only after construction, once everything below exists.
   let sessions: CheckoutSessionService | undefined;
+  let lifecycle: LifecycleEvents | undefined;
+  const charges = new ChargeLedger((record, change) => lifecycle?.chargeChanged(record, change));
   const events = new EventStore(
     nowSeconds,
     () => sim.webhooks.endpointCount(),
     (stored) => sim.webhooks.enqueue(stored),
+    () => sim.webhooks.endpointApiVersion(),
   );
   const hooks: IntentHooks = {
     changed: (type, intent, origin) => {
-      events.emit(type, intent, origin);
+      lifecycle?.intentChanged(type, intent, origin);
       sessions?.onIntentChanged(type, intent, origin);
     },
     challengeUrl: (intent) => {
@@ -308,14 +384,18 @@ function createState(sim: Simulator): State {
       return `${sim.publicUrl}${path}`;
     },
   };
-  const intents = new PaymentIntentService(methods, charges, nowSeconds, hooks);
+  // The search index lags on the simulator's clock, so tests moving time move it too.
+  const intents = new PaymentIntentService(methods, charges, nowSeconds, hooks, sim.now);
+  const chargeSources = { charges, intents, methods };
+  lifecycle = new LifecycleEvents(events, charges, (record) => renderCharge(record, chargeSources));
   sessions = new CheckoutSessionService(intents, nowSeconds, {
     changed: (type, session, origin) => events.emit(type, session, origin),
     pageUrl: (id) => `${sim.publicUrl}/pay/${encodeURIComponent(id)}`,
   });
   return {
     routes: [
-      ...paymentIntentRoutes(intents, methods),
+      ...paymentIntentRoutes(intents, methods, { searchLagMs: sim.searchLagMs }),
+      ...chargeRoutes(chargeSources),
       ...checkoutSessionRoutes(sessions, intents, { nowSeconds, minExpirySeconds: sim.minExpirySeconds }),
       ...eventRoutes(events),
     ],
@@ -333,6 +413,7 @@ function reset(sim: Simulator): void {
   sim.webhooks.reset();
   Object.assign(sim, createState(sim));
   sim.faults.reset();
+  sim.store500s = sim.initialStore500s;
 }
 
 async function handle(sim: Simulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -358,9 +439,7 @@ async function handle(sim: Simulator, req: IncomingMessage, res: ServerResponse)
   const outgoing = await handleApi(sim, req, url, exchange).catch((error: unknown) =>
     errorResponse(sim, asApiError(error), exchange.requestId),
   );
-  outgoing.headers['Request-Id'] ??= exchange.requestId;
-  const version = req.headers['stripe-version'];
-  if (typeof version === 'string') outgoing.headers['Stripe-Version'] = version;
+  if (!outgoing.edge) addApiHeaders(outgoing, exchange.requestId, headerValue(req, 'stripe-version'));
   const { plan } = exchange;
   if (plan?.drop) {
     sim.faults.record(plan, plan.drop);
@@ -389,6 +468,12 @@ async function handleApi(sim: Simulator, req: IncomingMessage, url: URL, exchang
     ...(token && { token }),
   });
   exchange.plan = plan;
+  if (plan.edge) {
+    // A load balancer answers before the API sees the request: nothing executes, nothing is stored.
+    sim.faults.record(plan, plan.edge);
+    const page = edgeErrorPage(plan.edge.fault === 'edge502' ? 502 : 503);
+    return { status: page.status, body: page.body, headers: { 'Content-Type': page.contentType }, edge: true };
+  }
   const request: ApiRequest = {
     method: method as HttpMethod,
     path: url.pathname,
@@ -397,10 +482,11 @@ async function handleApi(sim: Simulator, req: IncomingMessage, url: URL, exchang
     params: token ? { ...params, payment_method: token.base } : params,
     requestId: exchange.requestId,
   };
-  if (key === undefined) {
-    if (plan.reject) throw injectedRejection(sim, plan);
-    return run(sim, match.route, request, plan);
-  }
+  // Stripe's rate limiters run before its idempotency layer: a 429 is never stored.
+  if (plan.reject) throw injectedRejection(sim, plan);
+  // With store500s off, an error500 is answered before the idempotency layer too (nothing stored).
+  if (plan.server?.fault === 'error500' && !sim.store500s) throw injectedServerError(sim, plan);
+  if (key === undefined) return run(sim, match.route, request, plan);
 
   request.idempotencyKey = key;
   // The fingerprint is what the client sent, suffix included.
@@ -416,11 +502,18 @@ function faultTokenOf(params: FormObject): FaultToken | undefined {
   return typeof paymentMethod === 'string' ? parseFaultToken(paymentMethod, isTestToken) : undefined;
 }
 
-/** An injected 500/429: answered before the idempotency layer, so nothing is stored under the key. */
+/** An injected 429: answered before the idempotency layer, so nothing is stored under the key. */
 function injectedRejection(sim: Simulator, plan: FaultPlan): StripeApiError {
   if (!plan.reject) throw new Error('no rejection planned');
   sim.faults.record(plan, plan.reject);
-  return plan.reject.fault === 'ratelimit' ? rateLimited() : unknownError();
+  return rateLimited();
+}
+
+/** An injected 500 (error500 / charged500), logged as it is applied. */
+function injectedServerError(sim: Simulator, plan: FaultPlan): StripeApiError {
+  if (!plan.server) throw new Error('no server error planned');
+  sim.faults.record(plan, plan.server);
+  return unknownError();
 }
 
 /** A lost response: the socket is destroyed at once, or (timeout) after hanging `hangMs` without answering. */
@@ -450,7 +543,6 @@ async function runIdempotently(
   params: string,
   plan: FaultPlan,
 ): Promise<Outgoing> {
-  if (plan.reject) throw injectedRejection(sim, plan);
   if (key.length > IDEMPOTENCY_KEY_MAX_LENGTH) {
     throw invalidRequest(
       `Keys for idempotent requests can be no longer than ${IDEMPOTENCY_KEY_MAX_LENGTH} characters.`,
@@ -480,14 +572,23 @@ async function runIdempotently(
       );
     case 'acquired': {
       const outgoing = await run(sim, route, request, plan, claim.release);
-      claim.complete({ status: outgoing.status, body: outgoing.body, requestId: request.requestId });
+      if (outgoing.doNotStore) {
+        claim.release();
+      } else {
+        claim.complete({ status: outgoing.status, body: outgoing.body, requestId: request.requestId });
+        outgoing.stored = true;
+      }
       outgoing.headers['Original-Request'] = request.requestId;
       return outgoing;
     }
   }
 }
 
-/** Runs a route; `release` is called when it fails before executing (nothing to store). */
+/**
+ * Runs a route; `release` is called when it fails before executing (nothing to store). An injected error500
+ * replaces the execution once the request passed validation (so it is stored under the key, as a 500 of
+ * Stripe's is once the endpoint started); a charged500 replaces the answer of an execution.
+ */
 async function run(
   sim: Simulator,
   route: Route,
@@ -510,12 +611,22 @@ async function run(
     release?.();
     throw error;
   }
+  if (plan.server?.fault === 'error500') {
+    return errorResponse(sim, injectedServerError(sim, plan), request.requestId);
+  }
+  let outgoing: Outgoing;
   try {
     const response = await execute();
-    return { status: response.status, body: JSON.stringify(response.body, null, 2), headers: {} };
+    outgoing = { status: response.status, body: JSON.stringify(response.body, null, 2), headers: {} };
   } catch (error) {
-    return errorResponse(sim, asApiError(error), request.requestId);
+    outgoing = errorResponse(sim, asApiError(error), request.requestId);
   }
+  if (plan.server?.fault === 'charged500') {
+    // Executed (and charged): the client only learns of a 500.
+    const failed = errorResponse(sim, injectedServerError(sim, plan), request.requestId);
+    return sim.store500s ? failed : { ...failed, doNotStore: true };
+  }
+  return outgoing;
 }
 
 function replay(stored: StoredResponse): Outgoing {
@@ -523,7 +634,21 @@ function replay(stored: StoredResponse): Outgoing {
     status: stored.status,
     body: stored.body,
     headers: { 'Idempotent-Replayed': 'true', 'Original-Request': stored.requestId },
+    replayed: true,
   };
+}
+
+/**
+ * The headers of every API answer: Request-Id, Stripe-Version (the request's, else the account's default) and
+ * Stripe's retry advice (see the header comment) unless the answer set its own.
+ */
+function addApiHeaders(outgoing: Outgoing, requestId: string, requestedVersion: string | undefined): void {
+  const { headers, status } = outgoing;
+  headers['Request-Id'] ??= requestId;
+  headers['Stripe-Version'] = requestedVersion ?? ACCOUNT_API_VERSION;
+  if (headers['Stripe-Should-Retry'] !== undefined) return;
+  const clientError = status >= 400 && status < 500 && status !== 429;
+  if (outgoing.replayed || clientError || (status >= 500 && outgoing.stored)) headers['Stripe-Should-Retry'] = 'false';
 }
 
 function idempotencyError(status: number, message: string, code?: string): StripeApiError {
@@ -534,6 +659,8 @@ function errorResponse(sim: Simulator, error: StripeApiError, requestId: string)
   const body = JSON.stringify(errorEnvelope(error, requestId, Math.floor(sim.now() / 1000)), null, 2);
   const headers: Record<string, string> = {};
   if (error.status === 401) headers['WWW-Authenticate'] = 'Basic realm="Stripe"';
+  // The key is held by a request still executing: retrying later is the remedy.
+  if (error.body.code === 'idempotency_key_in_use') headers['Stripe-Should-Retry'] = 'true';
   return { status: error.status, body, headers };
 }
 
@@ -576,6 +703,11 @@ function admin(sim: Simulator, req: IncomingMessage, url: URL) {
     },
     faults: sim.faults,
     webhooks: sim.webhooks,
+    settings: () => ({ store_500s: sim.store500s }),
+    configure: (settings) => {
+      if (settings.store_500s !== undefined) sim.store500s = settings.store_500s;
+      return { store_500s: sim.store500s };
+    },
     reset: () => reset(sim),
   };
   const json = async (): Promise<unknown> => {
@@ -604,11 +736,8 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, outgoing: Outgoing): void {
-  res.writeHead(outgoing.status, {
-    'Content-Type': 'application/json',
-    'Cache-Control': 'no-cache, no-store',
-    ...outgoing.headers,
-  });
+  const base = outgoing.edge ? {} : { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, no-store' };
+  res.writeHead(outgoing.status, { ...base, ...outgoing.headers });
   res.end(outgoing.body);
 }
 

@@ -15,6 +15,7 @@ import { type ClientRequest, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { StoredEvent } from './events';
 import { newId, randomAlphanumeric } from './ids';
+import { isApiVersion } from './versions';
 
 export function signPayload(payload: string, secret: string, timestamp: number): string {
   const signature = createHmac('sha256', secret).update(`${timestamp}.${payload}`, 'utf8').digest('hex');
@@ -28,6 +29,11 @@ export function newWebhookSecret(): string {
 export interface WebhookEndpoint {
   url: string;
   secret: string;
+  /**
+   * The API version its events are rendered in (Stripe's endpoint `api_version`). Absent: the account's default
+   * version (ACCOUNT_API_VERSION, the SDK's pinned one), as an endpoint without a version has on Stripe.
+   */
+  apiVersion?: string;
 }
 
 export interface WebhookBehaviour {
@@ -190,15 +196,30 @@ export class WebhookDispatcher {
     return this.endpoint && { ...this.endpoint };
   }
 
-  /** Sets (or with url null, removes) the endpoint; pending deliveries go to the new one. */
-  setEndpoint(url: string | null, secret?: string): WebhookEndpoint | undefined {
+  /**
+   * Sets (or with url null, removes) the endpoint; pending deliveries go to the new one. An omitted secret or API
+   * version keeps the current one; an API version null goes back to the account's default. Events already
+   * created keep the version they were rendered in (their body never changes).
+   */
+  setEndpoint(url: string | null, secret?: string, apiVersion?: string | null): WebhookEndpoint | undefined {
     if (url === null) {
       this.endpoint = undefined;
       return undefined;
     }
     assertHttpUrl(url);
-    this.endpoint = { url, secret: secret ?? this.endpoint?.secret ?? newWebhookSecret() };
+    if (typeof apiVersion === 'string') assertApiVersion(apiVersion);
+    const version = apiVersion === undefined ? this.endpoint?.apiVersion : (apiVersion ?? undefined);
+    this.endpoint = {
+      url,
+      secret: secret ?? this.endpoint?.secret ?? newWebhookSecret(),
+      ...(version !== undefined && { apiVersion: version }),
+    };
     return this.currentEndpoint();
+  }
+
+  /** The API version new events are rendered in for the endpoint; undefined without an endpoint. */
+  endpointApiVersion(): string | undefined {
+    return this.endpoint?.apiVersion;
   }
 
   endpointCount(): number {
@@ -515,5 +536,11 @@ export function assertHttpUrl(url: string): void {
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new WebhookConfigError(`The webhook URL must be http or https: ${url}`);
+  }
+}
+
+export function assertApiVersion(version: string): void {
+  if (!isApiVersion(version)) {
+    throw new WebhookConfigError(`Invalid API version '${version}' (expected YYYY-MM-DD or YYYY-MM-DD.<release>).`);
   }
 }

@@ -13,6 +13,15 @@ export class PspTransientError extends Error {
   override readonly name = 'PspTransientError';
 }
 
+/**
+ * The PSP answered a create with a 500: it saved that answer under our idempotency key and replays it to a retry,
+ * so retrying cannot tell whether it charged. Never retried: the payment becomes UNKNOWN and is settled from the
+ * PSP's own record (the janitor's search), as Stripe documents for a 500.
+ */
+export class PspOutcomeUnknownError extends Error {
+  override readonly name = 'PspOutcomeUnknownError';
+}
+
 /** Our records are not in a state this step can act on: a bug or a manual change, never retried blindly. */
 export class InconsistentStateError extends Error {
   override readonly name = 'InconsistentStateError';

@@ -3,6 +3,8 @@
  * Pure types and rules; persistence lives in src/payin/payments-table.ts.
  */
 
+import type { NextAction } from '../psp/types';
+
 /**
  * Status of one payment order. PENDING: waiting for someone else (3-D Secure, the hosted page, a risk review);
  * UNKNOWN: the PSP's outcome is not known (settled from the PSP's own record, never guessed).
@@ -75,7 +77,7 @@ export interface PaymentEvent {
   /** The risk check's decision; REVIEW holds the payment (PENDING) until an operator decides. */
   risk_decision?: 'APPROVE' | 'REJECT' | 'REVIEW' | 'APPROVED_BY_OPERATOR';
   /** What the client must do while the payment is PENDING at the PSP. */
-  next_action?: { type: 'redirect_to_url'; redirect_url: string };
+  next_action?: NextAction;
   /** The PSP's hosted page session (hosted mode). */
   checkout_session_id?: string;
   /** When a payment still pending at the PSP is cancelled (ISO time). */

@@ -1,6 +1,6 @@
 /** The PSP adapter over the real stripe SDK (Stripe on AWS, the PSP simulator locally). */
 import type Stripe from 'stripe';
-import { InconsistentStateError, PspTransientError } from '../core/errors';
+import { InconsistentStateError, PspOutcomeUnknownError, PspTransientError } from '../core/errors';
 import type {
   ChargeRequest,
   ChargeResult,
@@ -38,11 +38,17 @@ function isTransient(error: StripeError): boolean {
   );
 }
 
-/** Runs a PSP call, turning transient failures into PspTransientError (retried by the workflow). */
-async function ask<T>(call: () => Promise<T>): Promise<T> {
+/**
+ * Runs a PSP call, turning transient failures into PspTransientError (retried by the workflow). For a `create`
+ * (a new payment, a hosted page), a 500 is an unknown outcome (PspOutcomeUnknownError), never retried blindly.
+ */
+async function ask<T>(call: () => Promise<T>, kind: 'create' | 'other' = 'other'): Promise<T> {
   try {
     return await call();
   } catch (error) {
+    if (kind === 'create' && isOutcomeUnknown(error as StripeError)) {
+      throw new PspOutcomeUnknownError(`PSP outcome unknown (500): ${(error as Error).message}`, { cause: error });
+    }
     if (isTransient(error as StripeError)) {
       throw new PspTransientError(`PSP unavailable: ${(error as Error).message}`, { cause: error });
     }
@@ -75,9 +81,22 @@ export function chargeState(intent: Stripe.PaymentIntent): PspChargeState {
   };
 }
 
-function nextAction(intent: Stripe.PaymentIntent): NextAction | undefined {
+/** What the buyer must do: a URL to visit, or (no URL) the PSP's client SDK with the intent's client secret. */
+export function nextAction(intent: Stripe.PaymentIntent): NextAction | undefined {
   const url = intent.next_action?.redirect_to_url?.url;
-  return url ? { type: 'redirect_to_url', redirect_url: url } : undefined;
+  if (url) return { type: 'redirect_to_url', redirect_url: url };
+  if (intent.next_action?.type === 'use_stripe_sdk' && intent.client_secret) {
+    return { type: 'use_stripe_sdk', client_secret: intent.client_secret };
+  }
+  return undefined;
+}
+
+/**
+ * A create the PSP answered with a 500 has an outcome we cannot know: Stripe stores that 500 under the idempotency
+ * key and replays it, so a retry learns nothing. 502/503/504 come from in front of the PSP (not stored): retried.
+ */
+function isOutcomeUnknown(error: StripeError): boolean {
+  return error.statusCode === 500;
 }
 
 export class StripePsp implements Psp {
@@ -93,9 +112,11 @@ export class StripePsp implements Psp {
           currency: request.currency.toLowerCase(),
           payment_method: request.paymentMethod,
           confirm: true,
-          // 3-D Secure may redirect the buyer; without a return URL, redirecting methods are not offered.
+          // 3-D Secure may redirect the buyer: with a return URL the PSP can send them back to it; without one,
+          // redirecting methods are not offered and a 3-D Secure card answers use_stripe_sdk (no URL).
+          // (`payment_method_types` is no longer writable on current API versions.)
           ...(request.returnUrl
-            ? { return_url: request.returnUrl, payment_method_types: ['card'] }
+            ? { return_url: request.returnUrl, automatic_payment_methods: { enabled: true } }
             : { automatic_payment_methods: { enabled: true, allow_redirects: 'never' as const } }),
           metadata: request.metadata,
           description: request.description,
@@ -118,6 +139,9 @@ export class StripePsp implements Psp {
           outcome: 'DECLINED',
           reason: ['psp_refused', stripeError.code ?? 'invalid_request', param].filter(Boolean).join(':'),
         };
+      }
+      if (isOutcomeUnknown(stripeError)) {
+        throw new PspOutcomeUnknownError(`PSP outcome unknown (500): ${stripeError.message}`, { cause: error });
       }
       if (stripeError.type === 'StripeIdempotencyError') {
         // Our key was used with other parameters: a bug or a manual change; a charge may exist. Never guess.
@@ -149,29 +173,31 @@ export class StripePsp implements Psp {
   async registerHostedPayment(request: HostedPaymentRequest): Promise<HostedPayment> {
     const stripe = await this.stripe();
     const separator = request.returnUrl.includes('?') ? '&' : '?';
-    const session = await ask(() =>
-      stripe.checkout.sessions.create(
-        {
-          mode: 'payment',
-          client_reference_id: request.paymentId,
-          line_items: [
-            {
-              quantity: 1,
-              price_data: {
-                currency: request.currency.toLowerCase(),
-                unit_amount: request.amountMinor,
-                product_data: { name: `Payment ${request.paymentId}` },
+    const session = await ask(
+      () =>
+        stripe.checkout.sessions.create(
+          {
+            mode: 'payment',
+            client_reference_id: request.paymentId,
+            line_items: [
+              {
+                quantity: 1,
+                price_data: {
+                  currency: request.currency.toLowerCase(),
+                  unit_amount: request.amountMinor,
+                  product_data: { name: `Payment ${request.paymentId}` },
+                },
               },
-            },
-          ],
-          success_url: `${request.returnUrl}${separator}payment_id=${request.paymentId}&session_id={CHECKOUT_SESSION_ID}`,
-          cancel_url: `${request.returnUrl}${separator}payment_id=${request.paymentId}&status=canceled`,
-          metadata: request.metadata,
-          payment_intent_data: { metadata: request.metadata },
-          expires_at: request.expiresAt,
-        },
-        { idempotencyKey: request.idempotencyKey },
-      ),
+            ],
+            success_url: `${request.returnUrl}${separator}payment_id=${request.paymentId}&session_id={CHECKOUT_SESSION_ID}`,
+            cancel_url: `${request.returnUrl}${separator}payment_id=${request.paymentId}&status=canceled`,
+            metadata: request.metadata,
+            payment_intent_data: { metadata: request.metadata },
+            expires_at: request.expiresAt,
+          },
+          { idempotencyKey: request.idempotencyKey },
+        ),
+      'create',
     );
     if (!session.url) throw new InconsistentStateError(`checkout session ${session.id} has no URL`);
     // Stripe creates the session's PaymentIntent only when the buyer pays: until then the session is our reference.

@@ -14,10 +14,14 @@ export interface ChargeRequest {
 }
 
 /** What the client must do for a pending payment (3-D Secure, the hosted payment page). */
-export interface NextAction {
-  type: 'redirect_to_url';
-  redirect_url: string;
-}
+export type NextAction =
+  /** Send the buyer to this URL (3-D Secure page, the hosted payment page); the PSP sends them back to return_url. */
+  | { type: 'redirect_to_url'; redirect_url: string }
+  /**
+   * No URL: the PSP wants its client SDK to handle the action (Stripe.js `handleNextAction` with this client secret),
+   * as Stripe answers a 3-D Secure card confirmed without a return_url.
+   */
+  | { type: 'use_stripe_sdk'; client_secret: string };
 
 export type ChargeResult =
   | { outcome: 'SUCCEEDED'; pspReference: string }

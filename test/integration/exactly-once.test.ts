@@ -131,9 +131,10 @@ describe('Exactly-once: PSP faults', () => {
     await expectInvariants([paymentId]);
   });
 
-  it('retries PSP 5xx and rate limits with the same key and charges once', async () => {
+  it('retries 5xx from in front of the PSP (not stored under the key) and rate limits with the same key and charges once', async () => {
+    // A 502/503 comes from a load balancer, before the PSP stored anything: a retry with the same key executes.
     const a = await pay(
-      checkout({ sellers: [{ seller: unique('seller'), amount: '5.00' }], paymentMethod: 'pm_card_visa_error500x2' }),
+      checkout({ sellers: [{ seller: unique('seller'), amount: '5.00' }], paymentMethod: 'pm_card_visa_edge502x2' }),
     );
     const b = await pay(
       checkout({ sellers: [{ seller: unique('seller'), amount: '6.00' }], paymentMethod: 'pm_card_visa_ratelimitx2' }),
@@ -247,6 +248,37 @@ describe('Exactly-once: risk', () => {
 });
 
 describe('Exactly-once: unknown outcomes and the janitor', () => {
+  // Stripe stores a 500 under the idempotency key and replays it: a retry learns nothing. The charge step makes the
+  // payment UNKNOWN at once (no blind retry) and the janitor settles it from the PSP's own record.
+  it('a stored 500 after the PSP charged: UNKNOWN, then SUCCESS from the PSP record, charged once', async () => {
+    const seller = unique('seller');
+    const paymentId = await pay(
+      checkout({ sellers: [{ seller, amount: '36.00' }], paymentMethod: 'pm_card_visa_charged500x1' }),
+    );
+    const payment = await waitForStatus(paymentId, ['SUCCESS', 'FAILED'], 90_000);
+    expect(payment.status).toBe('SUCCESS');
+    expect(await successfulCharges(paymentId)).toHaveLength(1);
+    expect(await chargeAttempts(paymentId)).toHaveLength(1);
+    expect((await call<{ balances: { amount: string }[] }>('GET', `/v1/wallets/${seller}`)).body.balances).toEqual([
+      expect.objectContaining({ amount: '36.00' }),
+    ]);
+    await expectInvariants([paymentId]);
+  });
+
+  it('a stored 500 before the PSP charged: UNKNOWN, then FAILED from the PSP record, nothing charged or booked', async () => {
+    const seller = unique('seller');
+    const paymentId = await pay(
+      checkout({ sellers: [{ seller, amount: '37.00' }], paymentMethod: 'pm_card_visa_error500x1' }),
+    );
+    const payment = await waitForStatus(paymentId, ['SUCCESS', 'FAILED'], 90_000);
+    expect([payment.status, payment.status_reason]).toEqual(['FAILED', 'psp_no_charge_found']);
+    expect(await successfulCharges(paymentId)).toEqual([]);
+    expect(await chargeAttempts(paymentId)).toEqual([]);
+    expect((await call<{ balances: unknown[] }>('GET', `/v1/wallets/${seller}`)).body.balances).toEqual([]);
+    expect((await call<Ledger>('GET', `/v1/payments/${paymentId}/ledger`)).body.entries).toEqual([]);
+    await expectInvariants([paymentId]);
+  });
+
   it('marks UNKNOWN when every charge attempt loses its response; the janitor finds the charge: SUCCESS, once', async () => {
     const seller = unique('seller');
     const paymentId = await pay(

@@ -49,6 +49,17 @@ afterAll(async () => {
   await new Promise((resolve) => shop?.close(resolve));
 });
 
+/**
+ * A screenshot for test-artifacts/: evidence for a reader, not an assertion. Taken once the page has loaded; a page
+ * that navigates meanwhile (the PSP closes a declined page) may refuse it, which must not fail the payment test.
+ */
+async function shot(page: Page, file: string): Promise<void> {
+  await page.waitForLoadState('load').catch(() => undefined);
+  await page
+    .screenshot({ path: path.join(SHOTS, file) })
+    .catch((error: Error) => process.stderr.write(`screenshot ${file} not taken: ${error.message}\n`));
+}
+
 async function startCheckout(name: string): Promise<{ paymentId: string; page: Page; redirect: string }> {
   const body = { ...checkout({ sellers: [{ seller: unique('seller'), amount: '25.00' }] }), return_url: RETURN_URL };
   delete (body as { payment_method?: string }).payment_method;
@@ -63,7 +74,7 @@ async function startCheckout(name: string): Promise<{ paymentId: string; page: P
   expect(redirect.startsWith(stackInfo().urls.psp)).toBe(true);
   const page = await browser.newPage();
   await page.goto(redirect);
-  await page.screenshot({ path: path.join(SHOTS, `${name}-1-hosted-page.png`) });
+  await shot(page, `${name}-1-hosted-page.png`);
   return { paymentId, page, redirect };
 }
 
@@ -71,14 +82,14 @@ async function payWithCard(page: Page, name: string, card: string): Promise<void
   await page.fill('input[name="cardnumber"]', card);
   await page.fill('input[name="exp"]', '12/34');
   await page.fill('input[name="cvc"]', '123');
-  await page.screenshot({ path: path.join(SHOTS, `${name}-2-card-typed.png`) });
+  await shot(page, `${name}-2-card-typed.png`);
   await Promise.all([page.waitForLoadState('domcontentloaded'), page.click('#pay')]);
 }
 
 /** Waits until the browser is back on the marketplace's return page. */
 async function returnedTo(page: Page, name: string): Promise<URL> {
   await page.waitForURL((url) => url.href.startsWith(RETURN_URL), { timeout: 15_000 });
-  await page.screenshot({ path: path.join(SHOTS, `${name}-9-returned.png`) });
+  await shot(page, `${name}-9-returned.png`);
   return new URL(page.url());
 }
 
@@ -98,7 +109,7 @@ describe('Hosted payment page in a browser', () => {
     const { paymentId, page } = await startCheckout('3ds');
     await payWithCard(page, '3ds', '4000 0027 6000 3184');
     await page.waitForSelector('#approve');
-    await page.screenshot({ path: path.join(SHOTS, '3ds-3-challenge.png') });
+    await shot(page, '3ds-3-challenge.png');
     await page.click('#approve');
     await returnedTo(page, '3ds');
     expect((await waitForStatus(paymentId, ['SUCCESS', 'FAILED'])).status).toBe('SUCCESS');
@@ -109,7 +120,7 @@ describe('Hosted payment page in a browser', () => {
   it('ends FAILED with the decline card 4000 0000 0000 0002, nothing booked', async () => {
     const { paymentId, page } = await startCheckout('decline');
     await payWithCard(page, 'decline', '4000 0000 0000 0002');
-    await page.screenshot({ path: path.join(SHOTS, 'decline-3-declined.png') });
+    await shot(page, 'decline-3-declined.png');
     expect(await page.content()).toContain('declined');
     const done = await waitForStatus(paymentId, ['SUCCESS', 'FAILED']);
     expect([done.status, done.status_reason]).toEqual(['FAILED', 'declined:card_declined:generic_decline']);

@@ -19,9 +19,16 @@ function psp(): Stripe {
   });
 }
 
+/**
+ * Every PaymentIntent the PSP holds for a payment (so duplicates show). Listed, not searched: the PSP's search lags
+ * behind its writes (as Stripe's does), and this is read right after the payment settled.
+ */
 async function intentsFor(paymentId: string) {
-  const result = await psp().paymentIntents.search({ query: `metadata['payment_id']:'${paymentId}'` });
-  return result.data;
+  const found: Stripe.PaymentIntent[] = [];
+  for await (const intent of psp().paymentIntents.list({ limit: 100 })) {
+    if (intent.metadata.payment_id === paymentId) found.push(intent);
+  }
+  return found;
 }
 
 type Ledger = {

@@ -84,6 +84,26 @@ describe('Pending: 3-D Secure through the API', () => {
     expect(await checkInvariants(stackInfo(), [paymentId])).toEqual([]);
   });
 
+  it('without a return_url, gives the client the PSP SDK action (no URL exists), then SUCCESS once authenticated', async () => {
+    // Stripe answers a 3-D Secure card confirmed without return_url with use_stripe_sdk: the buyer authenticates
+    // through the PSP's client SDK with the intent's client secret, never stuck without a way to pay.
+    const seller = unique('seller');
+    const paymentId = await pay(
+      checkout({ sellers: [{ seller, amount: '21.00' }], paymentMethod: 'pm_card_threeDSecure2Required' }),
+    );
+    const pending = (await waitForStatus(paymentId, ['PENDING', 'SUCCESS', 'FAILED'])) as PendingView;
+    expect(pending.status).toBe('PENDING');
+    expect(pending.next_action).toEqual({
+      type: 'use_stripe_sdk',
+      client_secret: expect.stringMatching(new RegExp(`^${pending.psp_reference}_secret_`)),
+    });
+
+    await admin(`payment_intents/${pending.psp_reference}/authenticate`, { outcome: 'approve' });
+
+    expect((await waitForStatus(paymentId, ['SUCCESS', 'FAILED'])).status).toBe('SUCCESS');
+    expect(await checkInvariants(stackInfo(), [paymentId])).toEqual([]);
+  });
+
   it('ends FAILED when 3-D Secure fails, with nothing booked', async () => {
     const { paymentId, seller, pending } = await pendingPayment();
     await admin(`payment_intents/${pending.psp_reference}/authenticate`, { outcome: 'fail' });

@@ -11,7 +11,9 @@ const SECRET_KEY = 'sk_test_simulator_0123456789abcdefWXYZ';
 const OFF: FaultConfig = {
   latency_ms: 0,
   error500_rate: 0,
+  charged500_rate: 0,
   ratelimit_rate: 0,
+  edge_rate: 0,
   lost_rate: 0,
   timeout_rate: 0,
   seed: 0,
@@ -52,6 +54,11 @@ async function caught(promise: Promise<unknown>): Promise<Stripe.errors.StripeEr
   throw new Error('expected the Stripe call to fail');
 }
 
+/** The dashboard link in an error body: it names the request that produced the body. */
+function logUrl(error: Stripe.errors.StripeError): unknown {
+  return (error.raw as { request_log_url?: unknown }).request_log_url;
+}
+
 function outcome(error: unknown): string {
   return error instanceof Stripe.errors.StripeError ? error.type : 'ok';
 }
@@ -70,7 +77,7 @@ function rawPost(
   path: string,
   form: Record<string, string>,
   idempotencyKey?: string,
-): Promise<{ status: number; headers: Record<string, unknown>; body: Record<string, unknown> }> {
+): Promise<{ status: number; headers: Record<string, unknown>; body: Record<string, unknown>; text: string }> {
   const payload = new URLSearchParams(form).toString();
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -89,13 +96,16 @@ function rawPost(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const json = (res.headers['content-type'] ?? '').startsWith('application/json');
           resolve({
             status: res.statusCode ?? 0,
             headers: res.headers,
-            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
-          }),
-        );
+            body: json ? (JSON.parse(text) as Record<string, unknown>) : {},
+            text,
+          });
+        });
         res.on('error', reject);
       },
     );
@@ -149,6 +159,10 @@ describe('PSP simulator fault injection', () => {
       ['pm_card_visa_lostalways', 'pm_card_visa', { kind: 'lost', times: 'always' }],
       ['pm_card_visa_timeoutx3', 'pm_card_visa', { kind: 'timeout', times: 3 }],
       ['pm_card_visa_ratelimitalways', 'pm_card_visa', { kind: 'ratelimit', times: 'always' }],
+      ['pm_card_visa_charged500x1', 'pm_card_visa', { kind: 'charged500', times: 1 }],
+      ['pm_card_visa_charged500always', 'pm_card_visa', { kind: 'charged500', times: 'always' }],
+      ['pm_card_visa_edge502x2', 'pm_card_visa', { kind: 'edge502', times: 2 }],
+      ['pm_card_visa_edge503always', 'pm_card_visa', { kind: 'edge503', times: 'always' }],
       ['pm_card_visa_debit_lostx10', 'pm_card_visa_debit', { kind: 'lost', times: 10 }],
       ['pm_card_chargeDeclined_lostx1', 'pm_card_chargeDeclined', { kind: 'lost', times: 1 }],
     ])('parses %s', (token, base, fault) => {
@@ -164,6 +178,9 @@ describe('PSP simulator fault injection', () => {
       'pm_card_visa_latency',
       'pm_card_visa_latency600001',
       'pm_card_visa_error503x1',
+      'pm_card_visa_edge500x1',
+      'pm_card_visa_edge504x1',
+      'pm_card_visa_charged500x0',
       'pm_card_visa_lostx1_error500x1',
       'pm_nope_lostx1',
       'pm_card_visa_LOSTX1',
@@ -240,31 +257,177 @@ describe('PSP simulator fault injection', () => {
       expect(sim.chargeCount()).toBe(1);
     });
 
-    it('error500x2: two 500s that charge and store nothing, then the third attempt really executes', async () => {
-      for (const attempt of [1, 2]) {
-        const error = await caught(charge(stripe, 'pay_500', 'pm_card_visa_error500x2'));
-        expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
-        expect(error.statusCode).toBe(500);
-        expect(error.rawType).toBe('api_error');
-        expect(error.message).toBe('An unknown error occurred');
-        expect(sim.chargeAttempts()).toEqual([]);
-        expect(sim.paymentIntents()).toEqual([]);
-        expect(faultsOf(sim, 'error500')).toHaveLength(attempt);
+    // Old behaviour (before stored 500s): the two 500s stored nothing and the third attempt under the same key
+    // executed and charged. Stripe stores the first result of a key, 500s included, and replays it.
+    it('error500x2: a 500 that charges nothing but is stored under the key; retries get it replayed', async () => {
+      const error = await caught(charge(stripe, 'pay_500', 'pm_card_visa_error500x2'));
+      expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
+      expect(error.statusCode).toBe(500);
+      expect(error.rawType).toBe('api_error');
+      expect(error.message).toBe('An unknown error occurred');
+      expect(error.headers?.['idempotent-replayed']).toBeUndefined();
+      // A retry could only replay it: Stripe tells clients not to.
+      expect(error.headers?.['stripe-should-retry']).toBe('false');
+      expect(sim.chargeAttempts()).toEqual([]);
+      expect(sim.paymentIntents()).toEqual([]);
+
+      for (const _ of [2, 3]) {
+        const replayed = await caught(charge(stripe, 'pay_500', 'pm_card_visa_error500x2'));
+        expect(replayed).toBeInstanceOf(Stripe.errors.StripeAPIError);
+        expect(replayed.statusCode).toBe(500);
+        expect(replayed.message).toBe(error.message);
+        // The very body first sent: its log link names the first request.
+        expect(logUrl(replayed)).toBe(logUrl(error));
+        expect(logUrl(replayed)).toContain(error.requestId);
+        expect(replayed.headers?.['idempotent-replayed']).toBe('true');
+        expect(replayed.headers?.['original-request']).toBe(error.requestId);
+        expect(replayed.headers?.['stripe-should-retry']).toBe('false');
       }
-
-      const third = await charge(stripe, 'pay_500', 'pm_card_visa_error500x2');
-      expect(third.status).toBe('succeeded');
-      expect(third.lastResponse.headers['idempotent-replayed']).toBeUndefined();
-      const fourth = await charge(stripe, 'pay_500', 'pm_card_visa_error500x2');
-      expect(fourth.id).toBe(third.id);
-      expect(fourth.lastResponse.headers['idempotent-replayed']).toBe('true');
-
-      expect(sim.chargeCount()).toBe(1);
-      expect(sim.chargeAttempts()).toHaveLength(1);
+      expect(sim.chargeAttempts()).toEqual([]);
+      expect(sim.paymentIntents()).toEqual([]);
+      // Applied once; the retries were replays, not faults.
       expect(faultsOf(sim).map((entry) => [entry.fault, entry.attempt, entry.idempotency_key])).toEqual([
         ['error500', 1, 'pay_500:charge'],
-        ['error500', 2, 'pay_500:charge'],
       ]);
+
+      // Only a new key executes again (here the token's x2 is spent on the first key, so it succeeds).
+      const fresh = await charge(stripe, 'pay_500_retry', 'pm_card_visa');
+      expect(fresh.status).toBe('succeeded');
+      expect(sim.chargeCount()).toBe(1);
+    });
+
+    it('store500s off (option or admin toggle): error500x2 stores nothing, the third attempt executes', async () => {
+      const lenient = await startExtra({ store500s: false });
+      const client = clientFor(lenient);
+      expect(lenient.store500s()).toBe(false);
+      for (const attempt of [1, 2]) {
+        const error = await caught(charge(client, 'pay_500', 'pm_card_visa_error500x2'));
+        expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
+        expect(error.statusCode).toBe(500);
+        expect(error.headers?.['idempotent-replayed']).toBeUndefined();
+        // Not stored: the API cannot tell whether a retry helps, so it gives no advice.
+        expect(error.headers?.['stripe-should-retry']).toBeUndefined();
+        expect(lenient.chargeAttempts()).toEqual([]);
+        expect(lenient.injectedFaults().filter((entry) => entry.fault === 'error500')).toHaveLength(attempt);
+      }
+      const third = await charge(client, 'pay_500', 'pm_card_visa_error500x2');
+      expect(third.status).toBe('succeeded');
+      expect(third.lastResponse.headers['idempotent-replayed']).toBeUndefined();
+      expect(lenient.chargeCount()).toBe(1);
+
+      // The admin toggle switches the default simulator the same way; reset restores the startup option.
+      expect(await adminJson(sim, 'GET', '/__admin/settings')).toEqual({ status: 200, body: { store_500s: true } });
+      expect(await adminJson(sim, 'POST', '/__admin/settings', { store_500s: false })).toEqual({
+        status: 200,
+        body: { store_500s: false },
+      });
+      expect(sim.store500s()).toBe(false);
+      await caught(charge(stripe, 'pay_toggle', 'pm_card_visa_error500x1'));
+      expect((await charge(stripe, 'pay_toggle', 'pm_card_visa_error500x1')).status).toBe('succeeded');
+      for (const invalid of [{ store_500s: 'no' }, { nope: true }, '[]']) {
+        expect((await adminJson(sim, 'POST', '/__admin/settings', invalid)).status).toBe(400);
+      }
+      sim.reset();
+      expect(sim.store500s()).toBe(true);
+      sim.setStore500s(false);
+      expect((await adminJson(sim, 'GET', '/__admin/settings')).body).toEqual({ store_500s: false });
+      lenient.reset();
+      expect(lenient.store500s()).toBe(false);
+    });
+
+    it('charged500x1: the PSP charges, answers a stored 500, and replays it; the charge is there to find', async () => {
+      const error = await caught(charge(stripe, 'pay_c500', 'pm_card_visa_charged500x1'));
+      expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
+      expect(error.statusCode).toBe(500);
+      expect(error.rawType).toBe('api_error');
+      expect(error.headers?.['stripe-should-retry']).toBe('false');
+      // Executed: the intent exists and is charged, though the client only saw a 500.
+      const [stored] = sim.paymentIntents();
+      expect(stored).toMatchObject({ status: 'succeeded', metadata: { payment_id: 'pay_c500' } });
+      expect(sim.charges()).toEqual([expect.objectContaining({ payment_intent: stored?.id, amount: 2599 })]);
+
+      const retry = await caught(charge(stripe, 'pay_c500', 'pm_card_visa_charged500x1'));
+      expect(retry.statusCode).toBe(500);
+      expect(retry.headers?.['idempotent-replayed']).toBe('true');
+      expect(logUrl(retry)).toBe(logUrl(error));
+      expect(sim.chargeCount()).toBe(1);
+      expect(sim.paymentIntents()).toHaveLength(1);
+      expect(faultsOf(sim).map((entry) => [entry.fault, entry.attempt])).toEqual([['charged500', 1]]);
+
+      // What a client does about an unknown outcome: find the intent by its metadata, and its charge.
+      const charges = await stripe.charges.list({ payment_intent: stored?.id as string });
+      expect(charges.data.map((c) => [c.id, c.status, c.paid])).toEqual([[stored?.latest_charge, 'succeeded', true]]);
+    });
+
+    it('charged500 with store500s off: executed, the key released, so a retry executes AGAIN (two charges)', async () => {
+      sim.setStore500s(false);
+      const error = await caught(charge(stripe, 'pay_c500_lenient', 'pm_card_visa_charged500x1'));
+      expect(error.statusCode).toBe(500);
+      expect(sim.chargeCount()).toBe(1);
+      const retry = await charge(stripe, 'pay_c500_lenient', 'pm_card_visa_charged500x1');
+      expect(retry.lastResponse.headers['idempotent-replayed']).toBeUndefined();
+      // What a PSP without stored 500s would do: the reason Stripe stores them.
+      expect(sim.chargeCount()).toBe(2);
+      expect(sim.paymentIntents()).toHaveLength(2);
+    });
+
+    it.each([
+      ['edge502x2', 502, 'Bad Gateway'],
+      ['edge503x2', 503, 'Service Temporarily Unavailable'],
+    ])(
+      '%s: a load balancer answer (HTML, no Stripe headers) that executes and stores nothing; the retry executes',
+      async (fault, status, reason) => {
+        const form = { ...RAW_CHARGE, payment_method: `pm_card_visa_${fault}` };
+        for (const attempt of [1, 2]) {
+          const edge = await rawPost(sim, '/v1/payment_intents', form, 'edge-key');
+          expect(edge.status).toBe(status);
+          expect(edge.headers['content-type']).toBe('text/html');
+          expect(edge.text).toContain(`<title>${status} ${reason}</title>`);
+          for (const header of ['request-id', 'stripe-version', 'idempotency-key', 'idempotent-replayed']) {
+            expect(edge.headers[header]).toBeUndefined();
+          }
+          expect(sim.paymentIntents()).toEqual([]);
+          expect(sim.chargeAttempts()).toEqual([]);
+          expect(faultsOf(sim).map((entry) => [entry.fault, entry.attempt])).toHaveLength(attempt);
+        }
+        const executed = await rawPost(sim, '/v1/payment_intents', form, 'edge-key');
+        expect(executed.status).toBe(200);
+        expect(executed.headers['idempotent-replayed']).toBeUndefined();
+        expect(executed.body).toMatchObject({ object: 'payment_intent', status: 'succeeded' });
+        expect(sim.chargeCount()).toBe(1);
+        expect(faultsOf(sim).map((entry) => entry.fault)).toEqual([`edge${status}`, `edge${status}`]);
+      },
+    );
+
+    it('edge502x1 through the SDK: an unparseable body, a StripeAPIError without status; the same key then charges once', async () => {
+      const error = await caught(charge(stripe, 'pay_edge', 'pm_card_visa_edge502x1'));
+      expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
+      expect(error.message).toBe('Invalid JSON received from the Stripe API');
+      expect(error.statusCode).toBeUndefined();
+      expect(sim.chargeAttempts()).toEqual([]);
+      const retry = await charge(stripe, 'pay_edge', 'pm_card_visa_edge502x1');
+      expect(retry.status).toBe('succeeded');
+      expect(retry.lastResponse.headers['idempotent-replayed']).toBeUndefined();
+      expect(sim.chargeCount()).toBe(1);
+    });
+
+    it('an SDK with retries retries an edge 502 itself, with the same key, and charges once', async () => {
+      const retrying = clientFor(sim, { maxNetworkRetries: 2 });
+      const pi = await charge(retrying, 'pay_edge_sdk', 'pm_card_visa_edge502x2');
+      expect(pi.status).toBe('succeeded');
+      expect(sim.chargeCount()).toBe(1);
+      expect(faultsOf(sim).map((entry) => [entry.fault, entry.attempt])).toEqual([
+        ['edge502', 1],
+        ['edge502', 2],
+      ]);
+    });
+
+    it('an SDK with retries does not retry a stored 500 (Stripe-Should-Retry: false)', async () => {
+      const retrying = clientFor(sim, { maxNetworkRetries: 2 });
+      const error = await caught(charge(retrying, 'pay_500_sdk', 'pm_card_visa_error500always'));
+      expect(error.statusCode).toBe(500);
+      expect(error.headers?.['idempotent-replayed']).toBeUndefined();
+      expect(faultsOf(sim)).toHaveLength(1);
     });
 
     it('ratelimitx1: a 429 StripeRateLimitError that stores nothing, then the retry executes', async () => {
@@ -281,10 +444,12 @@ describe('PSP simulator fault injection', () => {
       expect(faultsOf(sim).map((entry) => entry.fault)).toEqual(['ratelimit']);
     });
 
+    // Old behaviour: error500always was applied on every attempt ([1, 2, 3]); now attempts 2 and 3 are replays
+    // of the stored 500. A 429 is never stored, so ratelimitalways still applies each time.
     it.each([
-      ['error500always', Stripe.errors.StripeAPIError, 500],
-      ['ratelimitalways', Stripe.errors.StripeRateLimitError, 429],
-    ])('%s fails every attempt and never charges', async (fault, errorClass, status) => {
+      ['error500always', Stripe.errors.StripeAPIError, 500, [1]],
+      ['ratelimitalways', Stripe.errors.StripeRateLimitError, 429, [1, 2, 3]],
+    ])('%s fails every attempt and never charges', async (fault, errorClass, status, applied) => {
       for (let i = 0; i < 3; i++) {
         const error = await caught(charge(stripe, 'pay_always', `pm_card_visa_${fault}`));
         expect(error).toBeInstanceOf(errorClass);
@@ -292,7 +457,7 @@ describe('PSP simulator fault injection', () => {
       }
       expect(sim.chargeAttempts()).toEqual([]);
       expect(sim.paymentIntents()).toEqual([]);
-      expect(faultsOf(sim).map((entry) => entry.attempt)).toEqual([1, 2, 3]);
+      expect(faultsOf(sim).map((entry) => entry.attempt)).toEqual(applied);
     });
 
     it('lostx1 over raw HTTP: the connection drops after the charge, and the retry replays the same intent', async () => {
@@ -411,17 +576,25 @@ describe('PSP simulator fault injection', () => {
       ['pm_card_chargeDeclinedInsufficientFunds', 'card_declined', 'insufficient_funds'],
       ['pm_card_chargeDeclinedFraudulent', 'card_declined', 'fraudulent'],
       ['pm_card_chargeDeclinedExpiredCard', 'expired_card', 'expired_card'],
-    ])('%s_error500x1: a 500, then the base decline (%s / %s)', async (base, code, declineCode) => {
-      const error500 = await caught(charge(stripe, 'pay_d500', `${base}_error500x1`));
-      expect(error500).toBeInstanceOf(Stripe.errors.StripeAPIError);
-      expect(sim.chargeAttempts()).toEqual([]);
+    ])(
+      '%s_error500x1: a stored 500 (replayed), then under a new key the base decline (%s / %s)',
+      async (base, code, declineCode) => {
+        const error500 = await caught(charge(stripe, 'pay_d500', `${base}_error500x1`));
+        expect(error500).toBeInstanceOf(Stripe.errors.StripeAPIError);
+        expect(sim.chargeAttempts()).toEqual([]);
+        // Old behaviour: this retry under the same key executed and declined.
+        const replayed = await caught(charge(stripe, 'pay_d500', `${base}_error500x1`));
+        expect(replayed).toBeInstanceOf(Stripe.errors.StripeAPIError);
+        expect(replayed.headers?.['idempotent-replayed']).toBe('true');
+        expect(sim.chargeAttempts()).toEqual([]);
 
-      const declined = await caught(charge(stripe, 'pay_d500', `${base}_error500x1`));
-      expect(declined).toBeInstanceOf(Stripe.errors.StripeCardError);
-      expect(declined.code).toBe(code);
-      expect(declined.decline_code).toBe(declineCode);
-      expect(sim.chargeAttempts()).toEqual([expect.objectContaining({ status: 'failed', failure_code: code })]);
-    });
+        const declined = await caught(charge(stripe, 'pay_d500_new_key', base));
+        expect(declined).toBeInstanceOf(Stripe.errors.StripeCardError);
+        expect(declined.code).toBe(code);
+        expect(declined.decline_code).toBe(declineCode);
+        expect(sim.chargeAttempts()).toEqual([expect.objectContaining({ status: 'failed', failure_code: code })]);
+      },
+    );
 
     it('applies to /confirm too', async () => {
       const created = await stripe.paymentIntents.create({
@@ -438,8 +611,17 @@ describe('PSP simulator fault injection', () => {
       const error = await caught(confirmWith());
       expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
       expect((await stripe.paymentIntents.retrieve(created.id)).status).toBe('requires_payment_method');
+      // Old behaviour: the retry under the same key confirmed. Now it gets the stored 500.
+      const replayed = await caught(confirmWith());
+      expect(replayed.statusCode).toBe(500);
+      expect(replayed.headers?.['idempotent-replayed']).toBe('true');
+      expect((await stripe.paymentIntents.retrieve(created.id)).status).toBe('requires_payment_method');
 
-      const confirmed = await confirmWith();
+      const confirmed = await stripe.paymentIntents.confirm(
+        created.id,
+        { payment_method: 'pm_card_mastercard' },
+        { idempotencyKey: 'confirm-2' },
+      );
       expect(confirmed.status).toBe('succeeded');
       expect(confirmed.payment_method).toMatch(/^pm_[A-Za-z0-9]{24}$/);
       expect(sim.charges()).toEqual([expect.objectContaining({ payment_method: confirmed.payment_method })]);
@@ -467,14 +649,15 @@ describe('PSP simulator fault injection', () => {
       ]);
     });
 
+    // Old version used error500x1, whose retry now replays the stored 500; a rate limit is never stored.
     it('counts attempts per key: another payment with the same token gets its own faults', async () => {
-      expect(await caught(charge(stripe, 'pay_a', 'pm_card_visa_error500x1'))).toBeInstanceOf(
-        Stripe.errors.StripeAPIError,
+      expect(await caught(charge(stripe, 'pay_a', 'pm_card_visa_ratelimitx1'))).toBeInstanceOf(
+        Stripe.errors.StripeRateLimitError,
       );
-      expect(await caught(charge(stripe, 'pay_b', 'pm_card_visa_error500x1'))).toBeInstanceOf(
-        Stripe.errors.StripeAPIError,
+      expect(await caught(charge(stripe, 'pay_b', 'pm_card_visa_ratelimitx1'))).toBeInstanceOf(
+        Stripe.errors.StripeRateLimitError,
       );
-      expect((await charge(stripe, 'pay_a', 'pm_card_visa_error500x1')).status).toBe('succeeded');
+      expect((await charge(stripe, 'pay_a', 'pm_card_visa_ratelimitx1')).status).toBe('succeeded');
       expect(sim.chargeCount()).toBe(1);
     });
   });
@@ -519,19 +702,57 @@ describe('PSP simulator fault injection', () => {
       expect((await charge(stripe, 'pay_rl', 'pm_card_visa')).status).toBe('succeeded');
     });
 
-    it('an injected 500 stores nothing: after the faults are cleared the same key executes', async () => {
+    // Old behaviour: the rate-based 500 stored nothing and the same key executed once faults were cleared.
+    it('an injected 500 is stored: after the faults are cleared the same key still gets the 500 replayed', async () => {
       await adminJson(sim, 'POST', '/__admin/faults', { error500_rate: 1, seed: 1 });
       const error = await caught(charge(stripe, 'pay_r500', 'pm_card_visa'));
       expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
       expect(sim.chargeAttempts()).toEqual([]);
 
       await adminJson(sim, 'DELETE', '/__admin/faults');
-      const retry = await charge(stripe, 'pay_r500', 'pm_card_visa');
-      expect(retry.lastResponse.headers['idempotent-replayed']).toBeUndefined();
-      expect(sim.chargeCount()).toBe(1);
+      const retry = await caught(charge(stripe, 'pay_r500', 'pm_card_visa'));
+      expect(retry.statusCode).toBe(500);
+      expect(retry.headers?.['idempotent-replayed']).toBe('true');
+      expect(sim.chargeAttempts()).toEqual([]);
       expect(faultsOf(sim)).toEqual([
         expect.objectContaining({ fault: 'error500', source: 'rate', idempotency_key: 'pay_r500:charge' }),
       ]);
+
+      // With store500s off it is the old behaviour: nothing stored, the same key executes.
+      sim.setStore500s(false);
+      sim.setFaults({ error500_rate: 1 });
+      await caught(charge(stripe, 'pay_r500_lenient', 'pm_card_visa'));
+      sim.setFaults({});
+      const executed = await charge(stripe, 'pay_r500_lenient', 'pm_card_visa');
+      expect(executed.lastResponse.headers['idempotent-replayed']).toBeUndefined();
+      expect(sim.chargeCount()).toBe(1);
+    });
+
+    it('charged500_rate and edge_rate: executed-then-500 (stored) and load-balancer errors (not stored)', async () => {
+      sim.setFaults({ charged500_rate: 1 });
+      const error = await caught(charge(stripe, 'pay_rc500', 'pm_card_visa'));
+      expect(error.statusCode).toBe(500);
+      expect(sim.chargeCount()).toBe(1);
+      sim.setFaults({});
+      expect((await caught(charge(stripe, 'pay_rc500', 'pm_card_visa'))).headers?.['idempotent-replayed']).toBe('true');
+      expect(sim.chargeCount()).toBe(1);
+
+      sim.setFaults({ edge_rate: 1, seed: 3 });
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        statuses.push(
+          (await rawPost(sim, '/v1/payment_intents', { ...RAW_CHARGE, payment_method: 'pm_card_visa' }, `e${i}`))
+            .status,
+        );
+      }
+      expect(new Set(statuses)).toEqual(new Set([502, 503]));
+      expect(sim.chargeCount()).toBe(1);
+      sim.setFaults({});
+      expect(
+        (await rawPost(sim, '/v1/payment_intents', { ...RAW_CHARGE, payment_method: 'pm_card_visa' }, 'e0')).status,
+      ).toBe(200);
+      expect(sim.chargeCount()).toBe(2);
+      expect(faultsOf(sim).map((entry) => entry.source)).toEqual(['rate', ...statuses.map(() => 'rate')]);
     });
 
     it('an injected lost response happens after the charge and storage: the retry replays it', async () => {
@@ -570,7 +791,15 @@ describe('PSP simulator fault injection', () => {
     });
 
     it('is deterministic for a seed, and never charges a payment twice', async () => {
-      const config = { error500_rate: 0.3, ratelimit_rate: 0.2, lost_rate: 0.15, seed: 42 };
+      // Seed 42 of the old four-draw PRNG no longer shows every kind: each mutating request now takes six draws.
+      const config = {
+        error500_rate: 0.2,
+        charged500_rate: 0.1,
+        edge_rate: 0.1,
+        ratelimit_rate: 0.2,
+        lost_rate: 0.15,
+        seed: 8,
+      };
       async function run(seed: number): Promise<{ outcomes: string[]; log: string[] }> {
         await adminJson(sim, 'POST', '/__admin/reset');
         await adminJson(sim, 'POST', '/__admin/faults', { ...config, seed });
@@ -587,14 +816,16 @@ describe('PSP simulator fault injection', () => {
         return { outcomes, log: sim.injectedFaults().map((entry) => `${entry.idempotency_key} ${entry.fault}`) };
       }
 
-      const first = await run(42);
-      const again = await run(42);
+      const first = await run(8);
+      const again = await run(8);
       expect(again).toEqual(first);
       expect(first.outcomes).toContain('ok');
       expect(first.outcomes.some((result) => result !== 'ok')).toBe(true);
-      expect(new Set(first.log.map((line) => line.split(' ')[1]))).toEqual(new Set(['error500', 'ratelimit', 'lost']));
+      expect(new Set(first.log.map((line) => line.split(' ')[1]))).toEqual(
+        new Set(['error500', 'charged500', 'edge502', 'edge503', 'ratelimit', 'lost']),
+      );
 
-      const otherSeed = await run(43);
+      const otherSeed = await run(9);
       expect(otherSeed.log).not.toEqual(first.log);
     });
   });

@@ -93,6 +93,11 @@ async function startReceiver(statusFor: (n: number) => number = () => 200): Prom
   return receiver as Receiver;
 }
 
+/** Events that accompany the state changes under test here (their own tests are elsewhere). */
+function isLifecycleDetail(type: string): boolean {
+  return type === 'payment_intent.created' || type.startsWith('charge.');
+}
+
 function sessionParams(
   overrides: Partial<Stripe.Checkout.SessionCreateParams> = {},
 ): Stripe.Checkout.SessionCreateParams {
@@ -156,6 +161,13 @@ async function payOnPage(sim: PspSimulator, session: Stripe.Checkout.Session, nu
   const page = await browse(session.url as string);
   const form = cardForm(page.html);
   return browse(new URL(form.action, sim.url).toString(), { cardnumber: number, exp: '12/34', cvc: '123' });
+}
+
+/** The PaymentIntent of a session, which exists once the buyer has attempted a payment on the page. */
+async function intentIdOf(stripe: Stripe, session: Stripe.Checkout.Session): Promise<string> {
+  const intent = (await stripe.checkout.sessions.retrieve(session.id)).payment_intent;
+  if (typeof intent !== 'string') throw new Error(`session ${session.id} has no PaymentIntent yet`);
+  return intent;
 }
 
 async function adminPost(sim: PspSimulator, path: string, body?: unknown) {
@@ -237,10 +249,13 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
     }
   });
 
-  const typesReceived = () => receiver.events().map((event) => event.type);
+  // The types of the events received, in order, leaving out the ones each state change also emits
+  // (payment_intent.created, charge.*: lifecycle-events.ts), which these tests are not about.
+  const eventsReceived = () => receiver.events().filter((event) => !isLifecycleDetail(event.type));
+  const typesReceived = () => eventsReceived().map((event) => event.type);
 
   describe('Checkout Sessions', () => {
-    it('creates a session in Stripe shape with its PaymentIntent, and retrieves it', async () => {
+    it('creates a session in Stripe shape, its PaymentIntent created by the first attempt, and retrieves it', async () => {
       const session = await stripe.checkout.sessions.create(sessionParams());
 
       expect(session.id).toMatch(/^cs_test_[A-Za-z0-9]+$/);
@@ -263,7 +278,17 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(Math.abs(session.created - now)).toBeLessThan(5);
       expect(session.expires_at - session.created).toBe(24 * 3600);
 
-      const intentId = session.payment_intent as string;
+      // Was: a PaymentIntent created with the session. Stripe (API >= 2022-08-01) creates it when the buyer pays.
+      expect(session.payment_intent).toBeNull();
+      expect(sim.paymentIntents()).toEqual([]);
+      const retrieved = await stripe.checkout.sessions.retrieve(session.id);
+      expect(withoutResponse(retrieved)).toEqual(withoutResponse(session));
+      const unexpanded = await stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent'] });
+      expect(unexpanded.payment_intent).toBeNull();
+
+      // A declined attempt creates the intent, which stays open for another card.
+      expect((await payOnPage(sim, session, CARDS.declined)).status).toBe(402);
+      const intentId = await intentIdOf(stripe, session);
       expect(intentId).toMatch(/^pi_/);
       const intent = await stripe.paymentIntents.retrieve(intentId);
       expect(intent).toMatchObject({
@@ -274,8 +299,6 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
         payment_method_types: ['card'],
       });
 
-      const retrieved = await stripe.checkout.sessions.retrieve(session.id);
-      expect(withoutResponse(retrieved)).toEqual(withoutResponse(session));
       const expanded = await stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent'] });
       expect((expanded.payment_intent as Stripe.PaymentIntent).id).toBe(intentId);
       expect(sim.checkoutSessions().map((s) => s.id)).toEqual([session.id]);
@@ -294,7 +317,8 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(replay.payment_intent).toBe(first.payment_intent);
       expect(replay.lastResponse.headers['idempotent-replayed']).toBe('true');
       expect(sim.checkoutSessions()).toHaveLength(1);
-      expect(sim.paymentIntents()).toHaveLength(1);
+      // Was 1: no PaymentIntent exists before the buyer pays.
+      expect(sim.paymentIntents()).toHaveLength(0);
 
       const other = await caught(
         stripe.checkout.sessions.create(sessionParams({ client_reference_id: 'pay_999' }), {
@@ -335,9 +359,12 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       const session = await stripe.checkout.sessions.create(
         sessionParams({ expires_at: Math.floor(Date.now() / 1000) + 3600 }),
       );
+      // An attempt first: before one, the session has no PaymentIntent to cancel.
+      await payOnPage(sim, session, CARDS.declined);
+      const intentId = await intentIdOf(stripe, session);
       const expired = await stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: 'pay_123:stop' });
       expect(expired).toMatchObject({ status: 'expired', payment_status: 'unpaid', url: null });
-      const intent = await stripe.paymentIntents.retrieve(session.payment_intent as string);
+      const intent = await stripe.paymentIntents.retrieve(intentId);
       expect(intent).toMatchObject({ status: 'canceled', cancellation_reason: 'abandoned' });
 
       const again = await caught(stripe.checkout.sessions.expire(session.id));
@@ -349,8 +376,9 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(page.status).toBe(410);
       expect(cardFormOrNull(page.html)).toBeNull();
 
-      await waitFor(() => receiver.received.length === 2, 5000, 'two webhooks');
-      expect(typesReceived().sort()).toEqual(['checkout.session.expired', 'payment_intent.canceled']);
+      await waitFor(() => typesReceived().length === 3, 5000, 'three webhooks');
+      expect(typesReceived()[0]).toBe('payment_intent.payment_failed');
+      expect(typesReceived().slice(1).sort()).toEqual(['checkout.session.expired', 'payment_intent.canceled']);
       const event = receiver.events().find((e) => e.type === 'checkout.session.expired') as Stripe.Event;
       expect(event.request).toEqual({ id: expect.stringMatching(/^req_/), idempotency_key: 'pay_123:stop' });
     });
@@ -369,8 +397,11 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       await sleep(60);
       expect(clocked.sim.checkoutSessions()[0]?.status).toBe('open');
       nowMs += 1801 * 1000;
-      await waitFor(() => receiver.received.length === 2, 5000, 'expiry webhooks');
-      expect(typesReceived().sort()).toEqual(['checkout.session.expired', 'payment_intent.canceled']);
+      // Was: payment_intent.canceled too. No attempt was made, so there is no PaymentIntent to cancel.
+      await waitFor(() => typesReceived().includes('checkout.session.expired'), 5000, 'expiry webhooks');
+      await sleep(50);
+      expect(typesReceived()).toEqual(['checkout.session.expired']);
+      expect(clocked.sim.paymentIntents()).toEqual([]);
       expect((await clocked.stripe.checkout.sessions.retrieve(session.id)).status).toBe('expired');
       const expiredEvent = receiver.events().find((e) => e.type === 'checkout.session.expired');
       expect(expiredEvent?.request).toEqual({ id: null, idempotency_key: null });
@@ -407,7 +438,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(location.searchParams.get('status')).toBe('succeeded');
       expect(location.searchParams.get('payment_id')).toBe('pay_123');
 
-      const intent = await stripe.paymentIntents.retrieve(session.payment_intent as string, {
+      const intent = await stripe.paymentIntents.retrieve(await intentIdOf(stripe, session), {
         expand: ['payment_method'],
       });
       expect(intent).toMatchObject({ status: 'succeeded', amount_received: 2599, last_payment_error: null });
@@ -424,8 +455,8 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       const completed = await stripe.checkout.sessions.retrieve(session.id);
       expect(completed).toMatchObject({ status: 'complete', payment_status: 'paid', url: null });
 
-      await waitFor(() => receiver.received.length === 2, 5000, 'two webhooks');
-      const events = receiver.events();
+      await waitFor(() => typesReceived().length === 2, 5000, 'two webhooks');
+      const events = eventsReceived();
       expect(events.map((event) => event.type)).toEqual(['payment_intent.succeeded', 'checkout.session.completed']);
       for (const entry of receiver.received) {
         expect(entry.headers['content-type']).toMatch(/^application\/json/);
@@ -466,7 +497,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(declined.html).toContain('Your card was declined.');
       expect(cardForm(declined.html).payButton).toBe(true);
 
-      const intentId = session.payment_intent as string;
+      const intentId = await intentIdOf(stripe, session);
       const failed = await stripe.paymentIntents.retrieve(intentId);
       expect(failed.status).toBe('requires_payment_method');
       expect(failed.last_payment_error).toMatchObject({ code: 'card_declined', decline_code: 'generic_decline' });
@@ -481,7 +512,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(sim.chargeCount()).toBe(1);
       expect(sim.chargeAttempts()).toHaveLength(2);
 
-      await waitFor(() => receiver.received.length === 3, 5000, 'three webhooks');
+      await waitFor(() => typesReceived().length === 3, 5000, 'three webhooks');
       expect(typesReceived()).toEqual([
         'payment_intent.payment_failed',
         'payment_intent.succeeded',
@@ -503,7 +534,9 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(errorCode(noCvc.html)).toBe('incomplete_cvc');
 
       expect(sim.chargeAttempts()).toEqual([]);
-      expect(sim.paymentIntents()[0]?.status).toBe('requires_payment_method');
+      // Was: the session's intent, requires_payment_method. A card refused before submission creates none.
+      expect(sim.paymentIntents()).toEqual([]);
+      expect((await stripe.checkout.sessions.retrieve(session.id)).payment_intent).toBeNull();
       await sleep(50);
       expect(receiver.received).toEqual([]);
       expect((await browse(`${sim.url}/pay/cs_test_unknown`)).status).toBe(404);
@@ -514,7 +547,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       const started = await payOnPage(sim, session, CARDS.threeDS);
       expect(started.status).toBe(303);
       expect(started.location).toBe(`/pay/${session.id}/3ds`);
-      const intentId = session.payment_intent as string;
+      const intentId = await intentIdOf(stripe, session);
       const pending = await stripe.paymentIntents.retrieve(intentId);
       expect(pending.status).toBe('requires_action');
       expect(pending.next_action).toEqual({
@@ -535,7 +568,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(sim.chargeCount()).toBe(1);
       expect((await stripe.checkout.sessions.retrieve(session.id)).status).toBe('complete');
 
-      await waitFor(() => receiver.received.length === 3, 5000, 'three webhooks');
+      await waitFor(() => typesReceived().length === 3, 5000, 'three webhooks');
       expect(typesReceived()).toEqual([
         'payment_intent.requires_action',
         'payment_intent.succeeded',
@@ -555,7 +588,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(location.searchParams.get('session_id')).toBe(session.id);
       expect(location.searchParams.get('payment_id')).toBe('pay_123');
 
-      const intent = await stripe.paymentIntents.retrieve(session.payment_intent as string);
+      const intent = await stripe.paymentIntents.retrieve(await intentIdOf(stripe, session));
       expect(intent.status).toBe('requires_payment_method');
       expect(intent.last_payment_error).toMatchObject({
         code: 'payment_intent_authentication_failure',
@@ -567,7 +600,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       const paid = await payOnPage(sim, session, CARDS.success);
       expect(paid.status).toBe(303);
       expect(sim.chargeCount()).toBe(1);
-      await waitFor(() => receiver.received.length === 4, 5000, 'four webhooks');
+      await waitFor(() => typesReceived().length === 4, 5000, 'four webhooks');
       expect(typesReceived()).toEqual([
         'payment_intent.requires_action',
         'payment_intent.payment_failed',
@@ -582,7 +615,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       const approved = await browse(`${sim.url}${started.location}`, { action: 'approve' });
       expect(approved.status).toBe(402);
       expect(errorCode(approved.html)).toBe('card_declined');
-      const intent = await stripe.paymentIntents.retrieve(session.payment_intent as string);
+      const intent = await stripe.paymentIntents.retrieve(await intentIdOf(stripe, session));
       expect(intent.last_payment_error?.decline_code).toBe('insufficient_funds');
       expect(sim.chargeAttempts()).toEqual([expect.objectContaining({ status: 'failed' })]);
     });
@@ -590,7 +623,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
     it('completes a session when the admin route answers its challenge', async () => {
       const session = await stripe.checkout.sessions.create(sessionParams());
       await payOnPage(sim, session, CARDS.threeDS);
-      const intentId = session.payment_intent as string;
+      const intentId = await intentIdOf(stripe, session);
       const answer = await adminPost(sim, `/__admin/payment_intents/${intentId}/authenticate`, { outcome: 'approve' });
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({ id: intentId, status: 'succeeded' });
@@ -654,8 +687,8 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(done).toMatchObject({ status: 'succeeded', next_action: null, amount_received: 5000 });
       expect(sim.charges()).toEqual([expect.objectContaining({ payment_intent: pi.id, amount: 5000 })]);
 
-      await waitFor(() => receiver.received.length === 2, 5000, 'two webhooks');
-      const events = receiver.events();
+      await waitFor(() => typesReceived().length === 2, 5000, 'two webhooks');
+      const events = eventsReceived();
       expect(events.map((event) => event.type)).toEqual(['payment_intent.requires_action', 'payment_intent.succeeded']);
       expect(events[0]?.request).toEqual({ id: pi.lastResponse.requestId, idempotency_key: expect.any(String) });
     });
@@ -669,7 +702,9 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
         ...CARD_ONLY,
       });
       expect(pi.status).toBe('requires_action');
-      expect(pi.next_action?.redirect_to_url?.return_url).toBeNull();
+      // Was: redirect_to_url with return_url null. Without a return_url Stripe answers use_stripe_sdk (no URL).
+      expect(pi.next_action?.type).toBe('use_stripe_sdk');
+      expect(pi.next_action?.redirect_to_url).toBeUndefined();
 
       const failed = await adminPost(sim, `/__admin/payment_intents/${pi.id}/authenticate`, { outcome: 'fail' });
       expect(failed.status).toBe(200);
@@ -692,7 +727,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
 
       const retried = await stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa' });
       expect(retried.status).toBe('succeeded');
-      await waitFor(() => receiver.received.length === 3, 5000, 'three webhooks');
+      await waitFor(() => typesReceived().length === 3, 5000, 'three webhooks');
       expect(typesReceived()).toEqual([
         'payment_intent.requires_action',
         'payment_intent.payment_failed',
@@ -773,7 +808,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       });
       expect(sim.chargeAttempts().filter((attempt) => attempt.status === 'failed')).toHaveLength(1);
 
-      await waitFor(() => receiver.received.length === 4, 5000, 'four webhooks');
+      await waitFor(() => typesReceived().length === 4, 5000, 'four webhooks');
       expect(typesReceived()).toEqual([
         'payment_intent.processing',
         'payment_intent.succeeded',
@@ -808,14 +843,25 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       expect(refused.code).toBe('payment_intent_unexpected_state');
       expect(sim.chargeCount()).toBe(1);
 
-      await waitFor(() => receiver.received.length === 6, 5000, 'six webhooks');
+      await waitFor(() => typesReceived().length === 6, 5000, 'six webhooks');
       expect(typesReceived().filter((type) => type === 'payment_intent.canceled')).toHaveLength(3);
     });
 
-    it('expires the Checkout Session whose PaymentIntent is canceled through the API', async () => {
+    it("refuses to cancel a Checkout Session's PaymentIntent through the API: the session is expired instead", async () => {
+      // Was: the cancel succeeded and expired the session. Stripe answers 400 ("You can't confirm or cancel the
+      // PaymentIntent for a Checkout Session. To cancel, expire the Checkout Session instead").
       const session = await stripe.checkout.sessions.create(sessionParams());
-      await stripe.paymentIntents.cancel(session.payment_intent as string);
+      await payOnPage(sim, session, CARDS.threeDS);
+      const intentId = await intentIdOf(stripe, session);
+      const refused = await caught(stripe.paymentIntents.cancel(intentId));
+      expect(refused).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+      expect(refused.statusCode).toBe(400);
+      expect(sim.checkoutSessions()[0]?.status).toBe('open');
+      expect(sim.paymentIntents()[0]?.status).toBe('requires_action');
+
+      await stripe.checkout.sessions.expire(session.id);
       expect(sim.checkoutSessions()[0]?.status).toBe('expired');
+      expect((await stripe.paymentIntents.retrieve(intentId)).status).toBe('canceled');
       expect((await payOnPage(sim, session, CARDS.success).catch(() => undefined))?.status).not.toBe(303);
       expect(sim.chargeAttempts()).toEqual([]);
     });
@@ -837,12 +883,13 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
         }),
       );
       const listed = await stripe.events.list();
-      expect(listed.data.map((event) => event.type)).toEqual([
+      const stateEvents = listed.data.filter((event) => !isLifecycleDetail(event.type));
+      expect(stateEvents.map((event) => event.type)).toEqual([
         'payment_intent.payment_failed',
         'payment_intent.succeeded',
       ]);
       expect(listed.url).toBe('/v1/events');
-      const succeeded = listed.data[1] as Stripe.Event;
+      const succeeded = stateEvents[1] as Stripe.Event;
       expect(succeeded.request).toEqual({ id: first.lastResponse.requestId, idempotency_key: 'evt-key-1' });
       expect((succeeded.data.object as Stripe.PaymentIntent).id).toBe(first.id);
 
@@ -853,39 +900,38 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
 
       const retrieved = await stripe.events.retrieve(succeeded.id);
       expect(retrieved.id).toBe(succeeded.id);
-      await waitFor(() => receiver.received.length === 2, 5000, 'webhooks');
+      await waitFor(() => typesReceived().length === 2, 5000, 'webhooks');
       await waitFor(() => sim.events().every((event) => event.pending_webhooks === 0), 5000, 'pending_webhooks 0');
       expect((await stripe.events.retrieve(succeeded.id)).pending_webhooks).toBe(0);
 
       const missing = await caught(stripe.events.retrieve('evt_nope'));
       expect(missing.statusCode).toBe(404);
       // A replayed request emits nothing new.
+      const before = sim.events().length;
       await stripe.paymentIntents.create(
         { amount: 1000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, ...CARD_ONLY },
         { idempotencyKey: 'evt-key-1' },
       );
-      expect(sim.events()).toHaveLength(2);
+      expect(sim.events()).toHaveLength(before);
+      expect(sim.events().filter((event) => !isLifecycleDetail(event.type))).toHaveLength(2);
     });
   });
 
   describe('webhooks', () => {
-    async function succeed(client = stripe, amount = 1000): Promise<Stripe.PaymentIntent> {
-      return client.paymentIntents.create({
-        amount,
-        currency: 'usd',
-        payment_method: 'pm_card_visa',
-        confirm: true,
-        ...CARD_ONLY,
-      });
+    // One state change that emits exactly one event: a Checkout Session expired before any payment attempt
+    // (checkout.session.expired). A PaymentIntent's success also emits payment_intent.created and charge.succeeded.
+    async function emitOne(client = stripe): Promise<Stripe.Checkout.Session> {
+      const session = await client.checkout.sessions.create(sessionParams());
+      return client.checkout.sessions.expire(session.id);
     }
 
     it('signs exactly as Stripe: constructEvent accepts, generateTestHeaderString agrees, tampering is caught', async () => {
-      await succeed();
+      await emitOne();
       await waitFor(() => receiver.received.length === 1, 5000, 'one webhook');
       const [entry] = receiver.received as [Received];
       const header = entry.headers['stripe-signature'] as string;
       const event = stripe.webhooks.constructEvent(entry.body, header, WEBHOOK_SECRET);
-      expect(event.type).toBe('payment_intent.succeeded');
+      expect(event.type).toBe('checkout.session.expired');
 
       const timestamp = Number(/t=(\d+)/.exec(header)?.[1]);
       expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(5);
@@ -915,7 +961,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
 
     it('retries a failing endpoint with exponential backoff, same event id and body', async () => {
       receiver.statusFor = (n) => (n <= 2 ? 500 : 200);
-      const pi = await succeed();
+      const expired = await emitOne();
       await waitFor(() => receiver.received.length === 3, 5000, 'three attempts');
       await sleep(100);
       expect(receiver.received).toHaveLength(3);
@@ -923,7 +969,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       const events = receiver.events();
       expect(new Set(events.map((event) => event.id)).size).toBe(1);
       expect(new Set(receiver.received.map((entry) => entry.body)).size).toBe(1);
-      expect((events[0] as Stripe.Event).data.object).toMatchObject({ id: pi.id });
+      expect((events[0] as Stripe.Event).data.object).toMatchObject({ id: expired.id });
       const [a, b, c] = receiver.received.map((entry) => entry.at) as [number, number, number];
       expect(b - a).toBeGreaterThanOrEqual(45);
       expect(c - b).toBeGreaterThanOrEqual(95);
@@ -934,7 +980,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
         [2, 500, false, 'automatic'],
         [3, 200, true, 'automatic'],
       ]);
-      expect(deliveries.every((d) => d.event_id === events[0]?.id && d.type === 'payment_intent.succeeded')).toBe(true);
+      expect(deliveries.every((d) => d.event_id === events[0]?.id && d.type === 'checkout.session.expired')).toBe(true);
       expect(deliveries[0]?.next_attempt_at).not.toBeNull();
       expect(deliveries[2]?.next_attempt_at).toBeNull();
       const viaAdmin = JSON.parse((await adminGet(sim, '/__admin/webhooks/deliveries')).text);
@@ -948,7 +994,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       await dead.close();
       sim.setWebhookEndpoint(deadUrl);
       sim.setWebhookBehaviour({ max_attempts: 3, retry_base_ms: 20 });
-      await succeed();
+      await emitOne();
       await waitFor(() => sim.webhookDeliveries().length === 3, 5000, 'three failed attempts');
       await sleep(150);
       const deliveries = sim.webhookDeliveries();
@@ -959,7 +1005,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
 
       // Retries go to the endpoint configured when they run.
       sim.setWebhookBehaviour({ max_attempts: 5, retry_base_ms: 100 });
-      await succeed();
+      await emitOne();
       await waitFor(() => sim.webhookDeliveries().length === 4, 5000, 'a fourth attempt');
       const set = await adminPost(sim, '/__admin/webhooks/endpoint', { url: receiver.url });
       expect(set).toEqual({ status: 200, body: { url: receiver.url, secret: WEBHOOK_SECRET } });
@@ -970,7 +1016,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
     it('duplicates every event when told to', async () => {
       const behaviour = await adminPost(sim, '/__admin/webhooks/behaviour', { duplicate: 3 });
       expect(behaviour.body).toMatchObject({ duplicate: 3, paused: false });
-      await succeed();
+      await emitOne();
       await waitFor(() => receiver.received.length === 3, 5000, 'three copies');
       await sleep(50);
       expect(receiver.received).toHaveLength(3);
@@ -981,14 +1027,14 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
 
     it('reorders a full window newest first, and flushes a partial one after reorder_ms', async () => {
       sim.setWebhookBehaviour({ reorder: true, reorder_window: 3, reorder_ms: 10_000 });
-      const created = [await succeed(stripe, 1001), await succeed(stripe, 1002), await succeed(stripe, 1003)];
+      const created = [await emitOne(), await emitOne(), await emitOne()];
       await waitFor(() => receiver.received.length === 3, 5000, 'a reordered batch');
-      const order = receiver.events().map((event) => (event.data.object as Stripe.PaymentIntent).id);
-      expect(order).toEqual(created.map((pi) => pi.id).reverse());
+      const order = receiver.events().map((event) => (event.data.object as Stripe.Checkout.Session).id);
+      expect(order).toEqual(created.map((session) => session.id).reverse());
 
       sim.setWebhookBehaviour({ reorder_window: 10, reorder_ms: 150 });
       const started = Date.now();
-      const later = [await succeed(stripe, 1004), await succeed(stripe, 1005)];
+      const later = [await emitOne(), await emitOne()];
       await sleep(50);
       expect(receiver.received).toHaveLength(3);
       await waitFor(() => receiver.received.length === 5, 5000, 'the partial batch');
@@ -996,14 +1042,14 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       const tail = receiver
         .events()
         .slice(3)
-        .map((event) => (event.data.object as Stripe.PaymentIntent).id);
-      expect(tail).toEqual(later.map((pi) => pi.id).reverse());
+        .map((event) => (event.data.object as Stripe.Checkout.Session).id);
+      expect(tail).toEqual(later.map((session) => session.id).reverse());
     });
 
     it('delays deliveries by delay_ms', async () => {
       sim.setWebhookBehaviour({ delay_ms: 300 });
       const started = Date.now();
-      await succeed();
+      await emitOne();
       await sleep(150);
       expect(receiver.received).toHaveLength(0);
       expect(sim.pendingWebhooks()).toBe(1);
@@ -1013,8 +1059,8 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
 
     it('holds everything while paused, retries included, and sends it when unpaused', async () => {
       await adminPost(sim, '/__admin/webhooks/behaviour', { paused: true });
-      await succeed();
-      await succeed();
+      await emitOne();
+      await emitOne();
       await sleep(100);
       expect(receiver.received).toHaveLength(0);
       expect(sim.pendingWebhooks()).toBe(2);
@@ -1022,12 +1068,13 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
         paused: false,
       });
       await waitFor(() => receiver.received.length === 2, 5000, 'released deliveries');
-      expect(sim.pendingWebhooks()).toBe(0);
+      // The delivery is counted done once its response is read, just after the receiver saw it.
+      await waitFor(() => sim.pendingWebhooks() === 0, 5000, 'no delivery left');
 
       // A retry falling due while paused waits too.
       receiver.statusFor = (n) => (n === 3 ? 500 : 200);
       sim.setWebhookBehaviour({ retry_base_ms: 100 });
-      await succeed();
+      await emitOne();
       await waitFor(() => receiver.received.length === 3, 5000, 'the failing attempt');
       sim.setWebhookBehaviour({ paused: true });
       await sleep(250);
@@ -1038,7 +1085,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
     });
 
     it('resends an event: same id and body, a fresh signature', async () => {
-      await succeed();
+      await emitOne();
       await waitFor(() => receiver.received.length === 1, 5000, 'the delivery');
       const eventId = receiver.events()[0]?.id as string;
       await sleep(1100);
@@ -1058,7 +1105,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
     });
 
     it('sends with a stale timestamp, a wrong secret or a tampered body, which verification refuses', async () => {
-      await succeed();
+      await emitOne();
       await waitFor(() => receiver.received.length === 1, 5000, 'the delivery');
       const eventId = receiver.events()[0]?.id as string;
 
@@ -1104,7 +1151,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
         url: null,
         secret: null,
       });
-      await succeed();
+      await emitOne();
       await sleep(50);
       expect(receiver.received).toHaveLength(0);
       expect(sim.events()).toEqual([expect.objectContaining({ pending_webhooks: 0 })]);
@@ -1114,7 +1161,7 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
       const { sim: other, stripe: otherStripe } = await startSim({ webhookUrl: receiver.url });
       const secret = other.webhookEndpoint()?.secret as string;
       expect(secret).toMatch(/^whsec_[A-Za-z0-9]{32}$/);
-      await succeed(otherStripe);
+      await emitOne(otherStripe);
       await waitFor(() => receiver.received.length === 1, 5000, 'the delivery');
       expect(receiver.events(secret)).toHaveLength(1);
 
@@ -1133,9 +1180,9 @@ describe('PSP simulator: hosted page, 3-D Secure, pending payments, webhooks', (
         webhookRetryBaseMs: 100,
         webhookBehaviour: { delay_ms: 0 },
       });
-      await succeed(otherStripe);
+      await emitOne(otherStripe);
       other.setWebhookBehaviour({ delay_ms: 200 });
-      await succeed(otherStripe);
+      await emitOne(otherStripe);
       await waitFor(() => receiver.received.length === 1, 5000, 'the first attempt');
       expect(other.pendingWebhooks()).toBe(2);
       await other.close();

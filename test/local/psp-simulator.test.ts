@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { DEFAULT_SEARCH_LAG_MS } from '../../local/psp-simulator/payment-intent-routes';
 import { type PspSimulator, type PspSimulatorOptions, startPspSimulator } from '../../local/psp-simulator/server';
 
 const SECRET_KEY = 'sk_test_simulator_0123456789abcdefWXYZ';
@@ -18,6 +19,10 @@ async function caught(promise: Promise<unknown>): Promise<Stripe.errors.StripeEr
     throw error;
   }
   throw new Error('expected the Stripe call to fail');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -422,6 +427,8 @@ describe('PSP simulator (driven by the stripe SDK)', () => {
       const created = await createMany(5);
       const target = created[3] as Stripe.PaymentIntent;
       await stripe.paymentIntents.confirm(target.id, { payment_method: 'pm_card_visa' });
+      // Search lags behind writes, as on Stripe (see psp-simulator-truth.test.ts): wait until it has caught up.
+      await sleep(DEFAULT_SEARCH_LAG_MS + 50);
 
       const byId = await stripe.paymentIntents.search({ query: "metadata['payment_id']:'pay_3'" });
       expect(byId).toMatchObject({ object: 'search_result', has_more: false, next_page: null });

@@ -118,3 +118,91 @@ describe('Class: StripePsp', () => {
     });
   });
 });
+
+/** An error as the stripe SDK throws it (only the fields the adapter reads). */
+function sdkError(type: string, statusCode: number, message = 'boom') {
+  return Object.assign(new Error(message), { type, statusCode });
+}
+
+function intentsStub(create: () => Promise<unknown>) {
+  const sdk = {
+    paymentIntents: { create: async () => create() },
+    checkout: { sessions: { create: async () => create() } },
+  };
+  return new StripePsp(async () => sdk as unknown as Stripe);
+}
+
+const chargeRequest = {
+  amountMinor: 2500,
+  currency: 'EUR',
+  paymentMethod: 'pm_card_threeDSecure2Required',
+  metadata: { payment_id: 'pay_1' },
+  idempotencyKey: 'pay_1:charge',
+};
+
+describe('Class: StripePsp (outcomes a retry cannot learn, and actions without a URL)', () => {
+  describe('Method: charge', () => {
+    it('turns a 500 into PspOutcomeUnknownError: Stripe stores it under the key, so a retry cannot tell', async () => {
+      // Prepare
+      const psp = intentsStub(async () => {
+        throw sdkError('StripeAPIError', 500);
+      });
+
+      // Act
+      const act = psp.charge(chargeRequest);
+
+      // Assess
+      await expect(act).rejects.toMatchObject({ name: 'PspOutcomeUnknownError' });
+    });
+
+    it.each([502, 503, 504])(
+      'keeps a %s (in front of the PSP, not stored) a retryable PspTransientError',
+      async (status) => {
+        // Prepare
+        const psp = intentsStub(async () => {
+          throw sdkError('StripeAPIError', status);
+        });
+
+        // Act & Assess
+        await expect(psp.charge(chargeRequest)).rejects.toMatchObject({ name: 'PspTransientError' });
+      },
+    );
+
+    it('passes on use_stripe_sdk with the client secret when the PSP gives the buyer no URL', async () => {
+      // Prepare
+      const psp = intentsStub(async () => ({
+        id: 'pi_3ds',
+        status: 'requires_action',
+        client_secret: 'pi_3ds_secret_abc',
+        next_action: { type: 'use_stripe_sdk', use_stripe_sdk: {} },
+      }));
+
+      // Act
+      const result = await psp.charge(chargeRequest);
+
+      // Assess
+      expect(result).toEqual({
+        outcome: 'PENDING',
+        pspReference: 'pi_3ds',
+        status: 'requires_action',
+        nextAction: { type: 'use_stripe_sdk', client_secret: 'pi_3ds_secret_abc' },
+      });
+    });
+  });
+
+  describe('Method: registerHostedPayment', () => {
+    it('turns a 500 into PspOutcomeUnknownError and a 503 into PspTransientError', async () => {
+      // Prepare
+      const failing = (status: number) =>
+        intentsStub(async () => {
+          throw sdkError('StripeAPIError', status);
+        });
+
+      // Act & Assess
+      await expect(failing(500).registerHostedPayment(request)).rejects.toMatchObject({
+        name: 'PspOutcomeUnknownError',
+      });
+      await expect(failing(503).registerHostedPayment(request)).rejects.toMatchObject({ name: 'PspTransientError' });
+    });
+  });
+});
