@@ -88,6 +88,7 @@ export interface PaymentEvent {
   task_token?: string;
   /** Name of the pay-in execution currently responsible for the payment. */
   execution_name?: string;
+  created_by_key_id?: string;
   order_ids: string[];
   created_at: string;
   updated_at: string;

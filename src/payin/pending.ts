@@ -15,6 +15,17 @@ export type PendingDeps = Pick<StepDeps, 'psp' | 'settings'> & {
   tasks: TaskResponder;
 };
 
+/**
+ * The idempotency key of one attempt to stop a payment at the PSP. Stopping is idempotent by nature (a second
+ * cancel is refused and the state is read again after every attempt), so each attempt gets its own key: a 500 or a
+ * refusal stored under an earlier attempt's key is never replayed to a later one.
+ */
+export const stopKey = (paymentId: string, now: number = Date.now()) => `${paymentId}:stop:${now}`;
+
+/** A failed PSP payment that cannot be confirmed again (cancelled, or its hosted page expired). */
+export const isStopped = (state: PspChargeState) =>
+  state.reason === 'expired' || Boolean(state.reason?.startsWith('canceled'));
+
 export type WaitOutcome = { outcome: 'SUCCEEDED' | 'FAILED'; reason?: string };
 
 /** The outcome a waiting workflow should continue with, once the payment is settled; undefined while pending. */
@@ -57,6 +68,12 @@ export async function settle(
   read?: Payment,
 ): Promise<string> {
   let payment = read ?? (await loadPayment(deps, paymentId));
+  if (payment.event.status === 'FAILED' && state.state === 'succeeded') {
+    // Never dropped silently: the buyer was charged for a payment we ended. The event fails (and is dead-lettered
+    // with an alarm after its retries), so a person refunds or books it.
+    logger.error('the PSP charged a FAILED payment: refund needed', { payment_id: paymentId, psp: state.pspReference });
+    throw new InconsistentStateError(`payment ${paymentId} is FAILED but the PSP charged ${state.pspReference}`);
+  }
   if (payment.event.status === 'SUCCESS' || payment.event.status === 'FAILED' || isCharged(payment)) {
     await resume(deps, paymentId);
     return 'already_settled';
@@ -65,15 +82,21 @@ export async function settle(
   if (state.amountMinor !== payment.event.total_minor || state.currency !== payment.event.currency) {
     throw new InconsistentStateError(`payment ${paymentId}: the PSP has ${state.amountMinor} ${state.currency}`);
   }
-  if (state.state === 'failed' && payment.event.mode === 'hosted') {
-    // A declined card on the hosted page would let the buyer try again; we close the page first, so that a
-    // FAILED payment can never be paid afterwards. If it was paid meanwhile, that is the answer.
+  if (state.state === 'failed' && (payment.event.mode === 'hosted' || !isStopped(state))) {
+    // A declined card (on the hosted page, or a failed 3-D Secure whose client secret the buyer holds) would let the
+    // buyer try again; we stop the payment at the PSP first, so that a FAILED payment can never be paid afterwards.
+    // If it was paid meanwhile, that is the answer.
     const declined = state;
-    state = await deps.psp.stopPending(state.pspReference, payment.event.checkout_session_id, `${paymentId}:stop`);
+    state = await deps.psp.stopPending(state.pspReference, payment.event.checkout_session_id, stopKey(paymentId));
     // Closing the page cancels the intent; the reason the payment failed is still the decline.
-    if (state.state === 'failed') state = { ...state, reason: declined.reason ?? state.reason };
+    if (state.state === 'failed') {
+      state = { ...state, reason: declined.reason ?? (payment.event.mode === 'hosted' ? state.reason : undefined) };
+    }
     payment = await loadPayment(deps, paymentId);
-    if (state.state === 'pending') throw new PspTransientError(`payment ${paymentId}: the hosted page is still open`);
+    if (state.state === 'pending') {
+      const what = payment.event.mode === 'hosted' ? 'the hosted page' : 'its PaymentIntent';
+      throw new PspTransientError(`payment ${paymentId}: ${what} is still open`);
+    }
   }
   if (state.state === 'succeeded') {
     await recordCharged(deps, payment, state.pspReference);
@@ -92,7 +115,7 @@ export async function cancelPending(deps: PendingDeps, paymentId: string, read?:
   if (settled) return settled;
   const reference = payment.event.psp_reference;
   if (!reference) throw new InconsistentStateError(`payment ${paymentId} is pending without a PSP reference`);
-  const state = await deps.psp.stopPending(reference, payment.event.checkout_session_id, `${paymentId}:stop`);
+  const state = await deps.psp.stopPending(reference, payment.event.checkout_session_id, stopKey(paymentId));
   if (state.state === 'pending')
     throw new PspTransientError(`payment ${paymentId} could not be stopped at the PSP yet`);
   if (state.state === 'succeeded') {

@@ -12,7 +12,7 @@
 import { InconsistentStateError } from '../core/errors';
 import { logger } from '../core/observability';
 import { isCharged, isFinal, type Payment } from './payment';
-import { cancelPending, type PendingDeps, settle } from './pending';
+import { cancelPending, isStopped, type PendingDeps, settle, stopKey } from './pending';
 import { loadPayment, move, recordCharged, type StepDeps } from './steps';
 import { isWorkflowRunning, redrive, type WorkflowDeps } from './workflow';
 
@@ -135,7 +135,11 @@ async function askPsp(deps: RecoveryPspDeps, payment: Payment): Promise<{ outcom
   const paymentId = payment.event.payment_id;
   const same = (outcome: PspResolution) => ({ outcome, payment });
   if (!['UNKNOWN', 'EXECUTING'].includes(payment.event.status) || isCharged(payment)) return same('unchanged');
-  const charges = await deps.psp.findCharges(paymentId);
+  // Intents can only have been created since the payment was accepted: the window lets the PSP confirm "none" from
+  // its list (no indexing delay) when its search, which lags writes (up to an hour in an outage), finds nothing.
+  const charges = await deps.psp.findCharges(paymentId, {
+    createdFrom: Math.floor(Date.parse(payment.event.created_at) / 1000) - 300,
+  });
   const succeeded = charges.filter((c) => c.state === 'succeeded');
   if (succeeded.length > 1) {
     throw new InconsistentStateError(
@@ -157,7 +161,7 @@ async function askPsp(deps: RecoveryPspDeps, payment: Payment): Promise<{ outcom
   /** Stops what is still open at the PSP and takes its answer after that; undefined when all stopped unpaid. */
   const stopOpen = async (open: { pspReference: string }[]) => {
     for (const { pspReference } of open) {
-      const state = await deps.psp.stopPending(pspReference, payment.event.checkout_session_id, `${paymentId}:stop`);
+      const state = await deps.psp.stopPending(pspReference, payment.event.checkout_session_id, stopKey(paymentId));
       if (state.state === 'succeeded') {
         return { outcome: 'charged' as const, payment: await recordCharged(deps, payment, state.pspReference) };
       }
@@ -182,6 +186,11 @@ async function askPsp(deps: RecoveryPspDeps, payment: Payment): Promise<{ outcom
       const answer = await stopOpen(hostedPage(payment));
       if (answer) return answer;
     }
+    // A failed attempt that can still be confirmed (a failed 3-D Secure: the buyer holds the client secret) is
+    // stopped first, so a FAILED payment can never be paid afterwards.
+    const confirmable = charges.filter((c) => c.state === 'failed' && !isStopped(c));
+    const answer = await stopOpen(confirmable);
+    if (answer) return answer;
     const failed = await move(deps, payment, 'FAILED', { reason: 'psp_no_charge_found', from: ['UNKNOWN'] });
     if (failed.moved) return { outcome: 'failed', payment: failed.payment };
     // Someone settled it first (a charge recorded meanwhile): its stored state is the answer, not ours.

@@ -112,12 +112,12 @@ export class StripePsp implements Psp {
           currency: request.currency.toLowerCase(),
           payment_method: request.paymentMethod,
           confirm: true,
-          // 3-D Secure may redirect the buyer: with a return URL the PSP can send them back to it; without one,
-          // redirecting methods are not offered and a 3-D Secure card answers use_stripe_sdk (no URL).
-          // (`payment_method_types` is no longer writable on current API versions.)
-          ...(request.returnUrl
-            ? { return_url: request.returnUrl, automatic_payment_methods: { enabled: true } }
-            : { automatic_payment_methods: { enabled: true, allow_redirects: 'never' as const } }),
+          // Cards only: a bank debit could stay processing for days, past our deadline, and other methods have next
+          // actions we do not pass on. 3-D Secure may redirect the buyer: with a return URL the PSP sends them back
+          // to it; without one a 3-D Secure card answers use_stripe_sdk (no URL). (`payment_method_types` is no
+          // longer writable on current API versions.)
+          allowed_payment_method_types: ['card'],
+          ...(request.returnUrl ? { return_url: request.returnUrl } : {}),
           metadata: request.metadata,
           description: request.description,
         },
@@ -205,7 +205,12 @@ export class StripePsp implements Psp {
     return { sessionId: session.id, pspReference: intent ?? session.id, redirectUrl: session.url };
   }
 
-  async findCharges(paymentId: string): Promise<PspChargeState[]> {
+  /**
+   * Every PaymentIntent for our payment id: by search, and, when the search finds none and a creation window is
+   * given, confirmed by listing the intents created since then (the list has no indexing delay; the search lags
+   * writes, by up to an hour in an outage, so its "none" alone is never proof).
+   */
+  async findCharges(paymentId: string, window?: { createdFrom: number }): Promise<PspChargeState[]> {
     const stripe = await this.stripe();
     return ask(async () => {
       const found: PspChargeState[] = [];
@@ -215,6 +220,10 @@ export class StripePsp implements Psp {
         limit: 100,
       })) {
         found.push(chargeState(intent));
+      }
+      if (found.length > 0 || !window) return found;
+      for await (const intent of stripe.paymentIntents.list({ created: { gte: window.createdFrom }, limit: 100 })) {
+        if (intent.metadata?.payment_id === paymentId) found.push(chargeState(intent));
       }
       return found;
     });

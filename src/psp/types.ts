@@ -63,7 +63,7 @@ export interface Psp {
   /** Registers a payment with the hosted payment page. */
   registerHostedPayment(request: HostedPaymentRequest): Promise<HostedPayment>;
   /** Every PaymentIntent the PSP holds for our payment id. Throws PspTransientError when it cannot be asked. */
-  findCharges(paymentId: string): Promise<PspChargeState[]>;
+  findCharges(paymentId: string, window?: { createdFrom: number }): Promise<PspChargeState[]>;
   /** The current state of one PaymentIntent (webhook data may be stale: this is the PSP's answer now). */
   retrieve(pspReference: string): Promise<PspChargeState>;
   /**

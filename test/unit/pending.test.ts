@@ -193,10 +193,24 @@ describe('Module: pending', () => {
       payments.put(makePayment({ status: 'FAILED', event: { status_reason: 'declined:x' } }));
 
       // Act
-      const result = await settle(deps(), 'pay_1', pspState('succeeded'));
+      const result = await settle(deps(), 'pay_1', pspState('failed', { reason: 'canceled:requested_by_customer' }));
 
       // Assess
       expect(result).toBe('already_settled');
+      expect(tasks.succeeded).toEqual([]);
+    });
+
+    it('a FAILED payment the PSP says it charged: InconsistentStateError (refund needed), never dropped silently', async () => {
+      // Prepare
+      const payment = makePayment({ status: 'FAILED', event: { status_reason: 'declined:x' } });
+      payments.put(payment);
+
+      // Act
+      const act = settle(deps(), 'pay_1', pspState('succeeded'));
+
+      // Assess
+      await expect(act).rejects.toBeInstanceOf(InconsistentStateError);
+      expect(await stored()).toEqual(payment);
       expect(tasks.succeeded).toEqual([]);
     });
 
@@ -266,11 +280,12 @@ describe('Module: pending', () => {
       ['card_declined:generic_decline', 'declined:card_declined:generic_decline'],
       [undefined, 'declined:failed'],
     ])(
-      'a token payment that failed (reason %s): FAILED with %s, workflow resumed, no PSP call',
+      'a token payment that failed (reason %s): its intent stopped first (the buyer holds its client secret), then FAILED with %s, workflow resumed',
       async (reason, expected) => {
         // Prepare
         const payment = pendingPayment('token');
         payments.put(payment);
+        psp.stopResult = pspState('failed', { reason: 'canceled:requested_by_customer' });
 
         // Act
         const result = await settle(deps(), 'pay_1', pspState('failed', { reason }));
@@ -279,9 +294,44 @@ describe('Module: pending', () => {
         expect(result).toBe('failed');
         expect(await stored()).toEqual(asFailed(payment, expected));
         expect(tasks.succeeded).toEqual([{ token: 'token_1', output: { outcome: 'FAILED', reason: expected } }]);
-        expect(psp.calls).toEqual([]);
+        expect(psp.calls).toEqual(['stopPending']);
+        expect(psp.stopRequests).toEqual([
+          { pspReference: 'pi_1', sessionId: undefined, idempotencyKey: expect.stringMatching(/^pay_1:stop:\d+$/) },
+        ]);
       },
     );
+
+    it('a token payment whose intent the PSP already cancelled: FAILED without another PSP call', async () => {
+      // Prepare
+      const payment = pendingPayment('token');
+      payments.put(payment);
+
+      // Act
+      const result = await settle(deps(), 'pay_1', pspState('failed', { reason: 'canceled:automatic' }));
+
+      // Assess
+      expect(result).toBe('failed');
+      expect(await stored()).toEqual(asFailed(payment, 'declined:canceled:automatic'));
+      expect(psp.calls).toEqual([]);
+    });
+
+    it('a token payment that failed 3-D Secure but was paid meanwhile: SUCCESS, not FAILED (regression)', async () => {
+      // Prepare
+      const payment = pendingPayment('token');
+      payments.put(payment);
+      psp.stopResult = pspState('succeeded');
+
+      // Act
+      const result = await settle(
+        deps(),
+        'pay_1',
+        pspState('failed', { reason: 'payment_intent_authentication_failure' }),
+      );
+
+      // Assess
+      expect(result).toBe('succeeded');
+      expect((await stored()).orders.map((o) => o.status)).toEqual(payment.orders.map(() => 'SUCCESS'));
+    });
 
     describe('a hosted payment that failed', () => {
       it('stops the page first, then FAILED with the decline reason, workflow resumed', async () => {
@@ -304,7 +354,9 @@ describe('Module: pending', () => {
 
         // Assess
         expect(result).toBe('failed');
-        expect(psp.stopRequests).toEqual([{ pspReference: 'pi_1', sessionId: 'cs_1', idempotencyKey: 'pay_1:stop' }]);
+        expect(psp.stopRequests).toEqual([
+          { pspReference: 'pi_1', sessionId: 'cs_1', idempotencyKey: expect.stringMatching(/^pay_1:stop:\d+$/) },
+        ]);
         expect(statusWhenStopped).toEqual(['PENDING', 'PENDING', 'PENDING']);
         const reason = 'declined:card_declined:insufficient_funds';
         expect(await stored()).toEqual(asFailed(payment, reason));
@@ -337,7 +389,9 @@ describe('Module: pending', () => {
 
         // Assess
         expect(result).toBe('succeeded');
-        expect(psp.stopRequests).toEqual([{ pspReference: 'pi_1', sessionId: 'cs_1', idempotencyKey: 'pay_1:stop' }]);
+        expect(psp.stopRequests).toEqual([
+          { pspReference: 'pi_1', sessionId: 'cs_1', idempotencyKey: expect.stringMatching(/^pay_1:stop:\d+$/) },
+        ]);
         expect(await stored()).toEqual(asCharged(payment, 'pi_3'));
         expect(tasks.succeeded).toEqual([{ token: 'token_1', output: { outcome: 'SUCCEEDED' } }]);
       });
@@ -398,7 +452,9 @@ describe('Module: pending', () => {
 
       // Assess
       expect(result).toEqual({ outcome: 'FAILED', reason: 'pending_deadline_passed' });
-      expect(psp.stopRequests).toEqual([{ pspReference: 'pi_1', sessionId, idempotencyKey: 'pay_1:stop' }]);
+      expect(psp.stopRequests).toEqual([
+        { pspReference: 'pi_1', sessionId, idempotencyKey: expect.stringMatching(/^pay_1:stop:\d+$/) },
+      ]);
       expect(await stored()).toEqual(asFailed(payment, 'pending_deadline_passed'));
       expect(psp.calls).toEqual(['stopPending']);
     });

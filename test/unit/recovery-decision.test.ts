@@ -258,12 +258,16 @@ const CASES: Case[] = [
     name: 'PENDING settled failed (declined), no workflow: resolved_failed',
     payment: () => pendingAtPsp(),
     workflow: 'ended',
-    setup: () => psp.states.set('pi_1', pspState('failed', 'pi_1', { reason: 'card_declined' })),
+    setup: () => {
+      psp.states.set('pi_1', pspState('failed', 'pi_1', { reason: 'card_declined' }));
+      // Stopped before FAILED: a declined attempt could otherwise be confirmed again.
+      psp.stopResult = pspState('failed', 'pi_1', { reason: 'canceled:requested_by_customer' });
+    },
     expected: both({
       action: 'resolved_failed',
       resolved: ['failed'],
       redriven: false,
-      pspCalls: ['retrieve'],
+      pspCalls: ['retrieve', 'stopPending'],
       status: 'FAILED',
       orders: 'FAILED',
       resumed: resumedWith({ outcome: 'FAILED', reason: 'declined:card_declined' }),
@@ -578,12 +582,16 @@ const CASES: Case[] = [
     name: 'UNKNOWN with no charge, old enough, no workflow: resolved_failed',
     payment: () => inStatus('UNKNOWN', { status_reason: 'psp_outcome_unknown:States.Timeout' }),
     workflow: 'lost',
-    setup: () => psp.charges.set('pay_1', [pspState('failed', 'pi_declined')]),
+    setup: () => {
+      psp.charges.set('pay_1', [pspState('failed', 'pi_declined')]);
+      // Stopped before FAILED: a declined attempt could otherwise be confirmed again.
+      psp.stopResult = pspState('failed', 'pi_declined', { reason: 'canceled:requested_by_customer' });
+    },
     expected: both({
       action: 'resolved_failed',
       resolved: ['failed'],
       redriven: false,
-      pspCalls: ['findCharges'],
+      pspCalls: ['findCharges', 'stopPending'],
       status: 'FAILED',
       orders: 'FAILED',
     }),

@@ -581,12 +581,17 @@ describe('Module: steps', () => {
 
     it.each([
       ['no charge at all', []],
-      ['only failed charges', [pspCharge('failed', 'pi_declined')]],
+      [
+        'only failed charges (stopped first: a failed attempt may be confirmed again)',
+        [pspCharge('failed', 'pi_declined')],
+      ],
+      ['only cancelled charges', [{ ...pspCharge('failed', 'pi_canceled'), reason: 'canceled:abandoned' }]],
     ])('fails an UNKNOWN payment when the PSP holds %s', async (_, found) => {
       // Prepare
       const payment = makePayment({ status: 'UNKNOWN', event: { status_reason: 'psp_outcome_unknown:X' } });
       payments.put(payment);
       psp.charges.set('pay_1', found);
+      psp.stopResult = { ...pspCharge('failed', 'pi_declined'), reason: 'canceled:requested_by_customer' };
 
       // Act
       const outcome = await resolveWithPsp({ payments: payments, psp, settings }, 'pay_1');
@@ -601,6 +606,22 @@ describe('Module: steps', () => {
         updated_at: NOW_ISO,
       });
       expect(after.orders.map((o) => o.status)).toEqual(['FAILED', 'FAILED']);
+      const confirmable = found.filter((c) => !('reason' in c) || !String(c.reason).startsWith('canceled'));
+      expect(psp.stopRequests.map((r) => r.pspReference)).toEqual(confirmable.map((c) => c.pspReference));
+    });
+
+    it('an UNKNOWN payment whose failed attempt was paid when stopped: charged, not FAILED (regression)', async () => {
+      // Prepare
+      payments.put(makePayment({ status: 'UNKNOWN', event: { status_reason: 'psp_outcome_unknown:X' } }));
+      psp.charges.set('pay_1', [pspCharge('failed', 'pi_3ds')]);
+      psp.stopResult = pspCharge('succeeded', 'pi_3ds');
+
+      // Act
+      const outcome = await resolveWithPsp({ payments: payments, psp, settings }, 'pay_1');
+
+      // Assess
+      expect(outcome).toBe('charged');
+      expect(await orderStatuses()).toEqual(['SUCCESS', 'SUCCESS']);
     });
 
     it('leaves an EXECUTING payment with no charge at the PSP unchanged (a re-drive charges it)', async () => {

@@ -206,3 +206,95 @@ describe('Class: StripePsp (outcomes a retry cannot learn, and actions without a
     });
   });
 });
+
+describe('Class: StripePsp (what the PSP holds for a payment)', () => {
+  describe('Method: findCharges', () => {
+    const intent = (id: string, paymentId: string) => ({
+      id,
+      status: 'succeeded',
+      amount: 2500,
+      currency: 'eur',
+      last_payment_error: null,
+      metadata: { payment_id: paymentId },
+    });
+    function listing(searched: unknown[], listed: unknown[]) {
+      const calls: { method: string; args: unknown[] }[] = [];
+      const sdk = {
+        paymentIntents: {
+          search: (...args: unknown[]) => {
+            calls.push({ method: 'search', args });
+            return (async function* () {
+              yield* searched;
+            })();
+          },
+          list: (...args: unknown[]) => {
+            calls.push({ method: 'list', args });
+            return (async function* () {
+              yield* listed;
+            })();
+          },
+        },
+      };
+      return { psp: new StripePsp(async () => sdk as unknown as Stripe), calls };
+    }
+
+    it('confirms an empty search by listing the intents created since the window (the search lags writes)', async () => {
+      // Prepare
+      const { psp, calls } = listing([], [intent('pi_other', 'pay_2'), intent('pi_mine', 'pay_1')]);
+
+      // Act
+      const found = await psp.findCharges('pay_1', { createdFrom: 1_900_000_000 });
+
+      // Assess
+      expect(found.map((c) => c.pspReference)).toEqual(['pi_mine']);
+      expect(calls.map((c) => c.method)).toEqual(['search', 'list']);
+      expect(calls[1]?.args[0]).toEqual({ created: { gte: 1_900_000_000 }, limit: 100 });
+    });
+
+    it('does not list when the search found the payment, nor without a window', async () => {
+      // Prepare
+      const found = listing([intent('pi_mine', 'pay_1')], [intent('pi_x', 'pay_1')]);
+      const noWindow = listing([], [intent('pi_x', 'pay_1')]);
+
+      // Act
+      const bySearch = await found.psp.findCharges('pay_1', { createdFrom: 1 });
+      const searchOnly = await noWindow.psp.findCharges('pay_1');
+
+      // Assess
+      expect(bySearch.map((c) => c.pspReference)).toEqual(['pi_mine']);
+      expect(found.calls.map((c) => c.method)).toEqual(['search']);
+      expect(searchOnly).toEqual([]);
+      expect(noWindow.calls.map((c) => c.method)).toEqual(['search']);
+    });
+  });
+
+  describe('Method: charge (parameters)', () => {
+    it('allows cards only and sends the return URL only when there is one', async () => {
+      // Prepare
+      const sent: unknown[] = [];
+      const sdk = {
+        paymentIntents: {
+          create: async (params: unknown) => {
+            sent.push(params);
+            return { id: 'pi_1', status: 'succeeded' };
+          },
+        },
+      };
+      const psp = new StripePsp(async () => sdk as unknown as Stripe);
+
+      // Act
+      await psp.charge({ ...chargeRequest, returnUrl: 'https://shop.example/return' });
+      await psp.charge(chargeRequest);
+
+      // Assess
+      expect(sent[0]).toMatchObject({
+        allowed_payment_method_types: ['card'],
+        return_url: 'https://shop.example/return',
+        confirm: true,
+      });
+      expect(sent[1]).toMatchObject({ allowed_payment_method_types: ['card'], confirm: true });
+      expect(sent[1]).not.toHaveProperty('return_url');
+      expect(sent[0]).not.toHaveProperty('payment_method_types');
+    });
+  });
+});
