@@ -1,6 +1,6 @@
 /**
  * Layer rules (docs/decisions.md, 2026-11-29 "Layer rules, enforced by dependency-cruiser"). `npm run lint`, and so
- * CI, runs them: `depcruise src lambdas local scripts lib bin --config .dependency-cruiser.cjs`.
+ * CI, runs them: `depcruise src lambdas local scripts lib bin bench --config .dependency-cruiser.cjs`.
  *
  * The layers, from the bottom up:
  *   src/core                       config, AWS clients, errors, money, observability, shared table code
@@ -106,7 +106,7 @@ module.exports = {
         'src/ is the application, bundled into the Lambda functions: it never imports the handlers (lambdas/), the ' +
         'local stack (local/), operator scripts (scripts/) or the CDK app (lib/, bin/). They import src/, not back.',
       from: { path: '^src/' },
-      to: { path: '^(lambdas|local|scripts|lib|bin)/' },
+      to: { path: '^(lambdas|local|scripts|bench|lib|bin)/' },
     },
     // ---- above src/ ------------------------------------------------------------------------------------------
     {
@@ -116,7 +116,7 @@ module.exports = {
         'lambdas/ holds the handlers that are bundled and deployed: they must not pull in the local stack, operator ' +
         'scripts or the CDK app (lib/ and bin/ import lambdas/catalog.ts, not the reverse).',
       from: { path: '^lambdas/' },
-      to: { path: '^(local|scripts|lib|bin)/' },
+      to: { path: '^(local|scripts|bench|lib|bin)/' },
     },
     {
       name: 'infra-not-to-local-or-scripts',
@@ -125,7 +125,7 @@ module.exports = {
         'The CDK app (lib/, bin/) describes what is deployed; it never depends on the local stack or operator scripts, ' +
         'which are development and operations tools.',
       from: { path: '^(lib|bin)/' },
-      to: { path: '^(local|scripts)/' },
+      to: { path: '^(local|scripts|bench)/' },
     },
     {
       name: 'production-not-to-test',

@@ -2,6 +2,7 @@
  * The one list of functions, API routes, state machines, queues, buckets and schedules. The CDK app deploys
  * exactly these; the local stack serves the same routes and runs the same ASL files with the same handler modules.
  */
+import type { Scope } from '../src/api/api-keys';
 import type { CronFields } from '../src/core/schedule';
 import type { TableName } from '../src/core/table-schemas';
 
@@ -87,7 +88,7 @@ export const functions = {
     entry: 'lambdas/api/authorizer.ts',
     description: 'API Gateway REQUEST authorizer: checks the bearer secret key against salted hashes',
     timeoutSeconds: 10,
-    tables: { apiKeys: 'read' },
+    tables: { apiKeys: 'readWrite' }, // re-hashes a legacy (scrypt) key on its first use
   }),
   CreatePayment: fn({
     id: 'CreatePayment',
@@ -226,15 +227,56 @@ export interface RouteSpec {
   functionId: FunctionId;
   /** Requires `Authorization: Bearer <secret key>` (checked by the Authorizer function). */
   authorized: boolean;
+  /**
+   * The scope the key needs (`admin` implies all): set on every authorized route (`route` below makes it so). The
+   * route's handler refuses a key without it (`apiHandler(fn, { scope })`, 403 `insufficient_scope`);
+   * test/unit/scopes.test.ts checks each handler against this list.
+   */
+  scope?: Scope;
 }
 
+/** A route: an authorized one must name its scope, a public one has none. */
+const route = (
+  spec: Omit<RouteSpec, 'authorized' | 'scope'> & ({ authorized: true; scope: Scope } | { authorized: false }),
+): RouteSpec => spec;
+
 export const apiRoutes: RouteSpec[] = [
-  { method: 'POST', path: '/v1/payments', functionId: 'CreatePayment', authorized: true },
-  { method: 'GET', path: '/v1/payments/{payment_id}', functionId: 'GetPayment', authorized: true },
-  { method: 'GET', path: '/v1/payments/{payment_id}/ledger', functionId: 'GetPaymentLedger', authorized: true },
-  { method: 'GET', path: '/v1/wallets/{seller_account}', functionId: 'GetWallet', authorized: true },
-  { method: 'POST', path: '/v1/payments/{payment_id}/review', functionId: 'ReviewPayment', authorized: true },
-  { method: 'POST', path: '/v1/webhooks/psp', functionId: 'PspWebhook', authorized: false },
+  route({
+    method: 'POST',
+    path: '/v1/payments',
+    functionId: 'CreatePayment',
+    authorized: true,
+    scope: 'payments:write',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/payments/{payment_id}',
+    functionId: 'GetPayment',
+    authorized: true,
+    scope: 'payments:read',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/payments/{payment_id}/ledger',
+    functionId: 'GetPaymentLedger',
+    authorized: true,
+    scope: 'payments:read',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/wallets/{seller_account}',
+    functionId: 'GetWallet',
+    authorized: true,
+    scope: 'payments:read',
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/payments/{payment_id}/review',
+    functionId: 'ReviewPayment',
+    authorized: true,
+    scope: 'reviews:write',
+  }),
+  route({ method: 'POST', path: '/v1/webhooks/psp', functionId: 'PspWebhook', authorized: false }),
 ];
 
 interface ScheduleBase {

@@ -15,6 +15,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type FunctionId, type FunctionSpec, functions as functionSpecs, type RouteSpec } from '../lambdas/catalog';
 import { acknowledge } from './nag';
+import { ApiFirewall, DEFAULT_WAF_RATE_LIMIT } from './waf';
 
 export interface PaymentsApiProps {
   routes: RouteSpec[];
@@ -23,6 +24,8 @@ export interface PaymentsApiProps {
   authorizer: IFunction;
   /** Steady-state requests per second for the whole stage, and the burst above it. */
   throttling?: { rateLimit: number; burstLimit: number };
+  /** Requests per client IP per 5 minutes above which the WAF blocks the IP (`DEFAULT_WAF_RATE_LIMIT` by default). */
+  wafRateLimit?: number;
 }
 
 /**
@@ -46,13 +49,19 @@ export function publicRouteReason(
   );
 }
 
+/** Why a route with `authorized: true` needs no Cognito authorizer (cdk-nag AwsSolutions-COG4 on its method). */
+export const AUTHORIZED_ROUTE_REASON =
+  "Callers are merchants' backends using Stripe-style secret API keys, not Cognito users: the Lambda REQUEST " +
+  'authorizer of this method checks the bearer key against salted hashes in the ApiKeys table.';
+
 /**
  * The HTTPS API: one method per route of `apiRoutes`, Lambda proxy integrations. No request templates,
  * models or validators and no binary media types: the handlers get the body exactly as sent (the webhook's
- * signature is computed over the raw body).
+ * signature is computed over the raw body). Its stage is behind a WAF web ACL (`ApiFirewall`).
  */
 export class PaymentsApi extends Construct {
   readonly api: RestApi;
+  readonly firewall: ApiFirewall;
 
   constructor(scope: Construct, id: string, props: PaymentsApiProps) {
     super(scope, id);
@@ -98,34 +107,33 @@ export class PaymentsApi extends Construct {
           ? { authorizer, authorizationType: AuthorizationType.CUSTOM }
           : { authorizationType: AuthorizationType.NONE },
       );
+      // Each method's authorization findings acknowledged on the method itself, with what is true of it: the
+      // authorizer for the authorized routes; for the public (webhook) route, the signature its function verifies.
       if (publicReason) {
         acknowledge(
           method,
           { id: 'AwsSolutions-APIG4', reason: publicReason },
           { id: 'AwsSolutions-COG4', reason: publicReason },
         );
+      } else {
+        acknowledge(method, { id: 'AwsSolutions-COG4', reason: AUTHORIZED_ROUTE_REASON });
       }
     }
+
+    this.firewall = new ApiFirewall(this, 'Firewall', {
+      stage: this.api.deploymentStage,
+      rateLimit: props.wafRateLimit ?? DEFAULT_WAF_RATE_LIMIT,
+    });
 
     acknowledge(
       this.api,
       {
         id: 'AwsSolutions-APIG2',
         reason:
-          'Requests are validated in the Lambda handlers (the same zod schemas serve the local stack), which ' +
-          'return structured 400 errors; an API Gateway model would duplicate them.',
-      },
-      {
-        id: 'AwsSolutions-COG4',
-        reason:
-          "Callers are merchants' backends using Stripe-style secret API keys, not Cognito users: a Lambda REQUEST authorizer " +
-          'checks the bearer key against salted hashes in the ApiKeys table.',
-      },
-      {
-        id: 'AwsSolutions-APIG3',
-        reason:
-          'No WAF web ACL yet: the stage is throttled, every route needs a secret API key and the API carries ' +
-          'no card data; a WAF (rate-based and managed rules) is to be added per environment.',
+          'Request bodies are validated in the Lambda handlers with zod schemas (shared with the local stack), ' +
+          'which return structured 400 errors: an API Gateway model would duplicate them. The GET routes take ' +
+          "only path parameters; the PSP webhook's body must reach its function untouched (its Stripe signature " +
+          'is computed over the raw body) and is verified there.',
       },
       {
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',

@@ -1,6 +1,7 @@
-import { type App, Validations } from 'aws-cdk-lib';
+import { type App, Aspects, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type Catalog, catalog as defaultCatalog } from '../lambdas/catalog';
+import { AlarmNotifications } from './alarms';
 import { PaymentsStatefulStack } from './stateful-stack';
 import { PaymentsStatelessStack } from './stateless-stack';
 
@@ -15,17 +16,22 @@ export interface PaymentsStacks {
  */
 export function addPaymentsStacks(app: App, catalog: Catalog = defaultCatalog): PaymentsStacks {
   const stateful = new PaymentsStatefulStack(app, 'PaymentsStateful', {
-    description: 'Marketplace payments: tables, the PSP secret key and webhook signing secret (retained)',
+    description:
+      'Marketplace payments: tables, buckets and their KMS key, the PSP secret key and webhook signing secret (retained)',
     buckets: catalog.buckets,
   });
   const stateless = new PaymentsStatelessStack(app, 'PaymentsStateless', {
-    description: 'Marketplace payments: functions, pay-in workflow, work and failure queues, REST API',
+    description:
+      'Marketplace payments: functions, workflows, work and failure queues, REST API and WAF, alarms and their topic',
     tables: stateful.tables,
     pspSecret: stateful.pspSecret,
     webhookSecret: stateful.webhookSecret,
     buckets: stateful.buckets,
     catalog,
   });
+  // The stateless stack routes its own alarms to its topic; an alarm in the stateful stack could not refer to that
+  // topic (the stateless stack depends on the stateful one), so one there is an error, not a silent alarm.
+  Aspects.of(stateful).add(new AlarmNotifications(stateless.alarmTopic.topic));
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return { stateful, stateless };
 }

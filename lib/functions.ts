@@ -18,7 +18,7 @@ import {
   type StateMachineSpec,
 } from '../lambdas/catalog';
 import { type TableName, tableSchemas } from '../src/core/table-schemas';
-import { acknowledge, acknowledgeWildcardResources } from './nag';
+import { acknowledge, acknowledgeKeyActionWildcards, acknowledgeWildcardResources } from './nag';
 
 /** The repository root: catalog paths (handler entries, ASL files) are relative to it. */
 export const REPO_ROOT = path.join(__dirname, '..');
@@ -170,6 +170,23 @@ export class CatalogFunction extends Construct {
       );
     }
 
+    // The customer-managed keys of what the function writes: a write grant (grantReadWriteData, grantSendMessages,
+    // grantReadWrite) also grants kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey* on the resource's key.
+    const writtenWithKeys = [
+      ...(Object.entries(spec.tables) as [TableName, 'read' | 'readWrite'][])
+        .filter(([, access]) => access === 'readWrite')
+        .map(([name]) => props.tables[name].encryptionKey),
+      ...sendsTo.map((queue) => queue.encryptionMasterKey),
+      ...buckets.filter(({ access }) => access === 'readWrite').map(({ bucket }) => bucket.encryptionKey),
+    ].filter((key) => key !== undefined);
+    acknowledgeKeyActionWildcards(
+      this,
+      [...new Set(writtenWithKeys)],
+      'kms:GenerateDataKey* (GenerateDataKey, GenerateDataKeyWithoutPlaintext) and kms:ReEncrypt* (ReEncryptFrom, ' +
+        "ReEncryptTo) come with CDK's write grants on a table, queue or bucket encrypted with a customer-managed " +
+        "key: DynamoDB, SQS and S3 call KMS with the function's credentials for what it writes. Only on the keys of " +
+        'the tables, queues and buckets its catalog entry lets it write, and on no other key.',
+    );
     acknowledge(role, {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

@@ -53,3 +53,35 @@ export function acknowledgeWildcardResources(
     },
   });
 }
+
+/**
+ * Acknowledges the AwsSolutions-IAM5 wildcard-action findings (`Action::kms:GenerateDataKey*`, `Action::kms:ReEncrypt*`)
+ * of the IAM policies under `scope` whose wildcard KMS actions are granted on `keys` only: what CDK's grants on a
+ * table, queue or bucket encrypted with a customer-managed key add. A wildcard action in a statement on any other
+ * resource stays a finding. Runs as a construct validation, once the keys' (cross-stack) ARNs are resolved.
+ */
+export function acknowledgeKeyActionWildcards(scope: IConstruct, keys: { keyArn: string }[], reason: string): void {
+  if (keys.length === 0) return;
+  scope.node.addValidation({
+    validate: () => {
+      for (const policy of scope.node.findAll()) {
+        if (!(policy instanceof CfnPolicy)) continue;
+        const stack = Stack.of(policy);
+        const keyArns = new Set(keys.map((key) => JSON.stringify(stack.resolve(key.keyArn))));
+        const document = stack.resolve(policy.policyDocument) as {
+          Statement?: { Action?: string | string[]; Resource?: unknown }[];
+        };
+        for (const statement of document.Statement ?? []) {
+          const resources = [statement.Resource ?? []].flat();
+          if (resources.length === 0 || !resources.every((item) => keyArns.has(JSON.stringify(item)))) continue;
+          for (const action of [statement.Action ?? []].flat()) {
+            if (action.startsWith('kms:') && action.includes('*')) {
+              acknowledge(policy, { id: `AwsSolutions-IAM5[Action::${action}]`, reason });
+            }
+          }
+        }
+      }
+      return [];
+    },
+  });
+}

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -12,6 +13,8 @@ import { eventTargetDeadLetterQueue, messagesVisibleAlarm } from './queues';
 export interface SchedulesProps {
   schedules: Catalog['schedules'];
   functions: Partial<Record<string, IFunction>>;
+  /** The customer-managed key of the targets' dead-letter queues (the stateless stack's messaging key). */
+  encryptionKey: IKey;
 }
 
 /** EventBridge bounds the maximum event age of a target to 60 s .. 24 h. */
@@ -55,7 +58,7 @@ export class Schedules extends Construct {
         description = `Runs ${schedule.functionId} every ${schedule.rate} minute(s)`;
         expression = Schedule.rate(Duration.minutes(schedule.rate));
       }
-      const dlq = eventTargetDeadLetterQueue(this, `${id}Dlq`);
+      const dlq = eventTargetDeadLetterQueue(this, `${id}Dlq`, props.encryptionKey);
       this.rules.push(
         new Rule(this, id, {
           description,

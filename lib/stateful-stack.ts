@@ -7,11 +7,13 @@ import {
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { type BucketSpec, catalog } from '../lambdas/catalog';
 import { type TableName, type TableSchema, tableSchemas } from '../src/core/table-schemas';
+import { customerManagedKey, DATA_KEY_ALIAS } from './encryption';
 import { acknowledge } from './nag';
 
 export interface PaymentsStatefulStackProps extends StackProps {
@@ -23,8 +25,19 @@ export interface PaymentsStatefulStackProps extends StackProps {
  * Everything that holds data and must survive a redeploy or a deleted stack: the DynamoDB tables
  * (one per schema in `src/core/table-schemas.ts`), the S3 buckets of the catalog (with a bucket for their
  * server access logs), the PSP secret key and the PSP's webhook signing secret. All retained.
+ *
+ * Encryption: the tables (payments, ledger, wallets... the money) and the catalog's buckets with one
+ * customer-managed key (`dataKey`, rotated yearly, retained). The functions that use a table or bucket get the
+ * key's use with their grants (kms:Decrypt to read; Encrypt, ReEncrypt*, GenerateDataKey* to write), in their
+ * own role's policy in the stateless stack: the key's policy names no stateless resource, so no reference goes
+ * from this stack to the stateless one (no cycle). The key is for the data here only: the queues and the alarm
+ * topic have the stateless stack's own key, whose policy lets EventBridge and CloudWatch use it. Exceptions, on
+ * purpose: the secrets keep Secrets Manager's AWS-managed key (see below), and the server access log bucket is
+ * SSE-S3 (see createAccessLogsBucket).
  */
 export class PaymentsStatefulStack extends Stack {
+  /** The customer-managed key of the tables and the catalog's buckets. */
+  readonly dataKey: Key;
   readonly tables: Record<TableName, ITable>;
   /** The catalog's buckets, by name. */
   readonly buckets: Record<string, IBucket>;
@@ -39,9 +52,16 @@ export class PaymentsStatefulStack extends Stack {
     const { buckets: bucketSpecs = catalog.buckets, ...stackProps } = props;
     super(scope, id, { terminationProtection: true, ...stackProps });
 
+    this.dataKey = customerManagedKey(
+      this,
+      'DataKey',
+      DATA_KEY_ALIAS,
+      'Marketplace payments: encrypts the DynamoDB tables (payments, ledger, wallets...) and the S3 buckets',
+    );
+
     const tables: Partial<Record<TableName, ITable>> = {};
     for (const [name, schema] of Object.entries(tableSchemas) as [TableName, TableSchema][]) {
-      tables[name] = createTable(this, schema);
+      tables[name] = createTable(this, schema, this.dataKey);
     }
     this.tables = tables as Record<TableName, ITable>;
 
@@ -50,8 +70,13 @@ export class PaymentsStatefulStack extends Stack {
     if (bucketEntries.length > 0) {
       const accessLogs = createAccessLogsBucket(this);
       this.accessLogsBucket = accessLogs;
-      for (const [name, spec] of bucketEntries) this.buckets[name] = createBucket(this, spec, accessLogs);
+      for (const [name, spec] of bucketEntries) this.buckets[name] = createBucket(this, spec, accessLogs, this.dataKey);
     }
+
+    // The secrets keep the AWS-managed key of Secrets Manager (aws/secretsmanager): it is used only through Secrets
+    // Manager by this account's principals, and what decides who reads a secret is secretsmanager:GetSecretValue,
+    // granted only to the functions whose catalog entry asks for the secret (`psp`, `webhookSecret`). A
+    // customer-managed key would add a second grant to the same roles and no narrower access.
 
     const pspSecret = new Secret(this, 'PspSecretKey', {
       description:
@@ -85,13 +110,14 @@ export class PaymentsStatefulStack extends Stack {
   }
 }
 
-function createTable(scope: Construct, schema: TableSchema): Table {
+function createTable(scope: Construct, schema: TableSchema, key: IKey): Table {
   const table = new Table(scope, schema.id, {
     partitionKey: { name: schema.partitionKey, type: AttributeType.STRING },
     sortKey: schema.sortKey ? { name: schema.sortKey, type: AttributeType.STRING } : undefined,
     billingMode: BillingMode.PAY_PER_REQUEST,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    encryption: TableEncryption.AWS_MANAGED,
+    encryption: TableEncryption.CUSTOMER_MANAGED,
+    encryptionKey: key,
     timeToLiveAttribute: schema.timeToLiveAttribute,
     deletionProtection: true,
     removalPolicy: RemovalPolicy.RETAIN,
@@ -107,29 +133,40 @@ function createTable(scope: Construct, schema: TableSchema): Table {
   return table;
 }
 
-/** What every bucket gets: S3-managed encryption, TLS only, no public access, versioned, retained. */
+/** What every bucket gets: TLS only, no public access, versioned, retained. */
 const SECURE_BUCKET = {
-  encryption: BucketEncryption.S3_MANAGED,
   enforceSSL: true,
   blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
   versioned: true,
   removalPolicy: RemovalPolicy.RETAIN,
 } as const;
 
-/** A bucket of the catalog, its server access logs in `accessLogs` under its id. */
-function createBucket(scope: Construct, spec: BucketSpec, accessLogs: Bucket): Bucket {
+/**
+ * A bucket of the catalog, encrypted with the customer-managed key (S3 Bucket Keys on, so S3 asks KMS for a bucket
+ * data key rather than one per object), its server access logs in `accessLogs` under its id.
+ */
+function createBucket(scope: Construct, spec: BucketSpec, accessLogs: Bucket, key: IKey): Bucket {
   return new Bucket(scope, spec.id, {
     ...SECURE_BUCKET,
+    encryption: BucketEncryption.KMS,
+    encryptionKey: key,
+    bucketKeyEnabled: true,
     objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
     serverAccessLogsBucket: accessLogs,
     serverAccessLogsPrefix: `${spec.id}/`,
   });
 }
 
-/** The target of the buckets' server access logs (S3 writes them, through the bucket policy CDK adds). */
+/**
+ * The target of the buckets' server access logs (S3 writes them, through the bucket policy CDK adds). SSE-S3, not
+ * the data key: the logs are request metadata (no object content), and a KMS-encrypted log target needs the key
+ * policy to let the S3 log delivery service (logging.s3.amazonaws.com) use the key, which CDK grants without any
+ * condition: that is not a grant to put on the key of the money tables.
+ */
 function createAccessLogsBucket(scope: Construct): Bucket {
   const bucket = new Bucket(scope, 'AccessLogs', {
     ...SECURE_BUCKET,
+    encryption: BucketEncryption.S3_MANAGED,
     objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
     lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
   });

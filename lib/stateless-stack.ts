@@ -1,5 +1,6 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { Key } from 'aws-cdk-lib/aws-kms';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -12,9 +13,12 @@ import {
   type QueueSpec,
 } from '../lambdas/catalog';
 import type { TableName } from '../src/core/table-schemas';
+import { AlarmNotifications, AlarmTopic, alarmEmailFromContext } from './alarms';
 import { PaymentsApi } from './api';
+import { customerManagedKey, MESSAGING_KEY_ALIAS } from './encryption';
 import { type CatalogBucket, CatalogFunction } from './functions';
 import { Schedules } from './schedules';
+import { DEFAULT_WAF_RATE_LIMIT } from './waf';
 import { WorkQueues } from './work-queues';
 import { Workflow } from './workflow';
 
@@ -31,9 +35,20 @@ export interface PaymentsStatelessStackProps extends StackProps {
 /**
  * Compute and wiring, safe to destroy and redeploy: the functions of `lambdas/catalog.ts`, its workflows (one
  * state machine per ASL file, each with its failed-executions queue and alarms), the catalog's work queues (with
- * DLQs and alarms) and their consumers, the REST API and the scheduled functions.
+ * DLQs and alarms) and their consumers, the REST API (behind a WAF web ACL) and the scheduled functions; the alarm
+ * topic every alarm notifies, and the customer-managed key of every queue and of that topic.
+ *
+ * Two keys, not one: the queues have this stack's `messagingKey` rather than the stateful stack's data key,
+ * because EventBridge (to the failed-executions queues and the targets' DLQs) and CloudWatch (to the alarm topic)
+ * must be allowed to use the key in its key policy, as services: those grants stay off the key of the money
+ * tables, and they are made in this stack, so a change here never edits the termination-protected stateful stack
+ * (nor makes it refer to this one). The messaging key is retained too: a failed payment waits up to 14 days in its
+ * queue, and must stay readable if the key is ever replaced.
  */
 export class PaymentsStatelessStack extends Stack {
+  /** The customer-managed key of every queue (work, failed-executions, DLQs) and of the alarm topic. */
+  readonly messagingKey: Key;
+  readonly alarmTopic: AlarmTopic;
   readonly functions: Record<FunctionId, NodejsFunction>;
   /** The catalog's workflows, by state machine name. */
   readonly workflows: Record<string, Workflow>;
@@ -45,8 +60,24 @@ export class PaymentsStatelessStack extends Stack {
     super(scope, id, props);
     const catalog = props.catalog ?? defaultCatalog;
     const platformFeeBps = platformFeeBpsFromContext(this);
+    this.messagingKey = customerManagedKey(
+      this,
+      'MessagingKey',
+      MESSAGING_KEY_ALIAS,
+      'Marketplace payments: encrypts the SQS queues (work, failed executions, dead letters) and the alarm topic',
+    );
+    // Every alarm of this stack notifies the topic (one Aspect: no alarm can be missed).
+    this.alarmTopic = new AlarmTopic(this, 'Alarms', {
+      masterKey: this.messagingKey,
+      email: alarmEmailFromContext(this),
+    });
+    Aspects.of(this).add(new AlarmNotifications(this.alarmTopic.topic));
+    const encryptionKey = this.messagingKey;
     // Queues first: their senders get their URLs, and they depend on no function.
-    this.workQueues = new WorkQueues(this, 'WorkQueues', { queues: catalog.queues as Record<QueueName, QueueSpec> });
+    this.workQueues = new WorkQueues(this, 'WorkQueues', {
+      queues: catalog.queues as Record<QueueName, QueueSpec>,
+      encryptionKey,
+    });
     const buckets: Record<string, CatalogBucket> = {};
     for (const [name, spec] of Object.entries(catalog.buckets)) {
       const bucket = props.buckets?.[name];
@@ -100,7 +131,7 @@ export class PaymentsStatelessStack extends Stack {
         ensureFunction(functionId);
       }
       path.pop();
-      workflows[name] = new Workflow(this, spec.id, { spec, functions: created });
+      workflows[name] = new Workflow(this, spec.id, { spec, functions: created, encryptionKey });
     };
     for (const name of Object.keys(catalog.stateMachines)) ensureWorkflow(name);
     for (const functionId of Object.keys(catalog.functions)) ensureFunction(functionId);
@@ -117,11 +148,20 @@ export class PaymentsStatelessStack extends Stack {
       routes: catalog.apiRoutes,
       functions: this.functions,
       authorizer: this.functions.Authorizer,
+      wafRateLimit: wafRateLimitFromContext(this),
     });
 
-    this.schedules = new Schedules(this, 'Schedules', { schedules: catalog.schedules, functions: created });
+    this.schedules = new Schedules(this, 'Schedules', {
+      schedules: catalog.schedules,
+      functions: created,
+      encryptionKey,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the payments API' });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarmTopic.topic.topicArn,
+      description: 'The SNS topic every alarm notifies (subscribe to it, or set context alarmEmail)',
+    });
     for (const workflow of Object.values(workflows)) {
       new CfnOutput(this, `${workflow.spec.id}StateMachineArn`, {
         value: workflow.stateMachine.stateMachineArn,
@@ -146,4 +186,14 @@ function platformFeeBpsFromContext(scope: Construct): string {
     throw new Error(`context platformFeeBps must be an integer in 0..10000, got '${raw}'`);
   }
   return String(value);
+}
+
+/** Context `wafRateLimit` (default `DEFAULT_WAF_RATE_LIMIT`): requests per client IP per 5 minutes, 10..2e9. */
+function wafRateLimitFromContext(scope: Construct): number {
+  const raw = scope.node.tryGetContext('wafRateLimit') ?? DEFAULT_WAF_RATE_LIMIT;
+  const value = Number(raw);
+  if (raw === '' || !Number.isInteger(value) || value < 10 || value > 2_000_000_000) {
+    throw new Error(`context wafRateLimit must be an integer in 10..2000000000, got '${raw}'`);
+  }
+  return value;
 }

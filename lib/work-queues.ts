@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -29,12 +30,14 @@ function consumerSpec(spec: QueueSpec): FunctionSpec {
 
 export interface WorkQueuesProps {
   queues: Record<QueueName, QueueSpec>;
+  /** The customer-managed key of every queue and DLQ (the stateless stack's messaging key). */
+  encryptionKey: IKey;
 }
 
 /**
  * The queues of the catalog (`queues`): each with its own DLQ (after the spec's `maxReceiveCount` receives,
- * kept 14 days) and an alarm on it. Created before the functions (the senders get the URLs); the consumers'
- * event sources are added once the functions exist (`addConsumers`).
+ * kept 14 days) and an alarm on it, all encrypted with the messaging key. Created before the functions (the senders
+ * get the URLs); the consumers' event sources are added once the functions exist (`addConsumers`).
  */
 export class WorkQueues extends Construct {
   readonly queues: Record<QueueName, Queue>;
@@ -51,6 +54,7 @@ export class WorkQueues extends Construct {
       const { queue, dlq } = queueWithDeadLetters(
         this,
         spec.id,
+        props.encryptionKey,
         { visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(spec)) },
         spec.maxReceiveCount,
       );

@@ -4,6 +4,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -27,6 +28,8 @@ export interface WorkflowProps {
   spec: StateMachineSpec<string>;
   /** At least the functions named by `spec.substitutions`. */
   functions: Partial<Record<string, IFunction>>;
+  /** The customer-managed key of the workflow's queues (the stateless stack's messaging key). */
+  encryptionKey: IKey;
 }
 
 /**
@@ -90,10 +93,14 @@ export class Workflow extends Construct {
     );
 
     // Failed executions -> the workflow's own queue (its own DLQ after repeated receives by ops tooling).
-    const failed = queueWithDeadLetters(this, failedId, { retentionPeriod: DEAD_LETTER_RETENTION });
+    // All three encrypted with the messaging key: EventBridge may use it for the queue (SqsQueue's own grant) and
+    // for the rule's DLQ (eventTargetDeadLetterQueue).
+    const failed = queueWithDeadLetters(this, failedId, props.encryptionKey, {
+      retentionPeriod: DEAD_LETTER_RETENTION,
+    });
     this.failedExecutions = failed.queue;
     this.failedExecutionsDlq = failed.dlq;
-    this.ruleDlq = eventTargetDeadLetterQueue(this, `${failedId}RuleDlq`);
+    this.ruleDlq = eventTargetDeadLetterQueue(this, `${failedId}RuleDlq`, props.encryptionKey);
 
     new Rule(this, 'FailedExecutionsRule', {
       description: `Failed, timed-out and aborted ${spec.id} executions -> the ${failedId} queue`,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { catalog, type FunctionId, queues, type StateMachineName, stateMachines } from '../lambdas/catalog';
-import { ApiKeys } from '../src/api/api-keys';
+import { ApiKeys, SCOPES } from '../src/api/api-keys';
 import type { LocalStackConfig } from '../src/core/config';
 import { tableSchemas } from '../src/core/table-schemas';
 import { type LocalApiGateway, startApiGateway } from './api-gateway';
@@ -76,17 +76,29 @@ function functionEnvironment(
   };
 }
 
+/**
+ * The dev key of `npm start`: DEV_API_KEY, else the one saved under the data folder, else a new one. It has every
+ * scope: a saved key stored before scopes existed (which, like every key without scopes, may do nothing) or before
+ * a scope was added is re-issued with all of them. A revoked saved key is replaced by a new one.
+ */
 async function devApiKey(config: LocalStackConfig, client: DynamoDBDocumentClient, file: string): Promise<string> {
   const keys = new ApiKeys(client, tableSchemas.apiKeys.id);
+  const scopes = [...SCOPES];
   if (config.devApiKey) {
-    await keys.issue('local dev key (DEV_API_KEY)', config.devApiKey);
+    await keys.issue('local dev key (DEV_API_KEY)', { scopes, preset: config.devApiKey });
     return config.devApiKey;
   }
   if (fs.existsSync(file)) {
     const saved = fs.readFileSync(file, 'utf8').trim();
-    if (await keys.verify(saved)) return saved;
+    const principal = await keys.verify(saved);
+    if (principal) {
+      if (!scopes.every((scope) => principal.scopes.includes(scope))) {
+        await keys.issue('local dev key', { scopes, preset: saved });
+      }
+      return saved;
+    }
   }
-  const { secretKey } = await keys.issue('local dev key');
+  const { secretKey } = await keys.issue('local dev key', { scopes });
   fs.writeFileSync(file, `${secretKey}\n`, { mode: 0o600 });
   return secretKey;
 }

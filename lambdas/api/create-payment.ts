@@ -3,7 +3,7 @@
 import { validateCheckout } from '../../src/api/checkout';
 import { HttpError, json, parseJsonBody } from '../../src/api/http';
 import { type IdempotentRequest, idempotencyKeyHeader, idempotent } from '../../src/api/idempotency';
-import { apiHandler, fromDomainError } from '../../src/api/middleware';
+import { apiHandler, callerKeyId, fromDomainError } from '../../src/api/middleware';
 import { paymentView } from '../../src/api/views';
 import { dynamo, dynamoClient, runtimeConfig, sfn } from '../../src/core/clients';
 import { ConfigError, tableName } from '../../src/core/config';
@@ -40,19 +40,24 @@ function acceptOnce() {
   return accept;
 }
 
-export const handler = apiHandler(async (event, context) => {
-  if (event.body && Buffer.byteLength(event.body) > MAX_BODY_BYTES) {
-    throw new HttpError(413, 'body_too_large', `the request body must be at most ${MAX_BODY_BYTES} bytes`);
-  }
-  const key = idempotencyKeyHeader(event.headers);
-  const body = parseJsonBody(event.body, event.isBase64Encoded);
-  const apiKeyId = String(event.requestContext.authorizer?.keyId ?? event.requestContext.authorizer?.principalId ?? '');
-  if (!apiKeyId) throw new ConfigError('the authorizer did not identify the API key');
-  const paymentId = paymentIdFor(apiKeyId, key);
-  logger.appendKeys({ payment_id: paymentId });
-  // Validation first: a bad request stores nothing, not even an idempotency record.
-  const payment = validateCheckout(body, runtimeConfig().platformFeeBps, { paymentId, now: new Date().toISOString() });
-  const response = await acceptOnce()({ idempotency_key: `${apiKeyId}:${key}`, body, payment }, context);
-  logger.info(response.replayed ? 'replayed a stored response' : 'payment accepted', { status: response.statusCode });
-  return json(response.statusCode, response.body, response.replayed ? { 'idempotent-replayed': 'true' } : {});
-});
+export const handler = apiHandler(
+  async (event, context) => {
+    const key = idempotencyKeyHeader(event.headers);
+    const body = parseJsonBody(event.body, event.isBase64Encoded);
+    const apiKeyId = callerKeyId(event);
+    if (!apiKeyId) throw new ConfigError('the authorizer did not identify the API key');
+    const paymentId = paymentIdFor(apiKeyId, key);
+    logger.appendKeys({ payment_id: paymentId });
+    // Validation first: a bad request stores nothing, not even an idempotency record.
+    const payment = validateCheckout(body, runtimeConfig().platformFeeBps, {
+      paymentId,
+      now: new Date().toISOString(),
+    });
+    // Kept with the payment: its risk review needs another key (four eyes, lambdas/api/review-payment.ts).
+    payment.event.created_by_key_id = apiKeyId;
+    const response = await acceptOnce()({ idempotency_key: `${apiKeyId}:${key}`, body, payment }, context);
+    logger.info(response.replayed ? 'replayed a stored response' : 'payment accepted', { status: response.statusCode });
+    return json(response.statusCode, response.body, response.replayed ? { 'idempotent-replayed': 'true' } : {});
+  },
+  { scope: 'payments:write', maxBodyBytes: MAX_BODY_BYTES },
+);

@@ -4,7 +4,7 @@
  * A verified event is queued and acknowledged at once; the processor applies it.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { HttpError, json } from '../../src/api/http';
+import { invalidHeader, json } from '../../src/api/http';
 import { apiHandler } from '../../src/api/middleware';
 import { runtimeConfig, sqs } from '../../src/core/clients';
 import { ConfigError } from '../../src/core/config';
@@ -32,7 +32,9 @@ export const handler = apiHandler(async (event) => {
       source_ip: event.requestContext?.identity?.sourceIp,
       body_bytes: raw.length,
     });
-    throw new HttpError(400, 'invalid_signature', 'the webhook signature could not be verified');
+    throw invalidHeader('Stripe-Signature', 'the webhook signature could not be verified', {
+      code: 'invalid_signature',
+    });
   }
   const queueUrl = runtimeConfig().pspWebhookQueueUrl;
   if (!queueUrl) throw new ConfigError('PSP_WEBHOOK_QUEUE_URL is not set');

@@ -1,19 +1,46 @@
 /**
  * SQS consumer of verified PSP webhook events (batch with partial-failure reporting: a failed event is retried
- * alone and, after a bounded number of receives, dead-lettered).
+ * alone and, after a bounded number of receives, dead-lettered). Every failure is logged with its reason. A malformed
+ * event (not JSON, or missing a field we read) is not dropped: it fails on every receive, its reason logged each time,
+ * and ends in the dead-letter queue, where nothing accepted from the PSP is lost.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { logger } from '../../src/core/observability';
 import { stepDeps } from '../../src/payin/deps';
 import { applyPspEvent } from '../../src/payin/webhooks';
-import type { PspEvent } from '../../src/psp/events';
+import { MalformedPspEventError, parsePspEvent } from '../../src/psp/events';
 
 const processor = new BatchProcessor(EventType.SQS);
 
 async function record(item: SQSRecord): Promise<string> {
-  const event = JSON.parse(item.body) as PspEvent;
-  return applyPspEvent(stepDeps(), event);
+  const facts = {
+    message_id: item.messageId,
+    receive_count: Number(item.attributes?.ApproximateReceiveCount ?? 0),
+  };
+  const parsed = parsePspEvent(item.body);
+  if (!parsed.ok) {
+    logger.error('malformed PSP event: not applied, kept for the dead-letter queue', {
+      ...facts,
+      event_id: parsed.eventId,
+      type: parsed.type,
+      reason: parsed.reason,
+    });
+    throw new MalformedPspEventError(parsed.reason);
+  }
+  const { event } = parsed;
+  try {
+    return await applyPspEvent(stepDeps(), event);
+  } catch (error) {
+    logger.warn('PSP event failed, to be retried', {
+      ...facts,
+      event_id: event.id,
+      type: event.type,
+      reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      error,
+    });
+    throw error;
+  }
 }
 
 export const handler = async (event: SQSEvent, context: Context) => {

@@ -11,9 +11,37 @@ import {
   InvalidCheckoutError,
   PaymentIdTakenError,
 } from '../payin/errors';
+import { hasScope, type Scope, scopesFromContext } from './api-keys';
 import { badRequest, errorResponse, HttpError } from './http';
+import { strictRequest } from './request-guards';
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** The id of the API key that made the request (the authorizer's context, or its principal id). */
+export function callerKeyId(event: APIGatewayProxyEvent): string {
+  const authorizer = event.requestContext?.authorizer;
+  return String(authorizer?.keyId ?? authorizer?.principalId ?? '');
+}
+
+/** The 403 of a key that lacks the scope a route needs. */
+export const insufficientScope = (scope: Scope) =>
+  new HttpError(403, 'insufficient_scope', `this key lacks the scope ${scope}`, { scope });
+
+/**
+ * Refuses (403 `insufficient_scope`, naming the scope) a request whose key lacks `scope`: the authorizer allows
+ * every route to a valid key (so API Gateway's cache of its answer serves them all) and passes the key's scopes in
+ * its context; each handler checks the one its route needs (lambdas/catalog.ts, `apiRoutes`).
+ */
+export function requireScope(scope: Scope): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: async (request) => {
+      const granted = scopesFromContext(request.event.requestContext?.authorizer?.scopes);
+      if (hasScope(granted, scope)) return;
+      logger.warn('refused API request: the key lacks the scope', { key_id: callerKeyId(request.event), scope });
+      throw insufficientScope(scope);
+    },
+  };
+}
 
 /** The HTTP answer to a named domain error of a flow (a use case never throws HTTP errors itself). */
 export function fromDomainError(error: unknown): HttpError | undefined {
@@ -52,8 +80,21 @@ export function httpErrors(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatew
   };
 }
 
-export function apiHandler(fn: ApiHandler) {
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>(fn)
+export interface ApiHandlerOptions {
+  /** The scope the route needs (lambdas/catalog.ts); unset only for a route without an API key (the PSP webhook). */
+  scope?: Scope;
+  /** The largest body the route takes (default 1 MB): 413 above it. */
+  maxBodyBytes?: number;
+}
+
+/**
+ * The middy chain of every API handler: logging context, errors as JSON responses, the route's scope (403, before
+ * anything about the body is said), then strict input (Content-Type, size, depth, path parameters).
+ */
+export function apiHandler(fn: ApiHandler, options: ApiHandlerOptions = {}) {
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(fn)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpErrors());
+  if (options.scope !== undefined) handler.use(requireScope(options.scope));
+  return handler.use(strictRequest({ maxBodyBytes: options.maxBodyBytes }));
 }

@@ -9,6 +9,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
 import { Schedule } from 'aws-cdk-lib/aws-events';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -135,6 +136,8 @@ describe('Stack: PaymentsStateful', () => {
   test('one DynamoDB table per table schema, nothing else but the PSP secret key and webhook signing secret', () => {
     stateful.resourceCountIs('AWS::DynamoDB::Table', allTableSchemas.length);
     stateful.resourceCountIs('AWS::SecretsManager::Secret', 2);
+    // ...and the one customer-managed key of the tables (and buckets).
+    stateful.resourceCountIs('AWS::KMS::Key', 1);
     expect(built.stateful.terminationProtection).toBe(true);
   });
 
@@ -180,10 +183,14 @@ describe('Stack: PaymentsStateful', () => {
         expect(table.Properties.GlobalSecondaryIndexes ?? []).toEqual(expected);
       });
 
-      test('on demand, PITR, AWS-managed encryption, deletion protection, TTL per schema', () => {
+      test('on demand, PITR, customer-managed KMS encryption (the data key), deletion protection, TTL per schema', () => {
         expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
         expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
-        expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: true });
+        expect(table.Properties.SSESpecification).toEqual({
+          SSEEnabled: true,
+          SSEType: 'KMS',
+          KMSMasterKeyId: { 'Fn::GetAtt': [dataKeyLogicalId(), 'Arn'] },
+        });
         expect(table.Properties.DeletionProtectionEnabled).toBe(true);
         expect(table.Properties.TimeToLiveSpecification).toEqual(
           schema.timeToLiveAttribute ? { AttributeName: schema.timeToLiveAttribute, Enabled: true } : undefined,
@@ -340,12 +347,17 @@ describe('Stack: PaymentsStateless', () => {
           const dlq = { 'Fn::GetAtt': [dlqLogicalId(name), 'Arn'] };
           expect(statements.filter((s) => refersTo(s.Resource, dlq))).toEqual([]);
         }
+        // KMS: the data key for its tables (and buckets), the messaging key for its queues, with the access of each.
+        expectKeyRights(statements, spec, consumed);
         const services = new Set(statements.flatMap((s) => toArray(s.Action)).map((action) => action.split(':')[0]));
         sameElements(
           [...services],
           [
             'logs',
             'xray',
+            ...(Object.keys(spec.tables).length > 0 || (spec.sendsTo ?? []).length > 0 || consumed.length > 0
+              ? ['kms']
+              : []),
             ...(Object.keys(spec.tables).length > 0 ? ['dynamodb'] : []),
             ...(spec.psp || spec.webhookSecret ? ['secretsmanager'] : []),
             ...((spec.sendsTo ?? []).length > 0 || consumed.length > 0 ? ['sqs'] : []),
@@ -694,10 +706,14 @@ describe('Stack: PaymentsStateless', () => {
       }
     });
 
-    test('every queue: SQS-managed encryption and TLS only', () => {
+    test('every queue: encrypted with the messaging key (customer-managed) and TLS only', () => {
       const policies = Object.values(stateless.findResources('AWS::SQS::QueuePolicy'));
       for (const id of Object.keys(queues)) {
-        expect(queues[id]!.Properties.SqsManagedSseEnabled).toBe(true);
+        expect([id, queues[id]!.Properties.KmsMasterKeyId]).toEqual([
+          id,
+          { 'Fn::GetAtt': [messagingKeyLogicalId(), 'Arn'] },
+        ]);
+        expect(queues[id]!.Properties.SqsManagedSseEnabled).toBeUndefined();
         const statements = policies
           .filter((policy) => toArray(policy.Properties.Queues).some((q: Json) => q.Ref === id))
           .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
@@ -769,7 +785,10 @@ describe('Stack: PaymentsStateless', () => {
       const spec = catalogQueues[name];
       const consumerTimeout = functions[spec.consumer as FunctionId].timeoutSeconds;
       const custom = { ...spec, maxReceiveCount: 3, batchSize: 7, visibilityTimeoutSeconds: 6 * consumerTimeout + 11 };
-      const work = new WorkQueues(stack, 'Queues', { queues: { ...catalogQueues, [name]: custom } });
+      const work = new WorkQueues(stack, 'Queues', {
+        queues: { ...catalogQueues, [name]: custom },
+        encryptionKey: new Key(stack, 'Key'),
+      });
       const consumer = new LambdaFunction(stack, 'Consumer', {
         runtime: Runtime.NODEJS_22_X,
         handler: 'index.handler',
@@ -879,11 +898,12 @@ describe('Stack: PaymentsStateless', () => {
     }
   });
 
-  test('outputs: API URL and state machine ARN (one per state machine)', () => {
+  test('outputs: API URL, alarm topic ARN and state machine ARN (one per state machine)', () => {
     const outputs = stateless.toJSON().Outputs;
     expect(Object.keys(outputs).sort()).toEqual(
-      ['ApiUrl', ...machineNames.map((name) => `${stateMachines[name].id}StateMachineArn`)].sort(),
+      ['ApiUrl', 'AlarmTopicArn', ...machineNames.map((name) => `${stateMachines[name].id}StateMachineArn`)].sort(),
     );
+    expect(outputs.AlarmTopicArn.Value).toEqual({ Ref: alarmTopicLogicalId() });
     expect(Object.keys(outputs)).toContain('PayInStateMachineArn');
     expect(outputs.PayInStateMachineArn.Value).toEqual({ Ref: payInLogicalId() });
     expect(JSON.stringify(outputs.ApiUrl.Value)).toContain('execute-api');
@@ -1084,17 +1104,26 @@ describe('a second workflow, a cron schedule and a bucket (fixture catalog)', ()
     );
   });
 
-  test('the bucket: retained, encrypted, versioned, no public access, TLS only, access logged', () => {
+  test('the bucket: retained, encrypted with the data key, versioned, no public access, TLS only, access logged', () => {
     const bucketId = stacks.stateful.getLogicalId(stacks.stateful.buckets.reports!.node.defaultChild as never);
     const bucket = statefulResources[bucketId]!;
     expect(bucket.Type).toBe('AWS::S3::Bucket');
     expect(bucket.DeletionPolicy).toBe('Retain');
     expect(bucket.UpdateReplacePolicy).toBe('Retain');
     expect(bucket.Properties.BucketName).toBeUndefined();
+    const dataKeyId = stacks.stateful.getLogicalId(stacks.stateful.dataKey.node.defaultChild as never);
+    expect(bucket.Properties.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [
+        {
+          ServerSideEncryptionByDefault: {
+            SSEAlgorithm: 'aws:kms',
+            KMSMasterKeyID: { 'Fn::GetAtt': [dataKeyId, 'Arn'] },
+          },
+          BucketKeyEnabled: true,
+        },
+      ],
+    });
     expect(bucket.Properties).toMatchObject({
-      BucketEncryption: {
-        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-      },
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,
         BlockPublicPolicy: true,
@@ -1109,6 +1138,11 @@ describe('a second workflow, a cron schedule and a bucket (fixture catalog)', ()
       LogFilePrefix: 'Reports/',
     });
     expect(statefulResources[logsId]!.DeletionPolicy).toBe('Retain');
+    // The access log target stays SSE-S3 (request metadata only; no log-delivery grant on the data key).
+    expect(statefulResources[logsId]!.Properties.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+    expect(JSON.stringify(statefulResources[dataKeyId]!.Properties.KeyPolicy)).not.toContain('logging.s3');
     for (const id of [bucketId, logsId]) {
       const statements = Object.values(statefulResources)
         .filter((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties.Bucket.Ref === id)
@@ -1143,6 +1177,14 @@ describe('a second workflow, a cron schedule and a bucket (fixture catalog)', ()
       for (const statement of statements.filter((s) => toArray(s.Action).some((a) => a.startsWith('s3:')))) {
         for (const resource of toArray(statement.Resource))
           expect(JSON.stringify(resource)).toContain(JSON.stringify(arnRef));
+      }
+      // And the bucket's key (the data key): decrypt to read, encrypt too to write (these functions use no table).
+      expect(Object.keys(spec.tables)).toEqual([]);
+      const keyRef = stacks.stateless.resolve(stacks.stateful.dataKey.keyArn);
+      const onKey = new Set(statements.filter((s) => refersTo(s.Resource, keyRef)).flatMap((s) => toArray(s.Action)));
+      expect(onKey.has('kms:Decrypt')).toBe(true);
+      for (const action of ['kms:Encrypt', 'kms:GenerateDataKey*']) {
+        expect([spec.id, action, onKey.has(action)]).toEqual([spec.id, action, access === 'readWrite']);
       }
     }
   });
@@ -1199,6 +1241,56 @@ describe('bundling (control for the skip above)', () => {
     expect(commands.some((command) => command.includes('esbuild'))).toBe(true);
   });
 });
+
+function dataKeyLogicalId(): string {
+  return built.stateful.getLogicalId(built.stateful.dataKey.node.defaultChild as never);
+}
+
+function messagingKeyLogicalId(): string {
+  return built.stateless.getLogicalId(built.stateless.messagingKey.node.defaultChild as never);
+}
+
+function alarmTopicLogicalId(): string {
+  return built.stateless.getLogicalId(built.stateless.alarmTopic.topic.node.defaultChild as never);
+}
+
+/** What the grants on a table, queue or bucket encrypted with a customer-managed key add for writing to it. */
+const KMS_WRITE_ACTIONS = ['kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'];
+
+/**
+ * A function's KMS rights: on the data key (its tables and buckets) and the messaging key (its queues) only, never
+ * on "*" or another key; kms:Decrypt when it reads or writes what the key encrypts, the write actions only when it
+ * writes (a readWrite table or bucket, a queue it sends to); a consumer only decrypts.
+ */
+function expectKeyRights(statements: Statement[], spec: FunctionSpec, consumed: QueueName[]): void {
+  const dataKey = built.stateless.resolve(built.stateful.dataKey.keyArn);
+  const messagingKey = { 'Fn::GetAtt': [messagingKeyLogicalId(), 'Arn'] };
+  const kms = statements.filter((s) => toArray(s.Action).some((action) => action.startsWith('kms:')));
+  for (const statement of kms) {
+    expect(toArray(statement.Action).every((action) => action.startsWith('kms:'))).toBe(true);
+    for (const resource of toArray(statement.Resource)) {
+      expect([JSON.stringify(dataKey), JSON.stringify(messagingKey)]).toContain(JSON.stringify(resource));
+    }
+  }
+  const actionsOn = (key: unknown) =>
+    new Set(kms.filter((s) => refersTo(s.Resource, key)).flatMap((s) => toArray(s.Action)));
+  const dataAccess = [...Object.values(spec.tables), ...Object.values(spec.buckets ?? {})];
+  const onData = actionsOn(dataKey);
+  expect([spec.id, 'data key', onData.has('kms:Decrypt')]).toEqual([spec.id, 'data key', dataAccess.length > 0]);
+  for (const action of KMS_WRITE_ACTIONS) {
+    expect([spec.id, action, onData.has(action)]).toEqual([spec.id, action, dataAccess.includes('readWrite')]);
+  }
+  const sends = (spec.sendsTo ?? []).length > 0;
+  const onMessaging = actionsOn(messagingKey);
+  expect([spec.id, 'messaging key', onMessaging.has('kms:Decrypt')]).toEqual([
+    spec.id,
+    'messaging key',
+    sends || consumed.length > 0,
+  ]);
+  for (const action of KMS_WRITE_ACTIONS) {
+    expect([spec.id, action, onMessaging.has(action)]).toEqual([spec.id, action, sends]);
+  }
+}
 
 function payInLogicalId(): string {
   return built.stateless.getLogicalId(built.stateless.payIn.stateMachine.node.defaultChild as never);

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { call, checkout, type PaymentView, stackInfo, unique, waitForStatus } from '../support/api-client';
+import { call, checkout, type PaymentView, reviewerKey, stackInfo, unique, waitForStatus } from '../support/api-client';
 import { checkInvariants, pspCharges } from '../support/invariants';
 
 jest.setTimeout(180_000);
@@ -218,15 +218,22 @@ describe('Exactly-once: risk', () => {
       expect([held.status, held.status_reason]).toEqual(['PENDING', 'risk_review:amount_review:EUR']);
       expect(await chargeAttempts(id)).toEqual([]);
     }
+    // Four eyes: reviewed with another key than the dev key that created the payments.
+    const key = await reviewerKey();
     const approve = await call<PaymentView>('POST', `/v1/payments/${approved}/review`, {
       body: { decision: 'approve' },
+      key,
     });
     expect(approve.status).toBe(200);
-    const reject = await call<PaymentView>('POST', `/v1/payments/${rejected}/review`, { body: { decision: 'reject' } });
+    const reject = await call<PaymentView>('POST', `/v1/payments/${rejected}/review`, {
+      body: { decision: 'reject' },
+      key,
+    });
     expect([reject.status, reject.body.status]).toEqual([200, 'FAILED']);
     expect((await waitForStatus(approved, ['SUCCESS', 'FAILED'])).status).toBe('SUCCESS');
     const again = await call<{ error: { code: string } }>('POST', `/v1/payments/${approved}/review`, {
       body: { decision: 'approve' },
+      key,
     });
     expect([again.status, again.body.error.code]).toEqual([409, 'payment_not_in_review']);
     expect(await successfulCharges(approved)).toHaveLength(1);

@@ -1,5 +1,9 @@
 /** A client of the local stack for tests: plain HTTP, as a user of the API would call it. */
 import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ApiKeys } from '../../src/api/api-keys';
+import { tableSchemas } from '../../src/core/table-schemas';
 import type { StackInfo } from './local-stack-process';
 
 export function stackInfo(): StackInfo {
@@ -54,6 +58,32 @@ export async function call<T = Record<string, unknown>>(
     // not JSON: keep the text
   }
   return { status: response.status, body: body as T, headers: response.headers };
+}
+
+const reviewerKeys = new Map<string, Promise<string>>();
+
+/**
+ * A key of the stack other than the dev key, with `reviews:write` and `payments:read`: a risk review needs a key
+ * other than the one that created the payment (four eyes), and the dev key creates the tests' payments. Created once
+ * per stack (and test file) in the stack's DynamoDB, as `npm run keys -- create` would.
+ */
+export function reviewerKey(stack: StackInfo = stackInfo()): Promise<string> {
+  let key = reviewerKeys.get(stack.urls.dynamodb);
+  if (!key) {
+    const client = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: stack.urls.dynamodb,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      }),
+    );
+    key = new ApiKeys(client, tableSchemas.apiKeys.id)
+      .issue('integration tests: reviewer', { scopes: ['reviews:write', 'payments:read'] })
+      .then((issued) => issued.secretKey)
+      .finally(() => client.destroy());
+    reviewerKeys.set(stack.urls.dynamodb, key);
+  }
+  return key;
 }
 
 export const unique = (prefix: string) => `${prefix}_${randomUUID().slice(0, 8)}`;

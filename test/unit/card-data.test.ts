@@ -35,6 +35,22 @@ describe('Module: card-data', () => {
       '4242.4242.4242.4242', // other separators our identifiers allow
       '4242_4242_4242_4242',
       '4242:4242:4242:4242',
+      // Any separator, repeated or not (issue: "4242--4242--4242--4242" and "4242x4242x4242x4242" were stored).
+      '4242--4242--4242--4242',
+      '4242  4242  4242  4242',
+      '4242 - 4242 - 4242 - 4242',
+      '4242/4242/4242/4242',
+      '4242\n4242\t4242 4242',
+      '4242\u20134242\u20134242\u20134242', // en dashes
+      '4242__4242..4242::4242',
+      '4242x4242x4242x4242',
+      '4242X4242x4242x4242',
+      '4242ab4242ab4242ab4242',
+      '4242a4242b4242c4242',
+      '4242-4242x4242-4242',
+      '3782x822463x10005', // Amex, 4-6-5
+      'card 4242x4242x4242x4242 thanks',
+      'first 4242 4242 4242 4242 then 12',
     ])('flags %p', (text) => {
       expect(containsCardNumber(text)).toBe(true);
     });
@@ -46,11 +62,22 @@ describe('Module: card-data', () => {
       '1234567890123', // 13 digits, not Luhn
       '424242424242', // 12 digits: too short even though it looks like a card prefix
       '4242 4242 4242', // 12 digits with spaces
-      '4242  4242  4242  4242', // double spaces break the run into short pieces
       '12.34',
       '100000000000.00',
       '4242424242424241', // non-Luhn 16 digits: only whole runs are judged, not their windows
       '42424242424242424242', // 20 digits: longer than any card number
+      '4242 4242 4242 4242 4242', // 20 digits in card groups
+      '4242     4242     4242     4242', // separators longer than 4 characters split the number
+      'pay_4087a25724e9dafcd71ad707e0a38b7f', // our payment ids
+      '0c341701-1283-432a-9a57-7d057ec22e55', // a UUID
+      '01ARZ3NDEKTSV4RRFFQ69G5FAV', // a ULID
+      '2026-11-21T17:37:26.193Z',
+      'co-2025-11-21',
+      'order_2025_11_21_x',
+      'v1.2.3',
+      'https://shop.example/return?order=123&step=2',
+      '4242x4242x4242x4241', // letters between groups, not Luhn
+      '42424x242424x24242', // letters between groups of uneven lengths: not a card's shape
     ])('does not flag %p', (text) => {
       expect(containsCardNumber(text)).toBe(false);
     });
@@ -64,6 +91,33 @@ describe('Module: card-data', () => {
       expect(windows).toHaveLength(10);
       expect(luhnValid(digits)).toBe(false);
       expect(windows.filter(luhnValid)).toEqual([]);
+    });
+
+    it('flags few random hex and UUID identifiers (letters between digits are only separators in a card shape)', () => {
+      // Prepare: a seeded generator, so that the count is the same on every run.
+      let seed = 12345;
+      const next = () => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed;
+      };
+      const hex = (length: number) => Array.from({ length }, () => '0123456789abcdef'.charAt(next() % 16)).join('');
+      const ids = Array.from({ length: 20_000 }, (_, i) =>
+        i % 2 === 0 ? `pay_${hex(32)}` : `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`,
+      );
+
+      // Act
+      const flagged = ids.filter(containsCardNumber);
+
+      // Assess: 13+ digits in a row happen in about 0.2 % of 32-digit hex ids (as before these separators).
+      expect(flagged.length / ids.length).toBeLessThan(0.003);
+    });
+
+    it('stays linear on long texts', () => {
+      const text = '4 '.repeat(500_000);
+      const started = Date.now();
+      expect(containsCardNumber(text)).toBe(false);
+      expect(containsCardNumber(`${'1a'.repeat(300_000)} 4242x4242x4242x4242`)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(2000);
     });
 
     it('judges the whole run: a 16-digit run with a Luhn-valid 15-digit window is not a card number', () => {
@@ -152,6 +206,16 @@ describe('Module: card-data', () => {
 
     it('returns the first offending field in document order', () => {
       expect(findCardData({ first: 'ok', second: '4242424242424242', cvc: '1' })).toBe('second');
+    });
+
+    it('scans a deeply nested value without recursion (no stack overflow)', () => {
+      // Prepare: the 20 KB body of the issue, 10,000 arrays deep, then far deeper.
+      const deep = JSON.parse(`{"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`);
+      const deeper = JSON.parse(`{"x":${'['.repeat(200_000)}"4242 4242 4242 4242"${']'.repeat(200_000)}}`);
+
+      // Act & Assess
+      expect(findCardData(deep)).toBeUndefined();
+      expect(findCardData(deeper)).toMatch(/^x(\[0\]){200000}$/);
     });
 
     it('never includes the digits in the returned path', () => {

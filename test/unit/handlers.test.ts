@@ -3,7 +3,7 @@
  * The handlers read their settings from the environment on first use, so it is set before they are required.
  */
 
-import { randomBytes, scrypt as scryptCallback } from 'node:crypto';
+import { createHash, randomBytes, scrypt as scryptCallback } from 'node:crypto';
 import { promisify } from 'node:util';
 import {
   ConditionalCheckFailedException,
@@ -107,7 +107,9 @@ function apiEvent(
     multiValueQueryStringParameters: null,
     pathParameters: null,
     stageVariables: null,
-    requestContext: { authorizer: { keyId: API_KEY_ID, principalId: API_KEY_ID } } as never,
+    requestContext: {
+      authorizer: { keyId: API_KEY_ID, principalId: API_KEY_ID, scopes: 'payments:write payments:read' },
+    } as never,
     body: typeof body === 'string' ? body : JSON.stringify(body),
     isBase64Encoded: false,
     ...overrides,
@@ -212,6 +214,8 @@ describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
       currency: 'EUR',
       status: 'NOT_STARTED',
       order_ids: ['po_1', 'po_2'],
+      // The key that created it, for the four-eyes review.
+      created_by_key_id: API_KEY_ID,
     });
     expect(items[2]?.Put?.Item).toEqual({
       pk: 'ORDER#po_1',
@@ -497,7 +501,12 @@ describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
     // Assess
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body)).toEqual({
-      error: { code: 'invalid_request', message: 'the request body must be a JSON object' },
+      error: {
+        code: 'invalid_request',
+        message: 'the request body must be a JSON object',
+        // The error names the field at fault: the body itself.
+        errors: [{ field: '(body)', message: expect.any(String) }],
+      },
     });
     expect(awsCalls()).toBe(0);
   });
@@ -607,6 +616,7 @@ describe('Handler: API authorizer (lambdas/api/authorizer)', () => {
     ddb.on(PutCommand).resolves({});
     const issued = await new ApiKeys(DynamoDBDocumentClient.from(new DynamoDBClient({})), TABLES.API_KEYS_TABLE).issue(
       'unit test',
+      { scopes: ['payments:read', 'reviews:write'] },
     );
     const put = ddb.commandCalls(PutCommand).at(-1)!.args[0].input;
     expect(put.TableName).toBe('api-keys-table');
@@ -618,7 +628,7 @@ describe('Handler: API authorizer (lambdas/api/authorizer)', () => {
     ddb.on(GetCommand, { TableName: 'api-keys-table', Key: { pk: `KEY#${keyId}` } }).resolves({ Item: item });
   }
 
-  it('stores only a salted scrypt hash of the secret', async () => {
+  it('stores only a salted SHA-256 hash of the secret, with the scopes', async () => {
     // Act
     const { keyId, secretKey, item } = await issueKey();
 
@@ -626,16 +636,22 @@ describe('Handler: API authorizer (lambdas/api/authorizer)', () => {
     const secret = secretKey.slice(`mpk_${keyId}_`.length);
     expect(secretKey).toMatch(/^mpk_[a-f0-9]{16}_[A-Za-z0-9_-]{43}$/);
     expect(JSON.stringify(item)).not.toContain(secret);
-    const expected = await scrypt(secret, Buffer.from(String(item.salt), 'base64'), 32);
+    const expected = createHash('sha256')
+      .update(Buffer.from(String(item.salt), 'base64'))
+      .update(secret)
+      .digest();
+    expect(Buffer.from(String(item.salt), 'base64')).toHaveLength(16);
     expect(item).toMatchObject({
       pk: `KEY#${keyId}`,
       key_id: keyId,
       revoked: false,
       hash: expected.toString('base64'),
+      algorithm: 'sha256-salted',
+      scopes: ['payments:read', 'reviews:write'],
     });
   });
 
-  it('allows the whole stage for a valid key', async () => {
+  it('allows the whole stage for a valid key, with its scopes in the context', async () => {
     // Prepare
     const { keyId, secretKey, item } = await issueKey();
     storeKey(keyId, item);
@@ -656,7 +672,7 @@ describe('Handler: API authorizer (lambdas/api/authorizer)', () => {
           },
         ],
       },
-      context: { keyId },
+      context: { keyId, scopes: 'payments:read reviews:write' },
     });
     const gets = ddb.commandCalls(GetCommand);
     expect(gets).toHaveLength(1);
@@ -713,6 +729,52 @@ describe('Handler: API authorizer (lambdas/api/authorizer)', () => {
     await expect(handler(authEvent({ Authorization: `Bearer ${secretKey}` }))).rejects.toThrow(
       new Error('Unauthorized'),
     );
+  });
+
+  it('allows a key stored before scopes (salted scrypt, no scopes) with no scopes, and re-hashes it once with SHA-256', async () => {
+    // Prepare: a key as it was stored before this change
+    const keyId = randomBytes(8).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const salt = randomBytes(16);
+    const legacyHash = (await scrypt(secret, salt, 32)).toString('base64');
+    storeKey(keyId, {
+      pk: `KEY#${keyId}`,
+      key_id: keyId,
+      label: 'before scopes',
+      salt: salt.toString('base64'),
+      hash: legacyHash,
+      algorithm: 'scrypt-N16384-r8-p1',
+      created_at: '2026-01-01T00:00:00.000Z',
+      revoked: false,
+    });
+    ddb.on(UpdateCommand).resolves({});
+
+    // Act
+    const first = await handler(authEvent({ Authorization: `Bearer mpk_${keyId}_${secret}` }));
+    const second = await handler(authEvent({ Authorization: `Bearer mpk_${keyId}_${secret}` }));
+
+    // Assess: authenticated, but with no scopes every route refuses it (no scopes, no access)
+    expect(first.context).toEqual({ keyId, scopes: '' });
+    expect(second.context).toEqual({ keyId, scopes: '' });
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    // Assess: one conditional re-hash, only over that very scrypt hash
+    const updates = ddb.commandCalls(UpdateCommand);
+    expect(updates).toHaveLength(1);
+    const update = updates[0]!.args[0].input;
+    expect(update).toMatchObject({
+      TableName: 'api-keys-table',
+      Key: { pk: `KEY#${keyId}` },
+      ConditionExpression: '#algorithm = :legacy AND #hash = :legacyHash',
+    });
+    const values = update.ExpressionAttributeValues as Record<string, string>;
+    expect(values).toMatchObject({
+      ':algorithm': 'sha256-salted',
+      ':legacy': 'scrypt-N16384-r8-p1',
+      ':legacyHash': legacyHash,
+    });
+    const newSalt = Buffer.from(values[':salt']!, 'base64');
+    expect(newSalt.equals(salt)).toBe(false);
+    expect(values[':hash']).toBe(createHash('sha256').update(newSalt).update(secret).digest('base64'));
   });
 
   it.each([

@@ -47,8 +47,44 @@ describe('a card number used as a field NAME is echoed back in the 400', () => {
 });
 
 describe('Gap: a card number with . _ or : separators passes as an identifier', () => {
-  it.each(['4242.4242.4242.4242', '4242_4242_4242_4242', '4242:4242:4242:4242'])('refuses buyer.id %p', (id) => {
+  it.each([
+    '4242.4242.4242.4242',
+    '4242_4242_4242_4242',
+    '4242:4242:4242:4242',
+    // Issue: repeated separators and letters got through and were stored.
+    '4242--4242--4242--4242',
+    '4242x4242x4242x4242',
+    '4242__4242__4242__4242',
+    '4242-.-4242-.-4242-.-4242',
+  ])('refuses buyer.id %p', (id) => {
     const error = rejection({ ...base, buyer: { id, country: 'FR' } });
     expect(error.message).toMatch(/^card data is never accepted/);
+  });
+});
+
+describe('Issue: a deeply nested body overflowed the stack of the card-data scan (a 500)', () => {
+  it('refuses the 20 KB body {"x": 10,000 arrays deep} with a 400, not a RangeError', () => {
+    const body = JSON.parse(`{"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`);
+    const error = rejection(body);
+    expect(error.statusCode).toBe(400);
+    expect(error.details.errors).toContainEqual({ field: '(body)', message: 'unknown field: x' });
+  });
+});
+
+describe('Issue: any two upper-case letters were accepted as a country', () => {
+  it.each(['ZZ', 'AA', 'UK', 'XK', 'EU', 'QO'])(
+    'refuses buyer.country %p (not an assigned ISO 3166-1 code)',
+    (country) => {
+      const error = rejection({ ...base, buyer: { id: 'b1', country } });
+      expect(error.details.errors).toEqual([
+        { field: 'buyer.country', message: 'buyer.country must be an ISO 3166-1 alpha-2 code such as "FR"' },
+      ]);
+    },
+  );
+
+  it.each(['FR', 'GB', 'US', 'DE', 'AX', 'SS', 'BQ', 'CW', 'SX', 'ZW'])('accepts buyer.country %p', (country) => {
+    expect(() =>
+      validateCheckout({ ...base, buyer: { id: 'b1', country } }, 0, { paymentId: 'p', now: 'n' }),
+    ).not.toThrow();
   });
 });
