@@ -8,6 +8,7 @@ import {
   LogGroupLogDestination,
   MethodLoggingLevel,
   RequestAuthorizer,
+  ResponseType,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -59,6 +60,18 @@ export const AUTHORIZED_ROUTE_REASON =
  * models or validators and no binary media types: the handlers get the body exactly as sent (the webhook's
  * signature is computed over the raw body). Its stage is behind a WAF web ACL (`ApiFirewall`).
  */
+/** API Gateway's own error answers, each with our error code. */
+export const GATEWAY_ERRORS: [string, ResponseType, string][] = [
+  ['Unauthorized', ResponseType.UNAUTHORIZED, 'unauthorized'],
+  ['AccessDenied', ResponseType.ACCESS_DENIED, 'access_denied'],
+  ['MissingAuthenticationToken', ResponseType.MISSING_AUTHENTICATION_TOKEN, 'missing_authentication_token'],
+  ['Throttled', ResponseType.THROTTLED, 'rate_limited'],
+  ['RequestTooLarge', ResponseType.REQUEST_TOO_LARGE, 'body_too_large'],
+  ['WafBlocked', ResponseType.WAF_FILTERED, 'request_blocked'],
+  ['Default4xx', ResponseType.DEFAULT_4XX, 'invalid_request'],
+  ['Default5xx', ResponseType.DEFAULT_5XX, 'internal_error'],
+];
+
 export class PaymentsApi extends Construct {
   readonly api: RestApi;
   readonly firewall: ApiFirewall;
@@ -85,6 +98,18 @@ export class PaymentsApi extends Construct {
         tracingEnabled: true,
       },
     });
+
+    // API Gateway's own answers (no or a refused key, no such route, throttled, too large) in the API's JSON error
+    // shape, as the local gateway gives them: `{message, error: {code, message}}` (`message` kept for API Gateway's
+    // usual clients).
+    for (const [id, type, code] of GATEWAY_ERRORS) {
+      this.api.addGatewayResponse(id, {
+        type,
+        templates: {
+          'application/json': `{"message":$context.error.messageString,"error":{"code":"${code}","message":$context.error.messageString}}`,
+        },
+      });
+    }
 
     // The stack outputs the URL itself (ApiUrl): drop the construct's own duplicate `Endpoint` output.
     this.api.node.tryRemoveChild('Endpoint');

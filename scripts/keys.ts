@@ -122,8 +122,10 @@ async function main(): Promise<void> {
       const listed = await keys.list();
       process.stdout.write(values.json ? `${JSON.stringify(listed, null, 2)}\n` : `${table(listed)}\n`);
     } else {
-      const keyId = rest[0] ?? '';
-      if (!(await keys.revoke(keyId))) throw new Error(`no key ${keyId}`);
+      // A whole key may be given (a leaked one, pasted): only its id is ever printed.
+      const given = rest[0] ?? '';
+      const keyId = /^mpk_([a-f0-9]{16})_/.exec(given)?.[1] ?? given;
+      if (!(await keys.revoke(given))) throw new Error(`no key ${keyId}`);
       process.stdout.write(`Revoked key ${keyId}.\n`);
     }
   } catch (error) {

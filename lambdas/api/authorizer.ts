@@ -29,7 +29,8 @@ function allowAll(methodArn: string, principal: ApiPrincipal): APIGatewayAuthori
 export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
   keys ??= new ApiKeys(dynamo(), tableName(runtimeConfig(), 'apiKeys'));
   const headers = event.headers ?? {};
-  const header = headers.Authorization ?? headers.authorization;
+  // Header names are case-insensitive.
+  const header = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1] ?? undefined;
   const principal = await keys.verify(bearerToken(header));
   if (!principal) {
     logger.warn('refused API request: missing or invalid secret key', { path: event.path });

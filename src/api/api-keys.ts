@@ -267,8 +267,10 @@ export class ApiKeys {
   }
 
   /** Revokes a key for good; false when there is no such key. Warm functions notice within `recordCacheMs`. */
-  async revoke(keyId: string): Promise<boolean> {
-    if (!KEY_ID_FORMAT.test(keyId)) throw new Error(`'${keyId}' is not a key id (16 hex digits)`);
+  async revoke(keyIdOrKey: string): Promise<boolean> {
+    // A whole key (pasted when revoking a leaked one) names its id; the argument itself is never echoed.
+    const keyId = KEY_FORMAT.exec(keyIdOrKey)?.[1] ?? keyIdOrKey;
+    if (!KEY_ID_FORMAT.test(keyId)) throw new Error('not a key id (16 hex digits) nor a key (mpk_<id>_<secret>)');
     try {
       await this.client.send(
         new UpdateCommand({
@@ -322,6 +324,9 @@ export class ApiKeys {
       });
       return undefined;
     }
+    // A legacy key without scopes can do nothing: refused before scrypt (~40 ms of CPU, and the refusal cache keys on
+    // the whole presented secret), so a flood of guesses at a legacy key id costs no more than at any other.
+    if (record.scopes.length === 0) return undefined;
     if (!sameBytes(record.hash, await scrypt(secret, record.salt, HASH_BYTES))) return undefined;
     await this.rehash(record, secret);
     return { keyId: record.keyId, scopes: record.scopes };

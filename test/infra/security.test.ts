@@ -509,3 +509,37 @@ describe('cdk-nag acknowledgments say what is true of what they are attached to'
     }
   });
 });
+
+describe("API Gateway's own errors in the API's JSON error shape", () => {
+  test('every gateway answer (no key, refused key, no route, throttled, too large, WAF, default 4xx/5xx) has error.code', () => {
+    // Prepare
+    const responses = ofType(main.statelessTemplate, 'AWS::ApiGateway::GatewayResponse');
+
+    // Assess
+    const byType = Object.fromEntries(
+      responses.map(([, r]) => [
+        String(r.Properties?.ResponseType),
+        JSON.parse(
+          String((r.Properties?.ResponseTemplates as Record<string, string>)['application/json']).replaceAll(
+            '$context.error.messageString',
+            '"message"',
+          ),
+        ) as { error: { code: string; message: string } },
+      ]),
+    );
+    expect(Object.keys(byType).sort()).toEqual(
+      [
+        'ACCESS_DENIED',
+        'DEFAULT_4XX',
+        'DEFAULT_5XX',
+        'MISSING_AUTHENTICATION_TOKEN',
+        'REQUEST_TOO_LARGE',
+        'THROTTLED',
+        'UNAUTHORIZED',
+        'WAF_FILTERED',
+      ].sort(),
+    );
+    expect(byType.UNAUTHORIZED).toEqual({ message: 'message', error: { code: 'unauthorized', message: 'message' } });
+    for (const body of Object.values(byType)) expect(body.error.code).toMatch(/^[a-z_]+$/);
+  });
+});

@@ -183,6 +183,22 @@ describe('ApiKeys: issuing and verifying', () => {
     expect(await verifier.verify(secretKey)).toEqual({ keyId, scopes: ['admin'] });
   });
 
+  it('revokes by a whole (leaked) key, and never echoes the argument in its errors', async () => {
+    // Prepare
+    const leaked = await keys().issue('leaked', { scopes: ['admin'] });
+
+    // Act
+    const revoked = await keys().revoke(leaked.secretKey);
+    const refusal = keys()
+      .revoke(`mpk_nothex_${leaked.secretKey.slice(-43)}`)
+      .catch((error: Error) => error.message);
+
+    // Assess
+    expect(revoked).toBe(true);
+    expect(await keys().verify(leaked.secretKey)).toBeUndefined();
+    expect(await refusal).not.toContain(leaked.secretKey.slice(-43));
+  });
+
   it('refuses a key stored with an unknown hash algorithm', async () => {
     const { keyId, secretKey } = await keys().issue('k', { scopes: ['admin'] });
     table.set(`KEY#${keyId}`, { ...table.get(`KEY#${keyId}`), algorithm: 'md5' });
@@ -216,27 +232,37 @@ describe('ApiKeys: issuing and verifying', () => {
 });
 
 describe('ApiKeys: legacy scrypt keys', () => {
-  it('verifies a key stored before scopes with no scopes, and re-hashes it to SHA-256 on first use', async () => {
+  it('refuses a key stored before scopes with no scopes (it could do nothing) without running scrypt or re-hashing', async () => {
     // Prepare
     const { keyId, secretKey, hash } = await storeLegacyKey();
 
     // Act
     const principal = await keys().verify(secretKey);
 
-    // Assess: no scopes, no access; the stored hash is now SHA-256 and still verifies (another function reads it)
-    expect(principal).toEqual({ keyId, scopes: [] });
+    // Assess: refused before the ~40 ms scrypt, so a flood of guesses at a legacy key id is as cheap as any other
+    expect(principal).toBeUndefined();
+    const item = table.get(`KEY#${keyId}`)!;
+    expect(item.algorithm).toBe('scrypt-N16384-r8-p1');
+    expect(item.hash).toBe(hash);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('verifies a legacy key that carries scopes, and re-hashes it to SHA-256 on first use', async () => {
+    // Prepare
+    const { keyId, secretKey, hash } = await storeLegacyKey(['payments:read']);
+
+    // Act
+    const principal = await keys().verify(secretKey);
+
+    // Assess: the stored hash is now SHA-256 and still verifies (another function reads it)
+    expect(principal).toEqual({ keyId, scopes: ['payments:read'] });
     const item = table.get(`KEY#${keyId}`)!;
     expect(item.algorithm).toBe('sha256-salted');
     expect(item.hash).not.toBe(hash);
     expect(item.rehashed_at).toEqual(expect.any(String));
-    expect(await keys().verify(secretKey)).toEqual({ keyId, scopes: [] });
+    expect(await keys().verify(secretKey)).toEqual({ keyId, scopes: ['payments:read'] });
     expect(await keys().verify(wrongSecretFor(keyId))).toBeUndefined();
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
-  });
-
-  it('keeps the scopes a legacy item may carry', async () => {
-    const { keyId, secretKey } = await storeLegacyKey(['payments:read']);
-    expect(await keys().verify(secretKey)).toEqual({ keyId, scopes: ['payments:read'] });
   });
 
   it('does not re-hash on a wrong secret', async () => {

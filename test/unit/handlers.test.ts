@@ -731,8 +731,31 @@ describe('Handler: API authorizer (lambdas/api/authorizer)', () => {
     );
   });
 
-  it('allows a key stored before scopes (salted scrypt, no scopes) with no scopes, and re-hashes it once with SHA-256', async () => {
-    // Prepare: a key as it was stored before this change
+  it('refuses a key stored before scopes (salted scrypt, no scopes: it could do nothing) without a re-hash', async () => {
+    // Prepare
+    const keyId = randomBytes(8).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const salt = randomBytes(16);
+    storeKey(keyId, {
+      pk: `KEY#${keyId}`,
+      key_id: keyId,
+      label: 'before scopes',
+      salt: salt.toString('base64'),
+      hash: (await scrypt(secret, salt, 32)).toString('base64'),
+      algorithm: 'scrypt-N16384-r8-p1',
+      created_at: '2026-01-01T00:00:00.000Z',
+      revoked: false,
+    });
+
+    // Act & Assess
+    await expect(handler(authEvent({ Authorization: `Bearer mpk_${keyId}_${secret}` }))).rejects.toThrow(
+      'Unauthorized',
+    );
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('allows a legacy scrypt key given scopes, and re-hashes it once with SHA-256', async () => {
+    // Prepare: a key as it was stored before this change, given scopes by an operator
     const keyId = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const salt = randomBytes(16);
@@ -746,6 +769,7 @@ describe('Handler: API authorizer (lambdas/api/authorizer)', () => {
       algorithm: 'scrypt-N16384-r8-p1',
       created_at: '2026-01-01T00:00:00.000Z',
       revoked: false,
+      scopes: ['payments:read'],
     });
     ddb.on(UpdateCommand).resolves({});
 
@@ -753,9 +777,9 @@ describe('Handler: API authorizer (lambdas/api/authorizer)', () => {
     const first = await handler(authEvent({ Authorization: `Bearer mpk_${keyId}_${secret}` }));
     const second = await handler(authEvent({ Authorization: `Bearer mpk_${keyId}_${secret}` }));
 
-    // Assess: authenticated, but with no scopes every route refuses it (no scopes, no access)
-    expect(first.context).toEqual({ keyId, scopes: '' });
-    expect(second.context).toEqual({ keyId, scopes: '' });
+    // Assess: authenticated with its scopes
+    expect(first.context).toEqual({ keyId, scopes: 'payments:read' });
+    expect(second.context).toEqual({ keyId, scopes: 'payments:read' });
     expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
     // Assess: one conditional re-hash, only over that very scrypt hash
     const updates = ddb.commandCalls(UpdateCommand);
