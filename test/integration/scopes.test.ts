@@ -137,7 +137,10 @@ describe('Scoped keys', () => {
     expect((await waitForStatus(devKeys, ['PENDING'])).status).toBe('PENDING');
   });
 
-  it('a key stored before scopes (salted scrypt, no scopes) authenticates but may do nothing, and is re-hashed', async () => {
+  it.each([
+    ['without scopes: refused (401) before scrypt runs, never re-hashed', undefined],
+    ['given scopes by an operator: allowed what its scopes allow, and re-hashed', ['payments:read']],
+  ])('a key stored before scopes (salted scrypt) %s', async (_, scopes) => {
     // Prepare: the item as ApiKeys stored it before this change
     const keyId = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
@@ -156,17 +159,28 @@ describe('Scoped keys', () => {
           algorithm: 'scrypt-N16384-r8-p1',
           created_at: new Date().toISOString(),
           revoked: false,
+          ...(scopes ? { scopes } : {}),
         },
       }),
     );
 
     // Act
-    const response = await call<ErrorBody>('GET', '/v1/wallets/seller_any', { key: `mpk_${keyId}_${secret}` });
+    const read = await call<ErrorBody>('GET', '/v1/wallets/seller_any', { key: `mpk_${keyId}_${secret}` });
+    const write = await call<ErrorBody>('POST', '/v1/payments/pay_any/review', {
+      key: `mpk_${keyId}_${secret}`,
+      body: { decision: 'approve' },
+    });
 
     // Assess
-    expect([response.status, response.body]).toEqual([403, insufficientScope('payments:read')]);
     const { Item } = await client.send(new GetCommand({ TableName: tableSchemas.apiKeys.id, Key }));
-    expect(Item?.algorithm).toBe('sha256-salted');
+    if (scopes) {
+      expect(read.status).toBe(200);
+      expect([write.status, write.body]).toEqual([403, insufficientScope('reviews:write')]);
+      expect(Item?.algorithm).toBe('sha256-salted');
+    } else {
+      expect([read.status, write.status]).toEqual([401, 401]);
+      expect(Item?.algorithm).toBe('scrypt-N16384-r8-p1');
+    }
   });
 
   it('a revoked key is refused (401)', async () => {
