@@ -1,7 +1,7 @@
 /** POST /v1/payments: accepts a checkout (202) and starts its pay-in workflow; exactly once per Idempotency-Key. */
 
 import { validateCheckout } from '../../src/api/checkout';
-import { HttpError, json, parseJsonBody } from '../../src/api/http';
+import { json, parseJsonBody } from '../../src/api/http';
 import { type IdempotentRequest, idempotencyKeyHeader, idempotent } from '../../src/api/idempotency';
 import { apiHandler, callerKeyId, fromDomainError } from '../../src/api/middleware';
 import { paymentView } from '../../src/api/views';

@@ -26,7 +26,13 @@ const COLLECTION_URL = '/v1/checkout/sessions';
 const MAX_EXPIRY_S = 24 * 60 * 60;
 export const DEFAULT_MIN_EXPIRY_S = 30 * 60;
 
+// No `payment_method_types`: removed from a Checkout Session's create in API version 2026-09-30.endive, the version of
+// the installed stripe SDK (its SessionCreateParams lack it and take `allowed_payment_method_types`; stripe-node
+// 23.0.0's CHANGELOG). Stripe's changelog names no error code for sessions
+// (docs.stripe.com/changelog/endive/2026-09-30/remove-payment-method-types-checkout-sessions), so it is refused as any
+// parameter the version does not take: 400 parameter_unknown.
 const CREATE_PARAMS = [
+  'allowed_payment_method_types',
   'cancel_url',
   'client_reference_id',
   'customer_email',
@@ -37,7 +43,6 @@ const CREATE_PARAMS = [
   'metadata',
   'mode',
   'payment_intent_data',
-  'payment_method_types',
   'submit_type',
   'success_url',
   'ui_mode',
@@ -158,13 +163,13 @@ function readCreateInput(params: FormObject, options: CheckoutRouteOptions): Cre
       param: 'ui_mode',
     });
   }
-  const types = readStringList(params, 'payment_method_types');
-  for (const [index, type] of (types ?? []).entries()) {
-    if (type !== 'card') {
-      throw invalidRequest(`The payment method type "${type}" is invalid. The PSP simulator supports: card.`, {
-        param: `payment_method_types[${index}]`,
-      });
-    }
+  // A filter on the eligible types (Stripe keeps the compatible ones silently; here: card).
+  const allowed = readStringList(params, 'allowed_payment_method_types');
+  if (allowed && !allowed.includes('card')) {
+    throw invalidRequest(
+      'None of the allowed_payment_method_types can be used with this Checkout Session. The PSP simulator supports: card.',
+      { param: 'allowed_payment_method_types' },
+    );
   }
   const lineItems = readLineItems(params);
   const currency = lineItems[0]?.currency ?? '';
@@ -203,6 +208,7 @@ function readCreateInput(params: FormObject, options: CheckoutRouteOptions): Cre
     locale: readString(params, 'locale') ?? null,
     submitType: readEnum(params, 'submit_type', ['auto', 'book', 'donate', 'pay'] as const) ?? null,
     paymentIntentData: readPaymentIntentData(params),
+    allowedPaymentMethodTypes: allowed ?? null,
   };
 }
 

@@ -44,6 +44,8 @@ export interface CreateSessionInput {
     statementDescriptorSuffix: string | null;
     transferGroup: string | null;
   };
+  /** The allowed_payment_method_types asked for (the session accepts card, the one compatible type here). */
+  allowedPaymentMethodTypes: string[] | null;
 }
 
 export interface SessionHooks {
@@ -232,7 +234,7 @@ export class CheckoutSessionService {
       adaptive_pricing: null,
       after_expiration: null,
       allow_promotion_codes: null,
-      allowed_payment_method_types: null,
+      allowed_payment_method_types: input.allowedPaymentMethodTypes ? [...input.allowedPaymentMethodTypes] : null,
       amount_subtotal: input.amountTotal,
       amount_total: input.amountTotal,
       automatic_tax: { enabled: false, liability: null, provider: null, status: null },

@@ -80,12 +80,32 @@ const CREATE_PARAMS = [
   'description',
   'metadata',
   'on_behalf_of',
-  'payment_method_types',
   'statement_descriptor',
   'statement_descriptor_suffix',
   'transfer_data',
   'transfer_group',
 ];
+/**
+ * `payment_method_types` is no longer writable on a PaymentIntent (create, update, confirm) since API version
+ * 2026-09-30.endive, the version of the installed stripe SDK (its PaymentIntent{Create,Update,Confirm}Params lack it;
+ * stripe-node 23.0.0's CHANGELOG: "Remove support for `payment_method_types` on ... PaymentIntentCreateParams"):
+ * "Passing `payment_method_types` on this API version returns a 400 error with the code
+ * `payment_method_types_no_longer_supported`" (docs.stripe.com/changelog/endive/2026-09-30/removes-the-payment-method-
+ * types-parameter-from-payment-intents-and-setup-intents). Stripe documents the code, not the message: the message is
+ * the simulator's own. The intent still reports `payment_method_types` (read-only, the compatible types). The
+ * simulator answers as the SDK's version does, whatever Stripe-Version a request pins (an older pinned version would
+ * still take the parameter on Stripe).
+ */
+const REMOVED_PAYMENT_METHOD_TYPES = 'payment_method_types';
+
+function rejectRemovedPaymentMethodTypes(params: FormObject): void {
+  if (params[REMOVED_PAYMENT_METHOD_TYPES] === undefined) return;
+  throw invalidRequest(
+    'The `payment_method_types` parameter is no longer supported on PaymentIntents as of API version 2026-09-30.endive. Use `allowed_payment_method_types` to limit the payment method types, or `automatic_payment_methods`.',
+    { code: 'payment_method_types_no_longer_supported', param: REMOVED_PAYMENT_METHOD_TYPES },
+  );
+}
+
 /** Create parameters Stripe takes only together with confirm=true. */
 const CONFIRM_ONLY_PARAMS = ['error_on_requires_action', 'mandate_data', 'off_session', 'return_url', 'use_stripe_sdk'];
 
@@ -144,6 +164,7 @@ export function paymentIntentRoutes(
       path: `${COLLECTION_URL}/:id/confirm`,
       prepare: (request) => {
         const { params, pathParams } = request;
+        rejectRemovedPaymentMethodTypes(params);
         rejectUnknownParams(params, CONFIRM_PARAMS);
         const expand = readIntentExpand(params);
         const input: ConfirmInput = readConfirmInput(params);
@@ -214,6 +235,7 @@ function idOf(pathParams: Record<string, string>): string {
 type CreateInput = CreatePaymentIntentInput & Omit<ConfirmInput, 'paymentMethod'>;
 
 function readCreateInput(params: FormObject): CreateInput {
+  rejectRemovedPaymentMethodTypes(params);
   rejectUnknownParams(params, CREATE_PARAMS);
   const amount = readInteger(params, 'amount', { required: true, min: 1 }) as number;
   const currency = normalizeCurrency(readRequiredString(params, 'currency'));
@@ -463,13 +485,11 @@ function readStatementDescriptorSuffix(params: FormObject): string | null {
 function readPaymentMethodChoice(
   params: FormObject,
 ): Pick<CreatePaymentIntentInput, 'paymentMethodTypes' | 'allowRedirects' | 'allowedPaymentMethodTypes'> {
-  const types = readStringList(params, 'payment_method_types');
   const automatic = readObject(params, 'automatic_payment_methods');
   const allowed = readStringList(params, 'allowed_payment_method_types');
   const given = [
     ...(allowed ? ['allowed_payment_method_types'] : []),
     ...(automatic ? ['automatic_payment_methods'] : []),
-    ...(types ? ['payment_method_types'] : []),
   ];
   if (given.length > 1) {
     throw invalidRequest(`You may only specify one of these parameters: ${given.join(', ')}.`, {
@@ -486,17 +506,6 @@ function readPaymentMethodChoice(
       );
     }
     return { paymentMethodTypes: compatible, allowedPaymentMethodTypes: allowed };
-  }
-  if (types) {
-    for (const [index, type] of types.entries()) {
-      if (!SUPPORTED_PAYMENT_METHOD_TYPES.includes(type)) {
-        throw invalidRequest(
-          `The payment method type "${type}" is invalid. The PSP simulator supports: ${SUPPORTED_PAYMENT_METHOD_TYPES.join(', ')}.`,
-          { param: `payment_method_types[${index}]` },
-        );
-      }
-    }
-    return { paymentMethodTypes: types };
   }
   if (!automatic) return {};
   rejectUnknownParams(automatic, ['enabled', 'allow_redirects'], 'automatic_payment_methods');

@@ -4,6 +4,7 @@
  * Only the field's path is reported, never its value. Nothing here recurses: a body of any depth is scanned with an
  * explicit stack, so a deeply nested body cannot overflow the call stack.
  */
+import { type PathLink, pathOf } from './value-path';
 
 const CARD_FIELD =
   /^(card|card_?number|cardnumber|pan|cvc|cvv|cvv2|cvc2|exp_?month|exp_?year|expiry|number|security_?code)$/i;
@@ -146,23 +147,13 @@ function cardShaped(lengths: number[]): boolean {
   return lengths.slice(0, -1).every((length) => length === head) && tail <= head;
 }
 
-/** A value to scan, and how to name it: its parent and its own step (a key or an index). */
-interface Node {
+/**
+ * A value to scan, and how to name it: its parent and its own step (a key or an index). Only links are kept on the
+ * way down; the path of the one finding is built at the end (pathOf), so a scan is linear in the body's size.
+ */
+interface Node extends PathLink {
   value: unknown;
   parent: Node | undefined;
-  step: string | number | undefined;
-}
-
-/** The path of a node, `a.b[1].c`, built only for the one reported (never for every node of a deep body). */
-function pathOf(node: Node | undefined): string {
-  const steps: (string | number)[] = [];
-  for (let at = node; at?.step !== undefined; at = at.parent) steps.push(at.step);
-  let path = '';
-  for (let i = steps.length - 1; i >= 0; i--) {
-    const step = steps[i] as string | number;
-    path = typeof step === 'number' ? `${path}[${step}]` : path ? `${path}.${step}` : step;
-  }
-  return path;
 }
 
 type Work = { visit: Node } | { key: string; parent: Node };
@@ -173,10 +164,9 @@ export function findCardData(value: unknown): string | undefined {
   while (stack.length > 0) {
     const work = stack.pop() as Work;
     if ('key' in work) {
-      const parentPath = pathOf(work.parent);
-      // A card number used as a field name is reported without its digits.
-      if (containsCardNumber(work.key)) return parentPath ? `${parentPath}.(field name)` : '(field name)';
-      if (CARD_FIELD.test(work.key)) return parentPath ? `${parentPath}.${work.key}` : work.key;
+      // A card number used as a field name is reported without its digits. The path is built for the finding only.
+      if (containsCardNumber(work.key)) return pathOf({ parent: work.parent, step: '(field name)' });
+      if (CARD_FIELD.test(work.key)) return pathOf({ parent: work.parent, step: work.key });
       continue;
     }
     const node = work.visit;

@@ -11,7 +11,7 @@ import {
   InvalidCheckoutError,
   PaymentIdTakenError,
 } from '../payin/errors';
-import { hasScope, type Scope, scopesFromContext } from './api-keys';
+import { hasScope, isScope, type Scope, scopesFromContext } from './api-keys';
 import { badRequest, errorResponse, HttpError } from './http';
 import { strictRequest } from './request-guards';
 
@@ -80,21 +80,33 @@ export function httpErrors(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatew
   };
 }
 
+/** The scope of a route without an API key (the PSP webhook: the PSP signs its calls), said so explicitly. */
+export const PUBLIC_ROUTE = 'public';
+
 export interface ApiHandlerOptions {
-  /** The scope the route needs (lambdas/catalog.ts); unset only for a route without an API key (the PSP webhook). */
-  scope?: Scope;
+  /**
+   * The scope the route needs (lambdas/catalog.ts), or `'public'` for a route without an API key (the PSP webhook).
+   * Required, so that a new handler cannot leave it out and check nothing.
+   */
+  scope: Scope | typeof PUBLIC_ROUTE;
   /** The largest body the route takes (default 1 MB): 413 above it. */
   maxBodyBytes?: number;
 }
 
 /**
  * The middy chain of every API handler: logging context, errors as JSON responses, the route's scope (403, before
- * anything about the body is said), then strict input (Content-Type, size, depth, path parameters).
+ * anything about the body is said; none for a public route), then strict input (Content-Type, size, depth, path
+ * parameters).
  */
-export function apiHandler(fn: ApiHandler, options: ApiHandlerOptions = {}) {
+export function apiHandler(fn: ApiHandler, options: ApiHandlerOptions) {
+  // Also refused at run time (a handler built from untyped options fails at its cold start, not silently open).
+  const scope = (options as Partial<ApiHandlerOptions> | undefined)?.scope;
+  if (scope === undefined || (scope !== PUBLIC_ROUTE && !isScope(scope))) {
+    throw new Error(`apiHandler: options.scope must be a scope or '${PUBLIC_ROUTE}' (got ${String(scope)})`);
+  }
   const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(fn)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpErrors());
-  if (options.scope !== undefined) handler.use(requireScope(options.scope));
+  if (scope !== PUBLIC_ROUTE) handler.use(requireScope(scope));
   return handler.use(strictRequest({ maxBodyBytes: options.maxBodyBytes }));
 }

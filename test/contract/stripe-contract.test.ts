@@ -21,7 +21,10 @@ import { loadStripeSchemas } from './stripe-schemas';
 
 const SECRET_KEY = 'sk_test_contract_0123456789abcdefWXYZ';
 // Server-side confirmations without a return_url: card only (no redirect-based methods).
-const CARD_ONLY = { payment_method_types: ['card'] };
+// (allowed_payment_method_types: payment_method_types is no longer writable on a PaymentIntent since 2026-09-30.endive)
+const CARD_ONLY: Pick<Stripe.PaymentIntentCreateParams, 'allowed_payment_method_types'> = {
+  allowed_payment_method_types: ['card'],
+};
 const RETURN_URL = 'https://shop.example/return';
 const SUCCESS_URL = 'https://shop.example/success?session_id={CHECKOUT_SESSION_ID}';
 const CANCEL_URL = 'https://shop.example/cancel';

@@ -518,9 +518,9 @@ describe("API Gateway's own errors in the API's JSON error shape", () => {
     // Assess
     const byType = Object.fromEntries(
       responses.map(([, r]) => [
-        String(r.Properties?.ResponseType),
+        String(r.Properties.ResponseType),
         JSON.parse(
-          String((r.Properties?.ResponseTemplates as Record<string, string>)['application/json']).replaceAll(
+          String((r.Properties.ResponseTemplates as Record<string, string>)['application/json']).replaceAll(
             '$context.error.messageString',
             '"message"',
           ),

@@ -115,13 +115,16 @@ function rawPost(
 }
 
 // Card payments confirmed server-side without a return_url: no redirect-based methods allowed.
-const CARD_ONLY = { payment_method_types: ['card'] };
+// (allowed_payment_method_types: payment_method_types is no longer writable on a PaymentIntent since 2026-09-30.endive)
+const CARD_ONLY: Pick<Stripe.PaymentIntentCreateParams, 'allowed_payment_method_types'> = {
+  allowed_payment_method_types: ['card'],
+};
 
 const RAW_CHARGE = {
   amount: '1000',
   currency: 'eur',
   confirm: 'true',
-  'payment_method_types[0]': 'card',
+  'allowed_payment_method_types[0]': 'card',
 };
 
 function faultsOf(sim: PspSimulator, fault?: InjectedFault['fault']): InjectedFault[] {

@@ -10,7 +10,10 @@ jest.setTimeout(20_000);
 
 const SECRET_KEY = 'sk_test_simulator_0123456789abcdefWXYZ';
 const WEBHOOK_SECRET = 'whsec_test_0123456789abcdefghijklmnopqrstuv';
-const CARD_ONLY = { payment_method_types: ['card'] };
+// (allowed_payment_method_types: payment_method_types is no longer writable on a PaymentIntent since 2026-09-30.endive)
+const CARD_ONLY: Pick<Stripe.PaymentIntentCreateParams, 'allowed_payment_method_types'> = {
+  allowed_payment_method_types: ['card'],
+};
 
 const CARDS = {
   success: '4242 4242 4242 4242',

@@ -12,7 +12,10 @@ import { type PspSimulator, startPspSimulator } from '../../local/psp-simulator/
 jest.setTimeout(20_000);
 
 const SECRET_KEY = 'sk_test_simulator_0123456789abcdefWXYZ';
-const CARD_ONLY = { payment_method_types: ['card'] };
+// (allowed_payment_method_types: payment_method_types is no longer writable on a PaymentIntent since 2026-09-30.endive)
+const CARD_ONLY: Pick<Stripe.PaymentIntentCreateParams, 'allowed_payment_method_types'> = {
+  allowed_payment_method_types: ['card'],
+};
 const SUCCESS_CARD = '4242 4242 4242 4242';
 const DECLINED_CARD = '4000 0000 0000 0002';
 
@@ -479,6 +482,79 @@ describe('PSP simulator: behaviours truthful to Stripe', () => {
         stripe.checkout.sessions.create(sessionParams({ payment_intent_data: { statement_descriptor: 'SHOP' } })),
       );
       expect(session.param).toBe('payment_intent_data[statement_descriptor]');
+    });
+  });
+
+  // docs.stripe.com/changelog/endive/2026-09-30/removes-the-payment-method-types-parameter-from-payment-intents-and-
+  // setup-intents: "Removes `payment_method_types` as a writable parameter from the create, update, and confirm methods
+  // on Payment Intents ... Passing `payment_method_types` on this API version returns a 400 error with the code
+  // `payment_method_types_no_longer_supported`." docs.stripe.com/changelog/endive/2026-09-30/remove-payment-method-
+  // types-checkout-sessions removes it from a Checkout Session's create too (no code named: an unknown parameter) and
+  // adds allowed_payment_method_types there. The installed SDK's version (2026-10-28.endive) comes after both.
+  describe('payment_method_types, no longer writable since 2026-09-30.endive', () => {
+    const removed: Record<string, unknown> = { payment_method_types: ['card'] };
+    const refusal = (error: Stripe.errors.StripeError) => ({
+      status: error.statusCode,
+      type: error.rawType,
+      code: error.code,
+      param: error.param,
+    });
+
+    it('is refused on PaymentIntent create and confirm: 400 payment_method_types_no_longer_supported', async () => {
+      // Old behaviour: taken on create; refused on confirm as parameter_unknown.
+      const create = await caught(
+        stripe.paymentIntents.create({ amount: 1000, currency: 'usd', ...removed } as Stripe.PaymentIntentCreateParams),
+      );
+      const expected = {
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'payment_method_types_no_longer_supported',
+        param: 'payment_method_types',
+      };
+      expect(refusal(create)).toEqual(expected);
+      expect(create.message).toContain('allowed_payment_method_types');
+      expect(sim.paymentIntents()).toEqual([]);
+
+      const open = await stripe.paymentIntents.create({
+        amount: 1000,
+        currency: 'usd',
+        allowed_payment_method_types: ['card'],
+      });
+      expect(open).toMatchObject({ allowed_payment_method_types: ['card'], payment_method_types: ['card'] });
+      const confirm = await caught(
+        stripe.paymentIntents.confirm(open.id, {
+          payment_method: 'pm_card_visa',
+          ...removed,
+        } as Stripe.PaymentIntentConfirmParams),
+      );
+      expect(refusal(confirm)).toEqual(expected);
+      expect((await stripe.paymentIntents.retrieve(open.id)).status).toBe('requires_payment_method');
+    });
+
+    it('is refused on Checkout Session create (parameter_unknown), which takes allowed_payment_method_types', async () => {
+      // Old behaviour: payment_method_types taken, allowed_payment_method_types refused as unknown.
+      const create = await caught(
+        stripe.checkout.sessions.create({ ...sessionParams(), ...removed } as Stripe.Checkout.SessionCreateParams),
+      );
+      expect(refusal(create)).toEqual({
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'parameter_unknown',
+        param: 'payment_method_types',
+      });
+      expect(sim.checkoutSessions()).toEqual([]);
+
+      const session = await stripe.checkout.sessions.create(
+        sessionParams({ allowed_payment_method_types: ['card', 'sepa_debit'] }),
+      );
+      expect(session).toMatchObject({
+        allowed_payment_method_types: ['card', 'sepa_debit'],
+        payment_method_types: ['card'],
+      });
+      const none = await caught(
+        stripe.checkout.sessions.create(sessionParams({ allowed_payment_method_types: ['sepa_debit'] })),
+      );
+      expect(refusal(none)).toMatchObject({ status: 400, param: 'allowed_payment_method_types' });
     });
   });
 

@@ -192,7 +192,7 @@ describe('PSP simulator: wire truthfulness', () => {
 
   describe('headers', () => {
     it('Stripe-Version: the request’s version, else the account default (Old: absent without the request header)', async () => {
-      const form = { amount: '1000', currency: 'eur', 'payment_method_types[0]': 'card' };
+      const form = { amount: '1000', currency: 'eur', 'allowed_payment_method_types[0]': 'card' };
       const plain = await raw(sim, 'POST', '/v1/payment_intents', { form });
       expect(plain.status).toBe(200);
       expect(plain.headers['stripe-version']).toBe(Stripe.API_VERSION);

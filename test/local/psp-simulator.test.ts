@@ -5,7 +5,10 @@ import { type PspSimulator, type PspSimulatorOptions, startPspSimulator } from '
 const SECRET_KEY = 'sk_test_simulator_0123456789abcdefWXYZ';
 
 // Card payments confirmed server-side without a return_url: no redirect-based methods allowed.
-const CARD_ONLY = { payment_method_types: ['card'] };
+// (allowed_payment_method_types: payment_method_types is no longer writable on a PaymentIntent since 2026-09-30.endive)
+const CARD_ONLY: Pick<Stripe.PaymentIntentCreateParams, 'allowed_payment_method_types'> = {
+  allowed_payment_method_types: ['card'],
+};
 
 function clientFor(sim: PspSimulator, key = SECRET_KEY): Stripe {
   return new Stripe(key, { host: sim.host, port: sim.port, protocol: 'http', maxNetworkRetries: 0 });

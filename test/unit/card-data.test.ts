@@ -1,5 +1,21 @@
 import { containsCardNumber, findCardData, luhnValid } from '../../src/api/card-data';
 
+// pathOf as it is, counted (a counter, not a jest.fn: that would keep every path it returned): a scan builds the path
+// of the one finding it reports, never one per key on its way down.
+jest.mock('../../src/api/value-path', () => {
+  const actual = jest.requireActual<typeof import('../../src/api/value-path')>('../../src/api/value-path');
+  const pathsBuilt = { count: 0 };
+  return {
+    ...actual,
+    pathsBuilt,
+    pathOf: (link: Parameters<typeof actual.pathOf>[0]) => {
+      pathsBuilt.count += 1;
+      return actual.pathOf(link);
+    },
+  };
+});
+const { pathsBuilt } = jest.requireMock<{ pathsBuilt: { count: number } }>('../../src/api/value-path');
+
 describe('Module: card-data', () => {
   describe('Function: luhnValid', () => {
     it.each([
@@ -216,6 +232,26 @@ describe('Module: card-data', () => {
       // Act & Assess
       expect(findCardData(deep)).toBeUndefined();
       expect(findCardData(deeper)).toMatch(/^x(\[0\]){200000}$/);
+    });
+
+    it.each([
+      ['a card number value', { note: 'pay 4242 4242 4242 4242' }, 'note'],
+      ['a card-like field name', { cvc: '123' }, 'cvc'],
+      ['a card number as a field name', { '4242424242424242': 'x' }, '(field name)'],
+    ])('reports %s under 20,000 nested objects with its full path, built once', (_, bottom, last) => {
+      // Prepare: built in code (no JSON.parse), one object per level, each under its own key.
+      const depth = 20_000;
+      let body: unknown = bottom;
+      for (let level = depth - 1; level >= 0; level--) body = { [`k${level}`]: body };
+      const keys = Array.from({ length: depth }, (__, level) => `k${level}`);
+      pathsBuilt.count = 0;
+
+      // Act
+      const path = findCardData(body);
+
+      // Assess: no stack overflow, the whole path, and one path built (not one per key scanned on the way down)
+      expect(path).toBe(`${keys.join('.')}.${last}`);
+      expect(pathsBuilt.count).toBe(1);
     });
 
     it('never includes the digits in the returned path', () => {

@@ -1,11 +1,12 @@
 /**
- * PSP webhooks: the Stripe-Signature header checked strictly (a future timestamp and `t=123x` were accepted), the
- * shape of queued events checked, and the processor logging why an event fails (two malformed events went to the
- * dead-letter queue with no reason logged).
+ * PSP webhooks: the Stripe-Signature header checked strictly (a future timestamp and `t=123x` were accepted; a
+ * header given twice was verified on the first one found), the shape of queued events checked, and the processor
+ * logging why an event fails (two malformed events went to the dead-letter queue with no reason logged).
  */
 import { createHmac } from 'node:crypto';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { APIGatewayProxyEvent, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 
 const SECRET = 'whsec_unit_test_secret';
@@ -14,6 +15,7 @@ Object.assign(process.env, {
   PSP_SECRET_KEY: 'sk_test_unit_never_used',
   PSP_WEBHOOK_SECRET: SECRET,
   PAYMENTS_TABLE: 'payments-table',
+  PSP_WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/psp-webhooks',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
 });
 // Required once their environment is set.
@@ -23,9 +25,12 @@ const { checkSignatureHeader, InvalidWebhookSignatureError, verifyWebhook } =
 const { parsePspEvent } = require('../../src/psp/events') as typeof import('../../src/psp/events');
 const processor =
   require('../../lambdas/ops/psp-webhook-processor') as typeof import('../../lambdas/ops/psp-webhook-processor');
+const receiver = require('../../lambdas/api/psp-webhook') as typeof import('../../lambdas/api/psp-webhook');
 
 /** The payments table of the processor (one mock for the file: a second would replace the first). */
 const ddb = mockClient(DynamoDBDocumentClient);
+/** The webhook queue of the receiving Lambda. */
+const sqsMock = mockClient(SQSClient);
 
 const BODY = JSON.stringify({
   id: 'evt_1',
@@ -250,5 +255,115 @@ describe('Lambda: psp-webhook-processor, failures while applying', () => {
       'PSP event failed, to be retried',
       expect.objectContaining({ message_id: 'm1', event_id: 'evt_1', reason: expect.stringMatching(/unreachable/) }),
     );
+  });
+});
+
+describe('Lambda: psp-webhook (POST /v1/webhooks/psp)', () => {
+  const context = {
+    functionName: 'unit-test',
+    awsRequestId: 'req-0001',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:unit-test',
+    getRemainingTimeInMillis: () => 10_000,
+  } as unknown as Context;
+
+  /** The PSP's call as API Gateway passes it on: each header in `headers` (its last value) and `multiValueHeaders`. */
+  function call(
+    headers: Record<string, string>,
+    multiValueHeaders: Record<string, string[]> = Object.fromEntries(
+      Object.entries(headers).map(([name, value]) => [name, [value]]),
+    ),
+  ): APIGatewayProxyEvent {
+    return {
+      httpMethod: 'POST',
+      path: '/v1/webhooks/psp',
+      resource: '/v1/webhooks/psp',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      multiValueHeaders: { 'Content-Type': ['application/json'], ...multiValueHeaders },
+      queryStringParameters: null,
+      multiValueQueryStringParameters: null,
+      pathParameters: null,
+      stageVariables: null,
+      requestContext: { identity: { sourceIp: '203.0.113.9' } } as never,
+      body: BODY,
+      isBase64Encoded: false,
+    };
+  }
+
+  const refusedTwice = {
+    error: {
+      code: 'invalid_signature',
+      message: 'the webhook signature could not be verified',
+      errors: [{ field: 'Stripe-Signature', header: 'Stripe-Signature', message: 'must be given once' }],
+    },
+  };
+
+  beforeEach(() => {
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'msg-1' });
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('queues a call signed once (the header in any case)', async () => {
+    for (const name of ['Stripe-Signature', 'stripe-signature']) {
+      const response = await receiver.handler(call({ [name]: sign(nowSeconds()) }), context);
+      expect(response.statusCode).toBe(200);
+    }
+    expect(sqsMock.commandCalls(SendMessageCommand).map((each) => each.args[0].input.MessageBody)).toEqual([
+      BODY,
+      BODY,
+    ]);
+  });
+
+  it.each([
+    [
+      'two names differing in case (headers and multiValueHeaders)',
+      call({ 'Stripe-Signature': sign(nowSeconds()), 'stripe-signature': sign(nowSeconds() - 1) }),
+    ],
+    [
+      'two names differing in case (in headers only)',
+      call({ 'Stripe-Signature': sign(nowSeconds()), 'stripe-signature': sign(nowSeconds() - 1) }, {}),
+    ],
+    [
+      'one name given twice (its values in multiValueHeaders, the last one in headers)',
+      call(
+        { 'stripe-signature': sign(nowSeconds()) },
+        { 'stripe-signature': [sign(nowSeconds() - 1), sign(nowSeconds())] },
+      ),
+    ],
+  ])('refuses a Stripe-Signature header given twice, each signature valid: %s', async (_, event) => {
+    // Prepare
+    const warnings = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
+
+    // Act
+    const response = await receiver.handler(event, context);
+
+    // Assess: the same 400 as a bad signature, naming the header; nothing queued; a security event logged
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body)).toEqual(refusedTwice);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(warnings).toHaveBeenCalledWith(
+      'security: refused a PSP webhook with an invalid signature',
+      expect.objectContaining({
+        security_event: 'webhook_signature_invalid',
+        reason: 'the Stripe-Signature header was given 2 times',
+      }),
+    );
+  });
+
+  it('refuses an unsigned call with the 400 naming the header', async () => {
+    const response = await receiver.handler(call({}), context);
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).error).toEqual({
+      code: 'invalid_signature',
+      message: 'the webhook signature could not be verified',
+      errors: [
+        {
+          field: 'Stripe-Signature',
+          header: 'Stripe-Signature',
+          message: 'the webhook signature could not be verified',
+        },
+      ],
+    });
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 });

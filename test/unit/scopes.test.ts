@@ -1,7 +1,8 @@
 /**
  * Scopes at the edge: each authorized route's handler (lambdas/catalog.ts `apiRoutes`, by its function's entry)
  * refuses a key that lacks the route's scope with 403 `insufficient_scope` naming it, before any work, and lets a key
- * with that scope (or `admin`) through; and the risk review's four eyes (lambdas/api/review-payment.ts).
+ * with that scope (or `admin`) through; the public route's handler (`scope: 'public'`) asks for no key; no handler
+ * can leave its scope out (`apiHandler`); and the risk review's four eyes (lambdas/api/review-payment.ts).
  * AWS clients are mocked (no network); the handlers read their settings from the environment on first use.
  */
 import path from 'node:path';
@@ -27,6 +28,8 @@ Object.assign(process.env, {
 });
 
 type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+const { apiHandler } = require('../../src/api/middleware') as typeof import('../../src/api/middleware');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** The handler of a catalog function, required once the environment is in place. */
@@ -134,6 +137,47 @@ describe('Scopes of the API routes (lambdas/catalog.ts)', () => {
       expect(response.statusCode).not.toBe(403);
       expect(response.statusCode).toBeLessThan(500);
     }
+  });
+});
+
+describe('The public route (lambdas/catalog.ts, authorized: false)', () => {
+  const publicRoutes = apiRoutes.filter((route) => !route.authorized);
+
+  it('is the PSP webhook only', () => {
+    expect(publicRoutes.map((route) => `${route.method} ${route.path}`)).toEqual(['POST /v1/webhooks/psp']);
+  });
+
+  it.each(publicRoutes.map((route) => [`${route.method} ${route.path}`, route] as const))(
+    '%s: its handler asks for no key: a call without one reaches it (an unsigned webhook: 400, not 403)',
+    async (_, route) => {
+      // Prepare: no authorizer ran (API Gateway calls no authorizer on a public route)
+      const event = { ...request(route, KEY_A, []), requestContext: {} as never };
+
+      // Act
+      const response = await handlerOf(route.functionId)(event, context);
+
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(JSON.parse(response.body).error.code).toBe('invalid_signature');
+    },
+  );
+});
+
+describe('apiHandler: every handler names its scope', () => {
+  const fn = async () => ({ statusCode: 200, body: '{}' });
+
+  it('refuses options without a scope, or with one that is not a scope nor public', () => {
+    // @ts-expect-error the options, and their scope, are required
+    expect(() => apiHandler(fn)).toThrow(/options\.scope must be a scope or 'public'/);
+    // @ts-expect-error the scope is required
+    expect(() => apiHandler(fn, {})).toThrow(/options\.scope must be a scope or 'public' \(got undefined\)/);
+    // @ts-expect-error not a scope
+    expect(() => apiHandler(fn, { scope: 'payments:delete' })).toThrow(/\(got payments:delete\)/);
+  });
+
+  it("takes a scope, or 'public' for a route without a key", () => {
+    expect(() => apiHandler(fn, { scope: 'payments:read' })).not.toThrow();
+    expect(() => apiHandler(fn, { scope: 'public' })).not.toThrow();
   });
 });
 
