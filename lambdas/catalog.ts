@@ -88,7 +88,9 @@ export const functions = {
     entry: 'lambdas/api/authorizer.ts',
     description: 'API Gateway REQUEST authorizer: checks the bearer secret key against salted hashes',
     timeoutSeconds: 10,
-    tables: { apiKeys: 'readWrite' }, // re-hashes a legacy (scrypt) key on its first use
+    // Read only: a compromised authorizer must not be able to mint or rewrite keys. The re-hash of a legacy scrypt key
+    // on first use therefore happens locally only (on AWS it is refused and logged; no legacy key exists there).
+    tables: { apiKeys: 'read' },
   }),
   CreatePayment: fn({
     id: 'CreatePayment',
@@ -178,7 +180,6 @@ export const functions = {
     description: 'POST /v1/webhooks/psp: verifies the PSP signature and queues the event',
     timeoutSeconds: 10,
     tables: {},
-    psp: true,
     webhookSecret: true,
     sendsTo: ['pspWebhooks'],
   }),

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -80,6 +80,16 @@ export class Schedules extends Construct {
           dlq,
           `EventBridge could not invoke ${schedule.functionId} on schedule (dead letters)`,
         ),
+        // A scheduled run that fails (the janitor fails its run when a payment needs a person: a refund, a charge
+        // the PSP holds for a FAILED payment) is an incident: async invocation errors reach no DLQ of the rule.
+        new Alarm(this, `${id}ErrorsAlarm`, {
+          alarmDescription: `A scheduled ${schedule.functionId} run failed: see its logs (a payment may need a person)`,
+          metric: fn.metricErrors({ period: Duration.minutes(5), statistic: Stats.SUM }),
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
       );
     }
   }

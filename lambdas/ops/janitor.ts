@@ -4,9 +4,10 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { runtimeConfig, sfn } from '../../src/core/clients';
 import { ConfigError } from '../../src/core/config';
+import { InconsistentStateError } from '../../src/core/errors';
 import { logger } from '../../src/core/observability';
 import { stepDeps } from '../../src/payin/deps';
-import { runJanitor } from '../../src/payin/janitor';
+import { needingAPerson, runJanitor } from '../../src/payin/janitor';
 
 export const handler = middy(async () => {
   const config = runtimeConfig();
@@ -23,5 +24,12 @@ export const handler = middy(async () => {
     { now: new Date(), staleAfterMs: config.janitorStaleAfterSeconds * 1000 },
   );
   logger.info('janitor run', { ...report });
+  const needy = needingAPerson(report);
+  if (needy.length > 0) {
+    logger.error('janitor: payments need a person (refund or manual booking)', { payments: needy });
+    throw new InconsistentStateError(
+      `${needy.length} payment(s) need a person: ${needy.map((e) => e.payment_id).join(', ')}`,
+    );
+  }
   return report;
 }).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -32,6 +32,11 @@ export class InsufficientFundsError extends Error {
   override readonly name = 'InsufficientFundsError';
 }
 
+/** A wallet item written before available/held existed: it must be backfilled before any posting. */
+export class WalletBackfillNeededError extends Error {
+  override readonly name = 'WalletBackfillNeededError';
+}
+
 export class InvalidPostingError extends Error {
   override readonly name = 'InvalidPostingError';
 }
@@ -132,9 +137,11 @@ export class Wallets {
     if (move.held === 0) adds.push('held_minor :zero');
     if (move.available === 0) adds.push('available_minor :zero');
     if (move.held === 0 || move.available === 0) values[':zero'] = 0;
-    let condition: string | undefined;
+    // An item written before available/held existed (balance only) would silently break balance = available + held:
+    // refused loudly instead (see docs/decisions.md for the one-off backfill).
+    let condition = 'attribute_exists(available_minor) OR attribute_not_exists(balance_minor)';
     if (limit) {
-      condition = `${limit.attribute} >= :minimum`;
+      condition = `(${condition}) AND ${limit.attribute} >= :minimum`;
       values[':minimum'] = amount + limit.floor;
     }
     const items: TransactItems = [
@@ -156,6 +163,11 @@ export class Wallets {
       const codes = cancellationCodes(error);
       if (guard && codes?.[0] === 'ConditionalCheckFailed') return false;
       if (codes?.[guard ? 1 : 0] === 'ConditionalCheckFailed') {
+        if (!limit) {
+          throw new WalletBackfillNeededError(
+            `wallet ${posting.seller_account}/${posting.currency} holds only balance_minor: backfill available_minor`,
+          );
+        }
         throw new InsufficientFundsError(
           `wallet ${posting.seller_account}/${posting.currency}: ${limit?.attribute ?? 'balance'} is below ${amount}` +
             `${limit?.floor ? ` plus the floor of ${limit.floor}` : ''}`,

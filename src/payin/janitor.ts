@@ -18,7 +18,8 @@ export interface JanitorReport {
   examined: number;
   redriven: string[];
   resolved: { payment_id: string; outcome: string }[];
-  errors: { payment_id: string; error: string }[];
+  /** `kind`: the error's name; an InconsistentStateError means a person must act (the run then fails, alarming). */
+  errors: { payment_id: string; error: string; kind: string }[];
 }
 
 const STATUSES: OrderStatus[] = ['NOT_STARTED', 'EXECUTING', 'UNKNOWN', 'PENDING'];
@@ -36,9 +37,17 @@ export async function runJanitor(deps: RecoveryDeps, options: JanitorOptions): P
       } catch (error) {
         // One payment's trouble must not stop the others; it stays for the next run (and the logs).
         logger.error('janitor could not tidy a payment', { payment_id: paymentId, error: error as Error });
-        report.errors.push({ payment_id: paymentId, error: (error as Error).message });
+        report.errors.push({ payment_id: paymentId, error: (error as Error).message, kind: (error as Error).name });
       }
     }
   }
   return report;
+}
+
+/**
+ * Payments of a janitor report that need a person (two charges, a wrong amount, a charge for a FAILED payment):
+ * the scheduled run fails on them so the function's error alarm pages, while the other payments were still tidied.
+ */
+export function needingAPerson(report: JanitorReport): JanitorReport['errors'] {
+  return report.errors.filter((error) => error.kind === 'InconsistentStateError');
 }

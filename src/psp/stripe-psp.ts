@@ -178,6 +178,8 @@ export class StripePsp implements Psp {
         stripe.checkout.sessions.create(
           {
             mode: 'payment',
+            // Cards only, as for token payments: a voucher or bank debit could stay open past our deadline.
+            allowed_payment_method_types: ['card'],
             client_reference_id: request.paymentId,
             line_items: [
               {

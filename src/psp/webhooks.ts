@@ -4,8 +4,10 @@
  * parseInt (so `t=123x` passed as 123) and refuses only stale timestamps, not future ones. The HMAC over the raw body
  * is then verified with the SDK's `constructEvent` (same tolerance).
  */
+
+import Stripe from 'stripe';
 import { ConfigError } from '../core/config';
-import { pspWebhookSecret, stripe } from './client';
+import { pspWebhookSecret } from './client';
 import type { PspEvent } from './events';
 
 export const WEBHOOK_TOLERANCE_SECONDS = 300;
@@ -69,9 +71,10 @@ export async function verifyWebhook(
 ): Promise<PspEvent> {
   checkSignatureHeader(signature, nowMs);
   const secret = await pspWebhookSecret();
-  const client = await stripe();
   try {
-    const event = client.webhooks.constructEvent(
+    // The SDK's static helper: verifying a signature needs the webhook secret only, never the PSP's secret key, so
+    // the public webhook function is not given that key.
+    const event = Stripe.webhooks.constructEvent(
       rawBody,
       signature as string,
       secret,

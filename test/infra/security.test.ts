@@ -337,9 +337,9 @@ describe('alarms notify the alarm topic', () => {
       }
       expect(ofType(built.statelessTemplate, 'AWS::CloudWatch::CompositeAlarm')).toEqual([]);
     }
-    // The fixture's cron schedule adds its DLQ and alarm.
+    // The fixture's cron schedule adds its DLQ alarm and the alarm on its function's errors.
     expect(ofType(withFixture.statelessTemplate, 'AWS::CloudWatch::Alarm').length).toBe(
-      ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm').length + 1,
+      ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm').length + 2,
     );
   });
 
@@ -541,5 +541,18 @@ describe("API Gateway's own errors in the API's JSON error shape", () => {
     );
     expect(byType.UNAUTHORIZED).toEqual({ message: 'message', error: { code: 'unauthorized', message: 'message' } });
     for (const body of Object.values(byType)) expect(body.error.code).toMatch(/^[a-z_]+$/);
+  });
+});
+
+describe('scheduled runs that fail page someone', () => {
+  test('the janitor has an alarm on its errors (it fails its run when a payment needs a person), sent to the topic', () => {
+    // Prepare
+    const alarms = ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+
+    // Assess
+    const errors = alarms.filter((p) => p.MetricName === 'Errors' && p.Namespace === 'AWS/Lambda');
+    expect(errors).toHaveLength(1);
+    expect(JSON.stringify(errors[0]?.Dimensions)).toContain('Janitor');
+    expect(errors[0]?.AlarmActions).toBeDefined();
   });
 });

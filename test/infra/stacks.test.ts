@@ -1057,7 +1057,7 @@ describe('a second workflow, a cron schedule and a bucket (fixture catalog)', ()
       maxReceiveCount: 5,
     });
     const alarmed = Object.values(resources)
-      .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+      .filter((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.Namespace === 'AWS/SQS')
       .map((alarm) => alarm.Properties.Dimensions[0].Value['Fn::GetAtt'][0]);
     for (const queue of [report.failedExecutions, report.failedExecutionsDlq, report.ruleDlq]) {
       expect(alarmed).toContain(logicalId(queue));

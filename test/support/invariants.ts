@@ -145,6 +145,15 @@ export async function checkInvariants(stack: Pick<StackInfo, 'urls'>, paymentIds
           .filter((e) => e.entity === 'ENTRY' && e.account === account && e.currency === currency)
           .reduce((sum, e) => sum + (e.direction === 'CREDIT' ? Number(e.amount_minor) : -Number(e.amount_minor)), 0);
         if (balance !== booked) violations.push(`wallet ${seller} ${currency}: balance ${balance}, ledger ${booked}`);
+        // balance = available + held, nothing negative; with pay-in the only flow, nothing is held.
+        const item = wallets.find((w) => w.sk === currency);
+        if (item) {
+          const available = Number(item.available_minor);
+          const held = Number(item.held_minor);
+          if (available + held !== balance || available < 0 || held !== 0) {
+            violations.push(`wallet ${seller} ${currency}: balance ${balance}, available ${available}, held ${held}`);
+          }
+        }
       }
     }
   }

@@ -16,7 +16,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { loadPayInSettings } from '../../src/core/config';
 import { InconsistentStateError, NotFoundError, PspTransientError, TransientError } from '../../src/core/errors';
 import { logger } from '../../src/core/observability';
-import { runJanitor } from '../../src/payin/janitor';
+import { needingAPerson, runJanitor } from '../../src/payin/janitor';
 import type { OrderStatus } from '../../src/payin/payment';
 import type { Payment } from '../../src/payin/payments-table';
 import { resolveWithPsp } from '../../src/payin/recovery';
@@ -1120,10 +1120,16 @@ describe('Module: janitor', () => {
         redriven: [janitorName('pay_d')],
         resolved: [{ payment_id: 'pay_c', outcome: 'failed' }],
         errors: [
-          { payment_id: 'pay_a', error: 'transient AWS error: ThrottlingException: Rate exceeded' },
-          { payment_id: 'pay_b', error: 'the PSP could not be asked' },
+          {
+            payment_id: 'pay_a',
+            error: 'transient AWS error: ThrottlingException: Rate exceeded',
+            kind: 'TransientError',
+          },
+          { payment_id: 'pay_b', error: 'the PSP could not be asked', kind: 'PspTransientError' },
         ],
       });
+      // Transient trouble is left for the next run; nobody is paged for it.
+      expect(needingAPerson(report)).toEqual([]);
       expect(jest.mocked(logger.error).mock.calls).toEqual([
         ['janitor could not tidy a payment', { payment_id: 'pay_a', error: expect.any(TransientError) }],
         ['janitor could not tidy a payment', { payment_id: 'pay_b', error: pspDown }],
@@ -1132,6 +1138,25 @@ describe('Module: janitor', () => {
       expect((await stored('pay_b')).event.status).toBe('EXECUTING');
       expect((await stored('pay_c')).event.status).toBe('FAILED');
     });
+  });
+});
+
+describe('Module: janitor (payments that need a person)', () => {
+  it('lists a payment with two successful PSP charges as needing a person, after tidying the others', async () => {
+    // Prepare
+    jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+    sfnMock.on(StartExecutionCommand).resolves({});
+    sfnMock.on(DescribeExecutionCommand).rejects(doesNotExist());
+    payments.put(makePayment({ id: 'pay_x', status: 'UNKNOWN', updatedAt: STALE }));
+    psp.charges.set('pay_x', [pspCharge('succeeded', 'pi_1'), pspCharge('succeeded', 'pi_2')]);
+
+    // Act
+    const report = await runJanitor(recoveryDeps(), { now: NOW, staleAfterMs: STALE_AFTER_MS });
+
+    // Assess
+    expect(needingAPerson(report)).toEqual([
+      { payment_id: 'pay_x', error: expect.stringContaining('refund needed'), kind: 'InconsistentStateError' },
+    ]);
   });
 });
 

@@ -54,6 +54,7 @@ describe('Class: StripePsp', () => {
       expect(options).toEqual({ idempotencyKey: 'pay_1:register' });
       expect(params).toMatchObject({
         mode: 'payment',
+        allowed_payment_method_types: ['card'],
         client_reference_id: 'pay_1',
         expires_at: 1_900_000_000,
         payment_intent_data: { metadata: { payment_id: 'pay_1' } },
