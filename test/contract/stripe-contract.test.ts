@@ -8,6 +8,7 @@
 
 import Stripe from 'stripe';
 import { type PspSimulator, startPspSimulator } from '../../local/psp-simulator/server';
+import { caught } from '../support/stripe-calls';
 import {
   type CheckedDocument,
   type ContractKind,
@@ -675,16 +676,6 @@ async function eventually<T>(call: () => Promise<T>, done: (result: T) => boolea
     if (done(result) || Date.now() > deadline) return result;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-async function caught(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error;
-    throw error;
-  }
-  throw new Error('expected the Stripe call to fail');
 }
 
 /** Submits a hosted page's form as the buyer's browser would, without following the redirect. */

@@ -3,6 +3,7 @@ import Stripe from 'stripe';
 import { type FaultConfig, type InjectedFault, parseFaultToken } from '../../local/psp-simulator/faults';
 import { isTestToken } from '../../local/psp-simulator/payment-methods';
 import { type PspSimulator, type PspSimulatorOptions, startPspSimulator } from '../../local/psp-simulator/server';
+import { caught } from '../support/stripe-calls';
 
 // Retries of the stripe SDK after a closed connection wait ~0.5 s each.
 jest.setTimeout(30_000);
@@ -42,16 +43,6 @@ function charge(stripe: Stripe, paymentId: string, paymentMethod: string, amount
     },
     { idempotencyKey: `${paymentId}:charge` },
   );
-}
-
-async function caught(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error;
-    throw error;
-  }
-  throw new Error('expected the Stripe call to fail');
 }
 
 /** The dashboard link in an error body: it names the request that produced the body. */

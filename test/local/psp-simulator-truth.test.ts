@@ -8,6 +8,7 @@ import { DEFAULT_SEARCH_LAG_MS, paymentIntentRoutes } from '../../local/psp-simu
 import { PaymentIntentService } from '../../local/psp-simulator/payment-intents';
 import { PaymentMethodStore } from '../../local/psp-simulator/payment-methods';
 import { type PspSimulator, startPspSimulator } from '../../local/psp-simulator/server';
+import { caught, sleep } from '../support/stripe-calls';
 
 jest.setTimeout(20_000);
 
@@ -21,20 +22,6 @@ const DECLINED_CARD = '4000 0000 0000 0002';
 
 function clientFor(sim: PspSimulator): Stripe {
   return new Stripe(SECRET_KEY, { host: sim.host, port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
-}
-
-async function caught(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error;
-    throw error;
-  }
-  throw new Error('expected the Stripe call to fail');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function sessionParams(

@@ -7,6 +7,7 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type Se
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { type PspSimulator, type PspSimulatorOptions, startPspSimulator } from '../../local/psp-simulator/server';
+import { caught } from '../support/stripe-calls';
 
 jest.setTimeout(30_000);
 
@@ -23,16 +24,6 @@ function clientFor(sim: PspSimulator, settings: Partial<Stripe.StripeConfig> = {
     maxNetworkRetries: 0,
     ...settings,
   });
-}
-
-async function caught(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error;
-    throw error;
-  }
-  throw new Error('expected the Stripe call to fail');
 }
 
 interface Raw {

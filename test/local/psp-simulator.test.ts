@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { DEFAULT_SEARCH_LAG_MS } from '../../local/psp-simulator/payment-intent-routes';
 import { type PspSimulator, type PspSimulatorOptions, startPspSimulator } from '../../local/psp-simulator/server';
+import { caught, sleep } from '../support/stripe-calls';
 
 const SECRET_KEY = 'sk_test_simulator_0123456789abcdefWXYZ';
 
@@ -12,20 +13,6 @@ const CARD_ONLY: Pick<Stripe.PaymentIntentCreateParams, 'allowed_payment_method_
 
 function clientFor(sim: PspSimulator, key = SECRET_KEY): Stripe {
   return new Stripe(key, { host: sim.host, port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
-}
-
-async function caught(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error;
-    throw error;
-  }
-  throw new Error('expected the Stripe call to fail');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
