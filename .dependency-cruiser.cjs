@@ -47,6 +47,9 @@ const DOMAIN_MODULES = [
   '^src/payin/payment\\.ts$',
   '^src/payin/risk\\.ts$',
   '^src/payin/errors\\.ts$',
+  '^src/payout/payout\\.ts$',
+  '^src/payout/seller\\.ts$',
+  '^src/payout/errors\\.ts$',
   '^src/[^/]+/domain/',
 ];
 

@@ -23,8 +23,13 @@ export interface FunctionSpec<Workflow extends string = StateMachineName, Bucket
   description: string;
   timeoutSeconds: number;
   tables: Partial<Record<TableName, TableAccess>>;
-  /** Reads the PSP secret key. */
+  /** Reads the PSP secret key (payments). */
   psp?: boolean;
+  /**
+   * Reads the PSP Connect key: the pay-out's restricted key, the only one that may create connected accounts,
+   * transfers and payouts (on AWS a secret of its own; the payments key cannot move money out).
+   */
+  pspConnect?: boolean;
   /**
    * Starts executions of these state machines (their ARN in each machine's envVar), and reads their status (to
    * re-drive only what is not running).
@@ -62,6 +67,14 @@ export const queues = {
     batchSize: 10,
     maxReceiveCount: 5,
     visibilityTimeoutSeconds: 60,
+  },
+  payoutRuns: {
+    id: 'PayoutRuns',
+    envVar: 'PAYOUT_RUN_QUEUE_URL',
+    consumer: 'PayoutRunWorker',
+    batchSize: 5,
+    maxReceiveCount: 5,
+    visibilityTimeoutSeconds: 180,
   },
 } satisfies Record<string, QueueSpec>;
 
@@ -186,11 +199,19 @@ export const functions = {
   PspWebhookProcessor: fn({
     id: 'PspWebhookProcessor',
     entry: 'lambdas/ops/psp-webhook-processor.ts',
-    description: 'Applies verified PSP events once each, re-reading the PaymentIntent, and resumes waiting workflows',
+    description:
+      'Applies verified PSP events once each, re-reading the PSP object (PaymentIntent, account, payout), and resumes waiting workflows',
     timeoutSeconds: 60,
-    tables: { payments: 'readWrite' },
+    tables: {
+      payments: 'readWrite',
+      payouts: 'readWrite',
+      sellers: 'readWrite',
+      wallets: 'readWrite',
+      ledger: 'readWrite',
+    },
     psp: true,
-    answersTasksOf: ['payIn'],
+    pspConnect: true,
+    answersTasksOf: ['payIn', 'payOut'],
   }),
   RecordFailure: fn({
     id: 'RecordFailure',
@@ -217,12 +238,134 @@ export const functions = {
     timeoutSeconds: 15,
     tables: { payments: 'readWrite' },
   }),
+  PutSeller: fn({
+    id: 'PutSeller',
+    entry: 'lambdas/api/put-seller.ts',
+    description: 'PUT /v1/sellers/{seller_account}: creates or updates a seller and its connected account at the PSP',
+    timeoutSeconds: 20,
+    tables: { sellers: 'readWrite' },
+    pspConnect: true,
+  }),
+  GetSeller: fn({
+    id: 'GetSeller',
+    entry: 'lambdas/api/get-seller.ts',
+    description: 'GET /v1/sellers/{seller_account}',
+    timeoutSeconds: 10,
+    tables: { sellers: 'read' },
+  }),
+  CreateOnboardingLink: fn({
+    id: 'CreateOnboardingLink',
+    entry: 'lambdas/api/create-onboarding-link.ts',
+    description: "POST /v1/sellers/{seller_account}/onboarding-link: a link to the PSP's hosted onboarding page",
+    timeoutSeconds: 15,
+    tables: { sellers: 'read' },
+    pspConnect: true,
+  }),
+  CreatePayout: fn({
+    id: 'CreatePayout',
+    entry: 'lambdas/api/create-payout.ts',
+    description:
+      "POST /v1/payouts: reserves a seller's available money with a new payout and starts the pay-out workflow",
+    timeoutSeconds: 15,
+    tables: { sellers: 'read', payouts: 'readWrite', wallets: 'readWrite', idempotency: 'readWrite' },
+    startsWorkflows: ['payOut'],
+  }),
+  GetPayout: fn({
+    id: 'GetPayout',
+    entry: 'lambdas/api/get-payout.ts',
+    description: 'GET /v1/payouts/{payout_id}',
+    timeoutSeconds: 10,
+    tables: { payouts: 'read' },
+  }),
+  ListSellerPayouts: fn({
+    id: 'ListSellerPayouts',
+    entry: 'lambdas/api/list-seller-payouts.ts',
+    description: 'GET /v1/sellers/{seller_account}/payouts',
+    timeoutSeconds: 10,
+    tables: { payouts: 'read' },
+  }),
+  CreatePayoutRun: fn({
+    id: 'CreatePayoutRun',
+    entry: 'lambdas/api/create-payout-run.ts',
+    description: 'POST /v1/payout-runs: starts the payout run of a date',
+    timeoutSeconds: 15,
+    tables: { payouts: 'readWrite' },
+    sendsTo: ['payoutRuns'],
+  }),
+  GetPayoutRun: fn({
+    id: 'GetPayoutRun',
+    entry: 'lambdas/api/get-payout-run.ts',
+    description: 'GET /v1/payout-runs/{run_id}',
+    timeoutSeconds: 10,
+    tables: { payouts: 'read' },
+  }),
+  Transfer: fn({
+    id: 'Transfer',
+    entry: 'lambdas/payout/transfer.ts',
+    description: "Pay-out step: the Connect transfer to the seller's account, then its booking",
+    timeoutSeconds: 30,
+    tables: { payouts: 'readWrite', wallets: 'readWrite', ledger: 'readWrite' },
+    pspConnect: true,
+  }),
+  SendPayout: fn({
+    id: 'SendPayout',
+    entry: 'lambdas/payout/send-payout.ts',
+    description: "Pay-out step: the payout from the seller's connected account to its bank",
+    timeoutSeconds: 30,
+    tables: { payouts: 'readWrite', wallets: 'readWrite', ledger: 'readWrite', sellers: 'readWrite' },
+    pspConnect: true,
+    answersTasksOf: ['payOut'],
+  }),
+  AwaitPayout: fn({
+    id: 'AwaitPayout',
+    entry: 'lambdas/payout/await-payout.ts',
+    description: 'Pay-out step (waitForTaskToken): keeps the task token of a payout on its way to the bank',
+    timeoutSeconds: 15,
+    tables: { payouts: 'readWrite' },
+    answersTasksOf: ['payOut'],
+  }),
+  SettlePayout: fn({
+    id: 'SettlePayout',
+    entry: 'lambdas/payout/settle-payout.ts',
+    description: "Pay-out step: applies the PSP's state of the payout (paid; failed: the transfer reversed and booked)",
+    timeoutSeconds: 30,
+    tables: { payouts: 'readWrite', wallets: 'readWrite', ledger: 'readWrite', sellers: 'readWrite' },
+    pspConnect: true,
+    answersTasksOf: ['payOut'],
+  }),
+  PayoutJanitor: fn({
+    id: 'PayoutJanitor',
+    entry: 'lambdas/ops/payout-janitor.ts',
+    description: "Scheduled: drives open payouts on with the workflow's steps and settles UNKNOWN ones from the PSP",
+    timeoutSeconds: 300,
+    tables: { payouts: 'readWrite', wallets: 'readWrite', ledger: 'readWrite', sellers: 'readWrite' },
+    pspConnect: true,
+    answersTasksOf: ['payOut'],
+  }),
+  PayoutRunScheduled: fn({
+    id: 'PayoutRunScheduled',
+    entry: 'lambdas/ops/payout-run-scheduled.ts',
+    description: 'Scheduled (daily): starts the payout run of the day',
+    timeoutSeconds: 30,
+    tables: { payouts: 'readWrite' },
+    sendsTo: ['payoutRuns'],
+  }),
+  PayoutRunWorker: fn({
+    id: 'PayoutRunWorker',
+    entry: 'lambdas/ops/payout-run-worker.ts',
+    description: "Payout runs: lists sellers page by page and pays each seller's available money per currency",
+    timeoutSeconds: 150,
+    tables: { sellers: 'read', payouts: 'readWrite', wallets: 'readWrite' },
+    pspConnect: true,
+    sendsTo: ['payoutRuns'],
+    startsWorkflows: ['payOut'],
+  }),
 } satisfies Record<string, FunctionSpec>;
 
 export type FunctionId = keyof typeof functions;
 
 export interface RouteSpec {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   /** API Gateway resource path, with `{param}` placeholders. */
   path: string;
   functionId: FunctionId;
@@ -278,6 +421,56 @@ export const apiRoutes: RouteSpec[] = [
     scope: 'reviews:write',
   }),
   route({ method: 'POST', path: '/v1/webhooks/psp', functionId: 'PspWebhook', authorized: false }),
+  route({
+    method: 'PUT',
+    path: '/v1/sellers/{seller_account}',
+    functionId: 'PutSeller',
+    authorized: true,
+    scope: 'sellers:write',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/sellers/{seller_account}',
+    functionId: 'GetSeller',
+    authorized: true,
+    scope: 'sellers:read',
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/sellers/{seller_account}/onboarding-link',
+    functionId: 'CreateOnboardingLink',
+    authorized: true,
+    scope: 'sellers:write',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/sellers/{seller_account}/payouts',
+    functionId: 'ListSellerPayouts',
+    authorized: true,
+    scope: 'payouts:read',
+  }),
+  route({ method: 'POST', path: '/v1/payouts', functionId: 'CreatePayout', authorized: true, scope: 'payouts:write' }),
+  route({
+    method: 'GET',
+    path: '/v1/payouts/{payout_id}',
+    functionId: 'GetPayout',
+    authorized: true,
+    scope: 'payouts:read',
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/payout-runs',
+    functionId: 'CreatePayoutRun',
+    authorized: true,
+    scope: 'payouts:write',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/payout-runs/{run_id}',
+    functionId: 'GetPayoutRun',
+    authorized: true,
+    scope: 'payouts:read',
+  }),
 ];
 
 interface ScheduleBase {
@@ -294,6 +487,13 @@ export type ScheduleSpec = ScheduleBase & ({ rate: number; cron?: never } | { cr
 
 export const schedules: ScheduleSpec[] = [
   { functionId: 'Janitor', rate: 5, localIntervalEnvVar: 'JANITOR_INTERVAL_SECONDS' },
+  { functionId: 'PayoutJanitor', rate: 5, localIntervalEnvVar: 'PAYOUT_JANITOR_INTERVAL_SECONDS' },
+  // Daily at 06:00 UTC: the day's run pays what became available overnight.
+  {
+    functionId: 'PayoutRunScheduled',
+    cron: { minute: '0', hour: '6' },
+    localIntervalEnvVar: 'PAYOUT_RUN_INTERVAL_SECONDS',
+  },
 ];
 
 export interface FailedExecutionsQueueSpec {
@@ -319,7 +519,7 @@ export interface StateMachineSpec<Fn extends string = FunctionId> {
  * The names of the state machines. Declared apart from `stateMachines` (not `keyof typeof stateMachines`): the
  * functions name state machines and the machines' substitutions name functions, a type cycle TypeScript refuses.
  */
-export type StateMachineName = 'payIn';
+export type StateMachineName = 'payIn' | 'payOut';
 
 export const stateMachines: Record<StateMachineName, StateMachineSpec> = {
   payIn: {
@@ -337,6 +537,18 @@ export const stateMachines: Record<StateMachineName, StateMachineSpec> = {
     },
     envVar: 'PAYIN_STATE_MACHINE_ARN',
     failedExecutionsQueue: { id: 'FailedPayments', envVar: 'FAILED_PAYMENTS_QUEUE_URL' },
+  },
+  payOut: {
+    id: 'PayOut',
+    file: 'state-machines/pay-out.asl.json',
+    substitutions: {
+      TransferFunctionArn: 'Transfer',
+      SendPayoutFunctionArn: 'SendPayout',
+      AwaitPayoutFunctionArn: 'AwaitPayout',
+      SettlePayoutFunctionArn: 'SettlePayout',
+    },
+    envVar: 'PAYOUT_STATE_MACHINE_ARN',
+    failedExecutionsQueue: { id: 'FailedPayouts', envVar: 'FAILED_PAYOUTS_QUEUE_URL' },
   },
 };
 

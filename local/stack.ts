@@ -66,6 +66,8 @@ function functionEnvironment(
     // fauxqs serves S3 on the same port as SQS (the clients use path-style URLs with an endpoint override).
     S3_ENDPOINT: urls.sqs,
     PSP_SECRET_KEY: config.pspSecretKey,
+    // The simulator has one key; on AWS the pay-out's Connect key is a restricted key of its own.
+    PSP_CONNECT_SECRET_KEY: config.pspSecretKey,
     PSP_API_HOST: psp.hostname,
     PSP_API_PORT: psp.port,
     PSP_API_PROTOCOL: 'http',

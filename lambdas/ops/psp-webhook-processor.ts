@@ -9,6 +9,8 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { logger } from '../../src/core/observability';
 import { stepDeps } from '../../src/payin/deps';
 import { applyPspEvent } from '../../src/payin/webhooks';
+import { payoutDeps } from '../../src/payout/deps';
+import { applyConnectEvent, isConnectEvent } from '../../src/payout/webhooks';
 import { MalformedPspEventError, parsePspEvent } from '../../src/psp/events';
 
 const processor = new BatchProcessor(EventType.SQS);
@@ -30,6 +32,8 @@ async function record(item: SQSRecord): Promise<string> {
   }
   const { event } = parsed;
   try {
+    // Connect events (accounts, balance, transfers, payouts) belong to the pay-out; the rest to the pay-in.
+    if (isConnectEvent(event)) return await applyConnectEvent(payoutDeps(), event);
     return await applyPspEvent(stepDeps(), event);
   } catch (error) {
     logger.warn('PSP event failed, to be retried', {

@@ -16,7 +16,7 @@ function fieldPath(path: readonly PropertyKey[]): string {
   );
 }
 
-function zodErrors(error: ZodError): FieldError[] {
+export function zodErrors(error: ZodError): FieldError[] {
   return error.issues.map((issue) => {
     const field = fieldPath(issue.path) || '(body)';
     if (issue.code === 'unrecognized_keys') {

@@ -4,6 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { NotFoundError } from '../core/errors';
+import { fromMinorUnits } from '../core/money';
 import { logger } from '../core/observability';
 import {
   DuplicateCheckoutError,
@@ -11,6 +12,13 @@ import {
   InvalidCheckoutError,
   PaymentIdTakenError,
 } from '../payin/errors';
+import {
+  AmountAboveAvailableError,
+  PayoutIdTakenError,
+  PayoutsDisabledError,
+  RunInProgressError,
+} from '../payout/errors';
+import { SellerConflictError } from '../payout/sellers';
 import { hasScope, isScope, type Scope, scopesFromContext } from './api-keys';
 import { badRequest, errorResponse, HttpError } from './http';
 import { strictRequest } from './request-guards';
@@ -53,6 +61,33 @@ export function fromDomainError(error: unknown): HttpError | undefined {
   if (error instanceof DuplicateOrderError) {
     return new HttpError(409, 'payment_order_already_exists', error.message, {
       payment_order_ids: error.paymentOrderIds,
+    });
+  }
+  if (error instanceof PayoutsDisabledError) {
+    return new HttpError(409, 'payouts_disabled', error.message, { reason: error.reason });
+  }
+  if (error instanceof AmountAboveAvailableError) {
+    const available = fromMinorUnits(error.availableMinor, error.currency);
+    return new HttpError(
+      422,
+      'amount_above_available',
+      `the amount is more than the available ${available} ${error.currency}`,
+      {
+        available,
+        currency: error.currency,
+        errors: [
+          { field: 'amount', message: `amount must be at most the available balance, ${available} ${error.currency}` },
+        ],
+      },
+    );
+  }
+  if (error instanceof PayoutIdTakenError) {
+    return new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for another payout');
+  }
+  if (error instanceof RunInProgressError) return new HttpError(409, 'payout_run_in_progress', error.message);
+  if (error instanceof SellerConflictError) {
+    return new HttpError(409, 'seller_conflict', error.message, {
+      errors: [{ field: error.field, message: error.message }],
     });
   }
   if (error instanceof PaymentIdTakenError) {

@@ -41,6 +41,9 @@ export function walletView(sellerAccount: string, balances: WalletBalance[]) {
     balances: balances.map((b) => ({
       currency: b.currency,
       amount: fromMinorUnits(b.balance_minor, b.currency),
+      pending: fromMinorUnits(b.pending_minor, b.currency),
+      available: fromMinorUnits(b.available_minor, b.currency),
+      reserved: fromMinorUnits(b.held_minor, b.currency),
       updated_at: b.updated_at,
     })),
   };

@@ -92,10 +92,32 @@ export function loadPayInSettings(env: Env): PayInSettings {
   };
 }
 
+/** The pay-out's settings. */
+export interface PayOutSettings {
+  /** The smallest payout a run makes, per currency (minor units), e.g. PAYOUT_MINIMUMS=EUR:10.00,USD:10.00. */
+  minimumsMinor: Record<string, number>;
+  /** Where the PSP's hosted onboarding page sends a seller back (`{seller_account}` is replaced). */
+  onboardingReturnUrl: string;
+  /** Where it sends a seller whose link expired, to get a fresh one. */
+  onboardingRefreshUrl: string;
+}
+
+export function loadPayOutSettings(env: Env): PayOutSettings {
+  return {
+    minimumsMinor: parseAmountLimits(env.PAYOUT_MINIMUMS ?? 'EUR:10.00,USD:10.00,GBP:10.00', 'PAYOUT_MINIMUMS'),
+    onboardingReturnUrl: env.ONBOARDING_RETURN_URL ?? 'https://marketplace.example/sellers/{seller_account}/onboarded',
+    onboardingRefreshUrl:
+      env.ONBOARDING_REFRESH_URL ?? 'https://marketplace.example/sellers/{seller_account}/onboarding',
+  };
+}
+
 export interface RuntimeConfig {
   region: string;
   tables: Record<TableName, string>;
   payInStateMachineArn: string | undefined;
+  payOutStateMachineArn: string | undefined;
+  /** Queue of a payout run's pages and sellers (its workers consume it). */
+  payoutRunQueueUrl: string | undefined;
   /** Queue of verified PSP webhook events. */
   pspWebhookQueueUrl: string | undefined;
   /** Where failed pay-in executions are dead-lettered (read by the replay command). */
@@ -112,6 +134,9 @@ export interface RuntimeConfig {
     secretKey?: string;
     /** ...the ARN of the Secrets Manager secret that holds it (AWS). */
     secretArn?: string;
+    /** The Connect key of the pay-out (transfers, payouts, accounts): itself (local stack), or its secret's ARN (AWS). */
+    connectSecretKey?: string;
+    connectSecretArn?: string;
     /** The webhook signing secret (local stack), or the ARN of the secret that holds it (AWS). */
     webhookSecret?: string;
     webhookSecretArn?: string;
@@ -125,6 +150,7 @@ export interface RuntimeConfig {
   janitorStaleAfterSeconds: number;
   risk: RiskSettings;
   payIn: PayInSettings;
+  payOut: PayOutSettings;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
@@ -139,6 +165,8 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     region: env.AWS_REGION ?? 'us-east-1',
     tables,
     payInStateMachineArn: env.PAYIN_STATE_MACHINE_ARN,
+    payOutStateMachineArn: env.PAYOUT_STATE_MACHINE_ARN,
+    payoutRunQueueUrl: env.PAYOUT_RUN_QUEUE_URL,
     pspWebhookQueueUrl: env.PSP_WEBHOOK_QUEUE_URL,
     failedPaymentsQueueUrl: env.FAILED_PAYMENTS_QUEUE_URL,
     endpoints: { dynamodb: env.DYNAMODB_ENDPOINT, sfn: env.SFN_ENDPOINT, sqs: env.SQS_ENDPOINT, s3: env.S3_ENDPOINT },
@@ -146,6 +174,8 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     psp: {
       secretKey: env.PSP_SECRET_KEY,
       secretArn: env.PSP_SECRET_ARN,
+      connectSecretKey: env.PSP_CONNECT_SECRET_KEY,
+      connectSecretArn: env.PSP_CONNECT_SECRET_ARN,
       webhookSecret: env.PSP_WEBHOOK_SECRET,
       webhookSecretArn: env.PSP_WEBHOOK_SECRET_ARN,
       host: env.PSP_API_HOST,
@@ -156,6 +186,7 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     janitorStaleAfterSeconds: integer(env, 'JANITOR_STALE_AFTER_SECONDS', 300, 0, 7 * 24 * 3600),
     risk: loadRiskSettings(env),
     payIn: loadPayInSettings(env),
+    payOut: loadPayOutSettings(env),
   };
 }
 

@@ -17,9 +17,23 @@ export const stepInput = z.object({
 export type StepInput = z.infer<typeof stepInput>;
 
 export function stepHandler<R>(name: string, fn: (input: StepInput, raw: unknown) => Promise<R>) {
+  return taskHandler(name, stepInput, fn);
+}
+
+/** The input of a pay-out step. */
+export const payoutStepInput = z.object({ payout_id: z.string().min(1), task_token: z.string().min(1).optional() });
+export type PayoutStepInput = z.infer<typeof payoutStepInput>;
+
+/** The adapter of any workflow's Task: its input schema's fields become the log's correlation keys. */
+export function taskHandler<I extends Record<string, unknown>, R>(
+  name: string,
+  schema: z.ZodType<I>,
+  fn: (input: I, raw: unknown) => Promise<R>,
+) {
   return middy<unknown, R, Error, Context>(async (raw: unknown) => {
-    const input = stepInput.parse(raw);
-    logger.appendKeys({ payment_id: input.payment_id, payment_order_id: input.payment_order_id, step: name });
+    const input = schema.parse(raw);
+    const { task_token: _token, ...keys } = input as Record<string, unknown>;
+    logger.appendKeys({ ...keys, step: name });
     try {
       const result = await fn(input, raw);
       logger.info(`${name} done`, { result: result as Record<string, unknown> });

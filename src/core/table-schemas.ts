@@ -34,8 +34,37 @@ export const tableSchemas = {
     // Buyer velocity windows (`VELOCITY#<buyer>`/`<hour>`) expire by themselves.
     timeToLiveAttribute: 'expires_at',
   },
-  /** Seller wallets: one balance item per seller and currency (`WALLET#<seller>`/`<currency>`). */
-  wallets: { id: 'Wallets', envVar: 'WALLETS_TABLE', partitionKey: 'pk', sortKey: 'sk', globalSecondaryIndexes: [] },
+  /**
+   * Seller wallets: one balance item per seller and currency (`WALLET#<seller>`/`<currency>`), and pending funds
+   * (`FUNDS#<payment order id>`/`FUNDS`), in the sparse pending-funds index while the PSP holds them as pending.
+   */
+  wallets: {
+    id: 'Wallets',
+    envVar: 'WALLETS_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    globalSecondaryIndexes: [{ indexName: 'pending-funds', partitionKey: 'funds_shard', sortKey: 'funds_sort' }],
+  },
+  /**
+   * Sellers (`SELLER#<seller account>`) and the guard that ties one PSP connected account to one seller
+   * (`ACCOUNT#<psp account id>`).
+   */
+  sellers: { id: 'Sellers', envVar: 'SELLERS_TABLE', partitionKey: 'pk', globalSecondaryIndexes: [] },
+  /**
+   * Payouts (`PAYOUT#<id>`/`PAYOUT`), payout runs (`RUN#<id>`/`RUN`) and the pay-out's applied webhook events
+   * (`WEBHOOK#<event id>`/`WEBHOOK`). By seller for a seller's payouts; by status (open payouts only: sparse) for
+   * the janitor.
+   */
+  payouts: {
+    id: 'Payouts',
+    envVar: 'PAYOUTS_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    globalSecondaryIndexes: [
+      { indexName: 'by-seller', partitionKey: 'seller_account', sortKey: 'created_at' },
+      { indexName: 'by-status', partitionKey: 'open_status', sortKey: 'updated_at' },
+    ],
+  },
   /**
    * Append-only double-entry ledger: `REF#<reference>`/`TXN#<txn id>` header and `TXN#<txn id>#<n>` entries.
    * The by-account index serves account statements (a wallet equals its payable account's entries).

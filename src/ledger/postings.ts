@@ -143,3 +143,65 @@ export function payInPosting(order: Parameters<typeof payInTransaction>[0]): Pos
     },
   };
 }
+
+/** What a payout posting needs to know of the payout. */
+export interface PayoutMove {
+  payout_id: string;
+  seller_account: string;
+  currency: string;
+  amount_minor: number;
+}
+
+/**
+ * The transfer of a payout to the seller's connected account: the seller's payable is debited (the platform owes
+ * the seller that much less) and the platform's PSP balance credited (the money left it).
+ */
+export function payoutTransferPosting(payout: PayoutMove): Posting {
+  return payoutPosting(
+    payout,
+    `payout:${payout.payout_id}:transfer`,
+    `transfer of payout ${payout.payout_id}`,
+    'DEBIT',
+  );
+}
+
+/**
+ * A transfer reversed after its payout failed (or was canceled): the exact reverse of the transfer posting, the
+ * money back in the platform's PSP balance and owed to the seller again.
+ */
+export function transferReversalPosting(payout: PayoutMove): Posting {
+  return payoutPosting(
+    payout,
+    `payout:${payout.payout_id}:transfer-reversal`,
+    `transfer of payout ${payout.payout_id} reversed`,
+    'CREDIT',
+  );
+}
+
+function payoutPosting(payout: PayoutMove, id: string, description: string, payable: Direction): Posting {
+  const amount = payout.amount_minor;
+  const transaction: LedgerTransaction = {
+    transaction_id: id,
+    reference: payout.payout_id,
+    description,
+    entries: [
+      {
+        account: accounts.sellerPayable(payout.seller_account),
+        direction: payable,
+        amount_minor: amount,
+        currency: payout.currency,
+      },
+      {
+        account: accounts.pspClearing,
+        direction: payable === 'DEBIT' ? 'CREDIT' : 'DEBIT',
+        amount_minor: amount,
+        currency: payout.currency,
+      },
+    ],
+  };
+  assertBalanced(transaction);
+  return {
+    transaction,
+    wallet: { seller_account: payout.seller_account, currency: payout.currency, amount_minor: amount },
+  };
+}

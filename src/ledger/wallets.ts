@@ -1,14 +1,25 @@
 /**
  * Seller wallets: one balance item per seller and currency (`WALLET#<seller>`/`<currency>`), with
- * `balance_minor` (everything the platform owes the seller), `available_minor` (what may be debited or held now)
- * and `held_minor` (set aside by a hold, e.g. a payout in flight): balance = available + held.
+ * `balance_minor` (everything the platform owes the seller), `pending_minor` (collected, not yet available at the
+ * PSP), `available_minor` (what may be debited or held now) and `held_minor` (set aside by a hold, e.g. a payout in
+ * flight): balance = pending + available + held.
+ *
+ * Pending funds: a pay-in credit goes to `pending` with a funds record (`FUNDS#<source id>`/`FUNDS`) naming the PSP
+ * payment it came from; the record is in the sparse `pending-funds` index while pending. When the PSP says that
+ * payment's money is available, `makeAvailable` moves it to `available`, once (the record's status is the guard).
  *
  * A neutral posting API for every flow: credit, debit with a floor, hold, release and capture of a hold. Each is
  * one DynamoDB transaction of the wallet update and the caller's guard: the conditional write that makes the
  * posting happen once (an order's booked flag, a payout's state). The amount is the caller's, computed once by
  * the ledger's posting template (src/ledger/postings.ts); the wallet never recomputes it.
  */
-import { type DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { asRetryable, cancellationCodes } from '../core/errors';
 import type { WalletPosting } from './postings';
 
@@ -22,6 +33,7 @@ export interface WalletBalance {
   seller_account: string;
   currency: string;
   balance_minor: number;
+  pending_minor: number;
   available_minor: number;
   held_minor: number;
   updated_at: string;
@@ -43,7 +55,36 @@ export class InvalidPostingError extends Error {
 
 export const walletKey = (seller: string, currency: string) => ({ pk: `WALLET#${seller}`, sk: currency });
 
-type Movement = { balance: number; available: number; held: number };
+type Movement = { balance: number; available: number; held: number; pending?: number };
+
+/** Money credited as pending, waiting for the PSP to make the payment that brought it available. */
+export interface PendingFunds {
+  /** Our id of the credit's source (a payment order): one funds record per source. */
+  source_id: string;
+  seller_account: string;
+  currency: string;
+  amount_minor: number;
+  /** Our payment and the PSP's reference of it (a PaymentIntent), where availability is read. */
+  payment_id: string;
+  psp_reference: string;
+  created_at: string;
+  /** The PSP's balance transaction of the payment, once looked up (cached for the next check). */
+  balance_transaction?: string;
+}
+
+/** Shards of the pending-funds index (by seller), so no one index partition takes every pending credit. */
+export const PENDING_FUNDS_SHARDS = 8;
+export const PENDING_FUNDS_INDEX = 'pending-funds';
+
+function fundsShard(seller: string): string {
+  let hash = 0;
+  for (const char of seller) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  return `FUNDS#${hash % PENDING_FUNDS_SHARDS}`;
+}
+
+const fundsKey = (sourceId: string) => ({ pk: `FUNDS#${sourceId}`, sk: 'FUNDS' });
+const fundsSortKey = (funds: Pick<PendingFunds, 'seller_account' | 'currency' | 'created_at' | 'source_id'>) =>
+  `${funds.seller_account}#${funds.currency}#${funds.created_at}#${funds.source_id}`;
 
 export class Wallets {
   constructor(
@@ -54,6 +95,143 @@ export class Wallets {
   /** Adds to the balance and the available balance. False, changing nothing, when the guard fails. */
   credit(posting: WalletPosting, guard?: TransactGuard): Promise<boolean> {
     return this.post(posting, guard, { balance: 1, available: 1, held: 0 });
+  }
+
+  /**
+   * Adds to the balance as pending, with the funds record that says where availability will come from (written
+   * in the same transaction). False, changing nothing, when the guard fails.
+   */
+  creditPending(
+    posting: WalletPosting,
+    funds: Omit<PendingFunds, 'seller_account' | 'currency' | 'amount_minor'>,
+    guard?: TransactGuard,
+  ): Promise<boolean> {
+    const record: PendingFunds = { ...funds, ...posting };
+    const fundsItem: TransactGuard = {
+      Put: {
+        TableName: this.tableName,
+        Item: {
+          ...fundsKey(funds.source_id),
+          entity: 'FUNDS',
+          ...record,
+          status: 'PENDING',
+          funds_shard: fundsShard(posting.seller_account),
+          funds_sort: fundsSortKey(record),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+    return this.post(posting, guard, { balance: 1, available: 0, held: 0, pending: 1 }, undefined, [fundsItem]);
+  }
+
+  /**
+   * Moves pending funds to available, once: the funds record goes from PENDING to AVAILABLE (leaving the index) in
+   * the same transaction. False when it was made available before.
+   */
+  async makeAvailable(sourceId: string): Promise<boolean> {
+    const funds = await this.client
+      .send(new GetCommand({ TableName: this.tableName, Key: fundsKey(sourceId), ConsistentRead: true }))
+      .catch((error) => {
+        throw asRetryable(error);
+      });
+    const item = funds.Item;
+    if (!item) throw new InvalidPostingError(`no pending funds ${sourceId}`);
+    if (item.status !== 'PENDING') return false;
+    const guard: TransactGuard = {
+      Update: {
+        TableName: this.tableName,
+        Key: fundsKey(sourceId),
+        UpdateExpression: 'SET #status = :available, available_at = :now REMOVE funds_shard, funds_sort',
+        ConditionExpression: '#status = :pending',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':available': 'AVAILABLE',
+          ':pending': 'PENDING',
+          ':now': new Date().toISOString(),
+        },
+      },
+    };
+    const posting = {
+      seller_account: String(item.seller_account),
+      currency: String(item.currency),
+      amount_minor: Number(item.amount_minor),
+    };
+    return this.post(
+      posting,
+      guard,
+      { balance: 0, available: 1, held: 0, pending: -1 },
+      { attribute: 'pending_minor', floor: 0 },
+    );
+  }
+
+  /** Remembers the PSP's balance transaction of pending funds (a cache: the next check asks for it directly). */
+  async rememberBalanceTransaction(sourceId: string, balanceTransaction: string): Promise<void> {
+    await this.client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: fundsKey(sourceId),
+          UpdateExpression: 'SET balance_transaction = :txn',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':txn': balanceTransaction },
+        }),
+      )
+      .catch((error) => {
+        throw asRetryable(error);
+      });
+  }
+
+  /**
+   * Funds still pending, oldest first: of one seller (and currency), or of every seller (one index partition per
+   * shard). At most `limit`.
+   */
+  async pendingFunds(
+    filter: { seller_account?: string; currency?: string; limit?: number } = {},
+  ): Promise<PendingFunds[]> {
+    const limit = filter.limit ?? 1000;
+    const shards = filter.seller_account
+      ? [fundsShard(filter.seller_account)]
+      : Array.from({ length: PENDING_FUNDS_SHARDS }, (_, n) => `FUNDS#${n}`);
+    const prefix = filter.seller_account
+      ? `${filter.seller_account}#${filter.currency ? `${filter.currency}#` : ''}`
+      : undefined;
+    const found: PendingFunds[] = [];
+    for (const shard of shards) {
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await this.client
+          .send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: PENDING_FUNDS_INDEX,
+              KeyConditionExpression: prefix
+                ? 'funds_shard = :shard AND begins_with(funds_sort, :prefix)'
+                : 'funds_shard = :shard',
+              ExpressionAttributeValues: { ':shard': shard, ...(prefix ? { ':prefix': prefix } : {}) },
+              ExclusiveStartKey: start,
+              Limit: Math.min(1000, limit - found.length),
+            }),
+          )
+          .catch((error) => {
+            throw asRetryable(error);
+          });
+        for (const item of page.Items ?? []) {
+          found.push({
+            source_id: String(item.source_id),
+            seller_account: String(item.seller_account),
+            currency: String(item.currency),
+            amount_minor: Number(item.amount_minor),
+            payment_id: String(item.payment_id),
+            psp_reference: String(item.psp_reference),
+            created_at: String(item.created_at),
+            ...(item.balance_transaction ? { balance_transaction: String(item.balance_transaction) } : {}),
+          });
+        }
+        start = page.LastEvaluatedKey;
+      } while (start && found.length < limit);
+      if (found.length >= limit) break;
+    }
+    return found;
   }
 
   /**
@@ -95,6 +273,7 @@ export class Wallets {
       seller_account: item.seller_account as string,
       currency: item.currency as string,
       balance_minor: Number(item.balance_minor ?? 0),
+      pending_minor: Number(item.pending_minor ?? 0),
       available_minor: Number(item.available_minor ?? 0),
       held_minor: Number(item.held_minor ?? 0),
       updated_at: item.updated_at as string,
@@ -109,7 +288,8 @@ export class Wallets {
     posting: WalletPosting,
     guard: TransactGuard | undefined,
     move: Movement,
-    limit?: { attribute: 'available_minor' | 'held_minor'; floor: number },
+    limit?: { attribute: 'available_minor' | 'held_minor' | 'pending_minor'; floor: number },
+    alsoWrite: TransactItems = [],
   ): Promise<boolean> {
     const { amount_minor: amount } = posting;
     if (!Number.isSafeInteger(amount) || amount < 0) {
@@ -133,10 +313,12 @@ export class Wallets {
     addIf('balance_minor', ':amount', move.balance);
     addIf('available_minor', ':available', move.available);
     addIf('held_minor', ':held', move.held);
-    // Every item carries all three amounts from its first posting (ADD 0 creates the attribute).
+    addIf('pending_minor', ':pending', move.pending ?? 0);
+    // Every item carries all four amounts from its first posting (ADD 0 creates the attribute).
     if (move.held === 0) adds.push('held_minor :zero');
     if (move.available === 0) adds.push('available_minor :zero');
-    if (move.held === 0 || move.available === 0) values[':zero'] = 0;
+    if (!move.pending) adds.push('pending_minor :zero');
+    values[':zero'] = 0;
     // An item written before available/held existed (balance only) would silently break balance = available + held:
     // refused loudly instead (see docs/decisions.md for the one-off backfill).
     let condition = 'attribute_exists(available_minor) OR attribute_not_exists(balance_minor)';
@@ -155,6 +337,7 @@ export class Wallets {
           ExpressionAttributeValues: values,
         },
       },
+      ...alsoWrite,
     ];
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: items }));
@@ -162,7 +345,10 @@ export class Wallets {
     } catch (error) {
       const codes = cancellationCodes(error);
       if (guard && codes?.[0] === 'ConditionalCheckFailed') return false;
-      if (codes?.[guard ? 1 : 0] === 'ConditionalCheckFailed') {
+      const walletIndex = guard ? 1 : 0;
+      // A record written with the posting exists already: the posting was made before.
+      if (codes?.slice(walletIndex + 1).includes('ConditionalCheckFailed')) return false;
+      if (codes?.[walletIndex] === 'ConditionalCheckFailed') {
         if (!limit) {
           throw new WalletBackfillNeededError(
             `wallet ${posting.seller_account}/${posting.currency} holds only balance_minor: backfill available_minor`,

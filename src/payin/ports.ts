@@ -6,7 +6,11 @@
 import type { TaskResponder } from '../core/task-responder';
 import type { StoredLedgerEntry } from '../ledger/ledger-table';
 import type { LedgerTransaction } from '../ledger/postings';
-import type { TransactGuard, WalletBalance, WalletPosting } from '../ledger/wallets';
+import type { PendingFunds, TransactGuard, WalletBalance, WalletPosting } from '../ledger/wallets';
+
+/** Where a pending credit comes from: the order, its payment and the PSP's reference of the charge. */
+export type CreditSource = Pick<PendingFunds, 'source_id' | 'payment_id' | 'psp_reference' | 'created_at'>;
+
 import type { Psp } from '../psp/types';
 import type { OrderStatus, Payment, PaymentEvent, PaymentOrder } from './payment';
 
@@ -58,8 +62,11 @@ export interface BuyerVelocity {
 
 /** Seller wallets: the neutral posting API of src/ledger/wallets.ts (only what the pay-in uses). */
 export interface WalletPostings {
-  /** The guard (e.g. the order's booked flag) makes the credit happen once. */
-  credit(posting: WalletPosting, guard: TransactGuard): Promise<boolean>;
+  /**
+   * Credits the order's share as pending (available once the PSP makes the charge's money available); the guard
+   * (the order's booked flag) makes the credit happen once.
+   */
+  creditPending(posting: WalletPosting, funds: CreditSource, guard: TransactGuard): Promise<boolean>;
   balances(seller: string): Promise<WalletBalance[]>;
 }
 

@@ -295,10 +295,22 @@ export async function creditWallet(
   paymentId: string,
   orderId: string,
 ): Promise<{ credited: boolean }> {
-  const order = assertCharged(await loadPayment(deps, paymentId), orderId);
+  const payment = await loadPayment(deps, paymentId);
+  const order = assertCharged(payment, orderId);
   if (order.wallet_updated) return { credited: false };
   const { wallet } = payInPosting(order);
-  const credited = await deps.wallets.credit(wallet, deps.payments.markBooked(order, 'wallet_updated'));
+  const pspReference = order.psp_reference ?? payment.event.psp_reference;
+  if (!pspReference) throw new InconsistentStateError(`payment ${paymentId} is charged without a PSP reference`);
+  const credited = await deps.wallets.creditPending(
+    wallet,
+    {
+      source_id: order.payment_order_id,
+      payment_id: paymentId,
+      psp_reference: pspReference,
+      created_at: order.updated_at,
+    },
+    deps.payments.markBooked(order, 'wallet_updated'),
+  );
   return { credited };
 }
 

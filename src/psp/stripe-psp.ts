@@ -42,7 +42,7 @@ function isTransient(error: StripeError): boolean {
  * Runs a PSP call, turning transient failures into PspTransientError (retried by the workflow). For a `create`
  * (a new payment, a hosted page), a 500 is an unknown outcome (PspOutcomeUnknownError), never retried blindly.
  */
-async function ask<T>(call: () => Promise<T>, kind: 'create' | 'other' = 'other'): Promise<T> {
+export async function ask<T>(call: () => Promise<T>, kind: 'create' | 'other' = 'other'): Promise<T> {
   try {
     return await call();
   } catch (error) {

@@ -1095,7 +1095,7 @@ describe('Steps: creditWallet and appendLedger (src/payin/steps)', () => {
     // Assess
     expect(result).toEqual({ credited: true });
     const items = transactItems(0);
-    expect(items).toHaveLength(2);
+    expect(items).toHaveLength(3);
     expect(items[0]?.Update).toMatchObject({
       TableName: 'payments-table',
       Key: { pk: `PAY#${PAYMENT_ID}`, sk: 'ORDER#po_1' },
@@ -1103,10 +1103,17 @@ describe('Steps: creditWallet and appendLedger (src/payin/steps)', () => {
       ExpressionAttributeNames: { '#flag': 'wallet_updated', '#status': 'status' },
       ExpressionAttributeValues: expect.objectContaining({ ':success': 'SUCCESS', ':true': true, ':false': false }),
     });
+    // Credited as pending (available once the PSP says so), with the funds record naming the PSP payment.
     expect(items[1]?.Update).toMatchObject({
       TableName: 'wallets-table',
       Key: { pk: 'WALLET#seller_po_1', sk: 'USD' },
-      ExpressionAttributeValues: expect.objectContaining({ ':amount': 975 }),
+      ExpressionAttributeValues: expect.objectContaining({ ':amount': 975, ':pending': 975 }),
+    });
+    expect(items[1]?.Update?.ExpressionAttributeValues).not.toHaveProperty(':available');
+    expect(items[2]?.Put).toMatchObject({
+      TableName: 'wallets-table',
+      Item: { pk: 'FUNDS#po_1', status: 'PENDING', amount_minor: 975, payment_id: PAYMENT_ID, psp_reference: 'pi_1' },
+      ConditionExpression: 'attribute_not_exists(pk)',
     });
   });
 

@@ -20,6 +20,11 @@ Object.assign(process.env, {
   LEDGER_TABLE: 'ledger-table',
   API_KEYS_TABLE: 'api-keys-table',
   IDEMPOTENCY_TABLE: 'idempotency-table',
+  SELLERS_TABLE: 'sellers-table',
+  PAYOUTS_TABLE: 'payouts-table',
+  PAYOUT_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:PayOut',
+  PAYOUT_RUN_QUEUE_URL: 'http://localhost/queue/payout-runs',
+  PSP_CONNECT_SECRET_KEY: 'sk_test_unit_never_used',
   PAYIN_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:PayIn',
   AWS_REGION: 'us-east-1',
   AWS_LAMBDA_FUNCTION_NAME: 'unit-test',
@@ -106,6 +111,14 @@ describe('Scopes of the API routes (lambdas/catalog.ts)', () => {
       'GET /v1/payments/{payment_id}/ledger payments:read',
       'GET /v1/wallets/{seller_account} payments:read',
       'POST /v1/payments/{payment_id}/review reviews:write',
+      'PUT /v1/sellers/{seller_account} sellers:write',
+      'GET /v1/sellers/{seller_account} sellers:read',
+      'POST /v1/sellers/{seller_account}/onboarding-link sellers:write',
+      'GET /v1/sellers/{seller_account}/payouts payouts:read',
+      'POST /v1/payouts payouts:write',
+      'GET /v1/payouts/{payout_id} payouts:read',
+      'POST /v1/payout-runs payouts:write',
+      'GET /v1/payout-runs/{run_id} payouts:read',
     ]);
   });
 

@@ -1,0 +1,40 @@
+/**
+ * SQS consumer of payout runs: a page message lists sellers and queues them; a sellers message pays each seller
+ * (its funds checked at the PSP, one payout per currency at or above the minimum). Partial failures are retried
+ * alone and, after bounded receives, dead-lettered (alarmed); every step is safe to repeat.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { logger } from '../../src/core/observability';
+import { payoutDeps } from '../../src/payout/deps';
+import { runPage, runSeller } from '../../src/payout/runs';
+
+const processor = new BatchProcessor(EventType.SQS);
+
+const run = z.object({ run_id: z.string().min(1), date: z.string().min(1), attempt: z.number().int().min(1) });
+const message = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('page'), run, start_key: z.string().optional() }),
+  z.object({ kind: z.literal('sellers'), run, sellers: z.array(z.string().min(1)).max(10) }),
+]);
+
+async function record(item: SQSRecord): Promise<void> {
+  const parsed = message.parse(JSON.parse(item.body));
+  logger.appendKeys({ run_id: parsed.run.run_id });
+  if (parsed.kind === 'page') {
+    await runPage(payoutDeps(), parsed.run, parsed.start_key);
+    return;
+  }
+  for (const seller of parsed.sellers) {
+    const outcome = await runSeller(payoutDeps(), parsed.run, seller);
+    logger.info('payout run: seller done', { seller_account: seller, ...outcome });
+  }
+}
+
+export const handler = async (event: SQSEvent, context: Context) => {
+  const response = await processPartialResponse(event, record, processor, { context });
+  if (response.batchItemFailures.length > 0) {
+    logger.warn('payout run messages failed, to be retried', { failed: response.batchItemFailures.length });
+  }
+  return response;
+};

@@ -1,0 +1,66 @@
+/**
+ * The composition root of the pay-out's functions: the real tables, the Stripe Connect adapter, the workflow
+ * starter and the run queue, each built on first use from the one configuration module.
+ */
+import { dynamo, runtimeConfig, sfn, sqs } from '../core/clients';
+import { ConfigError, tableName } from '../core/config';
+import { SfnTaskResponder } from '../core/task-responder';
+import { LedgerTable } from '../ledger/ledger-table';
+import { Wallets } from '../ledger/wallets';
+import { stripeConnect } from '../psp/client';
+import { StripeConnect } from '../psp/stripe-connect';
+import { SfnPayoutWorkflow, SqsRunQueue } from './adapters';
+import { PayoutsTable } from './payouts-table';
+import type { PayoutDeps } from './ports';
+import type { RunDeps } from './runs';
+import { SellersTable } from './sellers-table';
+
+/** An object whose properties are built on first use. */
+function lazy<T extends object>(factories: { [K in keyof T]: () => T[K] }): T {
+  const target = {} as T;
+  for (const key of Object.keys(factories) as (keyof T)[]) {
+    let value: T[typeof key] | undefined;
+    Object.defineProperty(target, key, {
+      enumerable: true,
+      get: () => {
+        value ??= factories[key]();
+        return value;
+      },
+    });
+  }
+  return target;
+}
+
+let deps: RunDeps | undefined;
+
+export function payoutDeps(): RunDeps {
+  deps ??= lazy<RunDeps>({
+    sellers: () => new SellersTable(dynamo(), tableName(runtimeConfig(), 'sellers')),
+    payouts: () => new PayoutsTable(dynamo(), tableName(runtimeConfig(), 'payouts')),
+    wallets: () => new Wallets(dynamo(), tableName(runtimeConfig(), 'wallets')),
+    ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
+    psp: () => new StripeConnect(stripeConnect),
+    tasks: () => new SfnTaskResponder(sfn),
+    workflow: () =>
+      new SfnPayoutWorkflow(sfn, () => {
+        const arn = runtimeConfig().payOutStateMachineArn;
+        if (!arn) throw new ConfigError('PAYOUT_STATE_MACHINE_ARN is not set');
+        return arn;
+      }),
+    queue: () =>
+      new SqsRunQueue(sqs, () => {
+        const url = runtimeConfig().payoutRunQueueUrl;
+        if (!url) throw new ConfigError('PAYOUT_RUN_QUEUE_URL is not set');
+        return url;
+      }),
+    settings: (): PayoutDeps['settings'] => {
+      const config = runtimeConfig();
+      return {
+        ...config.payOut,
+        staleAfterSeconds: config.janitorStaleAfterSeconds,
+        pspListLagSeconds: config.payIn.pspSearchLagSeconds,
+      };
+    },
+  });
+  return deps;
+}

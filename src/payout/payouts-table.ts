@@ -1,0 +1,379 @@
+/**
+ * Payouts, payout runs and the pay-out's applied webhook events in DynamoDB. Every status change is a conditional
+ * write on the status (the transition table of src/payout/payout.ts); an open payout carries `open_status`, which
+ * puts it in the sparse by-status index the janitor reads.
+ */
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { asRetryable } from '../core/errors';
+import { isOpenPayout, PAYOUT_TRANSITIONS, type Payout, type PayoutStatus } from './payout';
+import type { PayoutRun, PayoutsStore, RunCounts, TransactGuard } from './ports';
+
+const payoutKey = (id: string) => ({ pk: `PAYOUT#${id}`, sk: 'PAYOUT' });
+const runKey = (id: string) => ({ pk: `RUN#${id}`, sk: 'RUN' });
+const webhookKey = (id: string) => ({ pk: `WEBHOOK#${id}`, sk: 'WEBHOOK' });
+
+const conditionFailed = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
+
+function toPayout(item: Record<string, unknown>): Payout {
+  const { pk: _pk, sk: _sk, entity: _entity, open_status: _open, ...rest } = item;
+  return rest as unknown as Payout;
+}
+
+function toRun(item: Record<string, unknown>): PayoutRun {
+  const { pk: _pk, sk: _sk, entity: _entity, ...rest } = item;
+  return { amount_by_currency: {}, ...rest } as unknown as PayoutRun;
+}
+
+/** Every statuses from which a payout may move to `to`. */
+const sourcesOf = (to: PayoutStatus) =>
+  (Object.keys(PAYOUT_TRANSITIONS) as PayoutStatus[]).filter((from) => PAYOUT_TRANSITIONS[from].includes(to));
+
+export class PayoutsTable implements PayoutsStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private async call<T>(fn: (client: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.client);
+    } catch (error) {
+      throw asRetryable(error);
+    }
+  }
+
+  async get(payoutId: string): Promise<Payout | undefined> {
+    const { Item } = await this.call((c) =>
+      c.send(new GetCommand({ TableName: this.tableName, Key: payoutKey(payoutId), ConsistentRead: true })),
+    );
+    return Item ? toPayout(Item) : undefined;
+  }
+
+  createGuard(payout: Payout): TransactGuard {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: { ...payoutKey(payout.payout_id), entity: 'PAYOUT', ...payout, open_status: payout.status },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+  }
+
+  /** The update of a move: status, fields, the open flag as the payout will be after it. */
+  private moveUpdate(payout: Payout, to: PayoutStatus, set: Partial<Payout>, from: PayoutStatus[]) {
+    const now = new Date().toISOString();
+    const after = { ...payout, ...set, status: to };
+    const fields: Record<string, unknown> = { ...set, status: to, updated_at: now };
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    Object.entries(fields).forEach(([name, value], i) => {
+      if (value === undefined) return;
+      names[`#f${i}`] = name;
+      values[`:f${i}`] = value;
+      sets.push(`#f${i} = :f${i}`);
+    });
+    let update = `SET ${sets.join(', ')}`;
+    if (isOpenPayout(after)) {
+      update += ', open_status = :open';
+      values[':open'] = to;
+    } else {
+      update += ' REMOVE open_status';
+    }
+    from.forEach((status, i) => {
+      values[`:from${i}`] = status;
+    });
+    return {
+      TableName: this.tableName,
+      Key: payoutKey(payout.payout_id),
+      UpdateExpression: update,
+      ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+  }
+
+  async move(payout: Payout, to: PayoutStatus, set: Partial<Payout> = {}, from = sourcesOf(to)): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateCommand(this.moveUpdate(payout, to, set, from)));
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw asRetryable(error);
+    }
+  }
+
+  moveGuard(payout: Payout, to: PayoutStatus, set: Partial<Payout> = {}, from = sourcesOf(to)): TransactGuard {
+    return { Update: this.moveUpdate(payout, to, set, from) };
+  }
+
+  async setFields(payoutId: string, set: Partial<Payout>, ifStatusIn?: PayoutStatus[]): Promise<boolean> {
+    const current = await this.get(payoutId);
+    if (!current) return false;
+    const after = { ...current, ...set };
+    const entries = Object.entries({ ...set, updated_at: new Date().toISOString() }).filter(([, v]) => v !== undefined);
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':status': current.status };
+    const sets = entries.map(([name, value], i) => {
+      names[`#f${i}`] = name;
+      values[`:f${i}`] = value;
+      return `#f${i} = :f${i}`;
+    });
+    let update = `SET ${sets.join(', ')}`;
+    if (isOpenPayout(after)) {
+      update += ', open_status = :open';
+      values[':open'] = after.status;
+    } else {
+      update += ' REMOVE open_status';
+    }
+    const condition = '#status = :status';
+    if (ifStatusIn && !ifStatusIn.includes(current.status)) return false;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: payoutKey(payoutId),
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      // The status moved meanwhile: the caller reads the payout again.
+      if (conditionFailed(error)) return false;
+      throw asRetryable(error);
+    }
+  }
+
+  flagGuard(
+    payoutId: string,
+    flag: 'wallet_captured' | 'transfer_booked' | 'reversal_booked' | 'wallet_restored',
+  ): TransactGuard {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: payoutKey(payoutId),
+        UpdateExpression: 'SET #flag = :true, updated_at = :now',
+        ConditionExpression: 'attribute_exists(pk) AND #flag = :false',
+        ExpressionAttributeNames: { '#flag': flag },
+        ExpressionAttributeValues: { ':true': true, ':false': false, ':now': new Date().toISOString() },
+      },
+    };
+  }
+
+  async bySeller(sellerAccount: string, limit: number, before?: string): Promise<Payout[]> {
+    const page = await this.call((c) =>
+      c.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'by-seller',
+          KeyConditionExpression: before ? 'seller_account = :s AND created_at < :before' : 'seller_account = :s',
+          ExpressionAttributeValues: { ':s': sellerAccount, ...(before ? { ':before': before } : {}) },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      ),
+    );
+    return (page.Items ?? []).filter((item) => item.entity === 'PAYOUT').map(toPayout);
+  }
+
+  async openSince(before: string, limit: number): Promise<Payout[]> {
+    const found: Payout[] = [];
+    for (const status of Object.keys(PAYOUT_TRANSITIONS)) {
+      const page = await this.call((c) =>
+        c.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'by-status',
+            KeyConditionExpression: 'open_status = :status AND updated_at < :before',
+            ExpressionAttributeValues: { ':status': status, ':before': before },
+            Limit: limit - found.length,
+          }),
+        ),
+      );
+      found.push(...(page.Items ?? []).map(toPayout));
+      if (found.length >= limit) break;
+    }
+    return found;
+  }
+
+  async getRun(runId: string): Promise<PayoutRun | undefined> {
+    const { Item } = await this.call((c) =>
+      c.send(new GetCommand({ TableName: this.tableName, Key: runKey(runId), ConsistentRead: true })),
+    );
+    return Item ? toRun(Item) : undefined;
+  }
+
+  async createRun(run: PayoutRun): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...runKey(run.run_id), entity: 'RUN', ...run },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw asRetryable(error);
+    }
+  }
+
+  async restartRun(runId: string, now: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(runId),
+          UpdateExpression:
+            'SET #status = :running, attempt = attempt + :one, pages_listed = :zero, listing_done = :false, sellers_listed = :zero, ' +
+            'sellers_done = :zero, payouts_created = :zero, payouts_existing = :zero, sellers_skipped = :zero, ' +
+            'amount_by_currency = :empty, started_at = :now, updated_at = :now REMOVE completed_at',
+          ConditionExpression: '#status = :completed',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':running': 'RUNNING',
+            ':completed': 'COMPLETED',
+            ':zero': 0,
+            ':one': 1,
+            ':false': false,
+            ':empty': {},
+            ':now': now,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw asRetryable(error);
+    }
+  }
+
+  async addRunCounts(
+    runId: string,
+    counts: RunCounts,
+    amount?: { currency: string; amount_minor: number },
+  ): Promise<PayoutRun> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':now': new Date().toISOString() };
+    const adds = Object.entries(counts)
+      .filter(([, n]) => n)
+      .map(([name, n], i) => {
+        names[`#c${i}`] = name;
+        values[`:c${i}`] = n;
+        return `#c${i} :c${i}`;
+      });
+    let update = 'SET updated_at = :now';
+    if (amount) {
+      // A map entry per currency, created by the first ADD.
+      names['#amounts'] = 'amount_by_currency';
+      names['#currency'] = amount.currency;
+      values[':amount'] = amount.amount_minor;
+      adds.push('#amounts.#currency :amount');
+    }
+    if (adds.length > 0) update += ` ADD ${adds.join(', ')}`;
+    const { Attributes } = await this.call((c) =>
+      c.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(runId),
+          UpdateExpression: update,
+          ConditionExpression: 'attribute_exists(pk)',
+          ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return toRun(Attributes ?? {});
+  }
+
+  async setRunListingDone(runId: string): Promise<PayoutRun> {
+    const { Attributes } = await this.call((c) =>
+      c.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(runId),
+          UpdateExpression: 'SET listing_done = :true, updated_at = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':true': true, ':now': new Date().toISOString() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return toRun(Attributes ?? {});
+  }
+
+  async completeRun(runId: string, now: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(runId),
+          UpdateExpression: 'SET #status = :completed, completed_at = :now, updated_at = :now',
+          ConditionExpression: '#status = :running AND listing_done = :true AND sellers_done >= sellers_listed',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':completed': 'COMPLETED', ':running': 'RUNNING', ':true': true, ':now': now },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw asRetryable(error);
+    }
+  }
+
+  async markOnce(marker: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `MARK#${marker}`, sk: 'MARK', entity: 'MARK', marked_at: new Date().toISOString() },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw asRetryable(error);
+    }
+  }
+
+  async webhookSeen(eventId: string): Promise<boolean> {
+    const { Item } = await this.call((c) =>
+      c.send(new GetCommand({ TableName: this.tableName, Key: webhookKey(eventId), ConsistentRead: true })),
+    );
+    return Item !== undefined;
+  }
+
+  async recordWebhook(eventId: string, details: Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...webhookKey(eventId),
+            entity: 'WEBHOOK_EVENT',
+            event_id: eventId,
+            ...details,
+            applied_at: new Date().toISOString(),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw asRetryable(error);
+    }
+  }
+}
