@@ -5,6 +5,11 @@
  * fails with a TransientError after the real handler returned, once per order and process: what Step Functions
  * sees when a function crashes right after its write. The workflow's Retry runs the step again, which must change
  * nothing.
+ *
+ * The pay-out's Transfer step has two points, for payouts whose seller starts with `fault_crash_<point>`:
+ * `after-transfer` (once per payout, after the handler returned: the retry must not transfer twice) and
+ * `before-transfer` (every invocation, before the handler: the process dies after the reserve, every time, so the
+ * workflow gives up and the payout janitor must finish it).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -15,6 +20,12 @@ import { TransientError } from '../src/core/errors';
 import { keys } from '../src/payin/payments-table';
 
 export type CrashPoint = 'after-wallet-write' | 'after-ledger-write';
+export type PayoutCrashPoint = 'after-transfer' | 'before-transfer';
+
+/** The pay-out functions that can crash, and where. */
+export const PAYOUT_CRASH_POINTS: Partial<Record<FunctionId, PayoutCrashPoint[]>> = {
+  Transfer: ['after-transfer', 'before-transfer'],
+};
 
 /** The functions that can crash, and where: right after the write of their step. */
 export const CRASH_POINTS: Partial<Record<FunctionId, CrashPoint>> = {
@@ -67,6 +78,22 @@ export const sellerFromPaymentsTable: SellerLookup = async (paymentId, paymentOr
   return typeof Item?.seller_account === 'string' ? Item.seller_account : undefined;
 };
 
+/** The seller of a payout (the pay-out steps' event carries the payout id). */
+export type PayoutSellerLookup = (payoutId: string) => Promise<string | undefined>;
+
+export const sellerFromPayoutsTable: PayoutSellerLookup = async (payoutId) => {
+  const config = loadRuntimeConfig(process.env);
+  const { Item } = await documentClient(config.region, config.endpoints.dynamodb).send(
+    new GetCommand({
+      TableName: tableName(config, 'payouts'),
+      Key: { pk: `PAYOUT#${payoutId}`, sk: 'PAYOUT' },
+      ProjectionExpression: 'seller_account',
+      ConsistentRead: true,
+    }),
+  );
+  return typeof Item?.seller_account === 'string' ? Item.seller_account : undefined;
+};
+
 export interface CrashInjectionOptions {
   /** Default: LOCAL_FAULT_INJECTION, read at every invocation. */
   enabled?: () => boolean;
@@ -74,6 +101,8 @@ export interface CrashInjectionOptions {
   sellerOf?: SellerLookup;
   /** The (point, order) pairs that already crashed. Default: one set for the whole process. */
   crashed?: Set<string>;
+  /** Default: the payout's item in the payouts table. */
+  sellerOfPayout?: PayoutSellerLookup;
 }
 
 const crashedInThisProcess = new Set<string>();
@@ -85,6 +114,8 @@ type Handler = (event: unknown, context: Context) => Promise<unknown>;
  * the others, it throws a TransientError after the handler returned, the first time it runs for a crashing order.
  */
 export function withCrashInjection(id: FunctionId, handler: Handler, options: CrashInjectionOptions = {}): Handler {
+  const payoutPoints = PAYOUT_CRASH_POINTS[id];
+  if (payoutPoints) return withPayoutCrashInjection(id, payoutPoints, handler, options);
   const point = CRASH_POINTS[id];
   if (!point) return handler;
   const {
@@ -114,5 +145,45 @@ export function withCrashInjection(id: FunctionId, handler: Handler, options: Cr
     crashed.add(key);
     process.stderr.write(`crash injection: ${id} crashes ${point} of order ${orderId}\n`);
     throw new TransientError(`injected crash ${point} of order ${orderId} (${id})`);
+  };
+}
+
+function withPayoutCrashInjection(
+  id: FunctionId,
+  points: PayoutCrashPoint[],
+  handler: Handler,
+  options: CrashInjectionOptions,
+): Handler {
+  const {
+    enabled = faultInjectionEnabled,
+    sellerOfPayout = sellerFromPayoutsTable,
+    crashed = crashedInThisProcess,
+  } = options;
+  const crashingPoint = async (payoutId: string): Promise<PayoutCrashPoint | undefined> => {
+    try {
+      const seller = await sellerOfPayout(payoutId);
+      return points.find((point) => seller?.startsWith(`fault_crash_${point}`));
+    } catch (error) {
+      process.stderr.write(
+        `crash injection: cannot read the seller of payout ${payoutId}: ${(error as Error).message}\n`,
+      );
+      return undefined;
+    }
+  };
+  return async (event, context) => {
+    if (!enabled()) return handler(event, context);
+    const { payout_id: payoutId } = (event ?? {}) as Record<string, unknown>;
+    if (typeof payoutId !== 'string') return handler(event, context);
+    const point = await crashingPoint(payoutId);
+    if (point === 'before-transfer') {
+      process.stderr.write(`crash injection: ${id} crashes before the transfer of payout ${payoutId}\n`);
+      throw new TransientError(`injected crash before the transfer of payout ${payoutId} (${id})`);
+    }
+    const result = await handler(event, context);
+    const key = `${point}:${payoutId}`;
+    if (point !== 'after-transfer' || crashed.has(key)) return result;
+    crashed.add(key);
+    process.stderr.write(`crash injection: ${id} crashes after the transfer of payout ${payoutId}\n`);
+    throw new TransientError(`injected crash after the transfer of payout ${payoutId} (${id})`);
   };
 }

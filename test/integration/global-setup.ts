@@ -16,6 +16,9 @@ export const TEST_STACK_ENV = {
   RISK_MAX_PAYMENTS_PER_BUYER_PER_HOUR: '3',
   PENDING_DEADLINE_SECONDS: '20',
   PSP_SEARCH_LAG_SECONDS: '2',
+  PAYOUT_JANITOR_INTERVAL_SECONDS: '1',
+  // The daily payout run never fires by itself during the tests (they start runs by hand).
+  PAYOUT_RUN_INTERVAL_SECONDS: '86400',
 };
 
 export default async function globalSetup(): Promise<void> {

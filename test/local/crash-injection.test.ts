@@ -78,3 +78,37 @@ describe('local crash injection', () => {
     );
   });
 });
+
+describe('local crash injection of the pay-out', () => {
+  const payoutEvent = (payoutId: string) => ({ payout_id: payoutId });
+  function payoutSetup(sellers: Record<string, string>) {
+    const calls: string[] = [];
+    const options: CrashInjectionOptions = {
+      enabled: () => true,
+      sellerOfPayout: async (payoutId) => sellers[payoutId],
+      crashed: new Set(),
+    };
+    const handler = async (event: unknown) => {
+      calls.push((event as { payout_id: string }).payout_id);
+      return { status: 'TRANSFERRED' };
+    };
+    return { calls, options, handler };
+  }
+
+  it('crashes Transfer once after the handler ran for an after-transfer seller', async () => {
+    const { calls, options, handler } = payoutSetup({ p1: 'fault_crash_after-transfer_x', p2: 'seller_b' });
+    const wrapped = withCrashInjection('Transfer', handler, options);
+    await expect(wrapped(payoutEvent('p1'), context)).rejects.toMatchObject({ name: 'TransientError' });
+    await expect(wrapped(payoutEvent('p1'), context)).resolves.toEqual({ status: 'TRANSFERRED' });
+    await expect(wrapped(payoutEvent('p2'), context)).resolves.toEqual({ status: 'TRANSFERRED' });
+    expect(calls).toEqual(['p1', 'p1', 'p2']);
+  });
+
+  it('crashes Transfer before the handler, every time, for a before-transfer seller', async () => {
+    const { calls, options, handler } = payoutSetup({ p1: 'fault_crash_before-transfer_x' });
+    const wrapped = withCrashInjection('Transfer', handler, options);
+    await expect(wrapped(payoutEvent('p1'), context)).rejects.toMatchObject({ name: 'TransientError' });
+    await expect(wrapped(payoutEvent('p1'), context)).rejects.toMatchObject({ name: 'TransientError' });
+    expect(calls).toEqual([]);
+  });
+});
