@@ -17,7 +17,7 @@ export interface PaymentsStacks {
 export function addPaymentsStacks(app: App, catalog: Catalog = defaultCatalog): PaymentsStacks {
   const stateful = new PaymentsStatefulStack(app, 'PaymentsStateful', {
     description:
-      'Marketplace payments: tables, buckets and their KMS key, the PSP secret key and webhook signing secret (retained)',
+      'Marketplace payments: tables, buckets and their KMS key, the PSP keys (payments, Connect) and webhook signing secret (retained)',
     buckets: catalog.buckets,
   });
   const stateless = new PaymentsStatelessStack(app, 'PaymentsStateless', {
@@ -25,6 +25,7 @@ export function addPaymentsStacks(app: App, catalog: Catalog = defaultCatalog): 
       'Marketplace payments: functions, workflows, work and failure queues, REST API and WAF, alarms and their topic',
     tables: stateful.tables,
     pspSecret: stateful.pspSecret,
+    pspConnectSecret: stateful.pspConnectSecret,
     webhookSecret: stateful.webhookSecret,
     buckets: stateful.buckets,
     catalog,

@@ -39,6 +39,8 @@ export interface CatalogFunctionProps {
   spec: FunctionSpec<string, string>;
   tables: Record<TableName, ITable>;
   pspSecret: ISecret;
+  /** The PSP's restricted Connect key (the pay-out's); required when `spec.pspConnect`. */
+  pspConnectSecret?: ISecret;
   /** The PSP's webhook signing secret; required when `spec.webhookSecret`. */
   webhookSecret?: ISecret;
   /** The catalog's queues; those of `spec.sendsTo` are required. */
@@ -57,7 +59,8 @@ export const TASK_RESPONSE_ACTIONS = ['states:SendTaskSuccess', 'states:SendTask
 /**
  * One Lambda function of `lambdas/catalog.ts`, with its own log group and its own role. The role
  * holds only what the spec asks for: writing to its log group, X-Ray, the tables of its access map,
- * the PSP secret when `psp`, the webhook signing secret when `webhookSecret`, sending to the queues of
+ * the PSP secret key when `psp`, the PSP Connect key when `pspConnect` (each a secret of its own: a pay-in function
+ * cannot read the key that moves money out), the webhook signing secret when `webhookSecret`, sending to the queues of
  * `sendsTo`, reading (or reading and writing) the buckets of `buckets`, starting (and describing) the executions
  * of the state machines of `startsWorkflows`, and answering the task tokens of those of `answersTasksOf` (added
  * by `allowTaskResponses`, once the state machines exist).
@@ -95,6 +98,10 @@ export class CatalogFunction extends Construct {
       environment[tableSchemas[name].envVar] = props.tables[name].tableName;
     }
     if (spec.psp) environment.PSP_SECRET_ARN = props.pspSecret.secretArn;
+    if (spec.pspConnect) {
+      if (!props.pspConnectSecret) throw new Error(`${spec.id} reads the PSP Connect key: pass its secret`);
+      environment.PSP_CONNECT_SECRET_ARN = props.pspConnectSecret.secretArn;
+    }
     if (spec.webhookSecret) {
       if (!props.webhookSecret) throw new Error(`${spec.id} reads the webhook signing secret: pass it`);
       environment.PSP_WEBHOOK_SECRET_ARN = props.webhookSecret.secretArn;
@@ -148,6 +155,7 @@ export class CatalogFunction extends Construct {
       else table.grantReadData(role);
     }
     if (spec.psp) props.pspSecret.grantRead(role);
+    if (spec.pspConnect) props.pspConnectSecret?.grantRead(role);
     if (spec.webhookSecret) props.webhookSecret?.grantRead(role);
     for (const queue of sendsTo) queue.grantSendMessages(role);
     for (const { bucket, access } of buckets) {
@@ -165,8 +173,8 @@ export class CatalogFunction extends Construct {
         this,
         /:execution:.*:\*$/,
         'states:DescribeExecution on <state machine>:execution:*: executions are named per business object (a ' +
-          'payment) and per re-drive, so their ARNs are not known in advance; scoped to the state machines the ' +
-          `function starts (${starts.map((workflow) => workflow.spec.id).join(', ')}).`,
+          'payment, a payout) and per re-drive, so their ARNs are not known in advance; scoped to the state ' +
+          `machines the function starts (${starts.map((workflow) => workflow.spec.id).join(', ')}).`,
       );
     }
 

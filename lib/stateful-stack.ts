@@ -24,7 +24,8 @@ export interface PaymentsStatefulStackProps extends StackProps {
 /**
  * Everything that holds data and must survive a redeploy or a deleted stack: the DynamoDB tables
  * (one per schema in `src/core/table-schemas.ts`), the S3 buckets of the catalog (with a bucket for their
- * server access logs), the PSP secret key and the PSP's webhook signing secret. All retained.
+ * server access logs), the PSP's two keys (the payments key of the pay-in, the restricted Connect key of the
+ * pay-out) and the PSP's webhook signing secret. All retained.
  *
  * Encryption: the tables (payments, ledger, wallets... the money) and the catalog's buckets with one
  * customer-managed key (`dataKey`, rotated yearly, retained). The functions that use a table or bucket get the
@@ -43,8 +44,13 @@ export class PaymentsStatefulStack extends Stack {
   readonly buckets: Record<string, IBucket>;
   /** Where the buckets' server access logs go; only when the catalog has buckets. */
   readonly accessLogsBucket?: Bucket;
-  /** The PSP (Stripe) secret key. Its value is put by operators out of band, never by code. */
+  /** The PSP (Stripe) secret key of the pay-in (payments). Its value is put by operators out of band, never by code. */
   readonly pspSecret: ISecret;
+  /**
+   * The PSP's (Stripe) restricted key for Connect, the pay-out's: the only key that may move money out (accounts,
+   * account links, transfers, payouts). Its value is put by operators out of band, never by code.
+   */
+  readonly pspConnectSecret: ISecret;
   /** The PSP's webhook signing secret (Stripe `whsec_...`). Its value is put by operators out of band, never by code. */
   readonly webhookSecret: ISecret;
 
@@ -75,8 +81,8 @@ export class PaymentsStatefulStack extends Stack {
 
     // The secrets keep the AWS-managed key of Secrets Manager (aws/secretsmanager): it is used only through Secrets
     // Manager by this account's principals, and what decides who reads a secret is secretsmanager:GetSecretValue,
-    // granted only to the functions whose catalog entry asks for the secret (`psp`, `webhookSecret`). A
-    // customer-managed key would add a second grant to the same roles and no narrower access.
+    // granted only to the functions whose catalog entry asks for the secret (`psp`, `pspConnect`, `webhookSecret`).
+    // A customer-managed key would add a second grant to the same roles and no narrower access.
 
     const pspSecret = new Secret(this, 'PspSecretKey', {
       description:
@@ -91,6 +97,24 @@ export class PaymentsStatefulStack extends Stack {
         'rotation Lambda cannot create a new one. Operators roll it there and put the new value in this secret.',
     });
     this.pspSecret = pspSecret;
+
+    // A secret of its own, not a second value in the payments key's secret: a function reads a secret whole, so the
+    // pay-in's functions (Charge, CancelPending, the janitor...) must not be able to read the key that pays out.
+    const pspConnectSecret = new Secret(this, 'PspConnectSecretKey', {
+      description:
+        "The PSP's (Stripe) restricted key for Connect, read only by the pay-out functions (catalog pspConnect): " +
+        'write accounts, account links, transfers and payouts; read payments and balances. Set the value out of ' +
+        'band (aws secretsmanager put-secret-value); the generated initial value is a placeholder.',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(pspConnectSecret, {
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The value is a restricted key issued by the PSP (Stripe): it can only be created and rolled in the PSP ' +
+        'dashboard, so a rotation Lambda cannot create a new one. Operators roll it there and put the new value in ' +
+        'this secret.',
+    });
+    this.pspConnectSecret = pspConnectSecret;
 
     const webhookSecret = new Secret(this, 'PspWebhookSecret', {
       description:

@@ -25,6 +25,8 @@ import { Workflow } from './workflow';
 export interface PaymentsStatelessStackProps extends StackProps {
   tables: Record<TableName, ITable>;
   pspSecret: ISecret;
+  /** The PSP's restricted Connect key (the pay-out's), read only by the functions with `pspConnect`. */
+  pspConnectSecret: ISecret;
   webhookSecret: ISecret;
   /** The catalog's buckets (from the stateful stack), by name; those the functions use are required. */
   buckets?: Record<string, IBucket>;
@@ -109,6 +111,7 @@ export class PaymentsStatelessStack extends Stack {
         spec,
         tables: props.tables,
         pspSecret: props.pspSecret,
+        pspConnectSecret: props.pspConnectSecret,
         webhookSecret: props.webhookSecret,
         queues: this.workQueues.queues,
         workflows,
@@ -175,6 +178,13 @@ export class PaymentsStatelessStack extends Stack {
     const payIn = this.workflows.payIn;
     if (!payIn) throw new Error('catalog: no payIn state machine');
     return payIn;
+  }
+
+  /** The pay-out workflow. */
+  get payOut(): Workflow {
+    const payOut = this.workflows.payOut;
+    if (!payOut) throw new Error('catalog: no payOut state machine');
+    return payOut;
   }
 }
 

@@ -6,8 +6,42 @@
 //   POST   /__admin/payment_intents/:id/authenticate  {"outcome": "approve" | "fail"}     (3-D Secure)
 //   POST   /__admin/payment_intents/:id/settle        {"outcome": "succeeded" | "failed"} (processing)
 //   GET    /__admin/faults          POST /__admin/faults (JSON FaultConfig)          DELETE /__admin/faults
-//   GET    /__admin/faults/log      POST /__admin/reset (everything, webhooks included)
-//   GET    /__admin/settings        POST {"store_500s": boolean}  (injected 500s stored under their key; default true)
+//                                   (GET shows the pending targeted faults as `next` when there are any; DELETE
+//                                   clears them too)
+//   POST   /__admin/faults/next     {"path": "/v1/transfers", "method"?: "POST", "fault": "lost" | "timeout" |
+//                                   "error500" | "charged500" | "ratelimit" | "edge502" | "edge503" | "latency",
+//                                   "count"?: 1, "latency_ms"?: N}: the next `count` requests matching method and
+//                                   path (`*` = any one segment) get that fault, as a token would give it
+//   GET    /__admin/faults/next     the pending targeted faults          DELETE /__admin/faults/next (clears them)
+//   GET    /__admin/faults/log      POST /__admin/reset (everything, webhooks and Connect included)
+//   GET    /__admin/settings        POST {"store_500s": boolean,  (injected 500s stored under their key; default true)
+//                                         "availability_delay_seconds": N, "payout_in_transit_seconds": N,
+//                                         "payout_arrival_seconds": N,
+//                                         "fee_schedule": {"eur": {"percent": 2.9, "fixed": 30}, "default": {...}}}
+//                                   (merged; answers store_500s and the Connect settings that differ from the
+//                                   built-in defaults; GET /__admin/settings/connect shows all four)
+//
+// Connect and money (the ground truth for tests):
+//   GET    /__admin/clock           {"now": <money clock, Unix s>, "offset_seconds": N}
+//   POST   /__admin/clock/advance   {"seconds": N}: moves the money clock forward and applies every transition then
+//                                   due (funds available, payouts in transit / paid / failed) in time order; answers
+//                                   as GET /__admin/clock
+//   GET    /__admin/accounts        every connected account, oldest first      GET /__admin/accounts/:id
+//   POST   /__admin/accounts/:id    {"payouts_enabled"?: bool, "transfers_enabled"?: bool,
+//                                    "payout_failure_code"?: "account_closed" | "no_account" | ... | null,
+//                                    "disabled_reason"?: string | null}
+//                                   payouts_enabled true onboards the account (details submitted, capabilities active,
+//                                   a succeeding test bank account if it has none); false disables payouts (a document
+//                                   due, disabled_reason requirements.past_due unless given); transfers_enabled forces
+//                                   the transfers capability; payout_failure_code makes the account's next payouts
+//                                   fail with it (null: the bank decides). account.updated when the account changed.
+//   GET    /__admin/transfers       every transfer, oldest first
+//   GET    /__admin/payouts[?account=acct_...]   every payout (with `account`), oldest first
+//   POST   /__admin/payouts/:id/fail {"failure_code": "account_closed"}: fails it now, a `paid` one included
+//                                   (payout_failure balance transaction, payout.failed, payout.updated)
+//   GET    /__admin/balance_transactions[?account=platform|acct_...]   oldest first, each with `account` (null: the
+//                                   platform); all of them without the parameter
+//   GET    /__admin/balance[?account=acct_...]   the Balance of the platform or of a connected account
 //   GET    /__admin/webhooks/endpoint            POST {"url": "...", "secret": "whsec_...", "api_version": "..."}
 //                                                (url null: none; api_version null: the account's default)
 //   GET    /__admin/webhooks/behaviour           POST (partial WebhookBehaviour, merged)   DELETE (defaults)
@@ -15,11 +49,16 @@
 //   POST   /__admin/webhooks/resend/:event_id    one more delivery: same id and body, freshly signed
 //   POST   /__admin/webhooks/send  {"event_id", "timestamp_offset_s"?, "secret"?, "tamper"?}  negative tests
 
+import type { AccountAdminChanges } from './accounts';
+import { type FeeSchedule, FeeScheduleError } from './balance';
+import { isPayoutFailureCode, PAYOUT_FAILURE_CODES } from './bank-accounts';
 import type { ChargeLedger } from './charges';
 import type { CheckoutSessionService } from './checkout-sessions';
+import type { Connect } from './connect';
 import { StripeApiError } from './errors';
 import { AUTOMATIC, type EventStore } from './events';
 import { FaultConfigError, type FaultInjector } from './faults';
+import type { MoneyClock } from './money-clock';
 import type { PaymentIntentService } from './payment-intents';
 import { WebhookConfigError, type WebhookDispatcher } from './webhooks';
 
@@ -27,7 +66,22 @@ import { WebhookConfigError, type WebhookDispatcher } from './webhooks';
 export interface SimulatorSettings {
   /** Whether an injected 500 is stored under its idempotency key and replayed to a retry (Stripe: yes). */
   store_500s: boolean;
+  /** Connect (see PspSimulatorOptions): shown when they differ from the built-in defaults. */
+  availability_delay_seconds?: number;
+  payout_in_transit_seconds?: number;
+  payout_arrival_seconds?: number;
+  fee_schedule?: FeeSchedule;
 }
+
+const SETTING_NAMES = [
+  'store_500s',
+  'availability_delay_seconds',
+  'payout_in_transit_seconds',
+  'payout_arrival_seconds',
+  'fee_schedule',
+] as const;
+
+const ACCOUNT_CHANGES = ['payouts_enabled', 'transfers_enabled', 'payout_failure_code', 'disabled_reason'];
 
 export interface AdminTarget {
   intents: PaymentIntentService;
@@ -36,8 +90,12 @@ export interface AdminTarget {
   events: EventStore;
   faults: FaultInjector;
   webhooks: WebhookDispatcher;
+  connect: Connect;
+  clock: MoneyClock;
   settings(): SimulatorSettings;
-  /** Merges the given settings. */
+  /** Every Connect setting (GET /__admin/settings/connect). */
+  connectSettings(): Required<Omit<SimulatorSettings, 'store_500s'>>;
+  /** Merges the given settings (all validated before any applies). */
   configure(settings: Partial<SimulatorSettings>): SimulatorSettings;
   /** Forgets everything (see PspSimulator.reset). */
   reset(): void;
@@ -110,9 +168,26 @@ const ROUTES: { path: string; methods: Record<string, Handler> }[] = [
   {
     path: '/__admin/faults',
     methods: {
-      GET: (sim) => sim.faults.current(),
-      POST: async (sim, request) => sim.faults.configure(await request.json()),
-      DELETE: (sim) => sim.faults.configure({}),
+      GET: (sim) => faultsView(sim),
+      POST: async (sim, request) => {
+        sim.faults.configure(await request.json());
+        return faultsView(sim);
+      },
+      DELETE: (sim) => {
+        sim.faults.clearTargeted();
+        return sim.faults.configure({});
+      },
+    },
+  },
+  {
+    path: '/__admin/faults/next',
+    methods: {
+      GET: (sim) => sim.faults.targetedFaults(),
+      POST: async (sim, request) => sim.faults.target(await request.json()),
+      DELETE: (sim) => {
+        sim.faults.clearTargeted();
+        return sim.faults.targetedFaults();
+      },
     },
   },
   { path: '/__admin/faults/log', methods: { GET: (sim) => sim.faults.injected() } },
@@ -123,12 +198,80 @@ const ROUTES: { path: string; methods: Record<string, Handler> }[] = [
       POST: async (sim, request) => {
         const body = object(await request.json());
         for (const name of Object.keys(body)) {
-          if (name !== 'store_500s') throw new AdminError(400, `Unknown setting '${name}' (known: store_500s).`);
+          if (!(SETTING_NAMES as readonly string[]).includes(name)) {
+            throw new AdminError(400, `Unknown setting '${name}' (known: ${SETTING_NAMES.join(', ')}).`);
+          }
         }
         if (body.store_500s !== undefined && typeof body.store_500s !== 'boolean') {
           throw new AdminError(400, 'store_500s must be a boolean.');
         }
-        return sim.configure(body.store_500s === undefined ? {} : { store_500s: body.store_500s as boolean });
+        return sim.configure(body as Partial<SimulatorSettings>);
+      },
+    },
+  },
+  { path: '/__admin/settings/connect', methods: { GET: (sim) => sim.connectSettings() } },
+  { path: '/__admin/clock', methods: { GET: (sim) => sim.clock.view() } },
+  {
+    path: '/__admin/clock/advance',
+    methods: {
+      POST: async (sim, request) => {
+        const { seconds } = object(await request.json());
+        if (typeof seconds !== 'number') throw new AdminError(400, 'seconds must be an integer.');
+        return sim.connect.advance(seconds);
+      },
+    },
+  },
+  { path: '/__admin/accounts', methods: { GET: (sim) => sim.connect.accounts.newestFirst().reverse() } },
+  {
+    path: '/__admin/accounts/:id',
+    methods: {
+      GET: (sim, _request, { id }) => sim.connect.accounts.render(accountId(sim, id)),
+      POST: async (sim, request, { id }) => {
+        const account = accountId(sim, id);
+        return sim.connect.accounts.adminUpdate(account, readAccountChanges(await request.json()));
+      },
+    },
+  },
+  { path: '/__admin/transfers', methods: { GET: (sim) => sim.connect.transfers.newestFirst().reverse() } },
+  {
+    path: '/__admin/payouts',
+    methods: {
+      GET: (sim, { url }) => {
+        const account = url.searchParams.get('account');
+        const payouts = sim.connect.payouts.views();
+        return account === null ? payouts : payouts.filter((payout) => payout.account === account);
+      },
+    },
+  },
+  {
+    path: '/__admin/payouts/:id/fail',
+    methods: {
+      POST: async (sim, request, { id }) => {
+        const code = object(await request.json()).failure_code;
+        if (!isPayoutFailureCode(code)) {
+          throw new AdminError(400, `failure_code must be one of: ${PAYOUT_FAILURE_CODES.join(', ')}.`);
+        }
+        if (!id || !sim.connect.payouts.exists(id)) throw new AdminError(404, `No such payout: '${id ?? ''}'`);
+        return sim.connect.payouts.fail(id, code, AUTOMATIC);
+      },
+    },
+  },
+  {
+    path: '/__admin/balance_transactions',
+    methods: {
+      GET: (sim, { url }) => {
+        const account = url.searchParams.get('account');
+        if (account === null) return sim.connect.ledger.views();
+        return sim.connect.ledger.views(account === 'platform' ? null : accountId(sim, account));
+      },
+    },
+  },
+  {
+    path: '/__admin/balance',
+    methods: {
+      GET: (sim, { url }) => {
+        const account = url.searchParams.get('account');
+        return sim.connect.balance(account === null || account === 'platform' ? null : accountId(sim, account));
       },
     },
   },
@@ -236,7 +379,14 @@ export async function adminResponse(sim: AdminTarget, request: AdminRequest): Pr
   } catch (error) {
     if (error instanceof SyntaxError) return failure(400, `Invalid JSON: ${error.message}`);
     if (error instanceof AdminError) return failure(error.status, error.message);
-    if (error instanceof FaultConfigError || error instanceof WebhookConfigError) return failure(400, error.message);
+    if (
+      error instanceof FaultConfigError ||
+      error instanceof WebhookConfigError ||
+      error instanceof FeeScheduleError ||
+      error instanceof RangeError
+    ) {
+      return failure(400, error.message);
+    }
     if (error instanceof StripeApiError) {
       return json(error.status, { error: { ...error.body, message: error.body.message } });
     }
@@ -260,6 +410,48 @@ function endpointView(sim: AdminTarget): { url: string | null; secret: string | 
     secret: endpoint?.secret ?? null,
     ...(endpoint?.apiVersion !== undefined && { api_version: endpoint.apiVersion }),
   };
+}
+
+/** The rate config, with the pending targeted faults as `next` when there are any. */
+function faultsView(sim: AdminTarget): unknown {
+  const next = sim.faults.targetedFaults();
+  return next.length === 0 ? sim.faults.current() : { ...sim.faults.current(), next };
+}
+
+function accountId(sim: AdminTarget, id: string | undefined): string {
+  if (!id || !sim.connect.accounts.has(id)) throw new AdminError(404, `No such account: '${id ?? ''}'`);
+  return id;
+}
+
+function readAccountChanges(input: unknown): AccountAdminChanges {
+  const body = object(input);
+  for (const name of Object.keys(body)) {
+    if (!ACCOUNT_CHANGES.includes(name)) {
+      throw new AdminError(400, `Unknown field '${name}' (known: ${ACCOUNT_CHANGES.join(', ')}).`);
+    }
+  }
+  const changes: AccountAdminChanges = {};
+  for (const name of ['payouts_enabled', 'transfers_enabled'] as const) {
+    const value = body[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'boolean') throw new AdminError(400, `${name} must be a boolean.`);
+    changes[name] = value;
+  }
+  const code = body.payout_failure_code;
+  if (code !== undefined) {
+    if (code !== null && !isPayoutFailureCode(code)) {
+      throw new AdminError(400, `payout_failure_code must be null or one of: ${PAYOUT_FAILURE_CODES.join(', ')}.`);
+    }
+    changes.payout_failure_code = code;
+  }
+  const reason = body.disabled_reason;
+  if (reason !== undefined) {
+    if (reason !== null && (typeof reason !== 'string' || reason === '')) {
+      throw new AdminError(400, 'disabled_reason must be a non-empty string or null.');
+    }
+    changes.disabled_reason = reason;
+  }
+  return changes;
 }
 
 function intentId(sim: AdminTarget, id: string | undefined): string {

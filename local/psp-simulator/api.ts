@@ -14,6 +14,8 @@ export interface ApiRequest {
   params: FormObject;
   requestId: string;
   idempotencyKey?: string;
+  /** The connected account the request acts for (`Stripe-Account` header, known to exist); absent: the platform. */
+  account?: string;
 }
 
 export interface ApiResponse {
@@ -27,6 +29,8 @@ export interface Route {
   method: HttpMethod;
   /** Path template, e.g. `/v1/payment_intents/:id/confirm`. */
   path: string;
+  /** Whether the route takes the `Stripe-Account` header (Connect); other routes refuse it. */
+  stripeAccount?: boolean;
   prepare(request: ApiRequest): Execute;
 }
 

@@ -2,12 +2,14 @@
 // attempt a confirmation made, declines included, as Stripe Charge objects. Their ids are the ledger's, the ones
 // PaymentIntents show as `latest_charge` and declines as `last_payment_error.charge`.
 //
-//   GET /v1/charges/:id                       expand: payment_intent
+//   GET /v1/charges/:id                       expand: payment_intent, balance_transaction
 //   GET /v1/charges[?payment_intent=pi_...]   newest first, with created, customer, transfer_group, limit and
-//                                             the starting_after / ending_before cursors; expand: data.payment_intent
+//                                             the starting_after / ending_before cursors; expand:
+//                                             data.payment_intent, data.balance_transaction
 //
-// What the simulator does not model is rendered as Stripe renders an account without it: no balance
-// transaction (null), no Radar rule, no receipt, no 3-D Secure details on the card (null).
+// A captured charge names the platform balance transaction of its funds (`balance_transaction`, balance.ts); an
+// uncaptured or declined one has none (null), as on Stripe. What the simulator does not model is rendered as Stripe
+// renders an account without it: no Radar rule, no receipt, no 3-D Secure details on the card (null).
 
 import type Stripe from 'stripe';
 import { ok, type Route } from './api';
@@ -20,7 +22,7 @@ import type { PaymentIntentService } from './payment-intents';
 import type { PaymentMethodStore } from './payment-methods';
 
 const COLLECTION_URL = '/v1/charges';
-const EXPANDABLE = ['payment_intent'];
+const EXPANDABLE = ['payment_intent', 'balance_transaction'];
 /** The statement descriptor of the simulated account. */
 const ACCOUNT_DESCRIPTOR = 'PSP SIMULATOR';
 /** Radar's score for a test charge with nothing unusual about it. */
@@ -30,6 +32,8 @@ export interface ChargeSources {
   charges: ChargeLedger;
   intents: PaymentIntentService;
   methods: PaymentMethodStore;
+  /** A platform balance transaction, for `expand: balance_transaction`. */
+  balanceTransaction?: (id: string) => Stripe.BalanceTransaction | undefined;
 }
 
 export function chargeRoutes(sources: ChargeSources): Route[] {
@@ -100,7 +104,7 @@ export function renderCharge(record: ChargeRecord, sources: ChargeSources): Stri
     application: null,
     application_fee: null,
     application_fee_amount: null,
-    balance_transaction: null,
+    balance_transaction: record.balance_transaction,
     billing_details: method
       ? structuredClone(method.billing_details)
       : {
@@ -218,6 +222,10 @@ function expanded(charge: Stripe.Charge, expand: string[], sources: ChargeSource
   if (expand.includes('payment_intent') && typeof charge.payment_intent === 'string') {
     const id = charge.payment_intent;
     if (sources.intents.has(id)) charge.payment_intent = structuredClone(sources.intents.get(id));
+  }
+  if (expand.includes('balance_transaction') && typeof charge.balance_transaction === 'string') {
+    const txn = sources.balanceTransaction?.(charge.balance_transaction);
+    if (txn) charge.balance_transaction = txn;
   }
   return charge;
 }

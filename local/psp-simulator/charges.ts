@@ -1,7 +1,8 @@
 // The simulator's record of money movements: every charge attempt a confirmation made. Successful
 // charges are the ground truth that end-to-end invariant checks compare our ledger against. The same records
 // are served as Stripe Charge objects (`ch_...`, the ids PaymentIntents show as `latest_charge`) by
-// charge-routes.ts, and each change is reported to a listener (the `charge.*` events, see server.ts).
+// charge-routes.ts, and each change is reported to a listener (the `charge.*` events, see server.ts). A captured
+// charge names the platform balance transaction of its funds (`balance_transaction`, see balance.ts and connect.ts).
 
 import { newId } from './ids';
 
@@ -20,6 +21,8 @@ export interface ChargeRecord {
   metadata: Record<string, string>;
   status: 'succeeded' | 'failed';
   failure_code: string | null;
+  /** The balance transaction (`txn_...`) of a captured charge's funds; null until captured. */
+  balance_transaction: string | null;
 }
 
 export type NewCharge = Pick<
@@ -68,6 +71,11 @@ export class ChargeLedger {
     this.changed(record, 'refunded');
   }
 
+  /** Links a captured charge to the balance transaction of its funds. */
+  setBalanceTransaction(id: string, txnId: string): void {
+    this.find(id).balance_transaction = txnId;
+  }
+
   /** Keeps the decline's message and decline code (failure_message, outcome.reason of the Charge object). */
   describeFailure(id: string, failure: ChargeFailure): void {
     this.failures.set(id, { ...failure });
@@ -98,12 +106,15 @@ export class ChargeLedger {
     return this.records.map(copy);
   }
 
-  private push(fields: Omit<ChargeRecord, 'id' | 'amount_captured' | 'refunded'>): ChargeRecord {
+  private push(
+    fields: Omit<ChargeRecord, 'id' | 'amount_captured' | 'refunded' | 'balance_transaction'>,
+  ): ChargeRecord {
     const record: ChargeRecord = {
       id: newId('ch'),
       ...fields,
       amount_captured: fields.captured ? fields.amount : 0,
       refunded: false,
+      balance_transaction: null,
       metadata: { ...fields.metadata },
     };
     this.records.push(record);

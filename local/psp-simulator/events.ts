@@ -7,6 +7,15 @@
 //   charge.{succeeded, failed, captured, refunded}   (refunded: an uncaptured charge released by a cancel)
 //   checkout.session.{completed, expired, async_payment_succeeded, async_payment_failed} (the async ones once the
 //     Checkout Session service reports them for a payment that was `processing`)
+//   account.updated, balance.available, transfer.{created, updated, reversed},
+//     payout.{created, updated, paid, failed, canceled}   (Connect: accounts.ts, transfers.ts, payouts.ts, connect.ts)
+//
+// Connect events: an event about a connected account's object (its account.updated, its payouts, its balance) carries
+// `account: "acct_..."` at the top level, as Stripe's Connect events do; /v1/events lists the events of the account a
+// request acts for (the platform's, or with `Stripe-Account` that account's). The one webhook endpoint receives both
+// (on Stripe a Connect endpoint receives the connected accounts' events). `*.updated` events carry
+// `data.previous_attributes` (the changed top-level fields as they were). `created` is the money clock
+// (money-clock.ts), which equals the simulator's clock until someone advances it.
 //
 // API version: an event is rendered once, when it is created. Its `api_version` as /v1/events shows it is the
 // account's default version; the body delivered to the webhook endpoint carries the ENDPOINT's version (its
@@ -44,7 +53,26 @@ export type EmittedEventType =
   | 'checkout.session.completed'
   | 'checkout.session.expired'
   | 'checkout.session.async_payment_succeeded'
-  | 'checkout.session.async_payment_failed';
+  | 'checkout.session.async_payment_failed'
+  | 'account.updated'
+  | 'balance.available'
+  | 'transfer.created'
+  | 'transfer.updated'
+  | 'transfer.reversed'
+  | 'payout.created'
+  | 'payout.updated'
+  | 'payout.paid'
+  | 'payout.failed'
+  | 'payout.canceled';
+
+export interface EmitOptions {
+  /** The connected account the event is about (Connect events); absent for the platform's own. */
+  account?: string;
+  /** `data.previous_attributes` of an update. */
+  previousAttributes?: Record<string, unknown>;
+  /** The event's `created` (default: now); a due transition applied late is dated when it was due. */
+  created?: number;
+}
 
 export interface StoredEvent {
   event: Stripe.Event;
@@ -68,13 +96,19 @@ export class EventStore {
     private readonly endpointApiVersion: () => string | undefined = () => undefined,
   ) {}
 
-  emit(type: EmittedEventType, object: { id: string }, origin: EventOrigin): Stripe.Event {
+  emit(type: EmittedEventType, object: object, origin: EventOrigin, options: EmitOptions = {}): Stripe.Event {
     const event = {
       id: newId('evt'),
       object: 'event',
+      ...(options.account !== undefined && { account: options.account }),
       api_version: ACCOUNT_API_VERSION,
-      created: this.nowSeconds(),
-      data: { object: structuredClone(object) },
+      created: options.created ?? this.nowSeconds(),
+      data: {
+        object: structuredClone(object),
+        ...(options.previousAttributes !== undefined && {
+          previous_attributes: structuredClone(options.previousAttributes),
+        }),
+      },
       livemode: false,
       pending_webhooks: this.endpointCount(),
       request: { id: origin.id, idempotency_key: origin.idempotency_key },
@@ -119,7 +153,8 @@ export function eventRoutes(events: EventStore): Route[] {
     {
       method: 'GET',
       path: COLLECTION_URL,
-      prepare: ({ params }) => {
+      stripeAccount: true,
+      prepare: ({ params, account }) => {
         rejectUnknownParams(params, [
           'created',
           'delivery_success',
@@ -140,6 +175,7 @@ export function eventRoutes(events: EventStore): Route[] {
         const patterns = types ?? (type ? [type] : undefined);
         return () => {
           const matches = (event: Stripe.Event) =>
+            (event.account ?? undefined) === account &&
             inCreatedRange(event.created, listParams.created) &&
             (!patterns || patterns.some((pattern) => typeMatches(pattern, event.type))) &&
             (deliverySuccess === undefined || (event.pending_webhooks === 0) === deliverySuccess);
@@ -151,9 +187,15 @@ export function eventRoutes(events: EventStore): Route[] {
     {
       method: 'GET',
       path: `${COLLECTION_URL}/:id`,
-      prepare: ({ params, pathParams }) => {
+      stripeAccount: true,
+      prepare: ({ params, pathParams, account }) => {
         rejectUnknownParams(params, ['expand']);
-        const event = events.get(pathParams.id ?? '');
+        const id = pathParams.id ?? '';
+        const event = events.get(id);
+        // Another account's event does not exist for this one.
+        if ((event.account ?? undefined) !== account) {
+          throw invalidRequest(`No such event: '${id}'`, { code: 'resource_missing', param: 'id', status: 404 });
+        }
         return () => ok(structuredClone(event));
       },
     },

@@ -21,6 +21,14 @@
 //    (the default) a retry under the same key is a replay, so `x<N>` only matters for the edge, rate-limit and
 //    drop faults, for requests without a key, or with `store500s` off.
 // 2. By rate, for every mutating request (POST), from a seeded PRNG so a run is reproducible.
+// 3. Targeted, for the next N requests to one endpoint (POST /__admin/faults/next):
+//      {"path": "/v1/transfers", "method": "POST", "fault": "lost", "count": 1}
+//    `fault` is any kind above (latency with "latency_ms"); `method` defaults to POST, `count` to 1; a path segment
+//    `*` (or `:name`) matches any one segment (`/v1/transfers/*/reversals`). The next `count` matching requests
+//    (any idempotency key) get the fault with the same semantics as the token's; several rules are taken in the
+//    order they were added. A request whose token carries a fault takes that one and leaves the rule for the next.
+//    Listed by GET /__admin/faults (as `next`, when any) and GET /__admin/faults/next; cleared by DELETE
+//    /__admin/faults, DELETE /__admin/faults/next and reset.
 //
 // The server applies a plan in this order: an edge fault (502/503) before anything; a rate limit (429) before
 // the idempotency layer, as Stripe's rate limiters run before it; latency while the key is claimed (a concurrent
@@ -40,7 +48,7 @@ export const FAULT_KINDS = [
   'timeout',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
-export type FaultSource = 'token' | 'rate';
+export type FaultSource = 'token' | 'rate' | 'targeted';
 /** A 500 from the API itself: before executing (error500) or after it (charged500). */
 export type ServerFault = 'error500' | 'charged500';
 /** An answer from a load balancer in front of the API. */
@@ -154,6 +162,68 @@ function integerField(fields: Record<string, unknown>, name: string, max: number
   return value;
 }
 
+/** A targeted fault: the next `count` requests matching `method` and `path` get `fault`. */
+export interface TargetedFault {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  fault: FaultKind;
+  /** How many matching requests are still to get it. */
+  count: number;
+  /** Latency faults: the delay. */
+  latency_ms?: number;
+}
+
+const TARGET_FIELDS = ['path', 'method', 'fault', 'count', 'latency_ms'];
+const MAX_TARGET_COUNT = 1_000_000;
+
+/** Validates a targeted fault (POST /__admin/faults/next). */
+export function parseTargetedFault(input: unknown): TargetedFault {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new FaultConfigError('The targeted fault must be a JSON object.');
+  }
+  const fields = input as Record<string, unknown>;
+  for (const name of Object.keys(fields)) {
+    if (!TARGET_FIELDS.includes(name)) {
+      throw new FaultConfigError(`Unknown targeted fault field '${name}' (known: ${TARGET_FIELDS.join(', ')}).`);
+    }
+  }
+  const { path, fault } = fields;
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw new FaultConfigError('path must be a path like /v1/transfers.');
+  const method = fields.method ?? 'POST';
+  if (method !== 'GET' && method !== 'POST' && method !== 'DELETE') {
+    throw new FaultConfigError('method must be GET, POST or DELETE.');
+  }
+  if (typeof fault !== 'string' || !(FAULT_KINDS as readonly string[]).includes(fault)) {
+    throw new FaultConfigError(`fault must be one of: ${FAULT_KINDS.join(', ')}.`);
+  }
+  const count = fields.count ?? 1;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_TARGET_COUNT) {
+    throw new FaultConfigError(`count must be an integer from 1 to ${MAX_TARGET_COUNT}.`);
+  }
+  const target: TargetedFault = { method, path, fault: fault as FaultKind, count };
+  if (fault === 'latency') {
+    const latency = fields.latency_ms;
+    if (typeof latency !== 'number' || !Number.isInteger(latency) || latency < 0 || latency > MAX_LATENCY_MS) {
+      throw new FaultConfigError(`latency_ms must be an integer from 0 to ${MAX_LATENCY_MS} for a latency fault.`);
+    }
+    target.latency_ms = latency;
+  } else if (fields.latency_ms !== undefined) {
+    throw new FaultConfigError('latency_ms goes with fault "latency" only.');
+  }
+  return target;
+}
+
+function pathMatches(template: string, path: string): boolean {
+  const expected = template.split('/');
+  const actual = path.split('/');
+  if (expected.length !== actual.length) return false;
+  return expected.every((segment, i) => {
+    const value = actual[i] ?? '';
+    return segment === '*' || (segment.startsWith(':') && value !== '') || segment === value;
+  });
+}
+
 /** One entry of the injected-fault log. */
 export interface InjectedFault {
   /** ISO 8601 time the fault was applied. */
@@ -213,8 +283,24 @@ export class FaultInjector {
   private random = mulberry32(FAULTS_OFF.seed);
   private readonly log: InjectedFault[] = [];
   private readonly attempts = new Map<string, number>();
+  private readonly targeted: TargetedFault[] = [];
 
   constructor(private readonly now: () => number) {}
+
+  /** Adds a targeted fault; returns every pending one. */
+  target(input: unknown): TargetedFault[] {
+    this.targeted.push(parseTargetedFault(input));
+    return this.targetedFaults();
+  }
+
+  /** The targeted faults still pending, in the order they will be taken. */
+  targetedFaults(): TargetedFault[] {
+    return this.targeted.map((target) => ({ ...target }));
+  }
+
+  clearTargeted(): void {
+    this.targeted.length = 0;
+  }
 
   /** Replaces the rate-based config (omitted fields off) and restarts the PRNG from its seed. */
   configure(input: unknown): FaultConfig {
@@ -231,57 +317,59 @@ export class FaultInjector {
     return this.log.map((entry) => ({ ...entry }));
   }
 
-  /** Config off, log and attempt counters cleared. */
+  /** Config off, targeted faults, log and attempt counters cleared. */
   reset(): void {
     this.configure({});
+    this.clearTargeted();
     this.log.length = 0;
     this.attempts.clear();
   }
 
   /**
    * Decides the faults of one request. Mutating requests always take the same number of PRNG draws, hit or not.
-   * Order: edge, rate limit, error500, latency, charged500, drop; a token fault wins over a rate of its kind.
+   * Order: edge, rate limit, error500, latency, charged500, drop; a token (or targeted) fault wins over a rate of
+   * its kind.
    */
   plan(request: FaultRequest): FaultPlan {
     const plan: FaultPlan = { request, latency: [] };
-    const token = this.tokenFault(request);
+    // A token's fault, else the first targeted fault matching the request (counted down as it is taken).
+    const explicit = this.tokenFault(request) ?? this.takeTargeted(request);
     const draws = request.mutating ? Array.from({ length: DRAWS }, () => this.random()) : undefined;
     const hit = (index: number, rate: number) => draws !== undefined && (draws[index] ?? 1) < rate;
-    const fromToken = <K extends FaultKind>(fault: K): PlannedFault<K> => ({
-      fault,
-      source: 'token',
-      attempt: token?.attempt,
-    });
+    const fromExplicit = <K extends FaultKind>(fault: K): PlannedFault<K> =>
+      explicit?.source === 'targeted'
+        ? { fault, source: 'targeted' }
+        : { fault, source: 'token', attempt: explicit?.attempt };
 
-    if (token?.kind === 'edge502' || token?.kind === 'edge503') {
-      plan.edge = fromToken(token.kind);
+    if (explicit?.kind === 'edge502' || explicit?.kind === 'edge503') {
+      plan.edge = fromExplicit(explicit.kind);
     } else if (hit(4, this.config.edge_rate)) {
       // One draw decides both whether and which: the lower half of the rate is a 502.
       plan.edge = { fault: hit(4, this.config.edge_rate / 2) ? 'edge502' : 'edge503', source: 'rate' };
     }
     if (plan.edge) return plan;
 
-    if (token?.kind === 'ratelimit') plan.reject = fromToken('ratelimit');
+    if (explicit?.kind === 'ratelimit') plan.reject = fromExplicit('ratelimit');
     else if (hit(0, this.config.ratelimit_rate)) plan.reject = { fault: 'ratelimit', source: 'rate' };
     if (plan.reject) return plan;
 
-    if (token?.kind === 'error500') plan.server = fromToken('error500');
+    if (explicit?.kind === 'error500') plan.server = fromExplicit('error500');
     else if (hit(1, this.config.error500_rate)) plan.server = { fault: 'error500', source: 'rate' };
     if (plan.server) return plan;
 
-    if (token?.kind === 'latency') {
-      plan.latency.push({ ...fromToken('latency'), latencyMs: token.ms });
+    if (explicit?.kind === 'latency') {
+      plan.latency.push({ ...fromExplicit('latency'), latencyMs: explicit.ms });
     }
     if (request.mutating && this.config.latency_ms > 0) {
       plan.latency.push({ fault: 'latency', source: 'rate', latencyMs: this.config.latency_ms });
     }
 
-    if (token?.kind === 'charged500') plan.server = fromToken('charged500');
+    if (explicit?.kind === 'charged500') plan.server = fromExplicit('charged500');
     else if (hit(5, this.config.charged500_rate)) plan.server = { fault: 'charged500', source: 'rate' };
     if (plan.server) return plan;
 
-    if (token?.kind === 'lost' || token?.kind === 'timeout') {
-      plan.drop = fromToken(token.kind);
+    if (explicit?.kind === 'lost' || explicit?.kind === 'timeout') {
+      plan.drop = fromExplicit(explicit.kind);
     } else if (hit(2, this.config.lost_rate)) {
       plan.drop = { fault: 'lost', source: 'rate' };
     } else if (hit(3, this.config.timeout_rate)) {
@@ -306,10 +394,21 @@ export class FaultInjector {
     this.log.push(entry);
   }
 
+  /** The first targeted fault matching the request, counted down (removed at zero). */
+  private takeTargeted(request: FaultRequest): ExplicitFault | undefined {
+    const index = this.targeted.findIndex(
+      (target) => target.method === request.method && pathMatches(target.path, request.path),
+    );
+    const target = this.targeted[index];
+    if (!target) return undefined;
+    target.count -= 1;
+    if (target.count === 0) this.targeted.splice(index, 1);
+    if (target.fault === 'latency') return { kind: 'latency', ms: target.latency_ms ?? 0, source: 'targeted' };
+    return { kind: target.fault, source: 'targeted' };
+  }
+
   /** The token's fault if active for this attempt (counting the attempt either way). */
-  private tokenFault(
-    request: FaultRequest,
-  ): ({ attempt: number } & ({ kind: 'latency'; ms: number } | { kind: CountedFault })) | undefined {
+  private tokenFault(request: FaultRequest): ExplicitFault | undefined {
     const { token } = request;
     if (!token) return undefined;
     let attempt = 1;
@@ -319,11 +418,17 @@ export class FaultInjector {
       this.attempts.set(counter, attempt);
     }
     const { fault } = token;
-    if (fault.kind === 'latency') return { kind: 'latency', ms: fault.ms, attempt };
+    if (fault.kind === 'latency') return { kind: 'latency', ms: fault.ms, attempt, source: 'token' };
     if (fault.times !== 'always' && attempt > fault.times) return undefined;
-    return { kind: fault.kind, attempt };
+    return { kind: fault.kind, attempt, source: 'token' };
   }
 }
+
+/** A fault asked for explicitly: by a request's token (with its attempt) or by a targeted rule. */
+type ExplicitFault = { source: 'token' | 'targeted'; attempt?: number } & (
+  | { kind: 'latency'; ms: number }
+  | { kind: CountedFault }
+);
 
 /** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). Not for anything but test faults. */
 function mulberry32(seed: number): () => number {

@@ -11,6 +11,8 @@
 //   GET  /3ds/:payment_intent    the challenge of an intent confirmed through the API (next_action)
 //   POST /3ds/:payment_intent    -> 303 to its return_url (?payment_intent=...&redirect_status=...) or a done page
 //
+// The Connect onboarding page (onboarding-page.ts) uses the same page helpers.
+//
 // Card data never leaves this module: the number is looked up to a test token and dropped. Only the
 // minted PaymentMethod (brand, last4) is kept; the number is never logged, stored, echoed back in the
 // page, put in a redirect, an event or an API response.
@@ -288,7 +290,7 @@ const HEADERS: Record<string, string> = {
   'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
 };
 
-function page(status: number, title: string, content: string): HtmlResponse {
+export function page(status: number, title: string, content: string): HtmlResponse {
   const body = `<!doctype html>
 <html lang="en">
 <head>
@@ -305,7 +307,7 @@ ${content}
   return { status, body, headers: { ...HEADERS } };
 }
 
-function redirect(location: string): HtmlResponse {
+export function redirect(location: string): HtmlResponse {
   return {
     status: 303,
     body: `<!doctype html><p>Redirecting to <a href="${escapeHtml(location)}">${escapeHtml(location)}</a>.</p>`,
@@ -313,7 +315,7 @@ function redirect(location: string): HtmlResponse {
   };
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 

@@ -37,20 +37,21 @@ export function readListParams(params: FormObject): ListParams {
       param: 'ending_before',
     });
   }
-  const listParams: ListParams = { limit, created: readCreated(params) };
+  const listParams: ListParams = { limit, created: readRange(params, 'created') };
   if (startingAfter) listParams.startingAfter = startingAfter;
   if (endingBefore) listParams.endingBefore = endingBefore;
   return listParams;
 }
 
-function readCreated(params: FormObject): CreatedRange {
-  if (typeof params.created === 'string') {
-    const exact = readInteger(params, 'created') as number;
+/** A timestamp filter (`created`, `arrival_date`...): an exact value or a gt/gte/lt/lte range. */
+export function readRange(params: FormObject, name: string): CreatedRange {
+  if (typeof params[name] === 'string') {
+    const exact = readInteger(params, name) as number;
     return { gte: exact, lte: exact };
   }
-  const range = readObject(params, 'created');
+  const range = readObject(params, name);
   if (!range) return {};
-  rejectUnknownParams(range, RANGE_KEYS, 'created');
+  rejectUnknownParams(range, RANGE_KEYS, name);
   const created: CreatedRange = {};
   for (const key of RANGE_KEYS) {
     const value = readInteger(range, key);

@@ -2,7 +2,7 @@
 
 import type Stripe from 'stripe';
 import { type ApiRequest, type Execute, ok, type Route } from './api';
-import { renderCharge } from './charge-routes';
+import { type ChargeSources, renderCharge } from './charge-routes';
 import { assertChargeableAmount, normalizeCurrency } from './currencies';
 import { invalidRequest, resourceMissing } from './errors';
 import type { EventOrigin } from './events';
@@ -50,6 +50,8 @@ export const DEFAULT_SEARCH_LAG_MS = 1000;
 export interface PaymentIntentRouteOptions {
   /** A search sees intents as they were this many ms ago (default DEFAULT_SEARCH_LAG_MS; 0: no lag). */
   searchLagMs?: number;
+  /** A platform balance transaction, for `expand: latest_charge.balance_transaction`. */
+  balanceTransaction?: (id: string) => Stripe.BalanceTransaction | undefined;
 }
 
 // Stripe's confirm parameters, also taken by create (with confirm=true where Stripe says so).
@@ -123,7 +125,8 @@ export function paymentIntentRoutes(
     const id = readString(params, 'payment_method');
     return id ? methods.resolve(id) : undefined;
   };
-  const render = (intent: Stripe.PaymentIntent, expand: string[]) => renderIntent(intent, expand, intents, methods);
+  const render = (intent: Stripe.PaymentIntent, expand: string[]) =>
+    renderIntent(intent, expand, { charges: intents.chargeLedger(), intents, methods, ...options });
 
   return [
     {
@@ -520,7 +523,7 @@ function readPaymentMethodChoice(
   return allowRedirects ? { allowRedirects } : {};
 }
 
-const EXPANDABLE = ['latest_charge', 'payment_method'];
+const EXPANDABLE = ['latest_charge', 'latest_charge.balance_transaction', 'payment_method'];
 
 function readIntentExpand(params: FormObject, prefix = ''): string[] {
   const expand = readExpand(params);
@@ -540,21 +543,24 @@ function readIntentExpand(params: FormObject, prefix = ''): string[] {
 type Render = (intent: Stripe.PaymentIntent, expand: string[]) => Stripe.PaymentIntent;
 
 /** A snapshot for the response body, with requested expansions (the stored object is never mutated). */
-function renderIntent(
-  intent: Stripe.PaymentIntent,
-  expand: string[],
-  intents: PaymentIntentService,
-  methods: PaymentMethodStore,
-): Stripe.PaymentIntent {
+function renderIntent(intent: Stripe.PaymentIntent, expand: string[], sources: ChargeSources): Stripe.PaymentIntent {
   const copy = structuredClone(intent);
   if (expand.includes('payment_method') && typeof copy.payment_method === 'string') {
-    const method = methods.get(copy.payment_method);
+    const method = sources.methods.get(copy.payment_method);
     if (method) copy.payment_method = structuredClone(method.object);
   }
-  if (expand.includes('latest_charge') && typeof copy.latest_charge === 'string') {
+  const expandTxn = expand.includes('latest_charge.balance_transaction');
+  if ((expandTxn || expand.includes('latest_charge')) && typeof copy.latest_charge === 'string') {
     // The same Charge object as GET /v1/charges/:id.
-    const record = intents.chargeLedger().get(copy.latest_charge);
-    if (record) copy.latest_charge = renderCharge(record, { charges: intents.chargeLedger(), intents, methods });
+    const record = sources.charges.get(copy.latest_charge);
+    if (record) {
+      const charge = renderCharge(record, sources);
+      if (expandTxn && typeof charge.balance_transaction === 'string') {
+        charge.balance_transaction =
+          sources.balanceTransaction?.(charge.balance_transaction) ?? charge.balance_transaction;
+      }
+      copy.latest_charge = charge;
+    }
   }
   return copy;
 }

@@ -7,8 +7,26 @@
 //   /v1/charges, /v1/charges/:id    list (?payment_intent=...) and retrieve the charge attempts (charge-routes.ts)
 //   /v1/checkout/sessions...        create, retrieve, list, expire (checkout-session-routes.ts)
 //   /v1/events, /v1/events/:id      the events of every state change (events.ts, lifecycle-events.ts)
+//   /v1/accounts..., /v1/account, /v1/account_links    Connect accounts and onboarding links (account-routes.ts)
+//   /v1/balance, /v1/balance_transactions..., /v1/transfers..., /v1/payouts...   money (connect-routes.ts)
 //   /pay/:session_id[/3ds], /3ds/:payment_intent   the hosted payment page and 3-D Secure (hosted-page.ts)
-//   /__admin/...                    ground truth, faults, settings, pending payments, webhooks (admin.ts)
+//   /connect/onboarding/:token      the hosted Connect onboarding page of an Account Link (onboarding-page.ts)
+//   /__admin/...                    ground truth, faults, settings, pending payments, webhooks, the money clock,
+//                                   accounts and payouts (admin.ts)
+//
+// Connect (connect.ts): every captured charge books a platform balance transaction (Stripe's fee from
+// `feeSchedule`, pending until `availabilityDelaySeconds` later); transfers move available funds to connected
+// accounts; payouts of connected accounts go pending -> in_transit -> paid (or failed, decided by the bank's test
+// number or the admin). Money moves on the money clock (money-clock.ts): the simulator's clock plus an offset that
+// POST /__admin/clock/advance moves forward, applying every due transition in time order; a sweep applies them as
+// they fall due (every `moneySweepMs`), and so does every request before it runs. Webhook signatures, idempotency
+// expiry, search lag and Checkout Session / Account Link expiry keep the simulator's clock.
+//
+// `Stripe-Account: acct_...` makes a request act for that connected account (balance, balance transactions,
+// payouts, events, the account itself); an unknown account is Stripe's 403 `account_invalid`; endpoints that do not
+// model it (PaymentIntents, Checkout, charges, transfers...) refuse the header with a 400. Idempotency keys are
+// scoped per account, as Stripe scopes them: a key sent with `Stripe-Account` is distinct from the same key on the
+// platform.
 //
 // Events are POSTed, signed as Stripe signs them, to the webhook endpoint when one is configured
 // (webhooks.ts), rendered in the endpoint's API version. close() stops the server and every pending timer and
@@ -34,21 +52,33 @@
 //   _ratelimitx<N> | _ratelimitalways     429 before the idempotency layer, nothing stored
 //   _lostx<N> | _timeoutx<N> (+always)    executes and stores, then the connection is dropped (at once / after
 //                                         hangMs)
-// Rates: error500_rate, charged500_rate, edge_rate, ratelimit_rate, lost_rate, timeout_rate, latency_ms, seed.
+// Rates: error500_rate, charged500_rate, edge_rate, ratelimit_rate, lost_rate, timeout_rate, latency_ms, seed. They
+// apply to every API request (Connect endpoints included).
+// Targeted, for exactly the next N requests to one endpoint (POST /__admin/faults/next):
+//   {"path": "/v1/transfers", "method": "POST", "fault": "lost" | "timeout" | "error500" | "charged500" | "ratelimit"
+//    | "edge502" | "edge503" | "latency", "count": 1, "latency_ms"?: N}   (same semantics as the token faults;
+//   `*` matches one path segment; listed by GET /__admin/faults, cleared by DELETE /__admin/faults and reset)
 // Whether an injected 500 is stored is the setting `store500s` (option, default true as on Stripe; admin
 // POST /__admin/settings {"store_500s": false}): off, an error500 stores nothing and a charged500 releases its key,
 // so a retry with the same key executes again.
 
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Stripe from 'stripe';
-import { type AdminTarget, adminResponse } from './admin';
+import { accountRoutes } from './account-routes';
+import { accountInvalid } from './accounts';
+import { type AdminTarget, adminResponse, type SimulatorSettings } from './admin';
 import { type ApiRequest, type ApiResponse, type HttpMethod, matchRoute, type Route } from './api';
-import { authenticate } from './auth';
+import { authenticate, maskKey } from './auth';
+import { type BalanceTransactionView, type FeeSchedule, parseFeeSchedule } from './balance';
+import type { PayoutFailureCode } from './bank-accounts';
 import { chargeRoutes, renderCharge } from './charge-routes';
 import { ChargeLedger, type ChargeRecord } from './charges';
 import { checkoutSessionRoutes, DEFAULT_MIN_EXPIRY_S } from './checkout-session-routes';
 import { CheckoutSessionService } from './checkout-sessions';
+import { assertDelay, Connect, type ConnectSettings, defaultConnectSettings } from './connect';
+import { connectRoutes } from './connect-routes';
 import {
   edgeErrorPage,
   errorEnvelope,
@@ -59,7 +89,7 @@ import {
   unknownError,
   unrecognizedUrl,
 } from './errors';
-import { EventStore, eventRoutes } from './events';
+import { AUTOMATIC, EventStore, eventRoutes } from './events';
 import {
   type FaultConfig,
   FaultInjector,
@@ -67,12 +97,15 @@ import {
   type FaultToken,
   type InjectedFault,
   parseFaultToken,
+  type TargetedFault,
 } from './faults';
 import { canonicalForm, FormError, type FormObject, parseForm } from './form';
 import { hostedPage, isHostedPath } from './hosted-page';
 import { IDEMPOTENCY_KEY_MAX_LENGTH, IdempotencyStore, type StoredResponse } from './idempotency';
 import { newId } from './ids';
 import { LifecycleEvents } from './lifecycle-events';
+import { MoneyClock, type MoneyClockView } from './money-clock';
+import { isOnboardingPath, onboardingPage } from './onboarding-page';
 import { DEFAULT_SEARCH_LAG_MS, paymentIntentRoutes } from './payment-intent-routes';
 import {
   type AuthenticationOutcome,
@@ -81,6 +114,7 @@ import {
   type SettlementOutcome,
 } from './payment-intents';
 import { isTestToken, PaymentMethodStore } from './payment-methods';
+import type { PayoutView } from './payouts';
 import { ACCOUNT_API_VERSION } from './versions';
 import {
   assertApiVersion,
@@ -136,6 +170,31 @@ export interface PspSimulatorOptions {
    * as Stripe does (default true). Also restored by reset().
    */
   store500s?: boolean;
+  /**
+   * Seconds from a charge's capture to its funds being available (`available_on`, money clock; default 86400, one
+   * day). Also POST /__admin/settings {"availability_delay_seconds": N}; restored by reset().
+   */
+  availabilityDelaySeconds?: number;
+  /** Seconds from a payout's creation to `in_transit` (default 60; admin: payout_in_transit_seconds). */
+  payoutInTransitSeconds?: number;
+  /** Seconds from a payout's creation to its `arrival_date`, when it is paid or fails (default 86400). */
+  payoutArrivalSeconds?: number;
+  /**
+   * Stripe's processing fee on a charge, by lowercase currency with `default` for the others:
+   * `{ eur: { percent: 1.5, fixed: 25 }, default: { percent: 2.9, fixed: 30 } }` (default 2.9% + 30 minor units for
+   * every currency, the percent part rounded half up to the minor unit; admin: fee_schedule).
+   */
+  feeSchedule?: FeeSchedule;
+  /** How often due money movements (funds becoming available, payouts progressing) are applied (default 1000 ms). */
+  moneySweepMs?: number;
+}
+
+/** What tests may change on a connected account (as POST /__admin/accounts/:id). */
+export interface AccountChanges {
+  payouts_enabled?: boolean;
+  transfers_enabled?: boolean;
+  payout_failure_code?: PayoutFailureCode | null;
+  disabled_reason?: string | null;
 }
 
 export interface PspSimulator {
@@ -184,10 +243,42 @@ export interface PspSimulator {
   authenticatePaymentIntent(id: string, outcome: AuthenticationOutcome): Stripe.PaymentIntent;
   /** Ends the `processing` state of an intent. */
   settlePaymentIntent(id: string, outcome: SettlementOutcome): Stripe.PaymentIntent;
+  /** Adds a targeted fault (see faults.ts); returns every pending one. Throws FaultConfigError when invalid. */
+  injectFault(fault: Partial<TargetedFault> & Pick<TargetedFault, 'path' | 'fault'>): TargetedFault[];
+  /** The targeted faults not taken yet. */
+  targetedFaults(): TargetedFault[];
+  /** The money clock (Unix seconds) and its offset from the simulator's clock. */
+  moneyClock(): MoneyClockView;
+  /** Moves the money clock forward and applies every transition now due, in time order. */
+  advanceClock(seconds: number): MoneyClockView;
+  /** Applies the money movements due now (what the sweep does). */
+  applyDueMoneyMovements(): void;
+  /** Every connected account, oldest first (rendered as the API renders them). */
+  accounts(): Stripe.Account[];
+  /** Admin changes to an account (see AccountChanges); emits account.updated when it changes. */
+  updateAccount(id: string, changes: AccountChanges): Stripe.Account;
+  /** Every transfer, oldest first. */
+  transfers(): Stripe.Transfer[];
+  /** Every payout, oldest first, with its account. */
+  payouts(): PayoutView[];
+  /** Fails a payout now (a paid one included, as Stripe may days later). */
+  failPayout(id: string, failureCode: PayoutFailureCode): PayoutView;
+  /**
+   * Balance transactions, oldest first, with their account: every one (no argument), the platform's (null) or one
+   * connected account's.
+   */
+  balanceTransactions(account?: string | null): BalanceTransactionView[];
+  /** The Balance of the platform (no argument or null) or of a connected account. */
+  balance(account?: string | null): Stripe.Balance;
+  /** The Connect timing and fee settings (see the options). */
+  connectSettings(): ConnectSettings;
+  /** Merges settings (validated; throws RangeError or FeeScheduleError); applies to what happens next. */
+  setConnectSettings(settings: Partial<ConnectSettings>): ConnectSettings;
   /**
    * Forgets everything: intents, payment methods, charges, sessions, events, idempotency keys, fault
-   * config, log and counters, pending webhook deliveries and their log (endpoint, behaviour and store500s back
-   * to the startup options).
+   * config, targeted faults, log and counters, pending webhook deliveries and their log, accounts, Account Links,
+   * balances and balance transactions, transfers, payouts, the money clock's offset (endpoint, behaviour,
+   * store500s and the Connect settings back to the startup options).
    */
   reset(): void;
 }
@@ -204,6 +295,8 @@ interface State {
   methods: PaymentMethodStore;
   sessions: CheckoutSessionService;
   events: EventStore;
+  clock: MoneyClock;
+  connect: Connect;
 }
 
 interface Simulator extends State {
@@ -222,6 +315,9 @@ interface Simulator extends State {
   searchLagMs: number;
   /** Pending latency and hang timers, cleared on close. */
   timers: Set<NodeJS.Timeout>;
+  /** Timing and fees of money movements; `initialConnectSettings` is what reset() restores. */
+  connectSettings: ConnectSettings;
+  initialConnectSettings: ConnectSettings;
 }
 
 interface Outgoing {
@@ -262,6 +358,8 @@ export async function startPspSimulator(
   const sweepMs = opts.sessionSweepMs ?? 1000;
   const sweep = setInterval(() => sim.sessions.expireDue(), sweepMs);
   sweep.unref();
+  const moneySweep = setInterval(() => applyDue(sim), opts.moneySweepMs ?? 1000);
+  moneySweep.unref();
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -271,6 +369,7 @@ export async function startPspSimulator(
     close: () => {
       if (!closing) {
         clearInterval(sweep);
+        clearInterval(moneySweep);
         sim.webhooks.close();
         for (const timer of sim.timers) clearTimeout(timer);
         sim.timers.clear();
@@ -309,8 +408,41 @@ export async function startPspSimulator(
     sendWebhook: (eventId, options = {}) => sim.webhooks.send(eventId, options),
     authenticatePaymentIntent: (id, outcome) => structuredClone(sim.intents.authenticate(id, outcome)),
     settlePaymentIntent: (id, outcome) => structuredClone(sim.intents.settleProcessing(id, outcome)),
+    injectFault: (fault) => sim.faults.target(fault),
+    targetedFaults: () => sim.faults.targetedFaults(),
+    moneyClock: () => sim.clock.view(),
+    advanceClock: (seconds) => sim.connect.advance(seconds),
+    applyDueMoneyMovements: () => sim.connect.applyDue(),
+    accounts: () => sim.connect.accounts.newestFirst().reverse(),
+    updateAccount: (id, changes) => sim.connect.accounts.adminUpdate(id, changes),
+    transfers: () => sim.connect.transfers.newestFirst().reverse(),
+    payouts: () => sim.connect.payouts.views(),
+    failPayout: (id, failureCode) => sim.connect.payouts.fail(id, failureCode, AUTOMATIC),
+    balanceTransactions: (account) => sim.connect.ledger.views(account),
+    balance: (account = null) => sim.connect.balance(account),
+    connectSettings: () => structuredClone(sim.connectSettings),
+    setConnectSettings: (settings) => {
+      sim.connectSettings = validConnectSettings({ ...sim.connectSettings, ...settings });
+      return structuredClone(sim.connectSettings);
+    },
     reset: () => reset(sim),
   };
+}
+
+/** Applies due money movements; never throws (a sweep or a request must not fail for it). */
+function applyDue(sim: Simulator): void {
+  try {
+    sim.connect.applyDue();
+  } catch (error) {
+    console.error('psp-simulator: applying due money movements failed', error);
+  }
+}
+
+function validConnectSettings(settings: ConnectSettings): ConnectSettings {
+  assertDelay('availabilityDelaySeconds', settings.availabilityDelaySeconds);
+  assertDelay('payoutInTransitSeconds', settings.payoutInTransitSeconds);
+  assertDelay('payoutArrivalSeconds', settings.payoutArrivalSeconds);
+  return { ...settings, feeSchedule: parseFeeSchedule(settings.feeSchedule) };
 }
 
 function createSimulator(opts: PspSimulatorOptions): Simulator {
@@ -336,6 +468,17 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
     ...opts.webhookBehaviour,
   });
   parseBehaviour(behaviour);
+  const defaults = defaultConnectSettings();
+  const connectSettings = validConnectSettings({
+    availabilityDelaySeconds: opts.availabilityDelaySeconds ?? defaults.availabilityDelaySeconds,
+    payoutInTransitSeconds: opts.payoutInTransitSeconds ?? defaults.payoutInTransitSeconds,
+    payoutArrivalSeconds: opts.payoutArrivalSeconds ?? defaults.payoutArrivalSeconds,
+    feeSchedule: opts.feeSchedule ?? defaults.feeSchedule,
+  });
+  const moneySweepMs = opts.moneySweepMs ?? 1000;
+  if (!Number.isInteger(moneySweepMs) || moneySweepMs < 1) {
+    throw new Error(`moneySweepMs must be a positive integer: ${moneySweepMs}`);
+  }
   // The state is created below; the dispatcher reads the current event store through `sim`.
   const sim = {
     secretKey: opts.secretKey,
@@ -349,6 +492,8 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
     minExpirySeconds,
     searchLagMs: opts.searchLagMs ?? DEFAULT_SEARCH_LAG_MS,
     timers: new Set(),
+    connectSettings,
+    initialConnectSettings: structuredClone(connectSettings),
   } as Omit<Simulator, keyof State | 'webhooks'> as Simulator;
   sim.webhooks = new WebhookDispatcher(
     endpoint,
@@ -362,13 +507,19 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
 
 function createState(sim: Simulator): State {
   const nowSeconds = () => Math.floor(sim.now() / 1000);
+  const clock = new MoneyClock(sim.now);
   const methods = new PaymentMethodStore(nowSeconds);
   // Hooks and listeners are called only after construction, once everything below exists.
   let sessions: CheckoutSessionService | undefined;
   let lifecycle: LifecycleEvents | undefined;
-  const charges = new ChargeLedger((record, change) => lifecycle?.chargeChanged(record, change));
+  let connect: Connect | undefined;
+  // Books a capture's funds first, so the charge's events render its balance transaction.
+  const charges = new ChargeLedger((record, change) => {
+    connect?.chargeChanged(record, change);
+    lifecycle?.chargeChanged(record, change);
+  });
   const events = new EventStore(
-    nowSeconds,
+    () => clock.now(),
     () => sim.webhooks.endpointCount(),
     (stored) => sim.webhooks.enqueue(stored),
     () => sim.webhooks.endpointApiVersion(),
@@ -386,7 +537,19 @@ function createState(sim: Simulator): State {
   };
   // The search index lags on the simulator's clock, so tests moving time move it too.
   const intents = new PaymentIntentService(methods, charges, nowSeconds, hooks, sim.now);
-  const chargeSources = { charges, intents, methods };
+  connect = new Connect({
+    clock,
+    events,
+    charges,
+    settings: () => sim.connectSettings,
+    nowSeconds,
+    publicUrl: () => sim.publicUrl,
+    describeCharge: (record) =>
+      intents.has(record.payment_intent) ? (intents.get(record.payment_intent).description ?? null) : null,
+  });
+  const ledger = connect.ledger;
+  const balanceTransaction = (id: string) => ledger.get(null, id);
+  const chargeSources = { charges, intents, methods, balanceTransaction };
   lifecycle = new LifecycleEvents(events, charges, (record) => renderCharge(record, chargeSources));
   sessions = new CheckoutSessionService(intents, nowSeconds, {
     changed: (type, session, origin) => events.emit(type, session, origin),
@@ -394,10 +557,12 @@ function createState(sim: Simulator): State {
   });
   return {
     routes: [
-      ...paymentIntentRoutes(intents, methods, { searchLagMs: sim.searchLagMs }),
+      ...paymentIntentRoutes(intents, methods, { searchLagMs: sim.searchLagMs, balanceTransaction }),
       ...chargeRoutes(chargeSources),
       ...checkoutSessionRoutes(sessions, intents, { nowSeconds, minExpirySeconds: sim.minExpirySeconds }),
       ...eventRoutes(events),
+      ...accountRoutes(connect.accounts),
+      ...connectRoutes(connect),
     ],
     idempotency: new IdempotencyStore(sim.now),
     intents,
@@ -405,6 +570,8 @@ function createState(sim: Simulator): State {
     methods,
     sessions,
     events,
+    clock,
+    connect,
   };
 }
 
@@ -414,10 +581,13 @@ function reset(sim: Simulator): void {
   Object.assign(sim, createState(sim));
   sim.faults.reset();
   sim.store500s = sim.initialStore500s;
+  sim.connectSettings = structuredClone(sim.initialConnectSettings);
 }
 
 async function handle(sim: Simulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://simulator');
+  // Whatever fell due since the last sweep is applied before anyone looks.
+  applyDue(sim);
   if (url.pathname.startsWith('/__admin/')) {
     send(res, await admin(sim, req, url));
     return;
@@ -433,6 +603,19 @@ async function handle(sim: Simulator, req: IncomingMessage, res: ServerResponse)
       return;
     }
     send(res, hostedPage(sim, method, url.pathname, body));
+    return;
+  }
+  if (isOnboardingPath(url.pathname)) {
+    const method = (req.method ?? 'GET').toUpperCase();
+    let body = '';
+    try {
+      if (method === 'POST') body = await readBody(req);
+    } catch {
+      // Never logged: the body holds bank details.
+      send(res, { status: 413, body: 'Request body too large.', headers: { 'Content-Type': 'text/plain' } });
+      return;
+    }
+    send(res, onboardingPage({ accounts: sim.connect.accounts }, method, url.pathname, body));
     return;
   }
   const exchange: Exchange = { requestId: newId('req', 14) };
@@ -452,8 +635,18 @@ async function handle(sim: Simulator, req: IncomingMessage, res: ServerResponse)
 async function handleApi(sim: Simulator, req: IncomingMessage, url: URL, exchange: Exchange): Promise<Outgoing> {
   const apiKey = authenticate(req.headers.authorization, sim.secretKey);
   const method = (req.method ?? 'GET').toUpperCase();
+  const account = headerValue(req, 'stripe-account');
+  if (account !== undefined && !sim.connect.accounts.has(account)) throw accountInvalid(account, maskKey(apiKey));
   const match = matchRoute(sim.routes, method, url.pathname);
   if (!match) throw unrecognizedUrl(method, url.pathname);
+  if (account !== undefined && !match.route.stripeAccount) {
+    throw invalidRequest(
+      `The PSP simulator does not model the Stripe-Account header on ${method} ${url.pathname} (Connect endpoints only: accounts, balance, balance transactions, payouts, events).`,
+      { param: 'Stripe-Account' },
+    );
+  }
+  // Stripe scopes idempotency keys (and so fault attempts) per account acting.
+  const scope = account === undefined ? apiKey : `${apiKey}\u0000${account}`;
   const body = await readBody(req);
   const params = parseForm(method === 'POST' ? body : url.search.slice(1));
   // Stripe ignores idempotency keys on GET and DELETE.
@@ -462,7 +655,7 @@ async function handleApi(sim: Simulator, req: IncomingMessage, url: URL, exchang
   const plan = sim.faults.plan({
     method,
     path: url.pathname,
-    scope: apiKey,
+    scope,
     mutating: method === 'POST',
     ...(key !== undefined && { idempotencyKey: key }),
     ...(token && { token }),
@@ -481,6 +674,7 @@ async function handleApi(sim: Simulator, req: IncomingMessage, url: URL, exchang
     // The endpoint sees the base token only: the suffix must not change what gets charged or stored.
     params: token ? { ...params, payment_method: token.base } : params,
     requestId: exchange.requestId,
+    ...(account !== undefined && { account }),
   };
   // Stripe's rate limiters run before its idempotency layer: a 429 is never stored.
   if (plan.reject) throw injectedRejection(sim, plan);
@@ -490,7 +684,9 @@ async function handleApi(sim: Simulator, req: IncomingMessage, url: URL, exchang
 
   request.idempotencyKey = key;
   // The fingerprint is what the client sent, suffix included.
-  const outgoing = await runIdempotently(sim, match.route, request, apiKey, key, canonicalForm(params), plan).catch(
+  // Only a digest of the parameters is kept: they may hold bank details (an external_account's number).
+  const fingerprint = createHash('sha256').update(canonicalForm(params)).digest('base64url');
+  const outgoing = await runIdempotently(sim, match.route, request, scope, key, fingerprint, plan).catch(
     (error: unknown) => errorResponse(sim, asApiError(error), exchange.requestId),
   );
   outgoing.headers['Idempotency-Key'] = key;
@@ -538,7 +734,7 @@ async function runIdempotently(
   sim: Simulator,
   route: Route,
   request: ApiRequest,
-  apiKey: string,
+  scope: string,
   key: string,
   params: string,
   plan: FaultPlan,
@@ -550,7 +746,7 @@ async function runIdempotently(
     );
   }
   const endpoint = `${request.method} ${request.path}`;
-  const claim = sim.idempotency.begin(apiKey, key, { endpoint, params });
+  const claim = sim.idempotency.begin(scope, key, { endpoint, params });
   switch (claim.outcome) {
     case 'replay':
       return replay(claim.response);
@@ -701,12 +897,27 @@ function admin(sim: Simulator, req: IncomingMessage, url: URL) {
     get events() {
       return sim.events;
     },
+    get connect() {
+      return sim.connect;
+    },
+    get clock() {
+      return sim.clock;
+    },
     faults: sim.faults,
     webhooks: sim.webhooks,
-    settings: () => ({ store_500s: sim.store500s }),
+    settings: () => settingsView(sim),
+    connectSettings: () => connectSettingsView(sim.connectSettings),
     configure: (settings) => {
+      // Everything is validated before anything applies.
+      const next = validConnectSettings({
+        availabilityDelaySeconds: settings.availability_delay_seconds ?? sim.connectSettings.availabilityDelaySeconds,
+        payoutInTransitSeconds: settings.payout_in_transit_seconds ?? sim.connectSettings.payoutInTransitSeconds,
+        payoutArrivalSeconds: settings.payout_arrival_seconds ?? sim.connectSettings.payoutArrivalSeconds,
+        feeSchedule: settings.fee_schedule ?? sim.connectSettings.feeSchedule,
+      });
+      sim.connectSettings = next;
       if (settings.store_500s !== undefined) sim.store500s = settings.store_500s;
-      return { store_500s: sim.store500s };
+      return settingsView(sim);
     },
     reset: () => reset(sim),
   };
@@ -715,6 +926,27 @@ function admin(sim: Simulator, req: IncomingMessage, url: URL) {
     return body === '' ? {} : JSON.parse(body);
   };
   return adminResponse(target, { method: (req.method ?? 'GET').toUpperCase(), url, json });
+}
+
+function connectSettingsView(settings: ConnectSettings): Required<Omit<SimulatorSettings, 'store_500s'>> {
+  return {
+    availability_delay_seconds: settings.availabilityDelaySeconds,
+    payout_in_transit_seconds: settings.payoutInTransitSeconds,
+    payout_arrival_seconds: settings.payoutArrivalSeconds,
+    fee_schedule: structuredClone(settings.feeSchedule),
+  };
+}
+
+/** store_500s, and the Connect settings that differ from the built-in defaults. */
+function settingsView(sim: Simulator): SimulatorSettings {
+  const current = connectSettingsView(sim.connectSettings);
+  const defaults = connectSettingsView(defaultConnectSettings());
+  const view: SimulatorSettings = { store_500s: sim.store500s };
+  for (const name of Object.keys(current) as (keyof typeof current)[]) {
+    if (JSON.stringify(current[name]) !== JSON.stringify(defaults[name]))
+      Object.assign(view, { [name]: current[name] });
+  }
+  return view;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -57,7 +57,7 @@ function transferState(transfer: Stripe.Transfer): PspTransfer {
  */
 async function move<T>(call: () => Promise<T>): Promise<MoneyMoveResult<T>> {
   try {
-    return { outcome: 'CREATED', value: await ask(call) };
+    return { outcome: 'CREATED', value: await call() };
   } catch (error) {
     const e = error as StripeError;
     if (e.statusCode === 500) {
@@ -71,7 +71,8 @@ async function move<T>(call: () => Promise<T>): Promise<MoneyMoveResult<T>> {
     if ((e.statusCode === 400 || e.statusCode === 402) && e.code) {
       return { outcome: 'REFUSED', code: e.code, message: e.message };
     }
-    throw error;
+    // Anything else as every PSP call: 429, 409, connection errors and 5xx from in front of the PSP are transient.
+    return ask(() => Promise.reject(error));
   }
 }
 

@@ -11,6 +11,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AuthorizationType, Method, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { Alarm, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -254,7 +255,8 @@ describe('customer-managed KMS keys', () => {
 
   test('the secrets keep the AWS-managed key of Secrets Manager (no KmsKeyId)', () => {
     const secrets = ofType(main.statefulTemplate, 'AWS::SecretsManager::Secret');
-    expect(secrets).toHaveLength(2);
+    // The PSP's payments key, its Connect key, its webhook signing secret.
+    expect(secrets).toHaveLength(3);
     for (const [, secret] of secrets) expect(secret.Properties.KmsKeyId).toBeUndefined();
   });
 
@@ -487,6 +489,21 @@ describe('cdk-nag acknowledgments say what is true of what they are attached to'
     }
   });
 
+  test('SMG4 (no rotation) acknowledged on each PSP secret itself (payments key, Connect key, webhook secret), nowhere else', () => {
+    const acks = acknowledgments(main.app).filter((ack) => ack.rule === 'AwsSolutions-SMG4');
+    const secrets = [main.stateful.pspSecret, main.stateful.pspConnectSecret, main.stateful.webhookSecret];
+    expect(acks.map((ack) => ack.construct)).toHaveLength(secrets.length);
+    expect(new Set(acks.map((ack) => ack.construct))).toEqual(new Set(secrets));
+    const connect = acks.find((ack) => ack.construct === main.stateful.pspConnectSecret)!;
+    expect(connect.reason).toMatch(/restricted key issued by the PSP/);
+    expect(connect.reason).toMatch(/rolled in the PSP dashboard/);
+    // Control: without the acknowledgment, cdk-nag reports the Connect key's secret.
+    const control = new Stack(new App(), 'SecretControl');
+    new Secret(control, 'PspConnectSecretKey');
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(control);
+    expect(report.violations.map((v) => v.ruleName)).toContain('AwsSolutions-SMG4');
+  });
+
   test('S1 (no access logs) acknowledged only on the access log target, which the other buckets log to', () => {
     const acks = acknowledgments(withFixture.stateful).filter((ack) => ack.rule === 'AwsSolutions-S1');
     expect(acks.map((ack) => ack.construct)).toEqual([withFixture.stateful.accessLogsBucket]);
@@ -545,14 +562,24 @@ describe("API Gateway's own errors in the API's JSON error shape", () => {
 });
 
 describe('scheduled runs that fail page someone', () => {
-  test('the janitor has an alarm on its errors (it fails its run when a payment needs a person), sent to the topic', () => {
+  test('each scheduled function (the janitors, the daily payout run) has an alarm on its errors, sent to the topic', () => {
     // Prepare
     const alarms = ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    const fnRef = (id: keyof typeof main.stateless.functions) => ({ Ref: logicalId(main.stateless.functions[id]) });
 
     // Assess
     const errors = alarms.filter((p) => p.MetricName === 'Errors' && p.Namespace === 'AWS/Lambda');
-    expect(errors).toHaveLength(1);
-    expect(JSON.stringify(errors[0]?.Dimensions)).toContain('Janitor');
-    expect(errors[0]?.AlarmActions).toBeDefined();
+    expect(errors.map((p) => p.Dimensions)).toEqual(
+      expect.arrayContaining(
+        (['Janitor', 'PayoutJanitor', 'PayoutRunScheduled'] as const).map((id) => [
+          { Name: 'FunctionName', Value: fnRef(id) },
+        ]),
+      ),
+    );
+    expect(errors).toHaveLength(new Set(catalog.schedules.map((schedule) => schedule.functionId)).size);
+    for (const p of errors) {
+      expect(p.AlarmActions).toEqual([{ Ref: logicalId(main.stateless.alarmTopic.topic) }]);
+      expect(p).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    }
   });
 });
