@@ -15,6 +15,7 @@ import { freePort } from '../local/processes';
 import { tableSchemas } from '../src/core/table-schemas';
 import { apiKeysSuite } from './api-keys';
 import { environment, formatTable, type SuiteResult, writeResults } from './harness';
+import { payoutRunSuite } from './payout-run';
 
 interface BenchContext {
   client: DynamoDBDocumentClient;
@@ -24,6 +25,8 @@ interface BenchContext {
 /** The suites, by name. A new suite: a module of bench/ returning a SuiteResult, registered here. */
 const suites: Record<string, (context: BenchContext) => Promise<SuiteResult>> = {
   'api-keys': ({ client, quick }) => apiKeysSuite({ client, tableName: tableSchemas.apiKeys.id, quick }),
+  // Starts its own local stack (a child process, in memory).
+  'payout-run': ({ quick }) => payoutRunSuite({ quick }),
 };
 
 async function main(): Promise<void> {

@@ -196,8 +196,11 @@ export class Wallets {
       ? `${filter.seller_account}#${filter.currency ? `${filter.currency}#` : ''}`
       : undefined;
     const found: PendingFunds[] = [];
+    // Every shard gets its share of the budget, so a crowded shard never hides the others.
+    const perShard = Math.max(1, Math.ceil(limit / shards.length));
     for (const shard of shards) {
       let start: Record<string, unknown> | undefined;
+      const shardStart = found.length;
       do {
         const page = await this.client
           .send(
@@ -209,7 +212,7 @@ export class Wallets {
                 : 'funds_shard = :shard',
               ExpressionAttributeValues: { ':shard': shard, ...(prefix ? { ':prefix': prefix } : {}) },
               ExclusiveStartKey: start,
-              Limit: Math.min(1000, limit - found.length),
+              Limit: Math.min(1000, perShard - (found.length - shardStart)),
             }),
           )
           .catch((error) => {
@@ -228,8 +231,7 @@ export class Wallets {
           });
         }
         start = page.LastEvaluatedKey;
-      } while (start && found.length < limit);
-      if (found.length >= limit) break;
+      } while (start && found.length - shardStart < perShard);
     }
     return found;
   }
@@ -264,6 +266,8 @@ export class Wallets {
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk',
           ExpressionAttributeValues: { ':pk': `WALLET#${seller}` },
+          // A payout decides on these amounts: read what was just written.
+          ConsistentRead: true,
         }),
       )
       .catch((error) => {

@@ -42,6 +42,9 @@ export interface Payout {
   wallet_restored: boolean;
   /** A failure after the transfer: reversed at the PSP, booked, the wallet restored and the seller paused. */
   reversal_done: boolean;
+  /** When the PSP said paid; a paid payout is watched for a late failure until `watch_done`. */
+  paid_at?: string;
+  watch_done?: boolean;
   task_token?: string;
   created_by_key_id?: string;
   created_at: string;
@@ -50,9 +53,26 @@ export interface Payout {
 
 export const isFinalPayout = (payout: Pick<Payout, 'status'>) => FINAL_PAYOUT_STATUSES.includes(payout.status);
 
-/** Whether a payout still needs work: not final, or failed after its transfer with the reversal not finished. */
-export const isOpenPayout = (payout: Pick<Payout, 'status' | 'transfer_id' | 'reversal_done'>) =>
-  !isFinalPayout(payout) || (payout.status !== 'PAID' && payout.transfer_id !== undefined && !payout.reversal_done);
+/**
+ * Whether a payout still needs the janitor: not final; failed after its transfer with the reversal not finished;
+ * or paid and still watched for a late failure (the PSP may turn `paid` into `failed` days later, and its webhook
+ * may be lost).
+ */
+export const isOpenPayout = (payout: Pick<Payout, 'status' | 'transfer_id' | 'reversal_done' | 'watch_done'>) =>
+  !isFinalPayout(payout) ||
+  (payout.status === 'PAID' ? payout.watch_done !== true : payout.transfer_id !== undefined && !payout.reversal_done);
+
+/** How long a paid payout is watched for a late failure at the bank. */
+export const PAID_WATCH_DAYS = 10;
+
+/** Failure codes that are not the seller's bank: they pause nothing. */
+export const NOT_A_BANK_FAILURE = new Set([
+  'psp_error',
+  'payouts_not_allowed',
+  'balance_insufficient',
+  'transfers_not_allowed',
+  'canceled',
+]);
 
 /** Which statuses each status may move to (a late failure turns PAID into FAILED). */
 export const PAYOUT_TRANSITIONS: Record<PayoutStatus, readonly PayoutStatus[]> = {

@@ -30,6 +30,16 @@ function toRun(item: Record<string, unknown>): PayoutRun {
   return { amount_by_currency: {}, ...rest } as unknown as PayoutRun;
 }
 
+const OPEN_STATUS_ORDER: PayoutStatus[] = [
+  'FAILED',
+  'CANCELED',
+  'UNKNOWN',
+  'RESERVED',
+  'TRANSFERRED',
+  'IN_TRANSIT',
+  'PAID',
+];
+
 /** Every statuses from which a payout may move to `to`. */
 const sourcesOf = (to: PayoutStatus) =>
   (Object.keys(PAYOUT_TRANSITIONS) as PayoutStatus[]).filter((from) => PAYOUT_TRANSITIONS[from].includes(to));
@@ -73,18 +83,22 @@ export class PayoutsTable implements PayoutsStore {
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
+    const removes: string[] = [];
     Object.entries(fields).forEach(([name, value], i) => {
-      if (value === undefined) return;
       names[`#f${i}`] = name;
+      // A field set to undefined is removed (e.g. unknown_stage once the outcome is known).
+      if (value === undefined) {
+        removes.push(`#f${i}`);
+        return;
+      }
       values[`:f${i}`] = value;
       sets.push(`#f${i} = :f${i}`);
     });
-    let update = `SET ${sets.join(', ')}`;
     if (isOpenPayout(after)) {
-      update += ', open_status = :open';
+      sets.push('open_status = :open');
       values[':open'] = to;
     } else {
-      update += ' REMOVE open_status';
+      removes.push('open_status');
     }
     from.forEach((status, i) => {
       values[`:from${i}`] = status;
@@ -92,7 +106,7 @@ export class PayoutsTable implements PayoutsStore {
     return {
       TableName: this.tableName,
       Key: payoutKey(payout.payout_id),
-      UpdateExpression: update,
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
       ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
@@ -132,7 +146,13 @@ export class PayoutsTable implements PayoutsStore {
     } else {
       update += ' REMOVE open_status';
     }
-    const condition = '#status = :status';
+    // The fields that decide whether the payout is open are part of the condition: a concurrent write to them makes
+    // this one fail (and the caller read again) instead of putting back a stale open flag.
+    values[':rd'] = current.reversal_done === true;
+    values[':wd'] = current.watch_done === true;
+    const condition =
+      '#status = :status AND (attribute_not_exists(reversal_done) OR reversal_done = :rd) AND ' +
+      '(attribute_not_exists(watch_done) OR watch_done = :wd)';
     if (ifStatusIn && !ifStatusIn.includes(current.status)) return false;
     try {
       await this.client.send(
@@ -185,9 +205,11 @@ export class PayoutsTable implements PayoutsStore {
     return (page.Items ?? []).filter((item) => item.entity === 'PAYOUT').map(toPayout);
   }
 
-  async openSince(before: string, limit: number): Promise<Payout[]> {
+  async openSince(before: string, limitPerStatus: number): Promise<Payout[]> {
     const found: Payout[] = [];
-    for (const status of Object.keys(PAYOUT_TRANSITIONS)) {
+    // Each status has its own budget, so a crowd in one (payouts in transit for days) never starves another
+    // (a reversal to finish); reversals first.
+    for (const status of OPEN_STATUS_ORDER) {
       const page = await this.call((c) =>
         c.send(
           new QueryCommand({
@@ -195,12 +217,11 @@ export class PayoutsTable implements PayoutsStore {
             IndexName: 'by-status',
             KeyConditionExpression: 'open_status = :status AND updated_at < :before',
             ExpressionAttributeValues: { ':status': status, ':before': before },
-            Limit: limit - found.length,
+            Limit: limitPerStatus,
           }),
         ),
       );
       found.push(...(page.Items ?? []).map(toPayout));
-      if (found.length >= limit) break;
     }
     return found;
   }
@@ -228,7 +249,7 @@ export class PayoutsTable implements PayoutsStore {
     }
   }
 
-  async restartRun(runId: string, now: string): Promise<boolean> {
+  async restartRun(runId: string, now: string, staleBefore?: string): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
@@ -238,9 +259,11 @@ export class PayoutsTable implements PayoutsStore {
             'SET #status = :running, attempt = attempt + :one, pages_listed = :zero, listing_done = :false, sellers_listed = :zero, ' +
             'sellers_done = :zero, payouts_created = :zero, payouts_existing = :zero, sellers_skipped = :zero, ' +
             'amount_by_currency = :empty, started_at = :now, updated_at = :now REMOVE completed_at',
-          ConditionExpression: '#status = :completed',
+          // A completed run, or one that stopped moving (its messages dead-lettered): started again.
+          ConditionExpression: staleBefore ? '#status = :completed OR updated_at < :stale' : '#status = :completed',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
+            ...(staleBefore ? { ':stale': staleBefore } : {}),
             ':running': 'RUNNING',
             ':completed': 'COMPLETED',
             ':zero': 0,
@@ -260,11 +283,12 @@ export class PayoutsTable implements PayoutsStore {
 
   async addRunCounts(
     runId: string,
+    attempt: number,
     counts: RunCounts,
     amount?: { currency: string; amount_minor: number },
-  ): Promise<PayoutRun> {
+  ): Promise<PayoutRun | undefined> {
     const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ':now': new Date().toISOString() };
+    const values: Record<string, unknown> = { ':now': new Date().toISOString(), ':attempt': attempt };
     const adds = Object.entries(counts)
       .filter(([, n]) => n)
       .map(([name, n], i) => {
@@ -281,36 +305,40 @@ export class PayoutsTable implements PayoutsStore {
       adds.push('#amounts.#currency :amount');
     }
     if (adds.length > 0) update += ` ADD ${adds.join(', ')}`;
-    const { Attributes } = await this.call((c) =>
-      c.send(
+    try {
+      const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: runKey(runId),
           UpdateExpression: update,
-          ConditionExpression: 'attribute_exists(pk)',
+          // Counts of an earlier attempt (a message still in flight when the run was started again) are dropped.
+          ConditionExpression: 'attempt = :attempt',
           ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
-      ),
-    );
-    return toRun(Attributes ?? {});
+      );
+      return toRun(Attributes ?? {});
+    } catch (error) {
+      if (conditionFailed(error)) return undefined;
+      throw asRetryable(error);
+    }
   }
 
-  async setRunListingDone(runId: string): Promise<PayoutRun> {
-    const { Attributes } = await this.call((c) =>
-      c.send(
+  async setRunListingDone(runId: string, attempt: number): Promise<void> {
+    try {
+      await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: runKey(runId),
           UpdateExpression: 'SET listing_done = :true, updated_at = :now',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':true': true, ':now': new Date().toISOString() },
-          ReturnValues: 'ALL_NEW',
+          ConditionExpression: 'attempt = :attempt',
+          ExpressionAttributeValues: { ':true': true, ':now': new Date().toISOString(), ':attempt': attempt },
         }),
-      ),
-    );
-    return toRun(Attributes ?? {});
+      );
+    } catch (error) {
+      if (!conditionFailed(error)) throw asRetryable(error);
+    }
   }
 
   async completeRun(runId: string, now: string): Promise<boolean> {

@@ -73,19 +73,24 @@ export interface PayoutsStore {
     flag: 'wallet_captured' | 'transfer_booked' | 'reversal_booked' | 'wallet_restored',
   ): TransactGuard;
   bySeller(sellerAccount: string, limit: number, before?: string): Promise<Payout[]>;
-  /** Open payouts (see isOpenPayout) unchanged since before `before`, oldest first. */
-  openSince(before: string, limit: number): Promise<Payout[]>;
+  /** Open payouts (see isOpenPayout) unchanged since before `before`, oldest first, at most `limitPerStatus` each. */
+  openSince(before: string, limitPerStatus: number): Promise<Payout[]>;
   getRun(runId: string): Promise<PayoutRun | undefined>;
   /** Starts a run; false when one with this id exists. */
   createRun(run: PayoutRun): Promise<boolean>;
-  /** Starts an existing completed run again (counts reset); false when it is running. */
-  restartRun(runId: string, now: string): Promise<boolean>;
+  /**
+   * Starts an existing run again (counts reset, attempt + 1) when it completed, or when it has not moved since
+   * `staleBefore`; false when it is running.
+   */
+  restartRun(runId: string, now: string, staleBefore?: string): Promise<boolean>;
+  /** Adds to the counts of the run's `attempt` (undefined, changing nothing, when the run was started again). */
   addRunCounts(
     runId: string,
+    attempt: number,
     counts: RunCounts,
     amount?: { currency: string; amount_minor: number },
-  ): Promise<PayoutRun>;
-  setRunListingDone(runId: string): Promise<PayoutRun>;
+  ): Promise<PayoutRun | undefined>;
+  setRunListingDone(runId: string, attempt: number): Promise<void>;
   completeRun(runId: string, now: string): Promise<boolean>;
   /** Writes a marker once (e.g. a run's seller done); false when it was written before. */
   markOnce(marker: string): Promise<boolean>;

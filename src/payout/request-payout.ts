@@ -34,7 +34,11 @@ export async function requestPayout(
   order: PayoutOrder,
 ): Promise<{ payout: Payout; created: boolean }> {
   const existing = await deps.payouts.get(order.payout_id);
-  if (existing) return { payout: sameOrder(existing, order), created: false };
+  if (existing) {
+    // A retry after a crash between the hold and the start: make sure the workflow runs (a no-op when it does).
+    if (existing.status === 'RESERVED') await deps.workflow.start(existing.payout_id);
+    return { payout: sameOrder(existing, order), created: false };
+  }
   const seller = await deps.sellers.get(order.seller_account);
   if (!seller) throw new SellerNotFoundError(`seller ${order.seller_account} does not exist`);
   const blocker = payoutBlocker(seller);

@@ -14,6 +14,12 @@ import { payoutBlocker } from './seller';
 
 export type RunDeps = PayoutDeps & { queue: RunQueue };
 
+/**
+ * A running run not updated for this long has stopped (its messages dead-lettered after their retries): it may be
+ * started again. Every seller's step updates it, so a live run never looks stale.
+ */
+export const RUN_STALE_AFTER_SECONDS = 900;
+
 /** Sellers listed per page (one message per page; their sellers go out in messages of at most 10). */
 export const RUN_PAGE_SIZE = 100;
 const SELLERS_PER_MESSAGE = 10;
@@ -41,7 +47,8 @@ export async function startRun(deps: Pick<RunDeps, 'payouts' | 'queue'>, date: s
     updated_at: at,
   };
   if (!(await deps.payouts.createRun(run))) {
-    if (!(await deps.payouts.restartRun(runId, at))) {
+    const staleBefore = new Date(now.getTime() - RUN_STALE_AFTER_SECONDS * 1000).toISOString();
+    if (!(await deps.payouts.restartRun(runId, at, staleBefore))) {
       throw new RunInProgressError(`the payout run of ${date} is running`);
     }
   }
@@ -51,18 +58,22 @@ export async function startRun(deps: Pick<RunDeps, 'payouts' | 'queue'>, date: s
   return started;
 }
 
-/** Lists one page of sellers and queues them (and the next page). Safe to repeat: counted once per page. */
+/**
+ * Lists one page of sellers, counts it (once per page and attempt), then queues its sellers and the next page. Counted
+ * before queuing, so a worker that dies between the two never lets the last page complete the run early; a
+ * redelivered page is not counted again but queues again (each seller is paid once: payout ids are derived).
+ */
 export async function runPage(deps: RunDeps, run: RunRef, startKey: string | undefined): Promise<void> {
   const page = await deps.sellers.page(startKey, RUN_PAGE_SIZE);
   const ids = page.sellers.map((s) => s.seller_account);
+  if (await deps.payouts.markOnce(`${run.run_id}#${run.attempt}#page#${startKey ?? ''}`)) {
+    await deps.payouts.addRunCounts(run.run_id, run.attempt, { pages_listed: 1, sellers_listed: ids.length });
+    if (!page.next) await deps.payouts.setRunListingDone(run.run_id, run.attempt);
+  }
   for (let i = 0; i < ids.length; i += SELLERS_PER_MESSAGE) {
     await deps.queue.sendSellers(run, ids.slice(i, i + SELLERS_PER_MESSAGE));
   }
   if (page.next) await deps.queue.sendPage(run, page.next);
-  if (await deps.payouts.markOnce(`${run.run_id}#${run.attempt}#page#${startKey ?? ''}`)) {
-    await deps.payouts.addRunCounts(run.run_id, { pages_listed: 1, sellers_listed: ids.length });
-    if (!page.next) await deps.payouts.setRunListingDone(run.run_id);
-  }
   await deps.payouts.completeRun(run.run_id, new Date().toISOString());
 }
 
@@ -109,13 +120,13 @@ export async function runSeller(deps: RunDeps, run: RunRef, sellerAccount: strin
     }
   }
   if (await deps.payouts.markOnce(`${run.run_id}#${run.attempt}#seller#${sellerAccount}`)) {
-    await deps.payouts.addRunCounts(run.run_id, {
+    await deps.payouts.addRunCounts(run.run_id, run.attempt, {
       sellers_done: 1,
       payouts_created: outcome.created,
       payouts_existing: outcome.existing,
       sellers_skipped: outcome.skipped && outcome.created === 0 && outcome.existing === 0 ? 1 : 0,
     });
-    for (const amount of amounts) await deps.payouts.addRunCounts(run.run_id, {}, amount);
+    for (const amount of amounts) await deps.payouts.addRunCounts(run.run_id, run.attempt, {}, amount);
     await deps.payouts.completeRun(run.run_id, new Date().toISOString());
   }
   return outcome;

@@ -84,12 +84,13 @@ export class SellersTable implements SellersStore {
                 TableName: this.tableName,
                 Key: sellerKey(sellerAccount),
                 UpdateExpression:
-                  'SET psp_account_id = :account, payouts_enabled = :enabled, requirements = :requirements, updated_at = :now' +
+                  'SET psp_account_id = :account, payouts_enabled = :enabled, requirements = :requirements, manual_payouts = :manual, updated_at = :now' +
                   (account.disabledReason ? ', disabled_reason = :reason' : ' REMOVE disabled_reason'),
                 ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(psp_account_id)',
                 ExpressionAttributeValues: {
                   ':account': account.accountId,
                   ':enabled': account.payoutsEnabled,
+                  ':manual': account.manualPayouts,
                   ':requirements': account.requirements,
                   ':now': now,
                   ...(account.disabledReason ? { ':reason': account.disabledReason } : {}),
@@ -129,7 +130,7 @@ export class SellersTable implements SellersStore {
           TableName: this.tableName,
           Key: sellerKey(sellerAccount),
           UpdateExpression:
-            'SET payouts_enabled = :enabled, requirements = :requirements, updated_at = :now, account_observed_at = :observed' +
+            'SET payouts_enabled = :enabled, requirements = :requirements, manual_payouts = :manual, updated_at = :now, account_observed_at = :observed' +
             (account.disabledReason ? ', disabled_reason = :reason' : '') +
             (removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''),
           // An older observation never overwrites a newer one (webhooks arrive in any order).
@@ -139,6 +140,7 @@ export class SellersTable implements SellersStore {
           ExpressionAttributeValues: {
             ':enabled': account.payoutsEnabled,
             ':requirements': account.requirements,
+            ':manual': account.manualPayouts,
             ':now': new Date().toISOString(),
             ':observed': observedAt,
             ...(account.disabledReason ? { ':reason': account.disabledReason } : {}),

@@ -7,7 +7,15 @@ import { InconsistentStateError, PspOutcomeUnknownError } from '../core/errors';
 import { logger } from '../core/observability';
 import { payoutTransferPosting, transferReversalPosting } from '../ledger/postings';
 import type { PspPayout } from '../psp/connect-types';
-import { failureMessage, isFinalPayout, type Payout, type PayoutStatus, pspKeys } from './payout';
+import {
+  failureMessage,
+  isFinalPayout,
+  NOT_A_BANK_FAILURE,
+  PAID_WATCH_DAYS,
+  type Payout,
+  type PayoutStatus,
+  pspKeys,
+} from './payout';
 import type { PayoutDeps } from './ports';
 
 export type StepDeps = Pick<PayoutDeps, 'payouts' | 'wallets' | 'ledger' | 'psp' | 'sellers' | 'tasks'> & {
@@ -160,7 +168,13 @@ async function recordPspPayout(deps: StepDeps, payout: Payout, psp: PspPayout) {
  */
 export async function applyPspPayout(deps: StepDeps, payout: Payout, psp: PspPayout): Promise<Payout> {
   if (psp.status === 'paid' && payout.status === 'IN_TRANSIT') {
-    await deps.payouts.move(payout, 'PAID', {}, ['IN_TRANSIT']);
+    await deps.payouts.move(payout, 'PAID', { paid_at: nowIso(deps) }, ['IN_TRANSIT']);
+  } else if (psp.status === 'paid' && payout.status === 'PAID' && !payout.watch_done) {
+    // Still paid after the watch window: a late failure is no longer expected; the janitor stops looking.
+    const paidAt = Date.parse(payout.paid_at ?? payout.updated_at);
+    const now = (deps.now?.() ?? new Date()).getTime();
+    if (now - paidAt >= PAID_WATCH_DAYS * 86_400_000)
+      await deps.payouts.setFields(payout.payout_id, { watch_done: true }, ['PAID']);
   } else if (psp.status === 'failed' && payout.transfer_id) {
     const code = psp.failureCode ?? 'could_not_process';
     await failAfterTransfer(deps, payout, 'FAILED', code, psp.failureMessage);
@@ -226,7 +240,9 @@ export async function failAfterTransfer(
   if (!current.wallet_restored) {
     await deps.wallets.credit(posting.wallet, deps.payouts.flagGuard(current.payout_id, 'wallet_restored'));
   }
-  if (current.status === 'FAILED') {
+  // Only a failure at the seller's bank pauses the seller (not the PSP's errors, nor a refusal the account's state
+  // already says).
+  if (current.status === 'FAILED' && !NOT_A_BANK_FAILURE.has(current.failure_code ?? code)) {
     await deps.sellers.pause(
       current.seller_account,
       `payout ${current.payout_id} failed: ${current.failure_message ?? message}`,

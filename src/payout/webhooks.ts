@@ -32,11 +32,13 @@ export async function applyConnectEvent(deps: ConnectEventDeps, event: PspEvent)
   } else if (event.type.startsWith('payout.') && object.id && event.account) {
     payoutId = object.metadata?.payout_id;
     const payout = payoutId ? await deps.payouts.get(payoutId) : undefined;
-    if (payout) {
+    // Only the PSP payout we recorded, on the account we paid: any other (one we never recorded) is the janitor's
+    // to settle from the PSP's record.
+    if (payout && payout.psp_payout_id === object.id && payout.psp_account_id === event.account) {
       const after = await applyPspPayout(deps, payout, await deps.psp.retrievePayout(event.account, object.id));
       result = `payout ${after.status}`;
     } else {
-      result = 'not our payout';
+      result = payout ? 'not the PSP payout we recorded' : 'not our payout';
     }
   }
   const first = await deps.payouts.recordWebhook(event.id, { type: event.type, payout_id: payoutId, result });

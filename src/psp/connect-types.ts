@@ -10,6 +10,8 @@ export interface PspAccount {
   detailsSubmitted: boolean;
   /** What the PSP still needs before it pays out (its `requirements.currently_due`, then `past_due`). */
   requirements: string[];
+  /** Whether the PSP leaves payouts to us (`settings.payouts.schedule.interval: manual`). */
+  manualPayouts: boolean;
   /** Why the account cannot be paid out, in the PSP's words (`requirements.disabled_reason`). */
   disabledReason?: string;
 }

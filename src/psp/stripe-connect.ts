@@ -24,6 +24,7 @@ export function accountState(account: Stripe.Account): PspAccount {
     payoutsEnabled: account.payouts_enabled === true,
     detailsSubmitted: account.details_submitted === true,
     requirements: [...new Set(due)],
+    manualPayouts: account.settings?.payouts?.schedule?.interval === 'manual',
     ...(requirements?.disabled_reason ? { disabledReason: requirements.disabled_reason } : {}),
   };
 }
@@ -89,6 +90,9 @@ export class StripeConnect implements ConnectPsp {
           email: request.email,
           default_currency: request.defaultCurrency.toLowerCase(),
           capabilities: { transfers: { requested: true } },
+          // We pay out ourselves (POST /v1/payouts): the PSP must never sweep a connected balance on its own, or our
+          // payouts and transfer reversals would find the money gone.
+          settings: { payouts: { schedule: { interval: 'manual' } } },
           metadata: { seller_account: request.sellerAccount },
         },
         { idempotencyKey: request.idempotencyKey },

@@ -191,6 +191,7 @@ async function seller(available: number, enabled = true): Promise<string> {
     payoutsEnabled: enabled,
     detailsSubmitted: enabled,
     requirements: enabled ? [] : ['external_account'],
+    manualPayouts: true,
   });
   // The pay-in's way in: a pending credit and its ledger posting, then made available.
   await wallets.creditPending(
@@ -259,6 +260,23 @@ describe('Pay-out steps on DynamoDB Local', () => {
     // Twice changes nothing: the funds record left the pending index with the move.
     expect(await releaseAvailableFunds(deps, { seller_account: id })).toEqual({ checked: 0, released: 0 });
     expect(await wallet(id)).toMatchObject({ pending_minor: 0, available_minor: 700, balance_minor: 700 });
+  });
+
+  it('the janitor makes funds available when the PSP says so, without the webhook', async () => {
+    const id = `seller_janitor_funds_${Date.now()}`;
+    await wallets.creditPending(
+      { seller_account: id, currency: EUR, amount_minor: 300 },
+      {
+        source_id: `po_${id}`,
+        payment_id: `pay_${id}`,
+        psp_reference: `pi_${id}`,
+        created_at: new Date().toISOString(),
+      },
+    );
+    psp.available.set(`pi_${id}`, true);
+    const report = await runPayoutJanitor(deps);
+    expect(report.fundsReleased).toBeGreaterThanOrEqual(1);
+    expect(await wallet(id)).toMatchObject({ pending_minor: 0, available_minor: 300 });
   });
 
   it('refuses more than available (nothing reserved) and a seller whose payouts are disabled', async () => {
