@@ -126,7 +126,7 @@ export const functions = {
     entry: 'lambdas/api/get-payment.ts',
     description: 'GET /v1/payments/{id}',
     timeoutSeconds: 10,
-    tables: { payments: 'read' },
+    tables: { payments: 'read', refunds: 'read' },
   }),
   GetPaymentLedger: fn({
     id: 'GetPaymentLedger',
@@ -360,6 +360,79 @@ export const functions = {
     sendsTo: ['payoutRuns'],
     startsWorkflows: ['payOut'],
   }),
+  CreateRefund: fn({
+    id: 'CreateRefund',
+    entry: 'lambdas/api/create-refund.ts',
+    description:
+      "POST /v1/payments/{payment_id}/refunds: reserves the refund on the order's refundable amount and starts the refund workflow",
+    timeoutSeconds: 15,
+    tables: { payments: 'read', refunds: 'readWrite', idempotency: 'readWrite' },
+    startsWorkflows: ['refund'],
+  }),
+  GetRefund: fn({
+    id: 'GetRefund',
+    entry: 'lambdas/api/get-refund.ts',
+    description: 'GET /v1/refunds/{refund_id}',
+    timeoutSeconds: 10,
+    tables: { refunds: 'read' },
+  }),
+  ListDisputes: fn({
+    id: 'ListDisputes',
+    entry: 'lambdas/api/list-disputes.ts',
+    description: 'GET /v1/disputes',
+    timeoutSeconds: 10,
+    tables: { refunds: 'read' },
+  }),
+  GetDispute: fn({
+    id: 'GetDispute',
+    entry: 'lambdas/api/get-dispute.ts',
+    description: 'GET /v1/disputes/{dispute_id}',
+    timeoutSeconds: 10,
+    tables: { refunds: 'read' },
+  }),
+  DebitAndBook: fn({
+    id: 'DebitAndBook',
+    entry: 'lambdas/refunds/debit-and-book.ts',
+    description: "Refund step: debits the seller's wallet and books the refund, once each",
+    timeoutSeconds: 15,
+    tables: { refunds: 'readWrite', wallets: 'readWrite', ledger: 'readWrite' },
+  }),
+  RefundAtPsp: fn({
+    id: 'RefundAtPsp',
+    entry: 'lambdas/refunds/refund-at-psp.ts',
+    description: 'Refund step: the refund at the PSP (Idempotency-Key: the refund id)',
+    timeoutSeconds: 30,
+    tables: { refunds: 'readWrite', wallets: 'readWrite', ledger: 'readWrite' },
+    psp: true,
+    answersTasksOf: ['refund'],
+  }),
+  AwaitRefund: fn({
+    id: 'AwaitRefund',
+    entry: 'lambdas/refunds/await-refund.ts',
+    description: 'Refund step (waitForTaskToken): keeps the task token of a refund pending at the PSP',
+    timeoutSeconds: 15,
+    tables: { refunds: 'readWrite' },
+    answersTasksOf: ['refund'],
+  }),
+  SettleRefund: fn({
+    id: 'SettleRefund',
+    entry: 'lambdas/refunds/settle-refund.ts',
+    description:
+      "Refund step: applies the PSP's state of the refund (failed: the booking reversed, the wallet restored)",
+    timeoutSeconds: 30,
+    tables: { refunds: 'readWrite', wallets: 'readWrite', ledger: 'readWrite' },
+    psp: true,
+    answersTasksOf: ['refund'],
+  }),
+  RefundJanitor: fn({
+    id: 'RefundJanitor',
+    entry: 'lambdas/ops/refund-janitor.ts',
+    description: "Scheduled: drives open refunds on with the workflow's steps and settles UNKNOWN ones from the PSP",
+    timeoutSeconds: 300,
+    tables: { refunds: 'readWrite', wallets: 'readWrite', ledger: 'readWrite' },
+    psp: true,
+    answersTasksOf: ['refund'],
+  }),
 } satisfies Record<string, FunctionSpec>;
 
 export type FunctionId = keyof typeof functions;
@@ -465,6 +538,28 @@ export const apiRoutes: RouteSpec[] = [
     scope: 'payouts:write',
   }),
   route({
+    method: 'POST',
+    path: '/v1/payments/{payment_id}/refunds',
+    functionId: 'CreateRefund',
+    authorized: true,
+    scope: 'refunds:write',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/refunds/{refund_id}',
+    functionId: 'GetRefund',
+    authorized: true,
+    scope: 'payments:read',
+  }),
+  route({ method: 'GET', path: '/v1/disputes', functionId: 'ListDisputes', authorized: true, scope: 'payments:read' }),
+  route({
+    method: 'GET',
+    path: '/v1/disputes/{dispute_id}',
+    functionId: 'GetDispute',
+    authorized: true,
+    scope: 'payments:read',
+  }),
+  route({
     method: 'GET',
     path: '/v1/payout-runs/{run_id}',
     functionId: 'GetPayoutRun',
@@ -488,6 +583,7 @@ export type ScheduleSpec = ScheduleBase & ({ rate: number; cron?: never } | { cr
 export const schedules: ScheduleSpec[] = [
   { functionId: 'Janitor', rate: 5, localIntervalEnvVar: 'JANITOR_INTERVAL_SECONDS' },
   { functionId: 'PayoutJanitor', rate: 5, localIntervalEnvVar: 'PAYOUT_JANITOR_INTERVAL_SECONDS' },
+  { functionId: 'RefundJanitor', rate: 5, localIntervalEnvVar: 'REFUND_JANITOR_INTERVAL_SECONDS' },
   // Daily at 06:00 UTC: the day's run pays what became available overnight.
   {
     functionId: 'PayoutRunScheduled',
@@ -519,7 +615,7 @@ export interface StateMachineSpec<Fn extends string = FunctionId> {
  * The names of the state machines. Declared apart from `stateMachines` (not `keyof typeof stateMachines`): the
  * functions name state machines and the machines' substitutions name functions, a type cycle TypeScript refuses.
  */
-export type StateMachineName = 'payIn' | 'payOut';
+export type StateMachineName = 'payIn' | 'payOut' | 'refund';
 
 export const stateMachines: Record<StateMachineName, StateMachineSpec> = {
   payIn: {
@@ -549,6 +645,18 @@ export const stateMachines: Record<StateMachineName, StateMachineSpec> = {
     },
     envVar: 'PAYOUT_STATE_MACHINE_ARN',
     failedExecutionsQueue: { id: 'FailedPayouts', envVar: 'FAILED_PAYOUTS_QUEUE_URL' },
+  },
+  refund: {
+    id: 'Refund',
+    file: 'state-machines/refund.asl.json',
+    substitutions: {
+      DebitAndBookFunctionArn: 'DebitAndBook',
+      RefundAtPspFunctionArn: 'RefundAtPsp',
+      AwaitRefundFunctionArn: 'AwaitRefund',
+      SettleRefundFunctionArn: 'SettleRefund',
+    },
+    envVar: 'REFUND_STATE_MACHINE_ARN',
+    failedExecutionsQueue: { id: 'FailedRefunds', envVar: 'FAILED_REFUNDS_QUEUE_URL' },
   },
 };
 

@@ -9,7 +9,9 @@
  * The pay-out's Transfer step has two points, for payouts whose seller starts with `fault_crash_<point>`:
  * `after-transfer` (once per payout, after the handler returned: the retry must not transfer twice) and
  * `before-transfer` (every invocation, before the handler: the process dies after the reserve, every time, so the
- * workflow gives up and the payout janitor must finish it).
+ * workflow gives up and the payout janitor must finish it). The refund's DebitAndBook step has `after-wallet-debit`
+ * (once per refund, after the handler returned), for refunds of orders whose seller starts with
+ * `fault_crash_after-wallet-debit`.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -20,11 +22,12 @@ import { TransientError } from '../src/core/errors';
 import { keys } from '../src/payin/payments-table';
 
 export type CrashPoint = 'after-wallet-write' | 'after-ledger-write';
-export type PayoutCrashPoint = 'after-transfer' | 'before-transfer';
+export type PayoutCrashPoint = 'after-transfer' | 'before-transfer' | 'after-wallet-debit';
 
-/** The pay-out functions that can crash, and where. */
+/** The pay-out and refund functions that can crash, and where. */
 export const PAYOUT_CRASH_POINTS: Partial<Record<FunctionId, PayoutCrashPoint[]>> = {
   Transfer: ['after-transfer', 'before-transfer'],
+  DebitAndBook: ['after-wallet-debit'],
 };
 
 /** The functions that can crash, and where: right after the write of their step. */
@@ -81,12 +84,13 @@ export const sellerFromPaymentsTable: SellerLookup = async (paymentId, paymentOr
 /** The seller of a payout (the pay-out steps' event carries the payout id). */
 export type PayoutSellerLookup = (payoutId: string) => Promise<string | undefined>;
 
-export const sellerFromPayoutsTable: PayoutSellerLookup = async (payoutId) => {
+export const sellerFromPayoutsTable: PayoutSellerLookup = async (id) => {
   const config = loadRuntimeConfig(process.env);
+  const refund = id.startsWith('rf_');
   const { Item } = await documentClient(config.region, config.endpoints.dynamodb).send(
     new GetCommand({
-      TableName: tableName(config, 'payouts'),
-      Key: { pk: `PAYOUT#${payoutId}`, sk: 'PAYOUT' },
+      TableName: tableName(config, refund ? 'refunds' : 'payouts'),
+      Key: refund ? { pk: `REFUND#${id}`, sk: 'REFUND' } : { pk: `PAYOUT#${id}`, sk: 'PAYOUT' },
       ProjectionExpression: 'seller_account',
       ConsistentRead: true,
     }),
@@ -172,7 +176,8 @@ function withPayoutCrashInjection(
   };
   return async (event, context) => {
     if (!enabled()) return handler(event, context);
-    const { payout_id: payoutId } = (event ?? {}) as Record<string, unknown>;
+    const { payout_id: payoutOf, refund_id: refundOf } = (event ?? {}) as Record<string, unknown>;
+    const payoutId = typeof payoutOf === 'string' ? payoutOf : refundOf;
     if (typeof payoutId !== 'string') return handler(event, context);
     const point = await crashingPoint(payoutId);
     if (point === 'before-transfer') {
@@ -181,9 +186,9 @@ function withPayoutCrashInjection(
     }
     const result = await handler(event, context);
     const key = `${point}:${payoutId}`;
-    if (point !== 'after-transfer' || crashed.has(key)) return result;
+    if ((point !== 'after-transfer' && point !== 'after-wallet-debit') || crashed.has(key)) return result;
     crashed.add(key);
-    process.stderr.write(`crash injection: ${id} crashes after the transfer of payout ${payoutId}\n`);
-    throw new TransientError(`injected crash after the transfer of payout ${payoutId} (${id})`);
+    process.stderr.write(`crash injection: ${id} crashes ${point} of ${payoutId}\n`);
+    throw new TransientError(`injected crash ${point} of ${payoutId} (${id})`);
   };
 }

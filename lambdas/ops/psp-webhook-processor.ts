@@ -12,6 +12,8 @@ import { applyPspEvent } from '../../src/payin/webhooks';
 import { payoutDeps } from '../../src/payout/deps';
 import { applyConnectEvent, isConnectEvent } from '../../src/payout/webhooks';
 import { MalformedPspEventError, parsePspEvent } from '../../src/psp/events';
+import { applyRefundEvent, isRefundEvent } from '../../src/refunds/webhooks';
+import { deps as refundDeps } from '../refunds/deps';
 
 const processor = new BatchProcessor(EventType.SQS);
 
@@ -34,6 +36,7 @@ async function record(item: SQSRecord): Promise<string> {
   try {
     // Connect events (accounts, balance, transfers, payouts) belong to the pay-out; the rest to the pay-in.
     if (isConnectEvent(event)) return await applyConnectEvent(payoutDeps(), event);
+    if (isRefundEvent(event)) return await applyRefundEvent(refundDeps(), event);
     return await applyPspEvent(stepDeps(), event);
   } catch (error) {
     logger.warn('PSP event failed, to be retried', {

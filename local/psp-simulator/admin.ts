@@ -17,9 +17,11 @@
 //   GET    /__admin/settings        POST {"store_500s": boolean,  (injected 500s stored under their key; default true)
 //                                         "availability_delay_seconds": N, "payout_in_transit_seconds": N,
 //                                         "payout_arrival_seconds": N,
-//                                         "fee_schedule": {"eur": {"percent": 2.9, "fixed": 30}, "default": {...}}}
-//                                   (merged; answers store_500s and the Connect settings that differ from the
-//                                   built-in defaults; GET /__admin/settings/connect shows all four)
+//                                         "fee_schedule": {"eur": {"percent": 2.9, "fixed": 30}, "default": {...}},
+//                                         "dispute_fee": {"eur": 1500, "default": 1500}}   (minor units)
+//                                   (merged; answers store_500s and the Connect settings and dispute fees that differ
+//                                   from the built-in defaults; GET /__admin/settings/connect shows the four Connect
+//                                   settings)
 //
 // Connect and money (the ground truth for tests):
 //   GET    /__admin/clock           {"now": <money clock, Unix s>, "offset_seconds": N}
@@ -48,18 +50,45 @@
 //   GET    /__admin/webhooks/deliveries[?event_id=...]
 //   POST   /__admin/webhooks/resend/:event_id    one more delivery: same id and body, freshly signed
 //   POST   /__admin/webhooks/send  {"event_id", "timestamp_offset_s"?, "secret"?, "tamper"?}  negative tests
+//
+// Refunds, disputes and platform funds (refunds.ts, disputes.ts):
+//   POST   /__admin/balance/topup   {"currency": "eur", "amount": 100000, "description"?: "..."}: available funds on
+//                                   the platform (a `topup` balance transaction, reporting_category topup); pending
+//                                   refunds it covers succeed at once; answers the balance transaction
+//   GET    /__admin/refunds[?payment_intent=pi_...][&charge=ch_...]   every refund, oldest first (ground truth)
+//   GET    /__admin/refunds/:id
+//   POST   /__admin/refunds/failures {"refund_failure_reason": "expired_or_canceled_card", "count"?: 1,
+//                                   "delay_seconds"?: 0}: the next `count` refunds stay pending (booked, pending_reason
+//                                   processing), then fail with that reason delay_seconds after their creation on the
+//                                   money clock (0: at the next sweep, request or clock advance); answers the plans
+//                                   not used up yet
+//   GET    /__admin/refunds/failures   the plans not used up yet        DELETE /__admin/refunds/failures (clears them)
+//   POST   /__admin/refunds/:id/fail {"failure_reason": "lost_or_stolen_card" | "expired_or_canceled_card" |
+//                                   "insufficient_funds" | "declined" | "merchant_request" | "unknown" | ...}: fails a
+//                                   pending or succeeded refund now (refund_failure transaction, refund.failed,
+//                                   refund.updated)
+//   GET    /__admin/disputes[?payment_intent=pi_...][&charge=ch_...]  every dispute, oldest first
+//   GET    /__admin/disputes/:id
+//   POST   /__admin/disputes        {"payment_intent": "pi_..." | "charge": "ch_...", "reason"?: "fraudulent" | ...,
+//                                   "amount"?: N}: opens a dispute (needs_response; amount and dispute fee withdrawn;
+//                                   charge.dispute.created, charge.dispute.funds_withdrawn)
+//   POST   /__admin/disputes/:id/close {"status": "won" | "lost"}: won reinstates the amount and the fee
+//                                   (charge.dispute.funds_reinstated), then charge.dispute.closed either way
 
+import type Stripe from 'stripe';
 import type { AccountAdminChanges } from './accounts';
 import { type FeeSchedule, FeeScheduleError } from './balance';
 import { isPayoutFailureCode, PAYOUT_FAILURE_CODES } from './bank-accounts';
 import type { ChargeLedger } from './charges';
 import type { CheckoutSessionService } from './checkout-sessions';
 import type { Connect } from './connect';
+import { DISPUTE_REASONS, type DisputeFeeSchedule, type DisputeReason, type DisputeService } from './disputes';
 import { StripeApiError } from './errors';
 import { AUTOMATIC, type EventStore } from './events';
 import { FaultConfigError, type FaultInjector } from './faults';
 import type { MoneyClock } from './money-clock';
 import type { PaymentIntentService } from './payment-intents';
+import { isRefundFailureReason, parseRefundFailurePlan, REFUND_FAILURE_REASONS, type RefundService } from './refunds';
 import { WebhookConfigError, type WebhookDispatcher } from './webhooks';
 
 /** Simulator settings that are neither faults nor webhooks. */
@@ -71,6 +100,8 @@ export interface SimulatorSettings {
   payout_in_transit_seconds?: number;
   payout_arrival_seconds?: number;
   fee_schedule?: FeeSchedule;
+  /** Dispute fees by currency (minor units), shown when they differ from the default (1500 for every currency). */
+  dispute_fee?: DisputeFeeSchedule;
 }
 
 const SETTING_NAMES = [
@@ -79,6 +110,7 @@ const SETTING_NAMES = [
   'payout_in_transit_seconds',
   'payout_arrival_seconds',
   'fee_schedule',
+  'dispute_fee',
 ] as const;
 
 const ACCOUNT_CHANGES = ['payouts_enabled', 'transfers_enabled', 'payout_failure_code', 'disabled_reason'];
@@ -92,9 +124,22 @@ export interface AdminTarget {
   webhooks: WebhookDispatcher;
   connect: Connect;
   clock: MoneyClock;
+  refunds: RefundService;
+  disputes: DisputeService;
   settings(): SimulatorSettings;
   /** Every Connect setting (GET /__admin/settings/connect). */
-  connectSettings(): Required<Omit<SimulatorSettings, 'store_500s'>>;
+  connectSettings(): Required<Omit<SimulatorSettings, 'store_500s' | 'dispute_fee'>>;
+  /** Adds available funds to the platform (validated: RangeError, or a StripeApiError for the currency). */
+  topUp(currency: string, amount: number): Stripe.BalanceTransaction;
+  /** Opens a dispute (StripeApiError when it cannot be). */
+  openDispute(opening: {
+    payment_intent?: string;
+    charge?: string;
+    reason?: DisputeReason;
+    amount?: number;
+  }): Stripe.Dispute;
+  /** The bank's decision on a dispute; what a won one gives back is applied at once. */
+  closeDispute(id: string, status: 'won' | 'lost'): Stripe.Dispute;
   /** Merges the given settings (all validated before any applies). */
   configure(settings: Partial<SimulatorSettings>): SimulatorSettings;
   /** Forgets everything (see PspSimulator.reset). */
@@ -276,6 +321,119 @@ const ROUTES: { path: string; methods: Record<string, Handler> }[] = [
     },
   },
   {
+    path: '/__admin/balance/topup',
+    methods: {
+      POST: async (sim, request) => {
+        const body = object(await request.json());
+        known(body, ['currency', 'amount']);
+        if (typeof body.currency !== 'string') throw new AdminError(400, 'currency is required (e.g. "eur").');
+        if (typeof body.amount !== 'number') throw new AdminError(400, 'amount must be an integer (minor units).');
+        return sim.topUp(body.currency, body.amount);
+      },
+    },
+  },
+  {
+    path: '/__admin/refunds',
+    methods: {
+      GET: (sim, { url }) => {
+        const paymentIntent = url.searchParams.get('payment_intent');
+        const charge = url.searchParams.get('charge');
+        return sim.refunds
+          .oldestFirst()
+          .filter(
+            (refund) =>
+              (paymentIntent === null || refund.payment_intent === paymentIntent) &&
+              (charge === null || refund.charge === charge),
+          );
+      },
+    },
+  },
+  {
+    path: '/__admin/refunds/failures',
+    methods: {
+      GET: (sim) => sim.refunds.plannedFailures(),
+      POST: async (sim, request) => sim.refunds.planFailures(parseRefundFailurePlan(await request.json())),
+      DELETE: (sim) => {
+        sim.refunds.clearPlannedFailures();
+        return sim.refunds.plannedFailures();
+      },
+    },
+  },
+  {
+    path: '/__admin/refunds/:id',
+    methods: { GET: (sim, _request, { id }) => sim.refunds.get(refundId(sim, id)) },
+  },
+  {
+    path: '/__admin/refunds/:id/fail',
+    methods: {
+      POST: async (sim, request, { id }) => {
+        const body = object(await request.json());
+        known(body, ['failure_reason']);
+        if (!isRefundFailureReason(body.failure_reason)) {
+          throw new AdminError(400, `failure_reason must be one of: ${REFUND_FAILURE_REASONS.join(', ')}.`);
+        }
+        const refund = sim.refunds.fail(refundId(sim, id), body.failure_reason, AUTOMATIC);
+        // The money given back may cover refunds waiting for funds.
+        sim.connect.applyDue();
+        return refund;
+      },
+    },
+  },
+  {
+    path: '/__admin/disputes',
+    methods: {
+      GET: (sim, { url }) => {
+        const paymentIntent = url.searchParams.get('payment_intent');
+        const charge = url.searchParams.get('charge');
+        return sim.disputes
+          .oldestFirst()
+          .filter(
+            (dispute) =>
+              (paymentIntent === null || dispute.payment_intent === paymentIntent) &&
+              (charge === null || dispute.charge === charge),
+          );
+      },
+      POST: async (sim, request) => {
+        const body = object(await request.json());
+        known(body, ['payment_intent', 'charge', 'reason', 'amount']);
+        for (const name of ['payment_intent', 'charge'] as const) {
+          if (body[name] !== undefined && typeof body[name] !== 'string') {
+            throw new AdminError(400, `${name} must be a string.`);
+          }
+        }
+        if (body.payment_intent === undefined && body.charge === undefined) {
+          throw new AdminError(400, 'payment_intent (or charge) is required.');
+        }
+        const reason = body.reason ?? 'fraudulent';
+        if (typeof reason !== 'string' || !(DISPUTE_REASONS as readonly string[]).includes(reason)) {
+          throw new AdminError(400, `reason must be one of: ${DISPUTE_REASONS.join(', ')}.`);
+        }
+        if (body.amount !== undefined && (typeof body.amount !== 'number' || !Number.isInteger(body.amount))) {
+          throw new AdminError(400, 'amount must be an integer (minor units).');
+        }
+        return sim.openDispute({
+          ...(body.payment_intent !== undefined && { payment_intent: body.payment_intent as string }),
+          ...(body.charge !== undefined && { charge: body.charge as string }),
+          reason: reason as DisputeReason,
+          ...(body.amount !== undefined && { amount: body.amount as number }),
+        });
+      },
+    },
+  },
+  {
+    path: '/__admin/disputes/:id',
+    methods: { GET: (sim, _request, { id }) => sim.disputes.get(disputeId(sim, id)) },
+  },
+  {
+    path: '/__admin/disputes/:id/close',
+    methods: {
+      POST: async (sim, request, { id }) => {
+        const status = field(await request.json(), 'status', ['won', 'lost'] as const);
+        return sim.closeDispute(disputeId(sim, id), status);
+      },
+    },
+  },
+  {
     path: '/__admin/reset',
     methods: {
       POST: (sim) => {
@@ -452,6 +610,23 @@ function readAccountChanges(input: unknown): AccountAdminChanges {
     changes.disabled_reason = reason;
   }
   return changes;
+}
+
+function refundId(sim: AdminTarget, id: string | undefined): string {
+  if (!id || !sim.refunds.has(id)) throw new AdminError(404, `No such refund: '${id ?? ''}'`);
+  return id;
+}
+
+function disputeId(sim: AdminTarget, id: string | undefined): string {
+  if (!id || !sim.disputes.has(id)) throw new AdminError(404, `No such dispute: '${id ?? ''}'`);
+  return id;
+}
+
+/** Refuses fields other than `names`. */
+function known(body: Record<string, unknown>, names: string[]): void {
+  for (const name of Object.keys(body)) {
+    if (!names.includes(name)) throw new AdminError(400, `Unknown field '${name}' (known: ${names.join(', ')}).`);
+  }
 }
 
 function intentId(sim: AdminTarget, id: string | undefined): string {

@@ -9,16 +9,19 @@
 //   charge             charge               a captured card payment on the platform (fee: Stripe's processing fee)
 //   payment            charge               funds a connected account received from a transfer (source py_...)
 //   payment_refund     refund               a transfer reversal taking them back (source pyr_...)
-//   refund             refund               a refund (negative)
-//   refund_failure     refund_failure       a failed refund returning the money
-//   adjustment         dispute / dispute_reversal / other_adjustment (given by the caller)
+//   refund             refund               a refund (negative; fee 0: Stripe keeps the charge's processing fee)
+//   refund_failure     refund_failure       a failed (or canceled) refund returning the money
+//   adjustment         dispute / dispute_reversal / other_adjustment (given by the caller): a dispute's withdrawal
+//                                           (-amount, the dispute fee in fee/fee_details) and its reinstatement
+//                                           (+amount, the fee given back as a negative fee)
 //   transfer           transfer             money sent to a connected account (negative, platform)
 //   transfer_refund    transfer_reversal    money taken back from it by a transfer reversal (positive, platform;
 //                                           Stripe has no `transfer_reversal` type, only the reporting category)
 //   payout             payout               money sent to a bank account (negative)
 //   payout_failure     payout_reversal      a failed payout returning the money
 //   payout_cancel      payout_reversal      a canceled payout returning the money
-//   stripe_fee         fee                  a fee Stripe charges on its own (e.g. a dispute fee)
+//   stripe_fee         fee                  a fee Stripe charges on its own
+//   topup              topup                funds added to the platform's balance (available at once)
 //
 // Debits (transfers, payouts, refunds) are available at once: they leave the available balance when they are made.
 
@@ -37,6 +40,7 @@ export const BALANCE_TRANSACTION_TYPES = [
   'refund',
   'refund_failure',
   'stripe_fee',
+  'topup',
   'transfer',
   'transfer_refund',
 ] as const;
@@ -54,6 +58,7 @@ export const DEFAULT_REPORTING_CATEGORY: Record<BalanceTransactionType, string> 
   refund: 'refund',
   refund_failure: 'refund_failure',
   stripe_fee: 'fee',
+  topup: 'topup',
   transfer: 'transfer',
   transfer_refund: 'transfer_reversal',
 };
@@ -120,7 +125,10 @@ export interface NewBalanceTransaction {
   currency: string;
   source: string | null;
   description?: string | null;
-  /** Stripe's fee on this transaction (a positive number), itemized in fee_details as a stripe_fee. */
+  /**
+   * Stripe's fee on this transaction, itemized in fee_details as a stripe_fee: positive when Stripe takes it, negative
+   * when it gives it back (a won dispute's fee).
+   */
   fee?: number;
   feeDescription?: string;
   /** Default: the type's (DEFAULT_REPORTING_CATEGORY). */

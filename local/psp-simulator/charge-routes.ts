@@ -2,10 +2,14 @@
 // attempt a confirmation made, declines included, as Stripe Charge objects. Their ids are the ledger's, the ones
 // PaymentIntents show as `latest_charge` and declines as `last_payment_error.charge`.
 //
-//   GET /v1/charges/:id                       expand: payment_intent, balance_transaction
+//   GET /v1/charges/:id                       expand: payment_intent, balance_transaction, refunds
 //   GET /v1/charges[?payment_intent=pi_...]   newest first, with created, customer, transfer_group, limit and
 //                                             the starting_after / ending_before cursors; expand:
-//                                             data.payment_intent, data.balance_transaction
+//                                             data.payment_intent, data.balance_transaction, data.refunds
+//
+// Refunds (refunds.ts) show in `amount_refunded` (pending and succeeded ones, plus what a partial capture or a
+// release left uncaptured) and `refunded` (all of it); `refunds`, the charge's refunds newest first, is included only
+// when expanded, as on Stripe since API version 2022-11-15. A dispute (disputes.ts) sets `disputed`.
 //
 // A captured charge names the platform balance transaction of its funds (`balance_transaction`, balance.ts); an
 // uncaptured or declined one has none (null), as on Stripe. What the simulator does not model is rendered as Stripe
@@ -22,7 +26,9 @@ import type { PaymentIntentService } from './payment-intents';
 import type { PaymentMethodStore } from './payment-methods';
 
 const COLLECTION_URL = '/v1/charges';
-const EXPANDABLE = ['payment_intent', 'balance_transaction'];
+const EXPANDABLE = ['payment_intent', 'balance_transaction', 'refunds'];
+/** Embedded lists show this many items, as Stripe's do. */
+const EMBEDDED_LIST_SIZE = 10;
 /** The statement descriptor of the simulated account. */
 const ACCOUNT_DESCRIPTOR = 'PSP SIMULATOR';
 /** Radar's score for a test charge with nothing unusual about it. */
@@ -34,6 +40,16 @@ export interface ChargeSources {
   methods: PaymentMethodStore;
   /** A platform balance transaction, for `expand: balance_transaction`. */
   balanceTransaction?: (id: string) => Stripe.BalanceTransaction | undefined;
+  /** What happened to charges after the payment: refunds and disputes (none when absent). */
+  aftermath?: ChargeAftermath;
+}
+
+export interface ChargeAftermath {
+  /** What the charge's refunds take back (pending and succeeded ones). */
+  refundedAmount(chargeId: string): number;
+  /** The charge's refunds, newest first. */
+  refundsOf(chargeId: string): Stripe.Refund[];
+  disputed(chargeId: string): boolean;
 }
 
 export function chargeRoutes(sources: ChargeSources): Route[] {
@@ -91,7 +107,8 @@ export function renderCharge(record: ChargeRecord, sources: ChargeSources): Stri
   const succeeded = record.status === 'succeeded';
   const failure = succeeded ? undefined : sources.charges.failure(record.id);
   // A released authorization is refunded in full; a partial capture refunds the rest of the authorization.
-  const amountRefunded = record.refunded || record.captured ? record.amount - record.amount_captured : 0;
+  const uncaptured = record.refunded || record.captured ? record.amount - record.amount_captured : 0;
+  const amountRefunded = uncaptured + (sources.aftermath?.refundedAmount(record.id) ?? 0);
   const suffix = intent?.statement_descriptor_suffix ?? null;
   const descriptor =
     intent?.statement_descriptor ?? (suffix ? `${ACCOUNT_DESCRIPTOR}* ${suffix}`.slice(0, 22) : ACCOUNT_DESCRIPTOR);
@@ -120,7 +137,7 @@ export function renderCharge(record: ChargeRecord, sources: ChargeSources): Stri
     currency: record.currency,
     customer: typeof intent?.customer === 'string' ? intent.customer : null,
     description: intent?.description ?? null,
-    disputed: false,
+    disputed: sources.aftermath?.disputed(record.id) ?? false,
     failure_balance_transaction: null,
     failure_code: record.failure_code,
     failure_message: succeeded ? null : (failure?.message ?? 'Your card was declined.'),
@@ -136,7 +153,7 @@ export function renderCharge(record: ChargeRecord, sources: ChargeSources): Stri
     receipt_email: intent?.receipt_email ?? null,
     receipt_number: null,
     receipt_url: null,
-    refunded: record.refunded,
+    refunded: record.refunded || (succeeded && amountRefunded >= record.amount),
     review: null,
     shipping: null,
     source: null,
@@ -226,6 +243,15 @@ function expanded(charge: Stripe.Charge, expand: string[], sources: ChargeSource
   if (expand.includes('balance_transaction') && typeof charge.balance_transaction === 'string') {
     const txn = sources.balanceTransaction?.(charge.balance_transaction);
     if (txn) charge.balance_transaction = txn;
+  }
+  if (expand.includes('refunds')) {
+    const refunds = sources.aftermath?.refundsOf(charge.id) ?? [];
+    charge.refunds = {
+      object: 'list',
+      data: refunds.slice(0, EMBEDDED_LIST_SIZE),
+      has_more: refunds.length > EMBEDDED_LIST_SIZE,
+      url: `${COLLECTION_URL}/${charge.id}/refunds`,
+    } as Stripe.ApiList<Stripe.Refund>;
   }
   return charge;
 }

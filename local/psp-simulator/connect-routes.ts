@@ -450,7 +450,7 @@ function connectedAccount(request: ApiRequest): string {
 }
 
 /** Validates `expand[]` against what the endpoint can expand; returns the paths without the list prefix. */
-function rejectExpand(params: FormObject, expandable: readonly string[], prefix = ''): string[] {
+export function rejectExpand(params: FormObject, expandable: readonly string[], prefix = ''): string[] {
   return readExpand(params).map((path) => {
     const property = path.startsWith(prefix) ? path.slice(prefix.length) : path;
     if (!expandable.includes(property)) {

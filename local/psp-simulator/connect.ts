@@ -9,12 +9,17 @@
 //   /__admin/clock/advance). Funds becoming available emit `balance.available` (the Balance as it then is; with
 //   `account` for a connected account), one per account and due time; events of a transition are dated when it was
 //   due.
+// - Other services moving the platform's money (refunds.ts) register their own due transitions (MoneyMovements):
+//   applied in the same time order, after funds and payouts due at the same second, and told whenever the platform's
+//   balance may have grown (funds available, a top-up, money given back) so that what waits for funds proceeds.
+// - A top-up (admin) adds available funds to the platform: a `topup` balance transaction (source tu_...).
 
 import type Stripe from 'stripe';
 import { AccountService } from './accounts';
 import { BalanceLedger, DEFAULT_FEE_SCHEDULE, type FeeSchedule, stripeFee } from './balance';
 import type { ChargeChange, ChargeLedger, ChargeRecord } from './charges';
 import { AUTOMATIC, type EventStore } from './events';
+import { newId } from './ids';
 import type { MoneyClock, MoneyClockView } from './money-clock';
 import { DEFAULT_PAYOUT_ARRIVAL_SECONDS, DEFAULT_PAYOUT_IN_TRANSIT_SECONDS, PayoutService } from './payouts';
 import { TransferService } from './transfers';
@@ -52,6 +57,16 @@ export function assertDelay(name: string, value: unknown): asserts value is numb
   }
 }
 
+/** Due transitions of another service on the money clock (see the header). */
+export interface MoneyMovements {
+  /** The earliest transition due at `now`, if any. */
+  nextDue(now: number): number | undefined;
+  /** Applies the transitions due at `time`. */
+  advance(time: number): void;
+  /** The platform's balance may have grown at `time`: proceed with what waits for funds. */
+  fundsChanged(time: number): void;
+}
+
 export interface ConnectDependencies {
   clock: MoneyClock;
   events: EventStore;
@@ -69,6 +84,7 @@ export class Connect {
   readonly accounts: AccountService;
   readonly transfers: TransferService;
   readonly payouts: PayoutService;
+  private readonly movements: MoneyMovements[] = [];
 
   constructor(private readonly deps: ConnectDependencies) {
     const { clock, events } = deps;
@@ -97,6 +113,25 @@ export class Connect {
     this.deps.charges.setBalanceTransaction(record.id, txn.id);
   }
 
+  /** Registers another service's due transitions (applied by applyDue). */
+  register(movements: MoneyMovements): void {
+    this.movements.push(movements);
+  }
+
+  /** Adds available funds to the platform's balance (a `topup` balance transaction), then applies what they allow. */
+  topUp(currency: string, amount: number, description: string | null = null): Stripe.BalanceTransaction {
+    const txn = this.ledger.record({
+      account: null,
+      type: 'topup',
+      amount,
+      currency,
+      source: newId('tu'),
+      description: description ?? 'Top-up (PSP simulator)',
+    });
+    this.applyDue();
+    return txn;
+  }
+
   /** The Balance of the platform (null) or of a connected account. */
   balance(account: string | null): Stripe.Balance {
     const fallback = account === null ? PLATFORM_CURRENCY : this.accounts.defaultCurrency(account);
@@ -110,24 +145,42 @@ export class Connect {
     return this.deps.clock.view();
   }
 
-  /** Applies every due transition in time order (funds before payouts at the same second). */
+  /**
+   * Applies every due transition in time order (funds, then payouts, then the registered movements at the same
+   * second). What waits for funds is first given the balance as it is now (a top-up or money given back since).
+   */
   applyDue(): void {
     const now = this.deps.clock.now();
+    this.fundsChanged(now);
     for (;;) {
       const funds = this.ledger.nextDue(now);
       const payouts = this.payouts.nextDue(now);
-      if (funds === undefined && payouts === undefined) return;
-      if (funds !== undefined && (payouts === undefined || funds <= payouts)) {
+      let other: { movements: MoneyMovements; due: number } | undefined;
+      for (const movements of this.movements) {
+        const due = movements.nextDue(now);
+        if (due !== undefined && (other === undefined || due < other.due)) other = { movements, due };
+      }
+      const next = Math.min(funds ?? Infinity, payouts ?? Infinity, other?.due ?? Infinity);
+      if (next === Infinity) return;
+      if (funds === next) {
         for (const account of this.ledger.settle(funds)) {
           this.deps.events.emit('balance.available', this.balance(account), AUTOMATIC, {
             ...(account !== null && { account }),
             created: funds,
           });
         }
-      } else if (payouts !== undefined) {
+        this.fundsChanged(funds);
+      } else if (payouts === next) {
         this.payouts.advance(payouts, AUTOMATIC);
+      } else if (other !== undefined) {
+        other.movements.advance(other.due);
+        this.fundsChanged(other.due);
       }
     }
+  }
+
+  private fundsChanged(time: number): void {
+    for (const movements of this.movements) movements.fundsChanged(time);
   }
 
   /** What a captured charge can fund (transfers with source_transaction). */

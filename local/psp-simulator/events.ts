@@ -4,7 +4,10 @@
 // The simulator emits (lifecycle-events.ts decides which, in Stripe's order for one change):
 //   payment_intent.{created, requires_action, processing, amount_capturable_updated, succeeded, payment_failed,
 //     canceled}
-//   charge.{succeeded, failed, captured, refunded}   (refunded: an uncaptured charge released by a cancel)
+//   charge.{succeeded, failed, captured, refunded}   (refunded: an uncaptured charge released by a cancel, or a
+//     refund that succeeded)
+//   refund.{created, updated, failed}   (refunds.ts)
+//   charge.dispute.{created, funds_withdrawn, updated, funds_reinstated, closed}   (disputes.ts)
 //   checkout.session.{completed, expired, async_payment_succeeded, async_payment_failed} (the async ones once the
 //     Checkout Session service reports them for a payment that was `processing`)
 //   account.updated, balance.available, transfer.{created, updated, reversed},
@@ -50,6 +53,14 @@ export type EmittedEventType =
   | 'charge.failed'
   | 'charge.captured'
   | 'charge.refunded'
+  | 'refund.created'
+  | 'refund.updated'
+  | 'refund.failed'
+  | 'charge.dispute.created'
+  | 'charge.dispute.funds_withdrawn'
+  | 'charge.dispute.updated'
+  | 'charge.dispute.funds_reinstated'
+  | 'charge.dispute.closed'
   | 'checkout.session.completed'
   | 'checkout.session.expired'
   | 'checkout.session.async_payment_succeeded'

@@ -14,6 +14,9 @@
 //
 // `payment_intent.created` is reported by PaymentIntentService.create once the intent is stored, before a
 // confirmation (so the event holds the intent as created); it is emitted once per intent.
+//
+// Refunds and disputes emit their own events (refund.*, charge.refunded of a refund, charge.dispute.*): refunds.ts,
+// disputes.ts.
 
 import type Stripe from 'stripe';
 import type { ChargeChange, ChargeLedger, ChargeRecord } from './charges';

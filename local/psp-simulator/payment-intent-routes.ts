@@ -2,7 +2,7 @@
 
 import type Stripe from 'stripe';
 import { type ApiRequest, type Execute, ok, type Route } from './api';
-import { type ChargeSources, renderCharge } from './charge-routes';
+import { type ChargeAftermath, type ChargeSources, renderCharge } from './charge-routes';
 import { assertChargeableAmount, normalizeCurrency } from './currencies';
 import { invalidRequest, resourceMissing } from './errors';
 import type { EventOrigin } from './events';
@@ -52,6 +52,8 @@ export interface PaymentIntentRouteOptions {
   searchLagMs?: number;
   /** A platform balance transaction, for `expand: latest_charge.balance_transaction`. */
   balanceTransaction?: (id: string) => Stripe.BalanceTransaction | undefined;
+  /** Refunds and disputes, for `expand: latest_charge` (amount_refunded, refunded, disputed). */
+  aftermath?: ChargeAftermath;
 }
 
 // Stripe's confirm parameters, also taken by create (with confirm=true where Stripe says so).

@@ -9,6 +9,8 @@
 //   /v1/events, /v1/events/:id      the events of every state change (events.ts, lifecycle-events.ts)
 //   /v1/accounts..., /v1/account, /v1/account_links    Connect accounts and onboarding links (account-routes.ts)
 //   /v1/balance, /v1/balance_transactions..., /v1/transfers..., /v1/payouts...   money (connect-routes.ts)
+//   /v1/refunds..., /v1/charges/:id/refunds   create, retrieve, list, update, cancel refunds (refund-routes.ts)
+//   /v1/disputes...                 retrieve, list, update (evidence, metadata), close (dispute-routes.ts)
 //   /pay/:session_id[/3ds], /3ds/:payment_intent   the hosted payment page and 3-D Secure (hosted-page.ts)
 //   /connect/onboarding/:token      the hosted Connect onboarding page of an Account Link (onboarding-page.ts)
 //   /__admin/...                    ground truth, faults, settings, pending payments, webhooks, the money clock,
@@ -17,10 +19,13 @@
 // Connect (connect.ts): every captured charge books a platform balance transaction (Stripe's fee from
 // `feeSchedule`, pending until `availabilityDelaySeconds` later); transfers move available funds to connected
 // accounts; payouts of connected accounts go pending -> in_transit -> paid (or failed, decided by the bank's test
-// number or the admin). Money moves on the money clock (money-clock.ts): the simulator's clock plus an offset that
-// POST /__admin/clock/advance moves forward, applying every due transition in time order; a sweep applies them as
-// they fall due (every `moneySweepMs`), and so does every request before it runs. Webhook signatures, idempotency
-// expiry, search lag and Checkout Session / Account Link expiry keep the simulator's clock.
+// number or the admin). Refunds (refunds.ts) draw on the platform's available balance, waiting `pending` while it is
+// short, and may fail on request (admin); disputes (disputes.ts), opened by the admin, withdraw the disputed amount
+// and a dispute fee (`disputeFees`) and reinstate both when won. The admin can top up the platform's balance.
+// Money moves on the money clock (money-clock.ts): the simulator's clock plus an offset that POST
+// /__admin/clock/advance moves forward, applying every due transition in time order; a sweep applies them as they
+// fall due (every `moneySweepMs`), and so does every request before it runs. Webhook signatures, idempotency expiry,
+// search lag and Checkout Session / Account Link expiry keep the simulator's clock.
 //
 // `Stripe-Account: acct_...` makes a request act for that connected account (balance, balance transactions,
 // payouts, events, the account itself); an unknown account is Stripe's 403 `account_invalid`; endpoints that do not
@@ -53,7 +58,8 @@
 //   _lostx<N> | _timeoutx<N> (+always)    executes and stores, then the connection is dropped (at once / after
 //                                         hangMs)
 // Rates: error500_rate, charged500_rate, edge_rate, ratelimit_rate, lost_rate, timeout_rate, latency_ms, seed. They
-// apply to every API request (Connect endpoints included).
+// apply to every API request (Connect, refund and dispute endpoints included). Token faults read `payment_method`, so
+// they do not apply to refunds: target them with POST /__admin/faults/next (e.g. {"path": "/v1/refunds"}).
 // Targeted, for exactly the next N requests to one endpoint (POST /__admin/faults/next):
 //   {"path": "/v1/transfers", "method": "POST", "fault": "lost" | "timeout" | "error500" | "charged500" | "ratelimit"
 //    | "edge502" | "edge503" | "latency", "count": 1, "latency_ms"?: N}   (same semantics as the token faults;
@@ -73,12 +79,21 @@ import { type ApiRequest, type ApiResponse, type HttpMethod, matchRoute, type Ro
 import { authenticate, maskKey } from './auth';
 import { type BalanceTransactionView, type FeeSchedule, parseFeeSchedule } from './balance';
 import type { PayoutFailureCode } from './bank-accounts';
-import { chargeRoutes, renderCharge } from './charge-routes';
+import { type ChargeAftermath, chargeRoutes, renderCharge } from './charge-routes';
 import { ChargeLedger, type ChargeRecord } from './charges';
 import { checkoutSessionRoutes, DEFAULT_MIN_EXPIRY_S } from './checkout-session-routes';
 import { CheckoutSessionService } from './checkout-sessions';
 import { assertDelay, Connect, type ConnectSettings, defaultConnectSettings } from './connect';
 import { connectRoutes } from './connect-routes';
+import { normalizeCurrency } from './currencies';
+import { disputeRoutes } from './dispute-routes';
+import {
+  DEFAULT_DISPUTE_FEES,
+  type DisputeFeeSchedule,
+  type DisputeReason,
+  DisputeService,
+  parseDisputeFees,
+} from './disputes';
 import {
   edgeErrorPage,
   errorEnvelope,
@@ -115,6 +130,8 @@ import {
 } from './payment-intents';
 import { isTestToken, PaymentMethodStore } from './payment-methods';
 import type { PayoutView } from './payouts';
+import { refundRoutes } from './refund-routes';
+import { parseRefundFailurePlan, type RefundFailurePlan, type RefundFailureReason, RefundService } from './refunds';
 import { ACCOUNT_API_VERSION } from './versions';
 import {
   assertApiVersion,
@@ -187,6 +204,21 @@ export interface PspSimulatorOptions {
   feeSchedule?: FeeSchedule;
   /** How often due money movements (funds becoming available, payouts progressing) are applied (default 1000 ms). */
   moneySweepMs?: number;
+  /**
+   * The dispute fee in minor units by lowercase currency, with `default` for the others (default `{ default: 1500 }`;
+   * admin: POST /__admin/settings {"dispute_fee": {...}}); restored by reset().
+   */
+  disputeFees?: DisputeFeeSchedule;
+}
+
+/** What POST /__admin/disputes takes: the disputed payment (an intent's latest charge, or a charge). */
+export interface DisputeOpening {
+  payment_intent?: string;
+  charge?: string;
+  /** Default fraudulent. */
+  reason?: DisputeReason;
+  /** Default: the captured amount. */
+  amount?: number;
 }
 
 /** What tests may change on a connected account (as POST /__admin/accounts/:id). */
@@ -274,11 +306,28 @@ export interface PspSimulator {
   connectSettings(): ConnectSettings;
   /** Merges settings (validated; throws RangeError or FeeScheduleError); applies to what happens next. */
   setConnectSettings(settings: Partial<ConnectSettings>): ConnectSettings;
+  /** Every refund, oldest first. */
+  refunds(): Stripe.Refund[];
+  /** Fails a refund now: a pending or a succeeded one (Stripe may fail one days later). */
+  failRefund(id: string, reason: RefundFailureReason): Stripe.Refund;
+  /** The next refunds fail (as POST /__admin/refunds/failures); returns the plans not used up yet. */
+  planRefundFailures(
+    plan: Pick<RefundFailurePlan, 'refund_failure_reason'> & Partial<RefundFailurePlan>,
+  ): RefundFailurePlan[];
+  /** Adds available funds to the platform's balance (a `topup` balance transaction). */
+  topUp(currency: string, amount: number): Stripe.BalanceTransaction;
+  /** Every dispute, oldest first. */
+  disputes(): Stripe.Dispute[];
+  /** Opens a dispute as the cardholder's bank would (as POST /__admin/disputes). */
+  openDispute(opening: DisputeOpening): Stripe.Dispute;
+  /** The bank's decision on a dispute (as POST /__admin/disputes/:id/close). */
+  closeDispute(id: string, status: 'won' | 'lost'): Stripe.Dispute;
   /**
    * Forgets everything: intents, payment methods, charges, sessions, events, idempotency keys, fault
    * config, targeted faults, log and counters, pending webhook deliveries and their log, accounts, Account Links,
-   * balances and balance transactions, transfers, payouts, the money clock's offset (endpoint, behaviour,
-   * store500s and the Connect settings back to the startup options).
+   * balances and balance transactions, transfers, payouts, refunds and their failure plans, disputes, the money
+   * clock's offset (endpoint, behaviour, store500s, the Connect settings and the dispute fees back to the startup
+   * options).
    */
   reset(): void;
 }
@@ -297,6 +346,8 @@ interface State {
   events: EventStore;
   clock: MoneyClock;
   connect: Connect;
+  refunds: RefundService;
+  disputes: DisputeService;
 }
 
 interface Simulator extends State {
@@ -318,6 +369,9 @@ interface Simulator extends State {
   /** Timing and fees of money movements; `initialConnectSettings` is what reset() restores. */
   connectSettings: ConnectSettings;
   initialConnectSettings: ConnectSettings;
+  /** The dispute fees; `initialDisputeFees` is what reset() restores. */
+  disputeFees: DisputeFeeSchedule;
+  initialDisputeFees: DisputeFeeSchedule;
 }
 
 interface Outgoing {
@@ -425,8 +479,48 @@ export async function startPspSimulator(
       sim.connectSettings = validConnectSettings({ ...sim.connectSettings, ...settings });
       return structuredClone(sim.connectSettings);
     },
+    refunds: () => sim.refunds.oldestFirst(),
+    failRefund: (id, reason) => {
+      const refund = sim.refunds.fail(id, reason, AUTOMATIC);
+      sim.connect.applyDue();
+      return refund;
+    },
+    planRefundFailures: (plan) => sim.refunds.planFailures(parseRefundFailurePlan(plan)),
+    topUp: (currency, amount) => topUp(sim, currency, amount),
+    disputes: () => sim.disputes.oldestFirst(),
+    openDispute: (opening) => openDispute(sim, opening),
+    closeDispute: (id, status) => closeDispute(sim, id, status),
     reset: () => reset(sim),
   };
+}
+
+/** Stripe's ceiling on an amount (99,999,999 minor units). */
+const MAX_AMOUNT = 99_999_999;
+
+function topUp(sim: Simulator, currency: string, amount: number): Stripe.BalanceTransaction {
+  if (!Number.isInteger(amount) || amount < 1 || amount > MAX_AMOUNT) {
+    throw new RangeError(`amount must be an integer from 1 to ${MAX_AMOUNT} (minor units).`);
+  }
+  return sim.connect.topUp(normalizeCurrency(currency), amount);
+}
+
+function openDispute(sim: Simulator, opening: DisputeOpening): Stripe.Dispute {
+  return sim.disputes.open(
+    {
+      ...(opening.charge !== undefined && { charge: opening.charge }),
+      ...(opening.payment_intent !== undefined && { paymentIntent: opening.payment_intent }),
+      reason: opening.reason ?? 'fraudulent',
+      ...(opening.amount !== undefined && { amount: opening.amount }),
+    },
+    AUTOMATIC,
+  );
+}
+
+/** A won dispute gives money back: what waits for funds (pending refunds) proceeds at once. */
+function closeDispute(sim: Simulator, id: string, status: 'won' | 'lost'): Stripe.Dispute {
+  const dispute = sim.disputes.close(id, status, AUTOMATIC);
+  sim.connect.applyDue();
+  return dispute;
 }
 
 /** Applies due money movements; never throws (a sweep or a request must not fail for it). */
@@ -475,6 +569,7 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
     payoutArrivalSeconds: opts.payoutArrivalSeconds ?? defaults.payoutArrivalSeconds,
     feeSchedule: opts.feeSchedule ?? defaults.feeSchedule,
   });
+  const disputeFees = parseDisputeFees(opts.disputeFees ?? DEFAULT_DISPUTE_FEES);
   const moneySweepMs = opts.moneySweepMs ?? 1000;
   if (!Number.isInteger(moneySweepMs) || moneySweepMs < 1) {
     throw new Error(`moneySweepMs must be a positive integer: ${moneySweepMs}`);
@@ -494,6 +589,8 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
     timers: new Set(),
     connectSettings,
     initialConnectSettings: structuredClone(connectSettings),
+    disputeFees,
+    initialDisputeFees: structuredClone(disputeFees),
   } as Omit<Simulator, keyof State | 'webhooks'> as Simulator;
   sim.webhooks = new WebhookDispatcher(
     endpoint,
@@ -537,6 +634,8 @@ function createState(sim: Simulator): State {
   };
   // The search index lags on the simulator's clock, so tests moving time move it too.
   const intents = new PaymentIntentService(methods, charges, nowSeconds, hooks, sim.now);
+  const describeCharge = (record: ChargeRecord) =>
+    intents.has(record.payment_intent) ? (intents.get(record.payment_intent).description ?? null) : null;
   connect = new Connect({
     clock,
     events,
@@ -544,12 +643,52 @@ function createState(sim: Simulator): State {
     settings: () => sim.connectSettings,
     nowSeconds,
     publicUrl: () => sim.publicUrl,
-    describeCharge: (record) =>
-      intents.has(record.payment_intent) ? (intents.get(record.payment_intent).description ?? null) : null,
+    describeCharge,
   });
   const ledger = connect.ledger;
   const balanceTransaction = (id: string) => ledger.get(null, id);
-  const chargeSources = { charges, intents, methods, balanceTransaction };
+  const latestCharge = (paymentIntent: string): string | null | undefined => {
+    if (!intents.has(paymentIntent)) return undefined;
+    const latest = intents.get(paymentIntent).latest_charge;
+    return typeof latest === 'string' ? latest : (latest?.id ?? null);
+  };
+  const disputes = new DisputeService({
+    ledger,
+    clock,
+    events,
+    charges,
+    fees: () => sim.disputeFees,
+    latestCharge,
+    cardBrand: (record) => methods.get(record.payment_method)?.object.card?.brand ?? null,
+    // Constructed below; called only once a dispute opens.
+    opened: (chargeId, origin) => refunds.disputeOpened(chargeId, origin),
+  });
+  const refunds = new RefundService({
+    ledger,
+    clock,
+    events,
+    charges,
+    latestCharge,
+    renderCharge: (id) => renderCharge(charges.get(id) as ChargeRecord, chargeSources),
+    customerOf: (record) => {
+      const customer = intents.has(record.payment_intent) ? intents.get(record.payment_intent).customer : null;
+      return typeof customer === 'string' ? customer : (customer?.id ?? null);
+    },
+    describeCharge,
+    blockedByDispute: (id) => disputes.blocksRefund(id),
+  });
+  connect.register(refunds);
+  const aftermath: ChargeAftermath = {
+    refundedAmount: (id) => refunds.refundedAmount(id),
+    refundsOf: (id) => refunds.refundsOf(id),
+    disputed: (id) => disputes.forCharge(id) !== undefined,
+  };
+  const chargeSources = { charges, intents, methods, balanceTransaction, aftermath };
+  const chargeObject = (id: string) => {
+    const record = charges.get(id);
+    return record && renderCharge(record, chargeSources);
+  };
+  const intentObject = (id: string) => (intents.has(id) ? structuredClone(intents.get(id)) : undefined);
   lifecycle = new LifecycleEvents(events, charges, (record) => renderCharge(record, chargeSources));
   sessions = new CheckoutSessionService(intents, nowSeconds, {
     changed: (type, session, origin) => events.emit(type, session, origin),
@@ -557,8 +696,16 @@ function createState(sim: Simulator): State {
   });
   return {
     routes: [
-      ...paymentIntentRoutes(intents, methods, { searchLagMs: sim.searchLagMs, balanceTransaction }),
+      ...paymentIntentRoutes(intents, methods, { searchLagMs: sim.searchLagMs, balanceTransaction, aftermath }),
       ...chargeRoutes(chargeSources),
+      ...refundRoutes({
+        refunds,
+        renderCharge: chargeObject,
+        paymentIntent: intentObject,
+        balanceTransaction,
+        hasCharge: (id) => charges.get(id) !== undefined,
+      }),
+      ...disputeRoutes({ disputes, renderCharge: chargeObject, paymentIntent: intentObject }),
       ...checkoutSessionRoutes(sessions, intents, { nowSeconds, minExpirySeconds: sim.minExpirySeconds }),
       ...eventRoutes(events),
       ...accountRoutes(connect.accounts),
@@ -572,6 +719,8 @@ function createState(sim: Simulator): State {
     events,
     clock,
     connect,
+    refunds,
+    disputes,
   };
 }
 
@@ -582,6 +731,7 @@ function reset(sim: Simulator): void {
   sim.faults.reset();
   sim.store500s = sim.initialStore500s;
   sim.connectSettings = structuredClone(sim.initialConnectSettings);
+  sim.disputeFees = structuredClone(sim.initialDisputeFees);
 }
 
 async function handle(sim: Simulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -903,12 +1053,19 @@ function admin(sim: Simulator, req: IncomingMessage, url: URL) {
     get clock() {
       return sim.clock;
     },
+    get refunds() {
+      return sim.refunds;
+    },
+    get disputes() {
+      return sim.disputes;
+    },
     faults: sim.faults,
     webhooks: sim.webhooks,
     settings: () => settingsView(sim),
     connectSettings: () => connectSettingsView(sim.connectSettings),
     configure: (settings) => {
       // Everything is validated before anything applies.
+      const fees = settings.dispute_fee === undefined ? sim.disputeFees : parseDisputeFees(settings.dispute_fee);
       const next = validConnectSettings({
         availabilityDelaySeconds: settings.availability_delay_seconds ?? sim.connectSettings.availabilityDelaySeconds,
         payoutInTransitSeconds: settings.payout_in_transit_seconds ?? sim.connectSettings.payoutInTransitSeconds,
@@ -916,9 +1073,13 @@ function admin(sim: Simulator, req: IncomingMessage, url: URL) {
         feeSchedule: settings.fee_schedule ?? sim.connectSettings.feeSchedule,
       });
       sim.connectSettings = next;
+      sim.disputeFees = fees;
       if (settings.store_500s !== undefined) sim.store500s = settings.store_500s;
       return settingsView(sim);
     },
+    topUp: (currency, amount) => topUp(sim, currency, amount),
+    openDispute: (opening) => openDispute(sim, opening),
+    closeDispute: (id, status) => closeDispute(sim, id, status),
     reset: () => reset(sim),
   };
   const json = async (): Promise<unknown> => {
@@ -928,7 +1089,9 @@ function admin(sim: Simulator, req: IncomingMessage, url: URL) {
   return adminResponse(target, { method: (req.method ?? 'GET').toUpperCase(), url, json });
 }
 
-function connectSettingsView(settings: ConnectSettings): Required<Omit<SimulatorSettings, 'store_500s'>> {
+function connectSettingsView(
+  settings: ConnectSettings,
+): Required<Omit<SimulatorSettings, 'store_500s' | 'dispute_fee'>> {
   return {
     availability_delay_seconds: settings.availabilityDelaySeconds,
     payout_in_transit_seconds: settings.payoutInTransitSeconds,
@@ -937,7 +1100,7 @@ function connectSettingsView(settings: ConnectSettings): Required<Omit<Simulator
   };
 }
 
-/** store_500s, and the Connect settings that differ from the built-in defaults. */
+/** store_500s, and the Connect settings and dispute fees that differ from the built-in defaults. */
 function settingsView(sim: Simulator): SimulatorSettings {
   const current = connectSettingsView(sim.connectSettings);
   const defaults = connectSettingsView(defaultConnectSettings());
@@ -945,6 +1108,9 @@ function settingsView(sim: Simulator): SimulatorSettings {
   for (const name of Object.keys(current) as (keyof typeof current)[]) {
     if (JSON.stringify(current[name]) !== JSON.stringify(defaults[name]))
       Object.assign(view, { [name]: current[name] });
+  }
+  if (JSON.stringify(sim.disputeFees) !== JSON.stringify(DEFAULT_DISPUTE_FEES)) {
+    view.dispute_fee = structuredClone(sim.disputeFees);
   }
   return view;
 }

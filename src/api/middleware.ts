@@ -19,6 +19,12 @@ import {
   RunInProgressError,
 } from '../payout/errors';
 import { SellerConflictError } from '../payout/sellers';
+import {
+  AmountAboveRefundableError,
+  RefundConflictError,
+  RefundIdTakenError,
+  RefundNotAllowedError,
+} from '../refunds/errors';
 import { hasScope, isScope, type Scope, scopesFromContext } from './api-keys';
 import { badRequest, errorResponse, HttpError } from './http';
 import { strictRequest } from './request-guards';
@@ -89,6 +95,26 @@ export function fromDomainError(error: unknown): HttpError | undefined {
     return new HttpError(409, 'seller_conflict', error.message, {
       errors: [{ field: error.field, message: error.message }],
     });
+  }
+  if (error instanceof RefundNotAllowedError) return new HttpError(409, 'refund_not_allowed', error.message);
+  if (error instanceof RefundConflictError) return new HttpError(409, 'refund_conflict', error.message);
+  if (error instanceof RefundIdTakenError) {
+    return new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for another refund');
+  }
+  if (error instanceof AmountAboveRefundableError) {
+    const refundable = fromMinorUnits(error.refundableMinor, error.currency);
+    return new HttpError(
+      422,
+      'amount_above_refundable',
+      `the amount is more than the refundable ${refundable} ${error.currency}`,
+      {
+        refundable,
+        currency: error.currency,
+        errors: [
+          { field: 'amount', message: `amount must be at most the refundable amount, ${refundable} ${error.currency}` },
+        ],
+      },
+    );
   }
   if (error instanceof PaymentIdTakenError) {
     return new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for another checkout');

@@ -44,6 +44,7 @@ export function walletView(sellerAccount: string, balances: WalletBalance[]) {
       pending: fromMinorUnits(b.pending_minor, b.currency),
       available: fromMinorUnits(b.available_minor, b.currency),
       reserved: fromMinorUnits(b.held_minor, b.currency),
+      disputed: fromMinorUnits(b.disputed_minor, b.currency),
       updated_at: b.updated_at,
     })),
   };

@@ -116,6 +116,7 @@ export interface RuntimeConfig {
   tables: Record<TableName, string>;
   payInStateMachineArn: string | undefined;
   payOutStateMachineArn: string | undefined;
+  refundStateMachineArn: string | undefined;
   /** Queue of a payout run's pages and sellers (its workers consume it). */
   payoutRunQueueUrl: string | undefined;
   /** Queue of verified PSP webhook events. */
@@ -166,6 +167,7 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     tables,
     payInStateMachineArn: env.PAYIN_STATE_MACHINE_ARN,
     payOutStateMachineArn: env.PAYOUT_STATE_MACHINE_ARN,
+    refundStateMachineArn: env.REFUND_STATE_MACHINE_ARN,
     payoutRunQueueUrl: env.PAYOUT_RUN_QUEUE_URL,
     pspWebhookQueueUrl: env.PSP_WEBHOOK_QUEUE_URL,
     failedPaymentsQueueUrl: env.FAILED_PAYMENTS_QUEUE_URL,

@@ -77,6 +77,22 @@ export const tableSchemas = {
     globalSecondaryIndexes: [{ indexName: 'by-account', partitionKey: 'account', sortKey: 'posted_at' }],
   },
   /**
+   * Refunds (`REFUND#<id>`/`REFUND`), each payment order's refundable amount (`ORDER#<order id>`/`REFUNDABLE`),
+   * disputes (`DISPUTE#<id>`/`DISPUTE`) and the applied webhook events of both (`WEBHOOK#<event id>`/`WEBHOOK`). By
+   * payment for a payment's refunds; by status (open refunds only: sparse) for the janitor; disputes by status.
+   */
+  refunds: {
+    id: 'Refunds',
+    envVar: 'REFUNDS_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    globalSecondaryIndexes: [
+      { indexName: 'by-payment', partitionKey: 'payment_id', sortKey: 'created_at' },
+      { indexName: 'by-status', partitionKey: 'open_status', sortKey: 'updated_at' },
+      { indexName: 'disputes-by-status', partitionKey: 'dispute_status', sortKey: 'created_at' },
+    ],
+  },
+  /**
    * Client idempotency keys of POST /v1/payments (Powertools idempotency records: key `id`, TTL `expiration`),
    * kept at least 24 hours.
    */

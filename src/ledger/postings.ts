@@ -30,6 +30,10 @@ export class UnbalancedTransactionError extends Error {
 export const accounts = {
   pspClearing: 'asset:psp_clearing',
   platformRevenue: 'revenue:platform_fees',
+  /** Money the PSP withdrew for open disputes: recovered if won, the seller's loss if lost. */
+  disputedFunds: 'asset:disputed_funds',
+  /** The PSP's dispute fees, the platform's expense (a won dispute gives them back). */
+  disputeFees: 'expense:dispute_fees',
   sellerPayable: (seller: string) => `liability:seller_payable:${seller}`,
 };
 
@@ -204,4 +208,187 @@ function payoutPosting(payout: PayoutMove, id: string, description: string, paya
     transaction,
     wallet: { seller_account: payout.seller_account, currency: payout.currency, amount_minor: amount },
   };
+}
+
+/** What a refund posting needs: the amount back to the buyer, and the platform fee's share of it. */
+export interface RefundMove {
+  refund_id: string;
+  payment_id: string;
+  seller_account: string;
+  currency: string;
+  amount_minor: number;
+  /** The part of the platform fee returned with this refund (see refundFeeShare). */
+  fee_share_minor: number;
+}
+
+/**
+ * The platform fee's share of a refund: the fee is returned in proportion to the amount refunded, rounded down, and
+ * computed on the running total so that refunds of the whole order return exactly the whole fee.
+ */
+export function refundFeeShare(
+  order: { amount_minor: number; fee_minor: number },
+  refundedBefore: number,
+  amount: number,
+) {
+  if (order.amount_minor <= 0) return 0;
+  const upTo = (refunded: number) => Math.floor((refunded * order.fee_minor) / order.amount_minor);
+  return upTo(refundedBefore + amount) - upTo(refundedBefore);
+}
+
+/**
+ * A refund: the buyer gets `amount` back from the platform's PSP balance (clearing credited); the seller's payable
+ * is debited with its share (amount less the fee share), platform revenue with the fee share. The PSP's own
+ * processing fee, which it keeps on a refund, is booked by reconciliation from the settlement report.
+ */
+export function refundPosting(refund: RefundMove): Posting {
+  const seller = refund.amount_minor - refund.fee_share_minor;
+  const entries: LedgerEntry[] = [
+    {
+      account: accounts.pspClearing,
+      direction: 'CREDIT',
+      amount_minor: refund.amount_minor,
+      currency: refund.currency,
+    },
+  ];
+  if (seller > 0) {
+    entries.push({
+      account: accounts.sellerPayable(refund.seller_account),
+      direction: 'DEBIT',
+      amount_minor: seller,
+      currency: refund.currency,
+    });
+  }
+  if (refund.fee_share_minor > 0) {
+    entries.push({
+      account: accounts.platformRevenue,
+      direction: 'DEBIT',
+      amount_minor: refund.fee_share_minor,
+      currency: refund.currency,
+    });
+  }
+  const transaction: LedgerTransaction = {
+    transaction_id: `refund:${refund.refund_id}`,
+    reference: refund.payment_id,
+    description: `refund ${refund.refund_id}`,
+    entries,
+  };
+  assertBalanced(transaction);
+  return {
+    transaction,
+    wallet: { seller_account: refund.seller_account, currency: refund.currency, amount_minor: seller },
+  };
+}
+
+/** A refund that failed after it was booked: the exact reverse of its posting. */
+export function refundReversalPosting(refund: RefundMove): Posting {
+  const posting = refundPosting(refund);
+  const transaction: LedgerTransaction = {
+    transaction_id: `refund:${refund.refund_id}:reversal`,
+    reference: refund.payment_id,
+    description: `refund ${refund.refund_id} failed: reversed`,
+    entries: posting.transaction.entries.map((e) => ({
+      ...e,
+      direction: e.direction === 'DEBIT' ? 'CREDIT' : 'DEBIT',
+    })),
+  };
+  assertBalanced(transaction);
+  return { transaction, wallet: posting.wallet };
+}
+
+/** One order's part of a dispute: the seller who bears it and how much. */
+export interface DisputeShare {
+  seller_account: string;
+  amount_minor: number;
+}
+
+/**
+ * The PSP withdrew a dispute's amount and its fee from the platform's balance: the amount waits in
+ * `asset:disputed_funds` (the seller's money is set aside in its wallet, not yet gone), the fee is the platform's
+ * expense.
+ */
+export function disputeWithdrawalTransaction(d: {
+  dispute_id: string;
+  payment_id: string;
+  currency: string;
+  amount_minor: number;
+  fee_minor: number;
+}): LedgerTransaction {
+  const entries: LedgerEntry[] = [
+    { account: accounts.disputedFunds, direction: 'DEBIT', amount_minor: d.amount_minor, currency: d.currency },
+    { account: accounts.pspClearing, direction: 'CREDIT', amount_minor: d.amount_minor, currency: d.currency },
+  ];
+  if (d.fee_minor > 0) {
+    entries.push(
+      { account: accounts.disputeFees, direction: 'DEBIT', amount_minor: d.fee_minor, currency: d.currency },
+      { account: accounts.pspClearing, direction: 'CREDIT', amount_minor: d.fee_minor, currency: d.currency },
+    );
+  }
+  const transaction: LedgerTransaction = {
+    transaction_id: `dispute:${d.dispute_id}:withdrawal`,
+    reference: d.payment_id,
+    description: `dispute ${d.dispute_id}: amount and fee withdrawn by the PSP`,
+    entries,
+  };
+  assertBalanced(transaction);
+  return transaction;
+}
+
+/** A dispute won: the PSP gives the amount and the fee back; the exact reverse of the withdrawal. */
+export function disputeReinstatementTransaction(
+  d: Parameters<typeof disputeWithdrawalTransaction>[0],
+): LedgerTransaction {
+  const withdrawal = disputeWithdrawalTransaction(d);
+  const transaction: LedgerTransaction = {
+    transaction_id: `dispute:${d.dispute_id}:reinstatement`,
+    reference: d.payment_id,
+    description: `dispute ${d.dispute_id} won: amount and fee reinstated`,
+    entries: withdrawal.entries.map((e) => ({ ...e, direction: e.direction === 'DEBIT' ? 'CREDIT' : 'DEBIT' })),
+  };
+  assertBalanced(transaction);
+  return transaction;
+}
+
+/** A dispute lost: the withdrawal is final and the sellers bear it (their payables debited, the suspense cleared). */
+export function disputeLossTransaction(d: {
+  dispute_id: string;
+  payment_id: string;
+  currency: string;
+  shares: DisputeShare[];
+}): LedgerTransaction {
+  const entries: LedgerEntry[] = [];
+  for (const share of d.shares.filter((s) => s.amount_minor > 0)) {
+    entries.push(
+      {
+        account: accounts.sellerPayable(share.seller_account),
+        direction: 'DEBIT',
+        amount_minor: share.amount_minor,
+        currency: d.currency,
+      },
+      { account: accounts.disputedFunds, direction: 'CREDIT', amount_minor: share.amount_minor, currency: d.currency },
+    );
+  }
+  const transaction: LedgerTransaction = {
+    transaction_id: `dispute:${d.dispute_id}:loss`,
+    reference: d.payment_id,
+    description: `dispute ${d.dispute_id} lost: borne by the sellers`,
+    entries,
+  };
+  assertBalanced(transaction);
+  return transaction;
+}
+
+/** Splits an amount over parts in proportion to their weights (largest remainder: the shares add up exactly). */
+export function allocate(amount: number, weights: number[]): number[] {
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (total <= 0) return weights.map(() => 0);
+  const exact = weights.map((w) => (amount * w) / total);
+  const shares = exact.map(Math.floor);
+  let left = amount - shares.reduce((a, b) => a + b, 0);
+  const order = exact.map((e, i) => ({ i, r: e - Math.floor(e) })).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (const { i } of order) {
+    if (left <= 0) break;
+    shares[i] = (shares[i] ?? 0) + 1;
+    left -= 1;
+  }
+  return shares;
 }

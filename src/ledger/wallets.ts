@@ -2,7 +2,9 @@
  * Seller wallets: one balance item per seller and currency (`WALLET#<seller>`/`<currency>`), with
  * `balance_minor` (everything the platform owes the seller), `pending_minor` (collected, not yet available at the
  * PSP), `available_minor` (what may be debited or held now) and `held_minor` (set aside by a hold, e.g. a payout in
- * flight): balance = pending + available + held.
+ * flight) and `disputed_minor` (taken aside by an open dispute): balance = pending + available + held + disputed.
+ * `available` may go below zero only by a refund or a dispute of money already paid out (netted against the next
+ * pay-ins; no payout can be made from it meanwhile); a payout's hold never takes it below zero.
  *
  * Pending funds: a pay-in credit goes to `pending` with a funds record (`FUNDS#<source id>`/`FUNDS`) naming the PSP
  * payment it came from; the record is in the sparse `pending-funds` index while pending. When the PSP says that
@@ -36,6 +38,7 @@ export interface WalletBalance {
   pending_minor: number;
   available_minor: number;
   held_minor: number;
+  disputed_minor: number;
   updated_at: string;
 }
 
@@ -49,13 +52,18 @@ export class WalletBackfillNeededError extends Error {
   override readonly name = 'WalletBackfillNeededError';
 }
 
+/** The credit a refund comes from is no longer pending (or holds less): the refund takes from available instead. */
+class FundsNotPendingError extends Error {
+  override readonly name = 'FundsNotPendingError';
+}
+
 export class InvalidPostingError extends Error {
   override readonly name = 'InvalidPostingError';
 }
 
 export const walletKey = (seller: string, currency: string) => ({ pk: `WALLET#${seller}`, sk: currency });
 
-type Movement = { balance: number; available: number; held: number; pending?: number };
+type Movement = { balance: number; available: number; held: number; pending?: number; disputed?: number };
 
 /** Money credited as pending, waiting for the PSP to make the payment that brought it available. */
 export interface PendingFunds {
@@ -249,6 +257,126 @@ export class Wallets {
     return this.post(posting, guard, { balance: 0, available: -1, held: 1 }, { attribute: 'available_minor', floor });
   }
 
+  /**
+   * Takes money out for a refund: from the balance and the available balance, which may go below zero (the seller
+   * was paid out already: the next pay-ins net it). False, changing nothing, when the guard fails.
+   */
+  debitAllowingNegative(posting: WalletPosting, guard?: TransactGuard): Promise<boolean> {
+    return this.post(posting, guard, { balance: -1, available: -1, held: 0 });
+  }
+
+  /**
+   * Takes a refund's share back from the credit it came from (`sourceId`, the order): from `pending` while the PSP
+   * still holds that money as pending (the pending credit shrinks with it, so its later move to available moves only
+   * what is left), else from `available`, which may go below zero. False, changing nothing, when the guard fails.
+   */
+  debitForRefund(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean> {
+    return this.takeFromCredit(posting, sourceId, guard, 'out');
+  }
+
+  /** Gives a failed refund's share back where it would be now: the order's pending credit if still pending, else available. */
+  creditForFailedRefund(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean> {
+    return this.giveBackToCredit(posting, sourceId, guard, 'in');
+  }
+
+  /** Sets a dispute's share aside (it cannot be paid out): from the order's pending credit if still pending, else from available. */
+  holdForDisputeFrom(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean> {
+    return this.takeFromCredit(posting, sourceId, guard, 'disputed');
+  }
+
+  /** A dispute won: its share back to the order's pending credit if still pending, else to available. */
+  releaseDisputeTo(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean> {
+    return this.giveBackToCredit(posting, sourceId, guard, 'disputed');
+  }
+
+  private async takeFromCredit(posting: WalletPosting, sourceId: string, guard: TransactGuard, to: 'out' | 'disputed') {
+    const funds: TransactGuard = {
+      Update: {
+        TableName: this.tableName,
+        Key: fundsKey(sourceId),
+        UpdateExpression:
+          'SET amount_minor = amount_minor - :amount, taken_minor = if_not_exists(taken_minor, :zero) + :amount',
+        ConditionExpression: '#status = :pending AND amount_minor >= :amount',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':amount': posting.amount_minor, ':pending': 'PENDING', ':zero': 0 },
+      },
+    };
+    const out = to === 'out' ? -1 : 0;
+    const disputed = to === 'disputed' ? 1 : 0;
+    try {
+      return await this.post(
+        posting,
+        guard,
+        { balance: out, available: 0, held: 0, pending: -1, disputed },
+        { attribute: 'pending_minor', floor: 0 },
+        [funds],
+        true,
+      );
+    } catch (error) {
+      if (!(error instanceof FundsNotPendingError)) throw error;
+    }
+    return this.post(posting, guard, { balance: out, available: -1, held: 0, disputed });
+  }
+
+  private async giveBackToCredit(
+    posting: WalletPosting,
+    sourceId: string,
+    guard: TransactGuard,
+    from: 'in' | 'disputed',
+  ) {
+    const funds: TransactGuard = {
+      Update: {
+        TableName: this.tableName,
+        Key: fundsKey(sourceId),
+        UpdateExpression: 'SET amount_minor = amount_minor + :amount, taken_minor = taken_minor - :amount',
+        ConditionExpression: '#status = :pending AND taken_minor >= :amount',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':amount': posting.amount_minor, ':pending': 'PENDING' },
+      },
+    };
+    const balance = from === 'in' ? 1 : 0;
+    const disputed = from === 'disputed' ? -1 : 0;
+    const limit = from === 'disputed' ? { attribute: 'disputed_minor' as const, floor: 0 } : undefined;
+    try {
+      return await this.post(
+        posting,
+        guard,
+        { balance, available: 0, held: 0, pending: 1, disputed },
+        limit,
+        [funds],
+        true,
+      );
+    } catch (error) {
+      if (!(error instanceof FundsNotPendingError)) throw error;
+    }
+    return this.post(posting, guard, { balance, available: 1, held: 0, disputed }, limit);
+  }
+
+  /** Sets money aside for an open dispute (available may go below zero); it cannot be paid out. */
+  holdForDispute(posting: WalletPosting, guard?: TransactGuard): Promise<boolean> {
+    return this.post(posting, guard, { balance: 0, available: -1, held: 0, disputed: 1 });
+  }
+
+  /** A dispute won: the money set aside goes back to available. */
+  releaseDispute(posting: WalletPosting, guard?: TransactGuard): Promise<boolean> {
+    return this.post(
+      posting,
+      guard,
+      { balance: 0, available: 1, held: 0, disputed: -1 },
+      { attribute: 'disputed_minor', floor: 0 },
+    );
+  }
+
+  /** A dispute lost: the money set aside leaves the wallet. */
+  captureDispute(posting: WalletPosting, guard?: TransactGuard): Promise<boolean> {
+    return this.post(
+      posting,
+      guard,
+      { balance: -1, available: 0, held: 0, disputed: -1 },
+      { attribute: 'disputed_minor', floor: 0 },
+    );
+  }
+
   /** Gives held money back to the available balance (a hold cancelled). */
   release(posting: WalletPosting, guard?: TransactGuard): Promise<boolean> {
     return this.post(posting, guard, { balance: 0, available: 1, held: -1 }, { attribute: 'held_minor', floor: 0 });
@@ -278,6 +406,7 @@ export class Wallets {
       currency: item.currency as string,
       balance_minor: Number(item.balance_minor ?? 0),
       pending_minor: Number(item.pending_minor ?? 0),
+      disputed_minor: Number(item.disputed_minor ?? 0),
       available_minor: Number(item.available_minor ?? 0),
       held_minor: Number(item.held_minor ?? 0),
       updated_at: item.updated_at as string,
@@ -292,8 +421,10 @@ export class Wallets {
     posting: WalletPosting,
     guard: TransactGuard | undefined,
     move: Movement,
-    limit?: { attribute: 'available_minor' | 'held_minor' | 'pending_minor'; floor: number },
+    limit?: { attribute: 'available_minor' | 'held_minor' | 'pending_minor' | 'disputed_minor'; floor: number },
     alsoWrite: TransactItems = [],
+    /** A failed condition of `alsoWrite` means "not pending": FundsNotPendingError rather than "made before". */
+    alsoWriteIsPending = false,
   ): Promise<boolean> {
     const { amount_minor: amount } = posting;
     if (!Number.isSafeInteger(amount) || amount < 0) {
@@ -318,10 +449,12 @@ export class Wallets {
     addIf('available_minor', ':available', move.available);
     addIf('held_minor', ':held', move.held);
     addIf('pending_minor', ':pending', move.pending ?? 0);
+    addIf('disputed_minor', ':disputed', move.disputed ?? 0);
     // Every item carries all four amounts from its first posting (ADD 0 creates the attribute).
     if (move.held === 0) adds.push('held_minor :zero');
     if (move.available === 0) adds.push('available_minor :zero');
     if (!move.pending) adds.push('pending_minor :zero');
+    if (!move.disputed) adds.push('disputed_minor :zero');
     values[':zero'] = 0;
     // An item written before available/held existed (balance only) would silently break balance = available + held:
     // refused loudly instead (see docs/decisions.md for the one-off backfill).
@@ -350,13 +483,21 @@ export class Wallets {
       const codes = cancellationCodes(error);
       if (guard && codes?.[0] === 'ConditionalCheckFailed') return false;
       const walletIndex = guard ? 1 : 0;
+      const extra = codes?.slice(walletIndex + 1) ?? [];
+      // The funds record of a refund from pending: no longer pending (made available meanwhile).
+      if (extra.includes('ConditionalCheckFailed') && alsoWriteIsPending) {
+        throw new FundsNotPendingError('the credit is no longer pending');
+      }
       // A record written with the posting exists already: the posting was made before.
-      if (codes?.slice(walletIndex + 1).includes('ConditionalCheckFailed')) return false;
+      if (extra.includes('ConditionalCheckFailed')) return false;
       if (codes?.[walletIndex] === 'ConditionalCheckFailed') {
         if (!limit) {
           throw new WalletBackfillNeededError(
             `wallet ${posting.seller_account}/${posting.currency} holds only balance_minor: backfill available_minor`,
           );
+        }
+        if (alsoWriteIsPending && limit?.attribute === 'pending_minor') {
+          throw new FundsNotPendingError('pending is below the amount');
         }
         throw new InsufficientFundsError(
           `wallet ${posting.seller_account}/${posting.currency}: ${limit?.attribute ?? 'balance'} is below ${amount}` +

@@ -56,7 +56,7 @@ function transferState(transfer: Stripe.Transfer): PspTransfer {
  * a 500 is an unknown outcome (stored under the key: only the PSP's record can tell), the rest transient. An
  * idempotency error means the key was used with other parameters: a bug, never taken for a refusal.
  */
-async function move<T>(call: () => Promise<T>): Promise<MoneyMoveResult<T>> {
+export async function move<T>(call: () => Promise<T>): Promise<MoneyMoveResult<T>> {
   try {
     return { outcome: 'CREATED', value: await call() };
   } catch (error) {
@@ -69,8 +69,9 @@ async function move<T>(call: () => Promise<T>): Promise<MoneyMoveResult<T>> {
         cause: error,
       });
     }
-    if ((e.statusCode === 400 || e.statusCode === 402) && e.code) {
-      return { outcome: 'REFUSED', code: e.code, message: e.message };
+    // A 400/402 is a request the PSP did not execute (idempotency errors aside, above): refused, with its code.
+    if (e.statusCode === 400 || e.statusCode === 402) {
+      return { outcome: 'REFUSED', code: e.code ?? 'invalid_request_error', message: e.message };
     }
     // Anything else as every PSP call: 429, 409, connection errors and 5xx from in front of the PSP are transient.
     return ask(() => Promise.reject(error));

@@ -17,6 +17,7 @@ export const TEST_STACK_ENV = {
   PENDING_DEADLINE_SECONDS: '20',
   PSP_SEARCH_LAG_SECONDS: '2',
   PAYOUT_JANITOR_INTERVAL_SECONDS: '1',
+  REFUND_JANITOR_INTERVAL_SECONDS: '1',
   // The daily payout run never fires by itself during the tests (they start runs by hand).
   PAYOUT_RUN_INTERVAL_SECONDS: '86400',
 };

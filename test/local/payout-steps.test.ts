@@ -231,7 +231,7 @@ async function payable(id: string, references: string[]): Promise<number> {
 
 async function expectConsistent(id: string, payoutIds: string[]) {
   const w = await wallet(id);
-  expect(w.pending_minor + w.available_minor + w.held_minor).toBe(w.balance_minor);
+  expect(w.pending_minor + w.available_minor + w.held_minor + w.disputed_minor).toBe(w.balance_minor);
   expect(w.available_minor).toBeGreaterThanOrEqual(0);
   expect(await payable(id, [`pay_${id}`, ...payoutIds])).toBe(w.balance_minor);
 }

@@ -150,7 +150,7 @@ export async function checkInvariants(stack: Pick<StackInfo, 'urls'>, paymentIds
         // test/support/payout-invariants.ts against the payouts themselves).
         const item = wallets.find((w) => w.sk === currency);
         if (item) {
-          const pending = Number(item.pending_minor ?? 0);
+          const pending = Number(item.pending_minor ?? 0) + Number(item.disputed_minor ?? 0);
           const available = Number(item.available_minor);
           const held = Number(item.held_minor);
           if (pending + available + held !== balance || available < 0 || held < 0 || pending < 0) {

@@ -100,7 +100,7 @@ export async function checkPayoutInvariants(stack: Pick<StackInfo, 'urls'>, sell
     for (const w of wallets) {
       const currency = String(w.sk);
       const balance = Number(w.balance_minor);
-      const pending = Number(w.pending_minor ?? 0);
+      const pending = Number(w.pending_minor ?? 0) + Number(w.disputed_minor ?? 0);
       const available = Number(w.available_minor);
       const held = Number(w.held_minor);
       if (pending + available + held !== balance)

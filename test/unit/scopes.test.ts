@@ -21,6 +21,8 @@ Object.assign(process.env, {
   API_KEYS_TABLE: 'api-keys-table',
   IDEMPOTENCY_TABLE: 'idempotency-table',
   SELLERS_TABLE: 'sellers-table',
+  REFUNDS_TABLE: 'refunds-table',
+  REFUND_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:Refund',
   PAYOUTS_TABLE: 'payouts-table',
   PAYOUT_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:PayOut',
   PAYOUT_RUN_QUEUE_URL: 'http://localhost/queue/payout-runs',
@@ -118,6 +120,10 @@ describe('Scopes of the API routes (lambdas/catalog.ts)', () => {
       'POST /v1/payouts payouts:write',
       'GET /v1/payouts/{payout_id} payouts:read',
       'POST /v1/payout-runs payouts:write',
+      'POST /v1/payments/{payment_id}/refunds refunds:write',
+      'GET /v1/refunds/{refund_id} payments:read',
+      'GET /v1/disputes payments:read',
+      'GET /v1/disputes/{dispute_id} payments:read',
       'GET /v1/payout-runs/{run_id} payouts:read',
     ]);
   });
