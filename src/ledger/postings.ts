@@ -222,17 +222,19 @@ export interface RefundMove {
 }
 
 /**
- * The platform fee's share of a refund: the fee is returned in proportion to the amount refunded, rounded down, and
- * computed on the running total so that refunds of the whole order return exactly the whole fee.
+ * The platform fee's share of a refund: the fee is returned in proportion to the amount refunded, rounded down on the
+ * running total of live refunds, less the fee those refunds already returned (`feeRefundedBefore`), so that refunds of
+ * the whole order return exactly the whole fee, failed refunds included.
  */
 export function refundFeeShare(
   order: { amount_minor: number; fee_minor: number },
   refundedBefore: number,
+  feeRefundedBefore: number,
   amount: number,
 ) {
   if (order.amount_minor <= 0) return 0;
-  const upTo = (refunded: number) => Math.floor((refunded * order.fee_minor) / order.amount_minor);
-  return upTo(refundedBefore + amount) - upTo(refundedBefore);
+  const upTo = Math.floor(((refundedBefore + amount) * order.fee_minor) / order.amount_minor);
+  return Math.max(0, Math.min(order.fee_minor - feeRefundedBefore, upTo - feeRefundedBefore));
 }
 
 /**

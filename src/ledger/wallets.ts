@@ -42,6 +42,11 @@ export interface WalletBalance {
   updated_at: string;
 }
 
+/** Where a take from a credit came from: the credit while still pending, or the available balance. */
+export type Bucket = 'pending' | 'available';
+/** The caller's guard, given the bucket a take is about to use (so the caller can record it). */
+export type GuardFor = (from: Bucket) => TransactGuard;
+
 /** A debit or hold would take the available balance below its floor (or a release/capture exceeds the hold). */
 export class InsufficientFundsError extends Error {
   override readonly name = 'InsufficientFundsError';
@@ -136,7 +141,7 @@ export class Wallets {
    * Moves pending funds to available, once: the funds record goes from PENDING to AVAILABLE (leaving the index) in
    * the same transaction. False when it was made available before.
    */
-  async makeAvailable(sourceId: string): Promise<boolean> {
+  async makeAvailable(sourceId: string, attempts = 5): Promise<boolean> {
     const funds = await this.client
       .send(new GetCommand({ TableName: this.tableName, Key: fundsKey(sourceId), ConsistentRead: true }))
       .catch((error) => {
@@ -150,11 +155,13 @@ export class Wallets {
         TableName: this.tableName,
         Key: fundsKey(sourceId),
         UpdateExpression: 'SET #status = :available, available_at = :now REMOVE funds_shard, funds_sort',
-        ConditionExpression: '#status = :pending',
+        // The amount read is the amount moved: a refund or dispute taking from this credit meanwhile fails this.
+        ConditionExpression: '#status = :pending AND amount_minor = :read',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':available': 'AVAILABLE',
           ':pending': 'PENDING',
+          ':read': Number(item.amount_minor),
           ':now': new Date().toISOString(),
         },
       },
@@ -164,12 +171,15 @@ export class Wallets {
       currency: String(item.currency),
       amount_minor: Number(item.amount_minor),
     };
-    return this.post(
+    const moved = await this.post(
       posting,
       guard,
       { balance: 0, available: 1, held: 0, pending: -1 },
       { attribute: 'pending_minor', floor: 0 },
     );
+    // The credit changed between the read and the move: read it again (bounded).
+    if (!moved && attempts > 1) return this.makeAvailable(sourceId, attempts - 1);
+    return moved;
   }
 
   /** Remembers the PSP's balance transaction of pending funds (a cache: the next check asks for it directly). */
@@ -268,28 +278,34 @@ export class Wallets {
   /**
    * Takes a refund's share back from the credit it came from (`sourceId`, the order): from `pending` while the PSP
    * still holds that money as pending (the pending credit shrinks with it, so its later move to available moves only
-   * what is left), else from `available`, which may go below zero. False, changing nothing, when the guard fails.
+   * what is left), else from `available`, which may go below zero. `guardFor` is the caller's guard for the bucket
+   * used (it records it, so a give-back returns the money to the same bucket). False when the guard fails.
    */
-  debitForRefund(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean> {
-    return this.takeFromCredit(posting, sourceId, guard, 'out');
+  debitForRefund(posting: WalletPosting, sourceId: string, guardFor: GuardFor): Promise<boolean> {
+    return this.takeFromCredit(posting, sourceId, guardFor, 'out');
   }
 
-  /** Gives a failed refund's share back where it would be now: the order's pending credit if still pending, else available. */
-  creditForFailedRefund(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean> {
-    return this.giveBackToCredit(posting, sourceId, guard, 'in');
+  /** Gives a failed refund's share back to the bucket it was taken from (`from`), see giveBackToCredit. */
+  creditForFailedRefund(
+    posting: WalletPosting,
+    sourceId: string,
+    guard: TransactGuard,
+    from: Bucket,
+  ): Promise<boolean> {
+    return this.giveBackToCredit(posting, sourceId, guard, 'in', from);
   }
 
   /** Sets a dispute's share aside (it cannot be paid out): from the order's pending credit if still pending, else from available. */
-  holdForDisputeFrom(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean> {
-    return this.takeFromCredit(posting, sourceId, guard, 'disputed');
+  holdForDisputeFrom(posting: WalletPosting, sourceId: string, guardFor: GuardFor): Promise<boolean> {
+    return this.takeFromCredit(posting, sourceId, guardFor, 'disputed');
   }
 
-  /** A dispute won: its share back to the order's pending credit if still pending, else to available. */
-  releaseDisputeTo(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean> {
-    return this.giveBackToCredit(posting, sourceId, guard, 'disputed');
+  /** A dispute won: its share back to the bucket it was taken from (`from`), see giveBackToCredit. */
+  releaseDisputeTo(posting: WalletPosting, sourceId: string, guard: TransactGuard, from: Bucket): Promise<boolean> {
+    return this.giveBackToCredit(posting, sourceId, guard, 'disputed', from);
   }
 
-  private async takeFromCredit(posting: WalletPosting, sourceId: string, guard: TransactGuard, to: 'out' | 'disputed') {
+  private async takeFromCredit(posting: WalletPosting, sourceId: string, guardFor: GuardFor, to: 'out' | 'disputed') {
     const funds: TransactGuard = {
       Update: {
         TableName: this.tableName,
@@ -306,7 +322,7 @@ export class Wallets {
     try {
       return await this.post(
         posting,
-        guard,
+        guardFor('pending'),
         { balance: out, available: 0, held: 0, pending: -1, disputed },
         { attribute: 'pending_minor', floor: 0 },
         [funds],
@@ -315,39 +331,46 @@ export class Wallets {
     } catch (error) {
       if (!(error instanceof FundsNotPendingError)) throw error;
     }
-    return this.post(posting, guard, { balance: out, available: -1, held: 0, disputed });
+    return this.post(posting, guardFor('available'), { balance: out, available: -1, held: 0, disputed });
   }
 
+  /**
+   * Gives money back where it was taken from: to the order's pending credit when it came from there and the credit is
+   * still pending (else the PSP made it available meanwhile: to available), to available when it came from there.
+   */
   private async giveBackToCredit(
     posting: WalletPosting,
     sourceId: string,
     guard: TransactGuard,
-    from: 'in' | 'disputed',
+    to: 'in' | 'disputed',
+    from: Bucket,
   ) {
-    const funds: TransactGuard = {
-      Update: {
-        TableName: this.tableName,
-        Key: fundsKey(sourceId),
-        UpdateExpression: 'SET amount_minor = amount_minor + :amount, taken_minor = taken_minor - :amount',
-        ConditionExpression: '#status = :pending AND taken_minor >= :amount',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':amount': posting.amount_minor, ':pending': 'PENDING' },
-      },
-    };
-    const balance = from === 'in' ? 1 : 0;
-    const disputed = from === 'disputed' ? -1 : 0;
-    const limit = from === 'disputed' ? { attribute: 'disputed_minor' as const, floor: 0 } : undefined;
-    try {
-      return await this.post(
-        posting,
-        guard,
-        { balance, available: 0, held: 0, pending: 1, disputed },
-        limit,
-        [funds],
-        true,
-      );
-    } catch (error) {
-      if (!(error instanceof FundsNotPendingError)) throw error;
+    const balance = to === 'in' ? 1 : 0;
+    const disputed = to === 'disputed' ? -1 : 0;
+    const limit = to === 'disputed' ? { attribute: 'disputed_minor' as const, floor: 0 } : undefined;
+    if (from === 'pending') {
+      const funds: TransactGuard = {
+        Update: {
+          TableName: this.tableName,
+          Key: fundsKey(sourceId),
+          UpdateExpression: 'SET amount_minor = amount_minor + :amount, taken_minor = taken_minor - :amount',
+          ConditionExpression: '#status = :pending AND taken_minor >= :amount',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':amount': posting.amount_minor, ':pending': 'PENDING' },
+        },
+      };
+      try {
+        return await this.post(
+          posting,
+          guard,
+          { balance, available: 0, held: 0, pending: 1, disputed },
+          limit,
+          [funds],
+          true,
+        );
+      } catch (error) {
+        if (!(error instanceof FundsNotPendingError)) throw error;
+      }
     }
     return this.post(posting, guard, { balance, available: 1, held: 0, disputed }, limit);
   }

@@ -9,6 +9,7 @@ import type { PayoutDeps } from './ports';
 export interface ReleaseCounts {
   checked: number;
   released: number;
+  failed: number;
 }
 
 export async function releaseAvailableFunds(
@@ -16,7 +17,7 @@ export async function releaseAvailableFunds(
   filter: { seller_account?: string; currency?: string; limit?: number } = {},
 ): Promise<ReleaseCounts> {
   const pending = await deps.wallets.pendingFunds(filter);
-  const counts: ReleaseCounts = { checked: 0, released: 0 };
+  const counts: ReleaseCounts = { checked: 0, released: 0, failed: 0 };
   // One PSP payment may fund several sellers' credits: ask once per payment.
   const answers = new Map<string, Awaited<ReturnType<PayoutDeps['psp']['fundsAvailability']>>>();
   for (const funds of pending) {

@@ -120,7 +120,8 @@ async function adoptFromRecord(deps: JanitorDeps, payout: Payout): Promise<boole
 
 /** The PSP's record decides: found, the payout goes on; not found once lists have caught up, nothing was moved. */
 async function settleUnknown(deps: JanitorDeps, payout: Payout, now: Date) {
-  const settled = now.getTime() - Date.parse(payout.updated_at) >= deps.settings.pspListLagSeconds * 1000;
+  const settled =
+    now.getTime() - Date.parse(payout.unknown_since ?? payout.updated_at) >= deps.settings.pspListLagSeconds * 1000;
   if (payout.unknown_stage === 'payout') {
     const createdFrom = Math.floor(Date.parse(payout.created_at) / 1000) - 3600;
     const found = await deps.psp.findPayouts(payout.psp_account_id, payout.payout_id, createdFrom);

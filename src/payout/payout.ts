@@ -31,8 +31,9 @@ export interface Payout {
   transfer_id?: string;
   psp_payout_id?: string;
   reversal_id?: string;
-  /** Which PSP call's outcome is not known (UNKNOWN only). */
+  /** Which PSP call's outcome is not known (UNKNOWN only), and since when. */
   unknown_stage?: 'transfer' | 'payout';
+  unknown_since?: string;
   failure_code?: string;
   failure_message?: string;
   /** Set once the hold became the transfer in the wallet (captured). */

@@ -92,7 +92,11 @@ export async function requestPayout(
 
 /** A payout id derived from a key already used for another seller or currency: the key was reused. */
 function sameOrder(payout: Payout, order: PayoutOrder): Payout {
-  if (payout.seller_account !== order.seller_account || payout.currency !== order.currency) {
+  if (
+    payout.seller_account !== order.seller_account ||
+    payout.currency !== order.currency ||
+    (order.amount_minor !== undefined && payout.amount_minor !== order.amount_minor)
+  ) {
     throw new PayoutIdTakenError('this Idempotency-Key was already used for another payout');
   }
   return payout;

@@ -67,7 +67,9 @@ export async function transfer(deps: StepDeps, payoutId: string): Promise<StepRe
       });
     } catch (error) {
       if (!(error instanceof PspOutcomeUnknownError)) throw error;
-      await deps.payouts.move(payout, 'UNKNOWN', { unknown_stage: 'transfer' }, ['RESERVED']);
+      await deps.payouts.move(payout, 'UNKNOWN', { unknown_stage: 'transfer', unknown_since: nowIso(deps) }, [
+        'RESERVED',
+      ]);
       logger.warn('transfer outcome unknown: the janitor settles it from the PSP', { payout_id: payoutId });
       return result(await loadPayout(deps, payoutId));
     }
@@ -139,7 +141,9 @@ export async function sendPayout(deps: StepDeps, payoutId: string): Promise<Step
     });
   } catch (error) {
     if (!(error instanceof PspOutcomeUnknownError)) throw error;
-    await deps.payouts.move(payout, 'UNKNOWN', { unknown_stage: 'payout' }, ['TRANSFERRED']);
+    await deps.payouts.move(payout, 'UNKNOWN', { unknown_stage: 'payout', unknown_since: nowIso(deps) }, [
+      'TRANSFERRED',
+    ]);
     logger.warn('payout outcome unknown: the janitor settles it from the PSP', { payout_id: payoutId });
     return result(await loadPayout(deps, payoutId));
   }

@@ -70,10 +70,8 @@ export async function applyDispute(deps: DisputeDeps, disputeId: string): Promis
   // The sellers' shares set aside while the dispute is open (and before it is decided either way).
   for (let i = 0; i < dispute.shares.length; i++) {
     if (flags[`held_${i}`] !== true && posting(i).amount_minor > 0) {
-      await deps.wallets.holdForDisputeFrom(
-        posting(i),
-        dispute.shares[i]?.payment_order_id ?? '',
-        deps.refunds.disputeFlagGuard(disputeId, `held_${i}`),
+      await deps.wallets.holdForDisputeFrom(posting(i), dispute.shares[i]?.payment_order_id ?? '', (from) =>
+        deps.refunds.disputeFlagGuard(disputeId, `held_${i}`, { [`held_from_${i}`]: from }),
       );
     }
   }
@@ -110,10 +108,15 @@ export async function applyDispute(deps: DisputeDeps, disputeId: string): Promis
     }
     for (let i = 0; i < dispute.shares.length; i++) {
       if (flags[`released_${i}`] !== true && posting(i).amount_minor > 0) {
+        // Read again: the hold above may have just recorded where it took the share from.
+        const from = ((await deps.refunds.getDispute(disputeId)) as unknown as Record<string, unknown>)?.[
+          `held_from_${i}`
+        ];
         await deps.wallets.releaseDisputeTo(
           posting(i),
           dispute.shares[i]?.payment_order_id ?? '',
           deps.refunds.disputeFlagGuard(disputeId, `released_${i}`),
+          from === 'pending' ? 'pending' : 'available',
         );
       }
     }

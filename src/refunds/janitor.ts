@@ -38,8 +38,13 @@ export async function recoverRefund(deps: RefundJanitorDeps, refund: Refund, now
     if (!(await adopt(deps, await loadOrThrow(deps, id)))) await refundAtPsp(deps, id);
   } else if (refund.status === 'UNKNOWN') {
     const adopted = await adopt(deps, refund);
-    const settled = now.getTime() - Date.parse(refund.updated_at) >= deps.settings.pspListLagSeconds * 1000;
-    if (!adopted && settled) await failRefund(deps, refund, 'FAILED', 'psp_error');
+    const since = Date.parse(refund.unknown_since ?? refund.updated_at);
+    const settled = now.getTime() - since >= deps.settings.pspListLagSeconds * 1000;
+    if (!adopted && settled) {
+      // A fresh read, and only from UNKNOWN: a refund the PSP settled meanwhile (a webhook) is never failed by this.
+      const fresh = await loadOrThrow(deps, id);
+      if (fresh.status === 'UNKNOWN') await failRefund(deps, fresh, 'FAILED', 'psp_error', ['UNKNOWN']);
+    }
   } else {
     await settleRefund(deps, id);
   }

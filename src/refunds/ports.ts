@@ -4,7 +4,7 @@
  */
 import type { TaskResponder } from '../core/task-responder';
 import type { LedgerTransaction } from '../ledger/postings';
-import type { TransactGuard, WalletBalance, WalletPosting } from '../ledger/wallets';
+import type { Bucket, GuardFor, TransactGuard, WalletBalance, WalletPosting } from '../ledger/wallets';
 import type { RefundsPsp } from '../psp/refund-types';
 import type { Dispute, DisputeStatus } from './dispute';
 import type { Refund, RefundableOrder, RefundStatus } from './refund';
@@ -17,6 +17,8 @@ export interface Refundable {
   amount_minor: number;
   fee_minor: number;
   refunded_minor: number;
+  /** The platform fee the live refunds returned. */
+  fee_refunded_minor?: number;
 }
 
 export type RefundFlag =
@@ -36,10 +38,16 @@ export interface RefundsStore {
    * reserved now, and on the sum not exceeding the order) and stores the refund, in one transaction. 'raced' when
    * another refund of the order moved first (read again and retry), 'exists' when the refund id is taken.
    */
-  create(refund: Refund, order: RefundableOrder, refundedBefore: number): Promise<'created' | 'raced' | 'exists'>;
+  create(
+    refund: Refund,
+    order: RefundableOrder,
+    refundedBefore: number,
+    feeRefundedBefore: number,
+  ): Promise<'created' | 'raced' | 'exists'>;
   move(refund: Refund, to: RefundStatus, set?: Partial<Refund>, from?: RefundStatus[]): Promise<boolean>;
   setFields(refundId: string, set: Partial<Refund>, ifStatusIn?: RefundStatus[]): Promise<boolean>;
-  flagGuard(refundId: string, flag: RefundFlag): TransactGuard;
+  /** The conditional write that sets a flag once (and `also`, e.g. the bucket a debit used), for its posting's transaction. */
+  flagGuard(refundId: string, flag: RefundFlag, also?: Record<string, string>): TransactGuard;
   /** The conditional write that gives a failed refund's amount back to the order's refundable amount, once. */
   releaseRefundable(refund: Refund): Promise<boolean>;
   byPayment(paymentId: string): Promise<Refund[]>;
@@ -49,18 +57,19 @@ export interface RefundsStore {
   getDispute(disputeId: string): Promise<Dispute | undefined>;
   /** Stores a new dispute; false when it exists. */
   createDispute(dispute: Dispute): Promise<boolean>;
+  /** Sets fields; a decided dispute (WON, LOST) never goes back to OPEN (a slower, older read loses). */
   setDisputeFields(disputeId: string, set: Partial<Dispute>): Promise<void>;
-  disputeFlagGuard(disputeId: string, flag: DisputeFlag): TransactGuard;
+  disputeFlagGuard(disputeId: string, flag: DisputeFlag, also?: Record<string, string>): TransactGuard;
   disputes(status: DisputeStatus | undefined, limit: number, before?: string): Promise<Dispute[]>;
 }
 
 export interface RefundWallets {
   debitAllowingNegative(posting: WalletPosting, guard?: TransactGuard): Promise<boolean>;
-  debitForRefund(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean>;
-  creditForFailedRefund(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean>;
+  debitForRefund(posting: WalletPosting, sourceId: string, guardFor: GuardFor): Promise<boolean>;
+  creditForFailedRefund(posting: WalletPosting, sourceId: string, guard: TransactGuard, from: Bucket): Promise<boolean>;
   credit(posting: WalletPosting, guard?: TransactGuard): Promise<boolean>;
-  holdForDisputeFrom(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean>;
-  releaseDisputeTo(posting: WalletPosting, sourceId: string, guard: TransactGuard): Promise<boolean>;
+  holdForDisputeFrom(posting: WalletPosting, sourceId: string, guardFor: GuardFor): Promise<boolean>;
+  releaseDisputeTo(posting: WalletPosting, sourceId: string, guard: TransactGuard, from: Bucket): Promise<boolean>;
   captureDispute(posting: WalletPosting, guard?: TransactGuard): Promise<boolean>;
   balances(seller: string): Promise<WalletBalance[]>;
 }

@@ -29,6 +29,10 @@ export interface Refund {
   status: RefundStatus;
   failure_reason?: string;
   wallet_debited: boolean;
+  /** Where the debit took the money from (the order's pending credit, or available): a failure gives it back there. */
+  debited_from?: 'pending' | 'available';
+  /** Since when the PSP's answer is unknown (the lag before "not found" counts runs from here). */
+  unknown_since?: string;
   refund_booked: boolean;
   reversal_booked: boolean;
   wallet_restored: boolean;

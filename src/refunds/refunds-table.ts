@@ -21,6 +21,19 @@ const refundableKey = (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'REFUN
 const disputeKey = (id: string) => ({ pk: `DISPUTE#${id}`, sk: 'DISPUTE' });
 const webhookKey = (id: string) => ({ pk: `WEBHOOK#${id}`, sk: 'WEBHOOK' });
 
+/** Extra SET clauses of a flag guard (e.g. the bucket a wallet take used). */
+function alsoSets(also: Record<string, string>) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  let sets = '';
+  Object.entries(also).forEach(([name, value], i) => {
+    names[`#a${i}`] = name;
+    values[`:a${i}`] = value;
+    sets += `, #a${i} = :a${i}`;
+  });
+  return { names, values, sets };
+}
+
 const conditionFailed = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
 
 function strip<T>(item: Record<string, unknown>): T {
@@ -68,9 +81,10 @@ export class RefundsTable implements RefundsStore {
     refund: Refund,
     order: RefundableOrder,
     refundedBefore: number,
+    feeRefundedBefore: number,
   ): Promise<'created' | 'raced' | 'exists'> {
     const reserve: TransactGuard =
-      refundedBefore === 0
+      refundedBefore === 0 && feeRefundedBefore === 0
         ? {
             // The first refund of the order: its refundable item, unless another first refund made it meanwhile.
             Update: {
@@ -78,14 +92,16 @@ export class RefundsTable implements RefundsStore {
               Key: refundableKey(order.payment_order_id),
               UpdateExpression:
                 'SET payment_order_id = :order, payment_id = :payment, amount_minor = :amount, fee_minor = :fee, ' +
-                'refunded_minor = :refunded, entity = :entity',
-              ConditionExpression: 'attribute_not_exists(pk) OR refunded_minor = :zero',
+                'refunded_minor = :refunded, fee_refunded_minor = :feeRefunded, entity = :entity',
+              ConditionExpression:
+                'attribute_not_exists(pk) OR (refunded_minor = :zero AND (attribute_not_exists(fee_refunded_minor) OR fee_refunded_minor = :zero))',
               ExpressionAttributeValues: {
                 ':order': order.payment_order_id,
                 ':payment': order.payment_id,
                 ':amount': order.amount_minor,
                 ':fee': order.fee_minor,
                 ':refunded': refund.amount_minor,
+                ':feeRefunded': refund.fee_share_minor,
                 ':zero': 0,
                 ':entity': 'REFUNDABLE',
               },
@@ -95,9 +111,17 @@ export class RefundsTable implements RefundsStore {
             Update: {
               TableName: this.tableName,
               Key: refundableKey(order.payment_order_id),
-              UpdateExpression: 'SET refunded_minor = :after',
-              ConditionExpression: 'refunded_minor = :before AND amount_minor >= :after',
-              ExpressionAttributeValues: { ':before': refundedBefore, ':after': refundedBefore + refund.amount_minor },
+              UpdateExpression: 'SET refunded_minor = :after, fee_refunded_minor = :feeAfter',
+              ConditionExpression:
+                'refunded_minor = :before AND amount_minor >= :after AND ' +
+                '(fee_refunded_minor = :feeBefore OR (attribute_not_exists(fee_refunded_minor) AND :feeBefore = :zero))',
+              ExpressionAttributeValues: {
+                ':before': refundedBefore,
+                ':after': refundedBefore + refund.amount_minor,
+                ':feeBefore': feeRefundedBefore,
+                ':feeAfter': feeRefundedBefore + refund.fee_share_minor,
+                ':zero': 0,
+              },
             },
           };
     try {
@@ -195,15 +219,16 @@ export class RefundsTable implements RefundsStore {
     }
   }
 
-  flagGuard(refundId: string, flag: RefundFlag): TransactGuard {
+  flagGuard(refundId: string, flag: RefundFlag, also: Record<string, string> = {}): TransactGuard {
+    const { names, values, sets } = alsoSets(also);
     return {
       Update: {
         TableName: this.tableName,
         Key: refundKey(refundId),
-        UpdateExpression: 'SET #flag = :true, updated_at = :now',
+        UpdateExpression: `SET #flag = :true, updated_at = :now${sets}`,
         ConditionExpression: 'attribute_exists(pk) AND #flag = :false',
-        ExpressionAttributeNames: { '#flag': flag },
-        ExpressionAttributeValues: { ':true': true, ':false': false, ':now': new Date().toISOString() },
+        ExpressionAttributeNames: { '#flag': flag, ...names },
+        ExpressionAttributeValues: { ':true': true, ':false': false, ':now': new Date().toISOString(), ...values },
       },
     };
   }
@@ -218,9 +243,10 @@ export class RefundsTable implements RefundsStore {
               Update: {
                 TableName: this.tableName,
                 Key: refundableKey(refund.payment_order_id),
-                UpdateExpression: 'SET refunded_minor = refunded_minor - :amount',
+                UpdateExpression:
+                  'SET refunded_minor = refunded_minor - :amount, fee_refunded_minor = if_not_exists(fee_refunded_minor, :share) - :share',
                 ConditionExpression: 'refunded_minor >= :amount',
-                ExpressionAttributeValues: { ':amount': refund.amount_minor },
+                ExpressionAttributeValues: { ':amount': refund.amount_minor, ':share': refund.fee_share_minor },
               },
             },
           ],
@@ -314,8 +340,8 @@ export class RefundsTable implements RefundsStore {
   }
 
   async setDisputeFields(disputeId: string, set: Partial<Dispute>): Promise<void> {
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
+    const names: Record<string, string> = { '#ds': 'dispute_status' };
+    const values: Record<string, unknown> = { ':open': 'OPEN' };
     const sets = Object.entries({ ...set, updated_at: new Date().toISOString() }).map(([name, value], i) => {
       names[`#f${i}`] = name;
       values[`:f${i}`] = value;
@@ -327,23 +353,34 @@ export class RefundsTable implements RefundsStore {
           TableName: this.tableName,
           Key: disputeKey(disputeId),
           UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: 'attribute_exists(pk)',
+          // A decided dispute keeps its decision: only an OPEN one changes status.
+          ConditionExpression:
+            set.dispute_status === undefined || set.dispute_status === 'OPEN'
+              ? 'attribute_exists(pk) AND #ds = :open'
+              : 'attribute_exists(pk) AND (#ds = :open OR #ds = :decided)',
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          ExpressionAttributeValues:
+            set.dispute_status && set.dispute_status !== 'OPEN'
+              ? { ...values, ':decided': set.dispute_status }
+              : values,
         }),
       ),
-    );
+    ).catch((error) => {
+      // Decided meanwhile by a newer read: this older one changes nothing.
+      if (!conditionFailed(error)) throw error;
+    });
   }
 
-  disputeFlagGuard(disputeId: string, flag: DisputeFlag): TransactGuard {
+  disputeFlagGuard(disputeId: string, flag: DisputeFlag, also: Record<string, string> = {}): TransactGuard {
+    const { names, values, sets } = alsoSets(also);
     return {
       Update: {
         TableName: this.tableName,
         Key: disputeKey(disputeId),
-        UpdateExpression: 'SET #flag = :true, updated_at = :now',
+        UpdateExpression: `SET #flag = :true, updated_at = :now${sets}`,
         ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#flag) OR #flag = :false)',
-        ExpressionAttributeNames: { '#flag': flag },
-        ExpressionAttributeValues: { ':true': true, ':false': false, ':now': new Date().toISOString() },
+        ExpressionAttributeNames: { '#flag': flag, ...names },
+        ExpressionAttributeValues: { ':true': true, ':false': false, ':now': new Date().toISOString(), ...values },
       },
     };
   }

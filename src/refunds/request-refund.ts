@@ -25,7 +25,7 @@ export async function requestRefund(
 ): Promise<{ refund: Refund; created: boolean }> {
   const existing = await deps.refunds.get(request.refund_id);
   if (existing) {
-    if (existing.payment_order_id !== order.payment_order_id) {
+    if (existing.payment_order_id !== order.payment_order_id || existing.amount_minor !== request.amount_minor) {
       throw new RefundIdTakenError('this Idempotency-Key was already used for another refund');
     }
     if (existing.status === 'CREATED') await deps.workflow.start(existing.refund_id);
@@ -39,6 +39,7 @@ export async function requestRefund(
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const refundable = await deps.refunds.refundable(order.payment_order_id);
     const before = refundable?.refunded_minor ?? 0;
+    const feeBefore = refundable?.fee_refunded_minor ?? 0;
     const left = order.amount_minor - before;
     if (request.amount_minor > left) throw new AmountAboveRefundableError(request.amount_minor, left, order.currency);
     const now = (deps.now?.() ?? new Date()).toISOString();
@@ -49,7 +50,7 @@ export async function requestRefund(
       seller_account: order.seller_account,
       currency: order.currency,
       amount_minor: request.amount_minor,
-      fee_share_minor: refundFeeShare(order, before, request.amount_minor),
+      fee_share_minor: refundFeeShare(order, before, feeBefore, request.amount_minor),
       reason: request.reason,
       psp_reference: order.psp_reference,
       status: 'CREATED',
@@ -63,7 +64,7 @@ export async function requestRefund(
       created_at: now,
       updated_at: now,
     };
-    const outcome = await deps.refunds.create(refund, order, before);
+    const outcome = await deps.refunds.create(refund, order, before, feeBefore);
     if (outcome === 'created') {
       await deps.workflow.start(refund.refund_id);
       return { refund, created: true };

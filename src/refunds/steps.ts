@@ -35,10 +35,8 @@ export async function debitAndBook(deps: StepDeps, refundId: string): Promise<Re
     const posting = refundPosting(refund);
     if (!refund.wallet_debited) {
       // From the order's pending credit while the PSP still holds it as pending, else from available.
-      await deps.wallets.debitForRefund(
-        posting.wallet,
-        refund.payment_order_id,
-        deps.refunds.flagGuard(refundId, 'wallet_debited'),
+      await deps.wallets.debitForRefund(posting.wallet, refund.payment_order_id, (from) =>
+        deps.refunds.flagGuard(refundId, 'wallet_debited', { debited_from: from }),
       );
     }
     if (!refund.refund_booked) {
@@ -69,7 +67,7 @@ export async function refundAtPsp(deps: StepDeps, refundId: string): Promise<Ref
     });
   } catch (error) {
     if (!(error instanceof PspOutcomeUnknownError)) throw error;
-    await deps.refunds.move(refund, 'UNKNOWN', {}, ['PROCESSING']);
+    await deps.refunds.move(refund, 'UNKNOWN', { unknown_since: new Date().toISOString() }, ['PROCESSING']);
     logger.warn('refund outcome unknown: the janitor settles it from the PSP', { refund_id: refundId });
     return result(await loadRefund(deps, refundId));
   }
@@ -82,6 +80,17 @@ export async function refundAtPsp(deps: StepDeps, refundId: string): Promise<Ref
 
 /** Applies the PSP's current state of the refund; resumes a waiting workflow once the refund is final. */
 export async function applyPspRefund(deps: StepDeps, refund: Refund, psp: PspRefund): Promise<Refund> {
+  // We decided the PSP had made no refund (none found once its lists had caught up), yet it did: a person must look.
+  if (
+    refund.status === 'FAILED' &&
+    refund.failure_reason === 'psp_error' &&
+    psp.status !== 'failed' &&
+    psp.status !== 'canceled'
+  ) {
+    throw new InconsistentStateError(
+      `refund ${refund.refund_id} was failed for want of a PSP refund, but the PSP holds ${psp.refundId} (${psp.status})`,
+    );
+  }
   if (!refund.psp_refund_id && (refund.status === 'PROCESSING' || refund.status === 'UNKNOWN')) {
     await deps.refunds.move(refund, 'PROCESSING', { psp_refund_id: psp.refundId }, ['PROCESSING', 'UNKNOWN']);
     refund = await loadRefund(deps, refund.refund_id);
@@ -105,10 +114,16 @@ export async function applyPspRefund(deps: StepDeps, refund: Refund, psp: PspRef
  * booking reversed exactly, the seller's wallet credited back, the order's refundable amount released. Each once; the
  * janitor finishes an interrupted one.
  */
-export async function failRefund(deps: StepDeps, refund: Refund, to: 'FAILED' | 'CANCELED', reason: string) {
+export async function failRefund(
+  deps: StepDeps,
+  refund: Refund,
+  to: 'FAILED' | 'CANCELED',
+  reason: string,
+  from?: RefundStatus[],
+) {
   let current = refund;
   if (current.status !== 'FAILED' && current.status !== 'CANCELED') {
-    const moved = await deps.refunds.move(current, to, { failure_reason: reason, reversal_done: false });
+    const moved = await deps.refunds.move(current, to, { failure_reason: reason, reversal_done: false }, from);
     current = await loadRefund(deps, refund.refund_id);
     if (!moved && current.status !== 'FAILED' && current.status !== 'CANCELED') {
       throw new InconsistentStateError(`refund ${refund.refund_id} cannot become ${to} from ${current.status}`);
@@ -124,6 +139,7 @@ export async function failRefund(deps: StepDeps, refund: Refund, to: 'FAILED' | 
       reversal.wallet,
       current.payment_order_id,
       deps.refunds.flagGuard(current.refund_id, 'wallet_restored'),
+      current.debited_from ?? 'available',
     );
   }
   if (!current.refundable_released) await deps.refunds.releaseRefundable(current);

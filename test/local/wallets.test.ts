@@ -525,10 +525,10 @@ describe('Class: Wallets', () => {
     it('a refund of a pending credit takes from pending; the credit then makes only the rest available', async () => {
       const seller = newSeller();
       const source = await pendingCredit(seller, 1_000);
-      expect(await wallets.debitForRefund(posting(seller, 300), source, onceGuard(`${seller}-r1`))).toBe(true);
+      expect(await wallets.debitForRefund(posting(seller, 300), source, () => onceGuard(`${seller}-r1`))).toBe(true);
       expect(await buckets(seller)).toEqual({ balance: 700, pending: 700, available: 0, disputed: 0 });
       // The same guard again: nothing moves twice.
-      expect(await wallets.debitForRefund(posting(seller, 300), source, onceGuard(`${seller}-r1`))).toBe(false);
+      expect(await wallets.debitForRefund(posting(seller, 300), source, () => onceGuard(`${seller}-r1`))).toBe(false);
       expect(await wallets.makeAvailable(source)).toBe(true);
       expect(await buckets(seller)).toEqual({ balance: 700, pending: 0, available: 700, disputed: 0 });
     });
@@ -539,17 +539,19 @@ describe('Class: Wallets', () => {
       await wallets.makeAvailable(source);
       await wallets.hold(posting(seller, 500));
       await wallets.capture(posting(seller, 500));
-      expect(await wallets.debitForRefund(posting(seller, 200), source, onceGuard(`${seller}-r`))).toBe(true);
+      expect(await wallets.debitForRefund(posting(seller, 200), source, () => onceGuard(`${seller}-r`))).toBe(true);
       expect(await buckets(seller)).toEqual({ balance: -200, pending: 0, available: -200, disputed: 0 });
-      expect(await wallets.creditForFailedRefund(posting(seller, 200), source, onceGuard(`${seller}-f`))).toBe(true);
+      expect(
+        await wallets.creditForFailedRefund(posting(seller, 200), source, onceGuard(`${seller}-f`), 'available'),
+      ).toBe(true);
       expect(await buckets(seller)).toEqual({ balance: 0, pending: 0, available: 0, disputed: 0 });
     });
 
     it('a failed refund of a still pending credit goes back to pending', async () => {
       const seller = newSeller();
       const source = await pendingCredit(seller, 800);
-      await wallets.debitForRefund(posting(seller, 800), source, onceGuard(`${seller}-r`));
-      await wallets.creditForFailedRefund(posting(seller, 800), source, onceGuard(`${seller}-f`));
+      await wallets.debitForRefund(posting(seller, 800), source, () => onceGuard(`${seller}-r`));
+      await wallets.creditForFailedRefund(posting(seller, 800), source, onceGuard(`${seller}-f`), 'pending');
       expect(await buckets(seller)).toEqual({ balance: 800, pending: 800, available: 0, disputed: 0 });
       expect(await wallets.makeAvailable(source)).toBe(true);
       expect(await buckets(seller)).toEqual({ balance: 800, pending: 0, available: 800, disputed: 0 });
@@ -558,11 +560,11 @@ describe('Class: Wallets', () => {
     it('a dispute sets the share aside from pending, gives it back if won, takes it if lost', async () => {
       const seller = newSeller();
       const source = await pendingCredit(seller, 600);
-      await wallets.holdForDisputeFrom(posting(seller, 600), source, onceGuard(`${seller}-h`));
+      await wallets.holdForDisputeFrom(posting(seller, 600), source, () => onceGuard(`${seller}-h`));
       expect(await buckets(seller)).toEqual({ balance: 600, pending: 0, available: 0, disputed: 600 });
-      await wallets.releaseDisputeTo(posting(seller, 600), source, onceGuard(`${seller}-w`));
+      await wallets.releaseDisputeTo(posting(seller, 600), source, onceGuard(`${seller}-w`), 'pending');
       expect(await buckets(seller)).toEqual({ balance: 600, pending: 600, available: 0, disputed: 0 });
-      await wallets.holdForDisputeFrom(posting(seller, 600), source, onceGuard(`${seller}-h2`));
+      await wallets.holdForDisputeFrom(posting(seller, 600), source, () => onceGuard(`${seller}-h2`));
       await wallets.captureDispute(posting(seller, 600), onceGuard(`${seller}-l`));
       expect(await buckets(seller)).toEqual({ balance: 0, pending: 0, available: 0, disputed: 0 });
       await expect(wallets.captureDispute(posting(seller, 1), onceGuard(`${seller}-l2`))).rejects.toBeInstanceOf(

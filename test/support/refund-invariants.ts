@@ -93,11 +93,13 @@ export async function checkRefundInvariants(stack: Pick<StackInfo, 'urls'>, paym
         violations.push(`${id}: reinstatement booked ${txnCount(`dispute:${id}:reinstatement`)} times`);
       if (txnCount(`dispute:${id}:loss`) !== (status === 'LOST' ? 1 : 0))
         violations.push(`${id}: loss booked ${txnCount(`dispute:${id}:loss`)} times`);
-      if (status === 'OPEN') {
-        for (const share of (d.shares as Item[]) ?? []) {
-          const seller = String(share.seller_account);
-          heldBySeller.set(seller, (heldBySeller.get(seller) ?? 0) + Number(share.amount_minor));
-        }
+      // Every seller of a dispute is checked: open shares set aside, decided ones no longer.
+      for (const share of (d.shares as Item[]) ?? []) {
+        const seller = String(share.seller_account);
+        heldBySeller.set(
+          seller,
+          (heldBySeller.get(seller) ?? 0) + (status === 'OPEN' ? Number(share.amount_minor) : 0),
+        );
       }
     }
   }

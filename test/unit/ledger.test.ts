@@ -1,11 +1,14 @@
+import * as fc from 'fast-check';
 import {
   accounts,
+  allocate,
   assertBalanced,
   balanceByCurrency,
   type LedgerEntry,
   type LedgerTransaction,
   payInTransaction,
   payInTransactionId,
+  refundFeeShare,
   signedAmount,
   UnbalancedTransactionError,
 } from '../../src/ledger/postings';
@@ -191,5 +194,58 @@ describe('Module: ledger', () => {
       expect(accounts.pspClearing).toBe('asset:psp_clearing');
       expect(accounts.platformRevenue).toBe('revenue:platform_fees');
     });
+  });
+});
+
+describe('Refund fee shares and dispute allocation', () => {
+  it('returns the whole fee over full refunds, whatever the order of partial and failed refunds', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.array(fc.record({ part: fc.integer({ min: 1, max: 1_000 }), fails: fc.boolean() }), { maxLength: 12 }),
+        (amount, bps, steps) => {
+          const fee = Math.floor((amount * bps) / 10_000);
+          const order = { amount_minor: amount, fee_minor: fee };
+          let refunded = 0;
+          let feeRefunded = 0;
+          for (const { part, fails } of steps) {
+            const left = amount - refunded;
+            if (left === 0) break;
+            const x = Math.min(left, part);
+            const share = refundFeeShare(order, refunded, feeRefunded, x);
+            expect(share).toBeGreaterThanOrEqual(0);
+            expect(share).toBeLessThanOrEqual(x);
+            refunded += x;
+            feeRefunded += share;
+            expect(feeRefunded).toBeLessThanOrEqual(fee);
+            if (fails) {
+              refunded -= x;
+              feeRefunded -= share;
+            }
+          }
+          // The rest, in one refund: the live refunds then return exactly the fee.
+          const last = refundFeeShare(order, refunded, feeRefunded, amount - refunded);
+          expect(feeRefunded + last).toBe(fee);
+        },
+      ),
+    );
+  });
+
+  it('splits an amount over weights exactly, in proportion', () => {
+    expect(allocate(100, [1, 1, 1])).toEqual([34, 33, 33]);
+    expect(allocate(50, [5000, 0])).toEqual([50, 0]);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1_000_000 }),
+        fc.array(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 40 }),
+        (amount, weights) => {
+          const shares = allocate(amount, weights);
+          expect(shares.reduce((a, b) => a + b, 0)).toBe(amount);
+          const total = weights.reduce((a, b) => a + b, 0);
+          shares.forEach((share, i) => expect(Math.abs(share - (amount * (weights[i] ?? 0)) / total)).toBeLessThan(1));
+        },
+      ),
+    );
   });
 });
