@@ -253,12 +253,12 @@ describe('Pay-out steps on DynamoDB Local', () => {
       { source_id: `po_${id}`, payment_id: `pay_${id}`, psp_reference: `pi_${id}`, created_at: now },
     );
     psp.available.set(`pi_${id}`, false);
-    expect(await releaseAvailableFunds(deps, { seller_account: id })).toEqual({ checked: 1, released: 0 });
+    expect(await releaseAvailableFunds(deps, { seller_account: id })).toEqual({ checked: 1, released: 0, failed: 0 });
     expect(await wallet(id)).toMatchObject({ pending_minor: 700, available_minor: 0, balance_minor: 700 });
     psp.available.set(`pi_${id}`, true);
     expect(await releaseAvailableFunds(deps, {})).toMatchObject({ released: 1 });
     // Twice changes nothing: the funds record left the pending index with the move.
-    expect(await releaseAvailableFunds(deps, { seller_account: id })).toEqual({ checked: 0, released: 0 });
+    expect(await releaseAvailableFunds(deps, { seller_account: id })).toEqual({ checked: 0, released: 0, failed: 0 });
     expect(await wallet(id)).toMatchObject({ pending_minor: 0, available_minor: 700, balance_minor: 700 });
   });
 
