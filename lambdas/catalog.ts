@@ -200,7 +200,7 @@ export const functions = {
     id: 'PspWebhookProcessor',
     entry: 'lambdas/ops/psp-webhook-processor.ts',
     description:
-      'Applies verified PSP events once each, re-reading the PSP object (PaymentIntent, account, payout), and resumes waiting workflows',
+      'Applies verified PSP events once each, re-reading the PSP object (PaymentIntent, account, payout, refund, dispute), and resumes waiting workflows',
     timeoutSeconds: 60,
     tables: {
       payments: 'readWrite',
@@ -208,10 +208,11 @@ export const functions = {
       sellers: 'readWrite',
       wallets: 'readWrite',
       ledger: 'readWrite',
+      refunds: 'readWrite',
     },
     psp: true,
     pspConnect: true,
-    answersTasksOf: ['payIn', 'payOut'],
+    answersTasksOf: ['payIn', 'payOut', 'refund'],
   }),
   RecordFailure: fn({
     id: 'RecordFailure',

@@ -173,7 +173,7 @@ export class CatalogFunction extends Construct {
         this,
         /:execution:.*:\*$/,
         'states:DescribeExecution on <state machine>:execution:*: executions are named per business object (a ' +
-          'payment, a payout) and per re-drive, so their ARNs are not known in advance; scoped to the state ' +
+          'payment, a payout, a refund) and per re-drive, so their ARNs are not known in advance; scoped to the state ' +
           `machines the function starts (${starts.map((workflow) => workflow.spec.id).join(', ')}).`,
       );
     }

@@ -80,11 +80,11 @@ export class Schedules extends Construct {
           dlq,
           `EventBridge could not invoke ${schedule.functionId} on schedule (dead letters)`,
         ),
-        // A scheduled run that fails (the janitors fail their run when a payment or payout needs a person: a refund,
-        // a charge the PSP holds for a FAILED payment, a payout the PSP's records do not settle) is an incident:
-        // async invocation errors reach no DLQ of the rule.
+        // A scheduled run that fails (the janitors fail their run when a payment, payout or refund needs a person: a
+        // charge the PSP holds for a FAILED payment, a payout or a refund the PSP's records do not settle) is an
+        // incident: async invocation errors reach no DLQ of the rule.
         new Alarm(this, `${id}ErrorsAlarm`, {
-          alarmDescription: `A scheduled ${schedule.functionId} run failed: see its logs (a payment or payout may need a person)`,
+          alarmDescription: `A scheduled ${schedule.functionId} run failed: see its logs (a payment, payout or refund may need a person)`,
           metric: fn.metricErrors({ period: Duration.minutes(5), statistic: Stats.SUM }),
           threshold: 1,
           comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

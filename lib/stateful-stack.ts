@@ -44,7 +44,10 @@ export class PaymentsStatefulStack extends Stack {
   readonly buckets: Record<string, IBucket>;
   /** Where the buckets' server access logs go; only when the catalog has buckets. */
   readonly accessLogsBucket?: Bucket;
-  /** The PSP (Stripe) secret key of the pay-in (payments). Its value is put by operators out of band, never by code. */
+  /**
+   * The PSP (Stripe) secret key of payments: the pay-in's charges and the refunds. Its value is put by operators out
+   * of band, never by code.
+   */
   readonly pspSecret: ISecret;
   /**
    * The PSP's (Stripe) restricted key for Connect, the pay-out's: the only key that may move money out (accounts,
@@ -86,7 +89,8 @@ export class PaymentsStatefulStack extends Stack {
 
     const pspSecret = new Secret(this, 'PspSecretKey', {
       description:
-        'PSP (Stripe) secret key used by the pay-in Charge step. Set the value out of band ' +
+        'PSP (Stripe) secret key (payments), read only by the functions with catalog psp: the pay-in (charges, ' +
+        'cancellations) and the refunds. Set the value out of band ' +
         '(aws secretsmanager put-secret-value); the generated initial value is a placeholder.',
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -99,7 +103,8 @@ export class PaymentsStatefulStack extends Stack {
     this.pspSecret = pspSecret;
 
     // A secret of its own, not a second value in the payments key's secret: a function reads a secret whole, so the
-    // pay-in's functions (Charge, CancelPending, the janitor...) must not be able to read the key that pays out.
+    // pay-in's and the refunds' functions (Charge, CancelPending, RefundAtPsp, their janitors...) must not be able to
+    // read the key that pays out.
     const pspConnectSecret = new Secret(this, 'PspConnectSecretKey', {
       description:
         "The PSP's (Stripe) restricted key for Connect, read only by the pay-out functions (catalog pspConnect): " +

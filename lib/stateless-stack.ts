@@ -186,6 +186,13 @@ export class PaymentsStatelessStack extends Stack {
     if (!payOut) throw new Error('catalog: no payOut state machine');
     return payOut;
   }
+
+  /** The refund workflow. */
+  get refund(): Workflow {
+    const refund = this.workflows.refund;
+    if (!refund) throw new Error('catalog: no refund state machine');
+    return refund;
+  }
 }
 
 /** Context `platformFeeBps` (default 0): an integer number of basis points, 0..10000. */

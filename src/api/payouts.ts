@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import { fromMinorUnits, isSupportedCurrency, MoneyError, toMinorUnits } from '../core/money';
-import type { WalletBalance } from '../ledger/wallets';
 import type { Payout } from '../payout/payout';
 import type { PayoutRun } from '../payout/ports';
 import type { Seller } from '../payout/seller';

@@ -14,7 +14,7 @@ import {
   disputeWithdrawalTransaction,
 } from '../ledger/postings';
 import type { PspDispute } from '../psp/refund-types';
-import type { Dispute, DisputeStatus } from './dispute';
+import type { DisputeStatus } from './dispute';
 import type { RefundDeps } from './ports';
 
 export type DisputeDeps = Pick<RefundDeps, 'refunds' | 'wallets' | 'ledger' | 'psp' | 'orders'> & { now?: () => Date };

@@ -343,6 +343,10 @@ describe('alarms notify the alarm topic', () => {
     expect(ofType(withFixture.statelessTemplate, 'AWS::CloudWatch::Alarm').length).toBe(
       ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm').length + 2,
     );
+    // The catalog's: the DLQ of each of its 2 work queues, 3 per workflow (its failed-executions queue, that queue's
+    // DLQ, its rule's DLQ) for PayIn, PayOut and Refund, 2 per schedule (its DLQ, its function's errors) for 4.
+    expect(ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm')).toHaveLength(2 + 3 * 3 + 2 * 4);
+    expect(ofType(main.statefulTemplate, 'AWS::CloudWatch::Alarm')).toEqual([]);
   });
 
   test('the topic: encrypted with the messaging key, TLS-only publishing, CloudWatch may publish for this account', () => {
@@ -527,6 +531,94 @@ describe('cdk-nag acknowledgments say what is true of what they are attached to'
   });
 });
 
+describe('refunds: keys, secrets and alarms', () => {
+  test('the Refunds table has the data key; FailedRefunds, its DLQ and its rule DLQ the messaging key, TLS only, each alarmed to the topic', () => {
+    const table = main.statefulTemplate[logicalId(main.stateful.tables.refunds)]!;
+    expect(table.Type).toBe('AWS::DynamoDB::Table');
+    expect(table.Properties.SSESpecification).toEqual({
+      SSEEnabled: true,
+      SSEType: 'KMS',
+      KMSMasterKeyId: { 'Fn::GetAtt': [logicalId(main.stateful.dataKey), 'Arn'] },
+    });
+    const refund = main.stateless.refund;
+    const queues = [refund.failedExecutions, refund.failedExecutionsDlq, refund.ruleDlq].map(logicalId);
+    expect(new Set(queues).size).toBe(3);
+    const topic = { Ref: logicalId(main.stateless.alarmTopic.topic) };
+    const alarms = ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm');
+    for (const id of queues) {
+      expect([id, main.statelessTemplate[id]!.Properties.KmsMasterKeyId]).toEqual([
+        id,
+        { 'Fn::GetAtt': [logicalId(main.stateless.messagingKey), 'Arn'] },
+      ]);
+      const statements = ofType(main.statelessTemplate, 'AWS::SQS::QueuePolicy')
+        .filter(([, policy]) => toArray(policy.Properties.Queues).some((q: Json) => q.Ref === id))
+        .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Statement[]);
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+      const own = alarms.filter(([, alarm]) =>
+        JSON.stringify(alarm.Properties.Dimensions).includes(JSON.stringify({ 'Fn::GetAtt': [id, 'QueueName'] })),
+      );
+      expect([id, own.length]).toEqual([id, 1]);
+      expect(own[0]![1].Properties).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });
+    }
+  });
+
+  test('no secret of their own: the refunds use the payments key, and no refund function may read the Connect key', () => {
+    const secrets = ofType(main.statefulTemplate, 'AWS::SecretsManager::Secret');
+    expect(secrets).toHaveLength(3);
+    const connect = JSON.stringify(main.stateless.resolve(main.stateful.pspConnectSecret.secretArn));
+    const payments = JSON.stringify(main.stateless.resolve(main.stateful.pspSecret.secretArn));
+    const secretStatements = (id: keyof typeof main.stateless.functions) => {
+      const roleId = main.statelessTemplate[logicalId(main.stateless.functions[id])]!.Properties.Role['Fn::GetAtt'][0];
+      return ofType(main.statelessTemplate, 'AWS::IAM::Policy')
+        .filter(([, policy]) => toArray(policy.Properties.Roles).some((role: Json) => role.Ref === roleId))
+        .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Statement[])
+        .filter((s) => toArray(s.Action).some((action) => action.startsWith('secretsmanager:')))
+        .map((s) => JSON.stringify(s.Resource));
+    };
+    // Control: a pay-out step does read the Connect key.
+    expect(secretStatements('Transfer').some((resource) => resource.includes(connect))).toBe(true);
+    const refundFunctions = [
+      'CreateRefund',
+      'GetRefund',
+      'ListDisputes',
+      'GetDispute',
+      'DebitAndBook',
+      'RefundAtPsp',
+      'AwaitRefund',
+      'SettleRefund',
+      'RefundJanitor',
+    ] as const;
+    for (const id of refundFunctions) {
+      const resources = secretStatements(id);
+      expect([id, resources.some((resource) => resource.includes(connect))]).toEqual([id, false]);
+      // Only the payments key, and only for the functions that call the PSP.
+      expect([id, resources.every((resource) => resource.includes(payments))]).toEqual([id, true]);
+      expect([id, resources.length > 0]).toEqual([id, functions[id].psp === true]);
+    }
+  });
+});
+
+describe('cdk-nag: the DescribeExecution wildcard of the workflow starters', () => {
+  test("acknowledged on the starters' own policies only, naming the machines each starts (CreateRefund: Refund)", () => {
+    const acks = acknowledgments(main.stateless).filter((ack) =>
+      /^AwsSolutions-IAM5\[Resource::.*:execution:.*:\*\]$/.test(ack.rule),
+    );
+    const starters = (Object.values(functions) as FunctionSpec[]).filter(
+      (spec) => (spec.startsWorkflows ?? []).length > 0,
+    );
+    expect(starters.map((spec) => spec.id)).toContain('CreateRefund');
+    const owners = acks.map((ack) => ack.construct.node.path.split('/')[1]);
+    expect([...new Set(owners)].sort()).toEqual(starters.map((spec) => spec.id).sort());
+    const createRefund = acks.filter((ack) => ack.construct.node.path.split('/')[1] === 'CreateRefund');
+    expect(createRefund).toHaveLength(1);
+    expect(createRefund[0]!.rule).toMatch(/RefundStateMachine/);
+    expect(createRefund[0]!.reason).toMatch(/a refund\) and per re-drive/);
+    expect(createRefund[0]!.reason).toMatch(/the state machines the function starts \(Refund\)\.$/);
+  });
+});
+
 describe("API Gateway's own errors in the API's JSON error shape", () => {
   test('every gateway answer (no key, refused key, no route, throttled, too large, WAF, default 4xx/5xx) has error.code', () => {
     // Prepare
@@ -571,12 +663,14 @@ describe('scheduled runs that fail page someone', () => {
     const errors = alarms.filter((p) => p.MetricName === 'Errors' && p.Namespace === 'AWS/Lambda');
     expect(errors.map((p) => p.Dimensions)).toEqual(
       expect.arrayContaining(
-        (['Janitor', 'PayoutJanitor', 'PayoutRunScheduled'] as const).map((id) => [
+        (['Janitor', 'PayoutJanitor', 'RefundJanitor', 'PayoutRunScheduled'] as const).map((id) => [
           { Name: 'FunctionName', Value: fnRef(id) },
         ]),
       ),
     );
     expect(errors).toHaveLength(new Set(catalog.schedules.map((schedule) => schedule.functionId)).size);
+    // The three janitors and the daily payout run.
+    expect(errors).toHaveLength(4);
     for (const p of errors) {
       expect(p.AlarmActions).toEqual([{ Ref: logicalId(main.stateless.alarmTopic.topic) }]);
       expect(p).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });

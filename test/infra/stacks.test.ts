@@ -263,6 +263,54 @@ describe('Stack: PaymentsStateful', () => {
       expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
     }
   });
+
+  test('the refunds table: Refunds (by-payment, by-status, disputes-by-status), retained, encrypted with the data key', () => {
+    // Eight tables: the pay-in's, the pay-out's and Refunds.
+    stateful.resourceCountIs('AWS::DynamoDB::Table', 8);
+    const tables = Object.entries(stateful.findResources('AWS::DynamoDB::Table')).filter(([logicalId]) =>
+      /^Refunds[0-9A-F]{8}$/.test(logicalId),
+    );
+    expect(tables).toHaveLength(1);
+    const [logicalId, table] = tables[0]! as [string, Resource];
+    expect(logicalId).toBe(built.stateful.getLogicalId(built.stateful.tables.refunds.node.defaultChild as CfnTable));
+    expect(table.Properties.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(
+      (table.Properties.GlobalSecondaryIndexes ?? []).map((index: Json) => ({
+        name: index.IndexName,
+        keys: index.KeySchema.map((key: Json) => `${key.KeyType}:${key.AttributeName}`),
+        projection: index.Projection.ProjectionType,
+      })),
+    ).toEqual([
+      { name: 'by-payment', keys: ['HASH:payment_id', 'RANGE:created_at'], projection: 'ALL' },
+      { name: 'by-status', keys: ['HASH:open_status', 'RANGE:updated_at'], projection: 'ALL' },
+      { name: 'disputes-by-status', keys: ['HASH:dispute_status', 'RANGE:created_at'], projection: 'ALL' },
+    ]);
+    sameElements(
+      table.Properties.AttributeDefinitions,
+      ['pk', 'sk', 'payment_id', 'created_at', 'open_status', 'updated_at', 'dispute_status'].map((name) => ({
+        AttributeName: name,
+        AttributeType: 'S',
+      })),
+    );
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      DeletionProtectionEnabled: true,
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: {
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: { 'Fn::GetAtt': [dataKeyLogicalId(), 'Arn'] },
+      },
+    });
+    // Refunds and disputes are kept: no TTL.
+    expect(table.Properties.TimeToLiveSpecification).toBeUndefined();
+    expect(tableSchemas.refunds.envVar).toBe('REFUNDS_TABLE');
+  });
 });
 
 describe('Stack: PaymentsStateless', () => {
@@ -608,6 +656,152 @@ describe('Stack: PaymentsStateless', () => {
     });
   });
 
+  describe('refund state machine', () => {
+    const refundFile = 'state-machines/refund.asl.json';
+    const refundText = () => readFileSync(path.join(REPO_ROOT, refundFile), 'utf8');
+    const refundSteps: [string, FunctionId][] = [
+      ['DebitAndBookFunctionArn', 'DebitAndBook'],
+      ['RefundAtPspFunctionArn', 'RefundAtPsp'],
+      ['AwaitRefundFunctionArn', 'AwaitRefund'],
+      ['SettleRefundFunctionArn', 'SettleRefund'],
+    ];
+    const arn = (id: FunctionId) => ({ 'Fn::GetAtt': [functionLogicalId(functions[id]), 'Arn'] });
+
+    test('three state machines: PayIn, PayOut and Refund, each from its own file', () => {
+      stateless.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+      expect(machineNames).toEqual(['payIn', 'payOut', 'refund']);
+      expect(stateMachines.refund.file).toBe(refundFile);
+      expect(new Set(machineNames.map((name) => workflowLogicalId(name))).size).toBe(3);
+      expect(built.stateless.refund).toBe(built.stateless.workflows.refund);
+    });
+
+    test('Refund: the definition of state-machines/refund.asl.json, its four steps the ARNs of their functions', () => {
+      const ids = Object.keys(stateless.findResources('AWS::StepFunctions::StateMachine')).filter((id) =>
+        /^RefundStateMachine[0-9A-F]{8}$/.test(id),
+      );
+      expect(ids).toEqual([workflowLogicalId('refund')]);
+      const machine = statelessResources[ids[0]!]!;
+      const asl = JSON.parse(refundText());
+      expect(JSON.parse(machine.Properties.DefinitionString)).toEqual(asl);
+      expect(machine.Properties.DefinitionSubstitutions).toEqual(
+        Object.fromEntries(refundSteps.map(([variable, id]) => [variable, arn(id)])),
+      );
+      expect(machine.Properties).toMatchObject({
+        StateMachineType: 'STANDARD',
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+      });
+      // The pay-in and pay-out machines are others, from their own files.
+      for (const other of ['payIn', 'payOut'] as const) {
+        expect(workflowLogicalId(other)).not.toBe(ids[0]);
+        expect(JSON.parse(statelessResources[workflowLogicalId(other)]!.Properties.DefinitionString)).not.toEqual(asl);
+      }
+    });
+
+    test('its four substitutions resolved, each Task runs its own step function and no placeholder is left', () => {
+      const machine = statelessResources[workflowLogicalId('refund')]!;
+      const substitutions = machine.Properties.DefinitionSubstitutions as Record<string, Json>;
+      const definition = machine.Properties.DefinitionString as string;
+      // Control: before the substitutions, the definition names its four placeholders.
+      const placeholders = [...new Set([...definition.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!))];
+      sameElements(
+        placeholders,
+        refundSteps.map(([variable]) => variable),
+      );
+      // What Step Functions gets: each ${Variable} replaced by its value (here, the function's logical id).
+      let resolved = definition;
+      for (const [variable, value] of Object.entries(substitutions)) {
+        resolved = resolved.replaceAll(`\${${variable}}`, `function:${value['Fn::GetAtt'][0]}`);
+      }
+      expect(resolved).not.toMatch(/\$\{/);
+      const states = JSON.parse(resolved).States as Record<string, Json>;
+      const tasks = Object.entries(states)
+        .filter(([, state]) => state.Type === 'Task')
+        .map(([name, state]) => [
+          name,
+          state.Resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken'
+            ? state.Parameters.FunctionName
+            : state.Resource,
+        ]);
+      expect(tasks).toEqual(refundSteps.map(([, id]) => [id, `function:${functionLogicalId(functions[id])}`]));
+      // The wait passes its task token to AwaitRefund, for 14 days at most.
+      expect(states.AwaitRefund.Parameters.Payload['task_token.$']).toBe('$$.Task.Token');
+      expect(states.AwaitRefund.TimeoutSeconds).toBe(14 * 24 * 3600);
+    });
+
+    test('its role may invoke the four refund steps, and no other function', () => {
+      const machine = statelessResources[workflowLogicalId('refund')]!;
+      const invoked = rolePolicyStatements(machine.Properties.RoleArn['Fn::GetAtt'][0])
+        .filter((s) => toArray(s.Action).includes('lambda:InvokeFunction'))
+        .flatMap((s) => toArray(s.Resource))
+        .map((r) => JSON.stringify(r).match(/"([A-Za-z0-9]+Function[0-9A-F]{8})"/)?.[1]);
+      expect(invoked.length).toBeGreaterThan(0);
+      sameElements(
+        [...new Set(invoked)],
+        refundSteps.map(([, id]) => functionLogicalId(functions[id])),
+      );
+    });
+
+    test('its failed executions go, by their own rule, to the FailedRefunds queue (with DLQs and alarms)', () => {
+      const refund = built.stateless.refund;
+      const queueId = failedExecutionsLogicalId('refund');
+      expect(queueId).toMatch(/^RefundFailedRefunds[0-9A-F]{8}$/);
+      expect(stateMachines.refund.failedExecutionsQueue).toEqual({
+        id: 'FailedRefunds',
+        envVar: 'FAILED_REFUNDS_QUEUE_URL',
+      });
+      for (const other of ['payIn', 'payOut'] as const) expect(queueId).not.toBe(failedExecutionsLogicalId(other));
+      const rules = Object.values(
+        stateless.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.states'] } } }),
+      ).filter((rule) =>
+        refersTo(rule.Properties.EventPattern.detail.stateMachineArn, { Ref: workflowLogicalId('refund') }),
+      );
+      expect(rules).toHaveLength(1);
+      expect(rules[0]!.Properties.EventPattern.detail).toEqual({
+        status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+        stateMachineArn: [{ Ref: workflowLogicalId('refund') }],
+      });
+      expect(rules[0]!.Properties.Targets).toHaveLength(1);
+      const [target] = rules[0]!.Properties.Targets;
+      expect(target.Arn).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+      const ruleDlqId = built.stateless.getLogicalId(refund.ruleDlq.node.defaultChild as never);
+      expect(ruleDlqId).toMatch(/^RefundFailedRefundsRuleDlq[0-9A-F]{8}$/);
+      expect(target.DeadLetterConfig.Arn).toEqual({ 'Fn::GetAtt': [ruleDlqId, 'Arn'] });
+      expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 24 * 3600 });
+      const dlqId = built.stateless.getLogicalId(refund.failedExecutionsDlq.node.defaultChild as never);
+      expect(dlqId).toMatch(/^RefundFailedRefundsDlq[0-9A-F]{8}$/);
+      expect(statelessResources[queueId]!.Properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+        maxReceiveCount: 5,
+      });
+      expect(statelessResources[queueId]!.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+      for (const id of [queueId, dlqId, ruleDlqId]) {
+        expect(statelessResources[id]!.Properties.KmsMasterKeyId).toEqual({
+          'Fn::GetAtt': [messagingKeyLogicalId(), 'Arn'],
+        });
+        const alarms = Object.values(stateless.findResources('AWS::CloudWatch::Alarm')).filter((alarm) =>
+          refersTo(alarm.Properties.Dimensions, { 'Fn::GetAtt': [id, 'QueueName'] }),
+        );
+        expect([id, alarms.length]).toEqual([id, 1]);
+        expect(alarms[0]!.Properties).toMatchObject({
+          Threshold: 1,
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          AlarmActions: [{ Ref: alarmTopicLogicalId() }],
+        });
+      }
+      // Its URL is for operator tooling: no function is given it (control: a work queue's URL is found in its sender's).
+      const envText = (spec: FunctionSpec) =>
+        JSON.stringify(statelessResources[functionLogicalId(spec)]!.Properties.Environment.Variables);
+      expect(envText(functions.PspWebhook)).toContain(queueLogicalId('pspWebhooks'));
+      for (const spec of functionSpecs) expect([spec.id, envText(spec).includes(queueId)]).toEqual([spec.id, false]);
+    });
+
+    test('its ARN is a stack output', () => {
+      const outputs = stateless.toJSON().Outputs;
+      expect(outputs.RefundStateMachineArn.Value).toEqual({ Ref: workflowLogicalId('refund') });
+    });
+  });
+
   describe('state machines', () => {
     test('no dependency cycle in either template (e.g. task-response grants vs. the step functions)', () => {
       for (const template of [stateless, stateful]) expect(dependencyCycle(template.toJSON())).toEqual([]);
@@ -704,6 +898,39 @@ describe('Stack: PaymentsStateless', () => {
       );
       expect(permissions.length).toBeGreaterThan(0);
     });
+
+    test.each([
+      ['POST', '/v1/payments/{payment_id}/refunds', 'CreateRefund', '/POST/v1/payments/*/refunds'],
+      ['GET', '/v1/refunds/{refund_id}', 'GetRefund', '/GET/v1/refunds/*'],
+      ['GET', '/v1/disputes', 'ListDisputes', '/GET/v1/disputes'],
+      ['GET', '/v1/disputes/{dispute_id}', 'GetDispute', '/GET/v1/disputes/*'],
+    ] as const)(
+      'refunds and disputes: %s %s, Lambda proxy to %s behind the REQUEST authorizer',
+      (httpMethod, routePath, functionId, sourcePath) => {
+        const route: RouteSpec = { method: httpMethod, path: routePath, functionId, authorized: true };
+        expect(apiRoutes).toContainEqual(expect.objectContaining(route));
+        const method = methodFor(stateless, route);
+        expect(method.Properties.HttpMethod).toBe(httpMethod);
+        expect(method.Properties.AuthorizationType).toBe('CUSTOM');
+        expect(method.Properties.AuthorizerId).toEqual({ Ref: authorizerLogicalId(stateless) });
+        expect(method.Properties.ApiKeyRequired).toBeFalsy();
+        expect(method.Properties.Integration).toMatchObject({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' });
+        const fnArn = { 'Fn::GetAtt': [functionLogicalId(functions[functionId]), 'Arn'] };
+        expect(JSON.stringify(method.Properties.Integration.Uri)).toContain(JSON.stringify(fnArn));
+        // API Gateway may invoke the function for this method and path on the deployed stage only (no test-invoke
+        // permission), and for nothing else.
+        const permissions = Object.values(stateless.findResources('AWS::Lambda::Permission')).filter(
+          (permission) => JSON.stringify(permission.Properties.FunctionName) === JSON.stringify(fnArn),
+        );
+        expect(permissions).toHaveLength(1);
+        expect(permissions[0]!.Properties.Principal).toBe('apigateway.amazonaws.com');
+        const sourceArn = permissions[0]!.Properties.SourceArn['Fn::Join'][1] as Json[];
+        expect(sourceArn.at(-1)).toBe(sourcePath);
+        expect(sourceArn).toContainEqual({
+          Ref: built.stateless.getLogicalId(built.stateless.api.api.deploymentStage.node.defaultChild as never),
+        });
+      },
+    );
 
     function authorizerLogicalId(template: Template): string {
       const ids = Object.keys(template.findResources('AWS::ApiGateway::Authorizer'));
@@ -1047,11 +1274,20 @@ describe('Stack: PaymentsStateless', () => {
     test('one EventBridge rule per catalog schedule, plus the failed-executions rule of each state machine', () => {
       stateless.resourceCountIs('AWS::Events::Rule', schedules.length + machineNames.length);
       expect(machineNames).toContain('payIn');
+      // Four schedules (the three janitors, the daily payout run) and three state machines.
+      expect(schedules.map((schedule) => schedule.functionId)).toEqual([
+        'Janitor',
+        'PayoutJanitor',
+        'RefundJanitor',
+        'PayoutRunScheduled',
+      ]);
+      stateless.resourceCountIs('AWS::Events::Rule', 7);
     });
 
     test.each([
       ['PayoutRunScheduled', 'cron(0 6 * * ? *)', 24 * 3600],
       ['PayoutJanitor', 'rate(5 minutes)', 5 * 60],
+      ['RefundJanitor', 'rate(5 minutes)', 5 * 60],
       ['Janitor', 'rate(5 minutes)', 5 * 60],
     ] as const)(
       '%s: runs on %s, retried until the next run at most, with a DLQ and alarms',
@@ -1080,6 +1316,37 @@ describe('Stack: PaymentsStateless', () => {
         expect(errors).toHaveLength(1);
       },
     );
+
+    test('RefundJanitor: its own rule, DLQ (messaging key) and two alarms, the errors one naming the refunds', () => {
+      const rules = Object.entries(stateless.findResources('AWS::Events::Rule')).filter(([id]) =>
+        /^SchedulesRefundJanitorEvery5Minutes[0-9A-F]{8}$/.test(id),
+      );
+      expect(rules).toHaveLength(1);
+      const [, rule] = rules[0]!;
+      expect(rule.Properties.Description).toBe('Runs RefundJanitor every 5 minute(s)');
+      expect(rule.Properties.Targets.map((target: Json) => target.Arn)).toEqual([
+        { 'Fn::GetAtt': [functionLogicalId(functions.RefundJanitor), 'Arn'] },
+      ]);
+      const dlqId = rule.Properties.Targets[0].DeadLetterConfig.Arn['Fn::GetAtt'][0];
+      expect(dlqId).toMatch(/^SchedulesRefundJanitorEvery5MinutesDlq[0-9A-F]{8}$/);
+      expect(statelessResources[dlqId]!.Properties.KmsMasterKeyId).toEqual({
+        'Fn::GetAtt': [messagingKeyLogicalId(), 'Arn'],
+      });
+      const alarms = Object.entries(stateless.findResources('AWS::CloudWatch::Alarm')).filter(([id]) =>
+        /^SchedulesRefundJanitorEvery5Minutes(Dlq|Errors)Alarm[0-9A-F]{8}$/.test(id),
+      );
+      expect(alarms.map(([, alarm]) => alarm.Properties.MetricName).sort()).toEqual([
+        'ApproximateNumberOfMessagesVisible',
+        'Errors',
+      ]);
+      const errors = alarms.find(([, alarm]) => alarm.Properties.MetricName === 'Errors')![1];
+      expect(errors.Properties.Dimensions).toEqual([
+        { Name: 'FunctionName', Value: { Ref: functionLogicalId(functions.RefundJanitor) } },
+      ]);
+      expect(errors.Properties.AlarmDescription).toBe(
+        'A scheduled RefundJanitor run failed: see its logs (a payment, payout or refund may need a person)',
+      );
+    });
 
     // A loop rather than test.each, which fails on an empty table (a catalog without schedules).
     for (const schedule of schedules) {
@@ -1309,6 +1576,169 @@ function extraPolicy(resources: Record<string, Resource>, specs: FunctionSpec<st
     PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'secretsmanager:*', Resource: '*' }] },
   };
 }
+
+const REFUND_FUNCTIONS = [
+  'CreateRefund',
+  'GetRefund',
+  'ListDisputes',
+  'GetDispute',
+  'DebitAndBook',
+  'RefundAtPsp',
+  'AwaitRefund',
+  'SettleRefund',
+  'RefundJanitor',
+];
+const REFUND_STEPS = ['DebitAndBook', 'RefundAtPsp', 'AwaitRefund', 'SettleRefund'];
+/** The refund functions that call the PSP (refund, read it back, find it): `psp: true`, the payments key. */
+const REFUND_PSP_CALLERS = ['RefundAtPsp', 'SettleRefund', 'RefundJanitor'];
+/** The GET handlers that show refunds and disputes. */
+const REFUND_READERS = ['GetPayment', 'GetRefund', 'ListDisputes', 'GetDispute'];
+const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:Query'];
+
+describe('refunds: least privilege (from the synthesized IAM policies)', () => {
+  const refundRef = () => ({ Ref: workflowLogicalId('refund') });
+  const withEnv = (name: string) =>
+    functionSpecs
+      .filter((spec) => name in statelessResources[functionLogicalId(spec)]!.Properties.Environment.Variables)
+      .map((spec) => spec.id);
+
+  test('the refund functions are in the catalog', () => {
+    for (const id of [...REFUND_FUNCTIONS, ...REFUND_READERS]) expect(Object.keys(functions)).toContain(id);
+  });
+
+  test('only CreateRefund may start Refund executions (and gets its ARN); it starts no other workflow', () => {
+    const starters = functionsAllowed(statelessResources, functionSpecs, START_EXECUTION, refundRef());
+    expect(starters).toEqual(['CreateRefund']);
+    expect(withEnv(stateMachines.refund.envVar)).toEqual(['CreateRefund']);
+    for (const other of ['payIn', 'payOut'] as const) {
+      const otherStarters = functionsAllowed(statelessResources, functionSpecs, START_EXECUTION, {
+        Ref: workflowLogicalId(other),
+      });
+      expect(otherStarters.length).toBeGreaterThan(0);
+      expect([other, otherStarters.includes('CreateRefund')]).toEqual([other, false]);
+    }
+  });
+
+  test("the refund steps that resume a wait, the refund janitor and the webhook processor answer Refund's tasks; none may start it", () => {
+    const answerers = functionsAllowed(statelessResources, functionSpecs, TASK_RESPONSE_ACTIONS, refundRef());
+    sameElements(answerers, ['RefundAtPsp', 'AwaitRefund', 'SettleRefund', 'RefundJanitor', 'PspWebhookProcessor']);
+    sameElements(
+      answerers,
+      functionSpecs.filter((spec) => spec.answersTasksOf?.includes('refund')).map((spec) => spec.id),
+    );
+    const starters = functionsAllowed(statelessResources, functionSpecs, START_EXECUTION, refundRef());
+    expect(starters.length).toBeGreaterThan(0);
+    for (const id of [...answerers, 'Janitor', 'PayoutJanitor'])
+      expect([id, starters.includes(id)]).toEqual([id, false]);
+    // The webhook processor answers the tasks of all three workflows.
+    for (const name of machineNames) {
+      const answering = functionsAllowed(statelessResources, functionSpecs, TASK_RESPONSE_ACTIONS, {
+        Ref: workflowLogicalId(name),
+      });
+      expect([name, answering.includes('PspWebhookProcessor')]).toEqual([name, true]);
+    }
+  });
+
+  test('only CreateRefund, the refund steps, the refund janitor and the webhook processor may write the refunds table; its GET handlers read only', () => {
+    const refunds = tableArnIn('refunds');
+    const writers = functionsAllowed(statelessResources, functionSpecs, TABLE_WRITE, refunds);
+    sameElements(writers, ['CreateRefund', ...REFUND_STEPS, 'RefundJanitor', 'PspWebhookProcessor']);
+    sameElements(
+      writers,
+      functionSpecs.filter((spec) => spec.tables.refunds === 'readWrite').map((spec) => spec.id),
+    );
+    const readers = functionsAllowed(statelessResources, functionSpecs, TABLE_READ, refunds);
+    sameElements(readers, [...writers, ...REFUND_READERS]);
+    for (const id of REFUND_READERS) expect([id, writers.includes(id)]).toEqual([id, false]);
+    for (const id of [...PAY_IN_FUNCTIONS, ...PAY_OUT_MONEY_MOVERS]) {
+      expect([id, readers.includes(id)]).toEqual([id, false]);
+    }
+    // ListDisputes and GetPayment query the table's indexes (disputes-by-status, by-payment).
+    for (const id of ['ListDisputes', 'GetPayment'] as const) {
+      const onIndexes = functionRoleStatements(functions[id]).filter(
+        (s) =>
+          toArray(s.Action).includes('dynamodb:Query') &&
+          toArray(s.Resource).some(
+            (r) => JSON.stringify(r) === JSON.stringify({ 'Fn::Join': ['', [refunds, '/index/*']] }),
+          ),
+      );
+      expect([id, onIndexes.length]).toEqual([id, 1]);
+    }
+  });
+
+  test('no refund function can read the Connect key (nor is told where it is)', () => {
+    const connectKey = built.stateless.resolve(built.stateful.pspConnectSecret.secretArn);
+    const readers = functionsAllowed(statelessResources, functionSpecs, SECRET_READ, connectKey);
+    expect(readers).toEqual(expect.arrayContaining(PAY_OUT_MONEY_MOVERS));
+    for (const id of REFUND_FUNCTIONS) {
+      expect([id, functions[id as FunctionId].pspConnect]).toEqual([id, undefined]);
+      expect([id, readers.includes(id)]).toEqual([id, false]);
+      expect([id, withEnv('PSP_CONNECT_SECRET_ARN').includes(id)]).toEqual([id, false]);
+    }
+  });
+
+  test('the refund functions that call the PSP (psp: true) read the payments key; the other refund functions cannot', () => {
+    const paymentsKey = built.stateless.resolve(built.stateful.pspSecret.secretArn);
+    const readers = functionsAllowed(statelessResources, functionSpecs, SECRET_READ, paymentsKey);
+    sameElements(
+      REFUND_FUNCTIONS.filter((id) => functions[id as FunctionId].psp),
+      REFUND_PSP_CALLERS,
+    );
+    for (const id of REFUND_FUNCTIONS) {
+      const calls = REFUND_PSP_CALLERS.includes(id);
+      expect([id, readers.includes(id)]).toEqual([id, calls]);
+      expect([id, withEnv('PSP_SECRET_ARN').includes(id)]).toEqual([id, calls]);
+    }
+    // The webhook secret stays with the webhook function.
+    const webhookSecret = built.stateless.resolve(built.stateful.webhookSecret.secretArn);
+    expect(functionsAllowed(statelessResources, functionSpecs, SECRET_READ, webhookSecret)).toEqual(['PspWebhook']);
+  });
+
+  test('control: the same checks catch another starter, a GET handler that writes, a refund function with the Connect key, another answerer', () => {
+    const loose: Catalog = {
+      ...catalog,
+      functions: {
+        ...catalog.functions,
+        GetRefund: { ...functions.GetRefund, tables: { refunds: 'readWrite' }, startsWorkflows: ['refund'] },
+        RefundJanitor: { ...functions.RefundJanitor, startsWorkflows: ['refund'], pspConnect: true },
+        GetDispute: { ...functions.GetDispute, answersTasksOf: ['refund'] },
+        DebitAndBook: { ...functions.DebitAndBook, psp: true },
+      },
+    };
+    const app = new App({ context: { ...CDK_CONTEXT, ...SKIP_BUNDLING } });
+    const stacks = addPaymentsStacks(app, loose);
+    const resources = Template.fromStack(stacks.stateless).toJSON().Resources as Record<string, Resource>;
+    const specs = Object.values(loose.functions);
+    const machine = {
+      Ref: stacks.stateless.getLogicalId(stacks.stateless.refund.stateMachine.node.defaultChild as never),
+    };
+    sameElements(functionsAllowed(resources, specs, START_EXECUTION, machine), [
+      'CreateRefund',
+      'GetRefund',
+      'RefundJanitor',
+    ]);
+    expect(
+      functionsAllowed(
+        resources,
+        specs,
+        TABLE_WRITE,
+        stacks.stateless.resolve(stacks.stateful.tables.refunds.tableArn),
+      ),
+    ).toContain('GetRefund');
+    expect(
+      functionsAllowed(
+        resources,
+        specs,
+        SECRET_READ,
+        stacks.stateless.resolve(stacks.stateful.pspConnectSecret.secretArn),
+      ),
+    ).toContain('RefundJanitor');
+    expect(
+      functionsAllowed(resources, specs, SECRET_READ, stacks.stateless.resolve(stacks.stateful.pspSecret.secretArn)),
+    ).toContain('DebitAndBook');
+    expect(functionsAllowed(resources, specs, TASK_RESPONSE_ACTIONS, machine)).toContain('GetDispute');
+  });
+});
 
 describe('cdk-nag (AwsSolutions)', () => {
   test.each(['PaymentsStateful', 'PaymentsStateless'])('%s: no unacknowledged errors or warnings', (stackName) => {

@@ -243,7 +243,9 @@ describe('Refund fee shares and dispute allocation', () => {
           const shares = allocate(amount, weights);
           expect(shares.reduce((a, b) => a + b, 0)).toBe(amount);
           const total = weights.reduce((a, b) => a + b, 0);
-          shares.forEach((share, i) => expect(Math.abs(share - (amount * (weights[i] ?? 0)) / total)).toBeLessThan(1));
+          for (const [i, share] of shares.entries()) {
+            expect(Math.abs(share - (amount * (weights[i] ?? 0)) / total)).toBeLessThan(1);
+          }
         },
       ),
     );
