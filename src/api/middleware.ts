@@ -3,7 +3,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { NotFoundError } from '../core/errors';
+import { NotFoundError, PspTransientError, TransientError } from '../core/errors';
 import { fromMinorUnits } from '../core/money';
 import { logger } from '../core/observability';
 import {
@@ -95,6 +95,16 @@ export function fromDomainError(error: unknown): HttpError | undefined {
     return new HttpError(409, 'seller_conflict', error.message, {
       errors: [{ field: error.field, message: error.message }],
     });
+  }
+  // A dependency that failed for a moment (DynamoDB throttling, the PSP unreachable): nothing was decided, retry.
+  if (error instanceof TransientError || error instanceof PspTransientError) {
+    return new HttpError(
+      503,
+      'temporarily_unavailable',
+      'a service this request needs is unavailable for a moment; retry the request with the same key',
+      {},
+      { 'retry-after': '1' },
+    );
   }
   if (error instanceof RefundNotAllowedError) return new HttpError(409, 'refund_not_allowed', error.message);
   if (error instanceof RefundConflictError) return new HttpError(409, 'refund_conflict', error.message);

@@ -30,6 +30,8 @@ export interface Dispute {
   withdrawal_booked: boolean;
   reinstated: boolean;
   lost_booked: boolean;
+  /** Decided and every consequence applied (the janitor stops looking). */
+  settled?: boolean;
   created_at: string;
   updated_at: string;
 }

@@ -133,7 +133,11 @@ export async function applyDispute(deps: DisputeDeps, disputeId: string): Promis
       }
     }
   }
-  await deps.refunds.setDisputeFields(disputeId, { psp_status: psp.status, dispute_status: status });
+  await deps.refunds.setDisputeFields(disputeId, {
+    psp_status: psp.status,
+    dispute_status: status,
+    ...(status !== 'OPEN' ? { settled: true } : {}),
+  });
   logger.info('dispute applied', {
     dispute_id: disputeId,
     payment_id: dispute.payment_id,
@@ -141,4 +145,32 @@ export async function applyDispute(deps: DisputeDeps, disputeId: string): Promis
     psp_status: psp.status,
   });
   return `dispute ${status} (${psp.status})`;
+}
+
+/** Open disputes the janitor re-reads per run, and decided ones it finishes (a failed event left them half done). */
+export const DISPUTES_PER_RUN = 50;
+
+/**
+ * The janitor's pass over disputes: each open one, and each decided one not yet settled, applied again from the PSP's
+ * state (a webhook lost, or one that failed midway and was dead-lettered).
+ */
+export async function settleDisputes(deps: DisputeDeps): Promise<{ checked: number; failed: string[] }> {
+  const open = await deps.refunds.disputes('OPEN', DISPUTES_PER_RUN);
+  const decided = [
+    ...(await deps.refunds.disputes('WON', DISPUTES_PER_RUN)),
+    ...(await deps.refunds.disputes('LOST', DISPUTES_PER_RUN)),
+  ].filter((d) => d.settled !== true);
+  const failed: string[] = [];
+  for (const dispute of [...decided, ...open]) {
+    try {
+      await applyDispute(deps, dispute.dispute_id);
+    } catch (error) {
+      failed.push(dispute.dispute_id);
+      logger.warn('dispute could not be applied; tried again on the next run', {
+        dispute_id: dispute.dispute_id,
+        error,
+      });
+    }
+  }
+  return { checked: open.length + decided.length, failed };
 }

@@ -4,16 +4,23 @@
  */
 import { InconsistentStateError } from '../core/errors';
 import { logger } from '../core/observability';
+import { settleDisputes } from './disputes';
 import type { RefundDeps } from './ports';
 import type { Refund } from './refund';
 import { applyPspRefund, debitAndBook, failRefund, refundAtPsp, type StepDeps, settleRefund } from './steps';
 
-export type RefundJanitorDeps = StepDeps & Pick<RefundDeps, 'settings'>;
+export type RefundJanitorDeps = StepDeps & Pick<RefundDeps, 'settings' | 'orders'>;
 
 export async function runRefundJanitor(deps: RefundJanitorDeps, now = new Date(), limitPerStatus = 100) {
   const before = new Date(now.getTime() - deps.settings.staleAfterSeconds * 1000).toISOString();
   const open = await deps.refunds.openSince(before, limitPerStatus);
-  const report = { examined: open.length, advanced: 0, needPerson: [] as string[] };
+  const report = {
+    examined: open.length,
+    advanced: 0,
+    needPerson: [] as string[],
+    disputes: 0,
+    disputesFailed: [] as string[],
+  };
   for (const refund of open) {
     try {
       const after = await recoverRefund(deps, refund, now);
@@ -27,6 +34,9 @@ export async function runRefundJanitor(deps: RefundJanitorDeps, now = new Date()
       logger.warn('refund recovery failed; retried on the next run', { refund_id: refund.refund_id, error });
     }
   }
+  const disputes = await settleDisputes(deps);
+  report.disputes = disputes.checked;
+  report.disputesFailed = disputes.failed;
   return report;
 }
 
