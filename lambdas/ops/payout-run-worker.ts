@@ -25,10 +25,15 @@ async function record(item: SQSRecord): Promise<void> {
     await runPage(payoutDeps(), parsed.run, parsed.start_key);
     return;
   }
-  for (const seller of parsed.sellers) {
-    const outcome = await runSeller(payoutDeps(), parsed.run, seller);
-    logger.info('payout run: seller done', { seller_account: seller, ...outcome });
-  }
+  // The sellers of a message at once (each is independent, and safe to repeat if the message comes back).
+  const results = await Promise.allSettled(
+    parsed.sellers.map(async (seller) => {
+      const outcome = await runSeller(payoutDeps(), parsed.run, seller);
+      logger.info('payout run: seller done', { seller_account: seller, ...outcome });
+    }),
+  );
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 export const handler = async (event: SQSEvent, context: Context) => {
