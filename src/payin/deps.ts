@@ -5,6 +5,7 @@
  */
 import { dynamo, runtimeConfig, sfn } from '../core/clients';
 import { ConfigError, tableName } from '../core/config';
+import { lazy } from '../core/lazy';
 import { SfnTaskResponder } from '../core/task-responder';
 import { LedgerTable } from '../ledger/ledger-table';
 import { Wallets } from '../ledger/wallets';
@@ -33,22 +34,6 @@ export function riskProvider(velocity: () => BuyerVelocity, rules = runtimeConfi
     const expiresAt = Math.floor(hour.getTime() / 1000) + 2 * 3600;
     return velocity().countBuyerPayments(payment.buyer.id, payment.payment_id, hour.toISOString(), expiresAt);
   });
-}
-
-/** An object whose properties are built on first use. */
-function lazy<T extends object>(factories: { [K in keyof T]: () => T[K] }): T {
-  const target = {} as T;
-  for (const key of Object.keys(factories) as (keyof T)[]) {
-    let value: T[typeof key] | undefined;
-    Object.defineProperty(target, key, {
-      enumerable: true,
-      get: () => {
-        value ??= factories[key]();
-        return value;
-      },
-    });
-  }
-  return target;
 }
 
 /** The pay-in's dependencies; each is created on first use with the function's own settings. */

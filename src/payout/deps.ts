@@ -4,6 +4,7 @@
  */
 import { dynamo, runtimeConfig, sfn, sqs } from '../core/clients';
 import { ConfigError, tableName } from '../core/config';
+import { lazy } from '../core/lazy';
 import { SfnTaskResponder } from '../core/task-responder';
 import { LedgerTable } from '../ledger/ledger-table';
 import { Wallets } from '../ledger/wallets';
@@ -14,22 +15,6 @@ import { PayoutsTable } from './payouts-table';
 import type { PayoutDeps } from './ports';
 import type { RunDeps } from './runs';
 import { SellersTable } from './sellers-table';
-
-/** An object whose properties are built on first use. */
-function lazy<T extends object>(factories: { [K in keyof T]: () => T[K] }): T {
-  const target = {} as T;
-  for (const key of Object.keys(factories) as (keyof T)[]) {
-    let value: T[typeof key] | undefined;
-    Object.defineProperty(target, key, {
-      enumerable: true,
-      get: () => {
-        value ??= factories[key]();
-        return value;
-      },
-    });
-  }
-  return target;
-}
 
 let deps: RunDeps | undefined;
 

@@ -11,12 +11,12 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { asRetryable } from '../core/errors';
+import { WebhookLogTable } from '../core/webhook-log';
 import { isOpenPayout, PAYOUT_TRANSITIONS, type Payout, type PayoutStatus } from './payout';
 import type { PayoutRun, PayoutsStore, RunCounts, TransactGuard } from './ports';
 
 const payoutKey = (id: string) => ({ pk: `PAYOUT#${id}`, sk: 'PAYOUT' });
 const runKey = (id: string) => ({ pk: `RUN#${id}`, sk: 'RUN' });
-const webhookKey = (id: string) => ({ pk: `WEBHOOK#${id}`, sk: 'WEBHOOK' });
 
 const conditionFailed = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
 
@@ -45,10 +45,22 @@ const sourcesOf = (to: PayoutStatus) =>
   (Object.keys(PAYOUT_TRANSITIONS) as PayoutStatus[]).filter((from) => PAYOUT_TRANSITIONS[from].includes(to));
 
 export class PayoutsTable implements PayoutsStore {
+  private readonly webhooks: WebhookLogTable;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.webhooks = new WebhookLogTable(client, tableName);
+  }
+
+  webhookSeen(eventId: string): Promise<boolean> {
+    return this.webhooks.webhookSeen(eventId);
+  }
+
+  recordWebhook(eventId: string, details: Record<string, unknown>): Promise<boolean> {
+    return this.webhooks.recordWebhook(eventId, details);
+  }
 
   private async call<T>(fn: (client: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
     try {
@@ -366,35 +378,6 @@ export class PayoutsTable implements PayoutsStore {
         new PutCommand({
           TableName: this.tableName,
           Item: { pk: `MARK#${marker}`, sk: 'MARK', entity: 'MARK', marked_at: new Date().toISOString() },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (conditionFailed(error)) return false;
-      throw asRetryable(error);
-    }
-  }
-
-  async webhookSeen(eventId: string): Promise<boolean> {
-    const { Item } = await this.call((c) =>
-      c.send(new GetCommand({ TableName: this.tableName, Key: webhookKey(eventId), ConsistentRead: true })),
-    );
-    return Item !== undefined;
-  }
-
-  async recordWebhook(eventId: string, details: Record<string, unknown>): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            ...webhookKey(eventId),
-            entity: 'WEBHOOK_EVENT',
-            event_id: eventId,
-            ...details,
-            applied_at: new Date().toISOString(),
-          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );

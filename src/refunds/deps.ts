@@ -7,6 +7,7 @@ import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { dynamo, runtimeConfig, sfn } from '../core/clients';
 import { ConfigError, tableName } from '../core/config';
 import { asRetryable } from '../core/errors';
+import { lazy } from '../core/lazy';
 import { SfnTaskResponder } from '../core/task-responder';
 import { LedgerTable } from '../ledger/ledger-table';
 import { Wallets } from '../ledger/wallets';
@@ -36,21 +37,6 @@ export class SfnRefundWorkflow implements RefundWorkflow {
       throw asRetryable(error);
     }
   }
-}
-
-function lazy<T extends object>(factories: { [K in keyof T]: () => T[K] }): T {
-  const target = {} as T;
-  for (const key of Object.keys(factories) as (keyof T)[]) {
-    let value: T[typeof key] | undefined;
-    Object.defineProperty(target, key, {
-      enumerable: true,
-      get: () => {
-        value ??= factories[key]();
-        return value;
-      },
-    });
-  }
-  return target;
 }
 
 let deps: RefundDeps | undefined;

@@ -12,6 +12,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { asRetryable, cancellationCodes } from '../core/errors';
+import { WebhookLogTable } from '../core/webhook-log';
 import type { Dispute, DisputeStatus } from './dispute';
 import type { DisputeFlag, Refundable, RefundFlag, RefundsStore, TransactGuard } from './ports';
 import { isOpenRefund, REFUND_TRANSITIONS, type Refund, type RefundableOrder, type RefundStatus } from './refund';
@@ -19,7 +20,6 @@ import { isOpenRefund, REFUND_TRANSITIONS, type Refund, type RefundableOrder, ty
 const refundKey = (id: string) => ({ pk: `REFUND#${id}`, sk: 'REFUND' });
 const refundableKey = (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'REFUNDABLE' });
 const disputeKey = (id: string) => ({ pk: `DISPUTE#${id}`, sk: 'DISPUTE' });
-const webhookKey = (id: string) => ({ pk: `WEBHOOK#${id}`, sk: 'WEBHOOK' });
 
 /** Extra SET clauses of a flag guard (e.g. the bucket a wallet take used). */
 function alsoSets(also: Record<string, string>) {
@@ -47,10 +47,22 @@ const sourcesOf = (to: RefundStatus) =>
 const OPEN_ORDER: RefundStatus[] = ['FAILED', 'CANCELED', 'UNKNOWN', 'CREATED', 'PROCESSING'];
 
 export class RefundsTable implements RefundsStore {
+  private readonly webhooks: WebhookLogTable;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.webhooks = new WebhookLogTable(client, tableName);
+  }
+
+  webhookSeen(eventId: string): Promise<boolean> {
+    return this.webhooks.webhookSeen(eventId);
+  }
+
+  recordWebhook(eventId: string, details: Record<string, unknown>): Promise<boolean> {
+    return this.webhooks.recordWebhook(eventId, details);
+  }
 
   private async call<T>(fn: (client: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
     try {
@@ -290,32 +302,6 @@ export class RefundsTable implements RefundsStore {
       found.push(...(page.Items ?? []).map((i) => strip<Refund>(i)));
     }
     return found;
-  }
-
-  async webhookSeen(eventId: string): Promise<boolean> {
-    return (await this.item(webhookKey(eventId))) !== undefined;
-  }
-
-  async recordWebhook(eventId: string, details: Record<string, unknown>): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            ...webhookKey(eventId),
-            entity: 'WEBHOOK_EVENT',
-            event_id: eventId,
-            ...details,
-            applied_at: new Date().toISOString(),
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (conditionFailed(error)) return false;
-      throw asRetryable(error);
-    }
   }
 
   async getDispute(disputeId: string): Promise<Dispute | undefined> {
