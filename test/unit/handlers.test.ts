@@ -568,7 +568,7 @@ describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1); // the execution name is still recorded
   });
 
-  it('answers 500 without details when DynamoDB is throttling', async () => {
+  it('answers 503 with Retry-After, without details, when DynamoDB is throttling', async () => {
     // Prepare
     acceptEverything();
     ddb
@@ -579,13 +579,15 @@ describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
     const response = await handler(apiEvent(checkout()), context);
 
     // Assess
-    expect(response.statusCode).toBe(500);
+    expect(response.statusCode).toBe(503);
+    expect(response.headers).toMatchObject({ 'retry-after': '1' });
     expect(JSON.parse(response.body)).toEqual({
       error: {
-        code: 'internal_error',
-        message: 'an internal error occurred; retry the request with the same key later',
+        code: 'temporarily_unavailable',
+        message: 'a service this request needs is unavailable for a moment; retry the request with the same key',
       },
     });
+    expect(response.body).not.toContain('Rate exceeded');
     expect(sfnMock.calls()).toHaveLength(0);
   });
 });
