@@ -32,8 +32,11 @@ async function record(item: SQSRecord): Promise<void> {
       logger.info('payout run: seller done', { seller_account: seller, ...outcome });
     }),
   );
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failure) throw failure.reason;
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  for (const [i, failure] of failures.entries()) {
+    logger.warn('payout run: seller failed, the message comes back', { n: i + 1, error: failure.reason });
+  }
+  if (failures[0]) throw failures[0].reason;
 }
 
 export const handler = async (event: SQSEvent, context: Context) => {

@@ -30,10 +30,13 @@ export async function applyDispute(deps: DisputeDeps, disputeId: string): Promis
   if (!dispute) {
     const orders = await deps.orders(psp.paymentId);
     if (!orders || orders.length === 0) return 'not a payment of ours';
-    const amounts = allocate(
-      psp.amountMinor,
-      orders.map((o) => o.amount_minor),
+    // Each order weighs what remains of it after its refunds (in flight included): a refunded sale bears no part.
+    const weights = await Promise.all(
+      orders.map(async (o) =>
+        Math.max(0, o.amount_minor - ((await deps.refunds.refundable(o.payment_order_id))?.refunded_minor ?? 0)),
+      ),
     );
+    const amounts = allocate(psp.amountMinor, weights.some((w) => w > 0) ? weights : orders.map((o) => o.amount_minor));
     const now = (deps.now?.() ?? new Date()).toISOString();
     await deps.refunds.createDispute({
       dispute_id: psp.disputeId,
@@ -155,13 +158,9 @@ export const DISPUTES_PER_RUN = 50;
  * state (a webhook lost, or one that failed midway and was dead-lettered).
  */
 export async function settleDisputes(deps: DisputeDeps): Promise<{ checked: number; failed: string[] }> {
-  const open = await deps.refunds.disputes('OPEN', DISPUTES_PER_RUN);
-  const decided = [
-    ...(await deps.refunds.disputes('WON', DISPUTES_PER_RUN)),
-    ...(await deps.refunds.disputes('LOST', DISPUTES_PER_RUN)),
-  ].filter((d) => d.settled !== true);
+  const pending = await deps.refunds.unsettledDisputes(DISPUTES_PER_RUN);
   const failed: string[] = [];
-  for (const dispute of [...decided, ...open]) {
+  for (const dispute of pending) {
     try {
       await applyDispute(deps, dispute.dispute_id);
     } catch (error) {
@@ -172,5 +171,5 @@ export async function settleDisputes(deps: DisputeDeps): Promise<{ checked: numb
       });
     }
   }
-  return { checked: open.length + decided.length, failed };
+  return { checked: pending.length, failed };
 }

@@ -53,7 +53,15 @@ export async function recoverRefund(deps: RefundJanitorDeps, refund: Refund, now
     if (!adopted && settled) {
       // A fresh read, and only from UNKNOWN: a refund the PSP settled meanwhile (a webhook) is never failed by this.
       const fresh = await loadOrThrow(deps, id);
-      if (fresh.status === 'UNKNOWN') await failRefund(deps, fresh, 'FAILED', 'psp_error', ['UNKNOWN']);
+      if (fresh.status === 'UNKNOWN') {
+        try {
+          await failRefund(deps, fresh, 'FAILED', 'psp_error', ['UNKNOWN']);
+        } catch (error) {
+          // A webhook settled it between our read and our move: nothing to fail, nothing for a person.
+          const now = await loadOrThrow(deps, id);
+          if (!(error instanceof InconsistentStateError) || now.status === 'FAILED') throw error;
+        }
+      }
     }
   } else {
     await settleRefund(deps, id);

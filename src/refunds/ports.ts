@@ -61,6 +61,8 @@ export interface RefundsStore {
   setDisputeFields(disputeId: string, set: Partial<Dispute>): Promise<void>;
   disputeFlagGuard(disputeId: string, flag: DisputeFlag, also?: Record<string, string>): TransactGuard;
   disputes(status: DisputeStatus | undefined, limit: number, before?: string): Promise<Dispute[]>;
+  /** Disputes still to watch or finish (open, or decided but not settled), oldest first, per status. */
+  unsettledDisputes(limitPerStatus: number): Promise<Dispute[]>;
 }
 
 export interface RefundWallets {

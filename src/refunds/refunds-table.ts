@@ -371,6 +371,36 @@ export class RefundsTable implements RefundsStore {
     };
   }
 
+  async unsettledDisputes(limitPerStatus: number): Promise<Dispute[]> {
+    const found: Dispute[] = [];
+    for (const status of ['OPEN', 'WON', 'LOST'] as DisputeStatus[]) {
+      const mine: Dispute[] = [];
+      let start: Record<string, unknown> | undefined;
+      let pages = 0;
+      // Oldest first (decided first), skipping settled ones; bounded pages per run.
+      do {
+        const page = await this.call((c) =>
+          c.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: 'disputes-by-status',
+              KeyConditionExpression: 'dispute_status = :s',
+              FilterExpression: 'attribute_not_exists(settled) OR settled = :false',
+              ExpressionAttributeValues: { ':s': status, ':false': false },
+              ExclusiveStartKey: start,
+              Limit: 200,
+            }),
+          ),
+        );
+        mine.push(...(page.Items ?? []).map((i) => strip<Dispute>(i)));
+        start = page.LastEvaluatedKey;
+        pages += 1;
+      } while (start && mine.length < limitPerStatus && pages < 20);
+      found.push(...mine.slice(0, limitPerStatus));
+    }
+    return found;
+  }
+
   async disputes(status: DisputeStatus | undefined, limit: number, before?: string): Promise<Dispute[]> {
     const statuses: DisputeStatus[] = status ? [status] : ['OPEN', 'WON', 'LOST'];
     const found: Dispute[] = [];

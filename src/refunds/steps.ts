@@ -79,8 +79,8 @@ export async function refundAtPsp(deps: StepDeps, refundId: string): Promise<Ref
 }
 
 /** Applies the PSP's current state of the refund; resumes a waiting workflow once the refund is final. */
-export async function applyPspRefund(deps: StepDeps, refund: Refund, psp: PspRefund): Promise<Refund> {
-  // We decided the PSP had made no refund (none found once its lists had caught up), yet it did: a person must look.
+/** We decided the PSP had made no refund (none found once its lists had caught up), yet it did: a person must look. */
+function assertNotFailedForWant(refund: Refund, psp: PspRefund) {
   if (
     refund.status === 'FAILED' &&
     refund.failure_reason === 'psp_error' &&
@@ -91,9 +91,15 @@ export async function applyPspRefund(deps: StepDeps, refund: Refund, psp: PspRef
       `refund ${refund.refund_id} was failed for want of a PSP refund, but the PSP holds ${psp.refundId} (${psp.status})`,
     );
   }
+}
+
+export async function applyPspRefund(deps: StepDeps, refund: Refund, psp: PspRefund): Promise<Refund> {
+  assertNotFailedForWant(refund, psp);
   if (!refund.psp_refund_id && (refund.status === 'PROCESSING' || refund.status === 'UNKNOWN')) {
     await deps.refunds.move(refund, 'PROCESSING', { psp_refund_id: psp.refundId }, ['PROCESSING', 'UNKNOWN']);
     refund = await loadRefund(deps, refund.refund_id);
+    // The janitor may have failed it between our read and our move: checked again on what is stored now.
+    assertNotFailedForWant(refund, psp);
   }
   if (psp.status === 'succeeded' && refund.status === 'PROCESSING') {
     await deps.refunds.move(refund, 'SUCCEEDED', {}, ['PROCESSING']);

@@ -162,6 +162,47 @@ describe('Disputes on DynamoDB Local', () => {
     await expectWalletsEqualLedger(ctx);
   });
 
+  it('splits a dispute by what remains of each order after its refunds: a refunded sale bears nothing', async () => {
+    const ctx = setup([
+      { seller: 'r', amount: 3000 },
+      { seller: 's', amount: 1000 },
+    ]);
+    await paid(ctx);
+    const refunded = ctx.payment[0]!;
+    const now = new Date().toISOString();
+    await ctx.deps.refunds.create(
+      {
+        refund_id: `rf_${refunded.payment_order_id}`,
+        payment_id: ctx.paymentId,
+        payment_order_id: refunded.payment_order_id,
+        seller_account: refunded.seller_account,
+        currency: 'EUR',
+        amount_minor: 3000,
+        fee_share_minor: 0,
+        reason: 'requested_by_customer',
+        psp_reference: refunded.psp_reference ?? '',
+        status: 'SUCCEEDED',
+        wallet_debited: false,
+        refund_booked: false,
+        reversal_booked: false,
+        wallet_restored: false,
+        refundable_released: false,
+        reversal_done: false,
+        created_at: now,
+        updated_at: now,
+      },
+      refunded,
+      0,
+      0,
+    );
+    ctx.state.amountMinor = 1000;
+    ctx.state.withdrawn = { amountMinor: 1000, feeMinor: 1500 };
+    await applyDispute(ctx.deps, ctx.state.disputeId);
+    const dispute = await ctx.deps.refunds.getDispute(ctx.state.disputeId);
+    expect(dispute?.shares.map((share) => share.amount_minor)).toEqual([0, 1000]);
+    expect((await ctx.wallets.balances(ctx.payment[1]!.seller_account))[0]).toMatchObject({ disputed_minor: 1000 });
+  });
+
   it('lost, applied half-way (a failure after the loss was booked): the janitor finishes it, once', async () => {
     const ctx = setup([{ seller: 'c', amount: 2500 }]);
     await paid(ctx);
