@@ -72,3 +72,12 @@ export function cancellationCodes(error: unknown): string[] | undefined {
   const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
   return reasons.map((reason) => reason.Code ?? 'None');
 }
+
+/** Runs a store call, rethrowing its transient AWS failures as TransientError (see asRetryable). */
+export async function retryable<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw asRetryable(error);
+  }
+}

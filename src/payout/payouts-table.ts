@@ -10,7 +10,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { asRetryable } from '../core/errors';
+import { asRetryable, retryable } from '../core/errors';
 import { WebhookLogTable } from '../core/webhook-log';
 import { isOpenPayout, PAYOUT_TRANSITIONS, type Payout, type PayoutStatus } from './payout';
 import type { PayoutRun, PayoutsStore, RunCounts, TransactGuard } from './ports';
@@ -62,17 +62,9 @@ export class PayoutsTable implements PayoutsStore {
     return this.webhooks.recordWebhook(eventId, details);
   }
 
-  private async call<T>(fn: (client: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.client);
-    } catch (error) {
-      throw asRetryable(error);
-    }
-  }
-
   async get(payoutId: string): Promise<Payout | undefined> {
-    const { Item } = await this.call((c) =>
-      c.send(new GetCommand({ TableName: this.tableName, Key: payoutKey(payoutId), ConsistentRead: true })),
+    const { Item } = await retryable(() =>
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: payoutKey(payoutId), ConsistentRead: true })),
     );
     return Item ? toPayout(Item) : undefined;
   }
@@ -202,8 +194,8 @@ export class PayoutsTable implements PayoutsStore {
   }
 
   async bySeller(sellerAccount: string, limit: number, before?: string): Promise<Payout[]> {
-    const page = await this.call((c) =>
-      c.send(
+    const page = await retryable(() =>
+      this.client.send(
         new QueryCommand({
           TableName: this.tableName,
           IndexName: 'by-seller',
@@ -222,8 +214,8 @@ export class PayoutsTable implements PayoutsStore {
     // Each status has its own budget, so a crowd in one (payouts in transit for days) never starves another
     // (a reversal to finish); reversals first.
     for (const status of OPEN_STATUS_ORDER) {
-      const page = await this.call((c) =>
-        c.send(
+      const page = await retryable(() =>
+        this.client.send(
           new QueryCommand({
             TableName: this.tableName,
             IndexName: 'by-status',
@@ -239,8 +231,8 @@ export class PayoutsTable implements PayoutsStore {
   }
 
   async getRun(runId: string): Promise<PayoutRun | undefined> {
-    const { Item } = await this.call((c) =>
-      c.send(new GetCommand({ TableName: this.tableName, Key: runKey(runId), ConsistentRead: true })),
+    const { Item } = await retryable(() =>
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: runKey(runId), ConsistentRead: true })),
     );
     return Item ? toRun(Item) : undefined;
   }

@@ -7,7 +7,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { asRetryable, cancellationCodes } from '../core/errors';
+import { asRetryable, cancellationCodes, retryable } from '../core/errors';
 import type { PspAccount } from '../psp/connect-types';
 import type { SellersStore } from './ports';
 import type { Seller } from './seller';
@@ -28,17 +28,11 @@ export class SellersTable implements SellersStore {
     private readonly tableName: string,
   ) {}
 
-  private async call<T>(fn: (client: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.client);
-    } catch (error) {
-      throw asRetryable(error);
-    }
-  }
-
   async get(sellerAccount: string): Promise<Seller | undefined> {
-    const { Item } = await this.call((c) =>
-      c.send(new GetCommand({ TableName: this.tableName, Key: sellerKey(sellerAccount), ConsistentRead: true })),
+    const { Item } = await retryable(() =>
+      this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: sellerKey(sellerAccount), ConsistentRead: true }),
+      ),
     );
     return Item && Item.entity === 'SELLER' ? toSeller(Item) : undefined;
   }
@@ -60,8 +54,8 @@ export class SellersTable implements SellersStore {
   }
 
   async updateContact(sellerAccount: string, fields: Pick<Seller, 'email'>): Promise<void> {
-    await this.call((c) =>
-      c.send(
+    await retryable(() =>
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sellerKey(sellerAccount),
@@ -157,8 +151,8 @@ export class SellersTable implements SellersStore {
   }
 
   async pause(sellerAccount: string, reason: string, at: string): Promise<void> {
-    await this.call((c) =>
-      c.send(
+    await retryable(() =>
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sellerKey(sellerAccount),
@@ -171,15 +165,17 @@ export class SellersTable implements SellersStore {
   }
 
   async sellerOfAccount(pspAccountId: string): Promise<string | undefined> {
-    const { Item } = await this.call((c) =>
-      c.send(new GetCommand({ TableName: this.tableName, Key: accountKey(pspAccountId), ConsistentRead: true })),
+    const { Item } = await retryable(() =>
+      this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: accountKey(pspAccountId), ConsistentRead: true }),
+      ),
     );
     return Item ? String(Item.seller_account) : undefined;
   }
 
   async page(startKey: string | undefined, limit: number): Promise<{ sellers: Seller[]; next?: string }> {
-    const page = await this.call((c) =>
-      c.send(
+    const page = await retryable(() =>
+      this.client.send(
         new ScanCommand({
           TableName: this.tableName,
           Limit: limit,

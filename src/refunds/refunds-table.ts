@@ -11,7 +11,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { asRetryable, cancellationCodes } from '../core/errors';
+import { asRetryable, cancellationCodes, retryable } from '../core/errors';
 import { WebhookLogTable } from '../core/webhook-log';
 import type { Dispute, DisputeStatus } from './dispute';
 import type { DisputeFlag, Refundable, RefundFlag, RefundsStore, TransactGuard } from './ports';
@@ -64,17 +64,9 @@ export class RefundsTable implements RefundsStore {
     return this.webhooks.recordWebhook(eventId, details);
   }
 
-  private async call<T>(fn: (client: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.client);
-    } catch (error) {
-      throw asRetryable(error);
-    }
-  }
-
   private async item(key: Record<string, string>) {
-    const { Item } = await this.call((c) =>
-      c.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
+    const { Item } = await retryable(() =>
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
     );
     return Item;
   }
@@ -272,8 +264,8 @@ export class RefundsTable implements RefundsStore {
   }
 
   async byPayment(paymentId: string): Promise<Refund[]> {
-    const page = await this.call((c) =>
-      c.send(
+    const page = await retryable(() =>
+      this.client.send(
         new QueryCommand({
           TableName: this.tableName,
           IndexName: 'by-payment',
@@ -288,8 +280,8 @@ export class RefundsTable implements RefundsStore {
   async openSince(before: string, limitPerStatus: number): Promise<Refund[]> {
     const found: Refund[] = [];
     for (const status of OPEN_ORDER) {
-      const page = await this.call((c) =>
-        c.send(
+      const page = await retryable(() =>
+        this.client.send(
           new QueryCommand({
             TableName: this.tableName,
             IndexName: 'by-status',
@@ -333,8 +325,8 @@ export class RefundsTable implements RefundsStore {
       values[`:f${i}`] = value;
       return `#f${i} = :f${i}`;
     });
-    await this.call((c) =>
-      c.send(
+    await retryable(() =>
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: disputeKey(disputeId),
@@ -379,8 +371,8 @@ export class RefundsTable implements RefundsStore {
       let pages = 0;
       // Oldest first (decided first), skipping settled ones; bounded pages per run.
       do {
-        const page = await this.call((c) =>
-          c.send(
+        const page = await retryable(() =>
+          this.client.send(
             new QueryCommand({
               TableName: this.tableName,
               IndexName: 'disputes-by-status',
@@ -405,8 +397,8 @@ export class RefundsTable implements RefundsStore {
     const statuses: DisputeStatus[] = status ? [status] : ['OPEN', 'WON', 'LOST'];
     const found: Dispute[] = [];
     for (const s of statuses) {
-      const page = await this.call((c) =>
-        c.send(
+      const page = await retryable(() =>
+        this.client.send(
           new QueryCommand({
             TableName: this.tableName,
             IndexName: 'disputes-by-status',
