@@ -26,7 +26,8 @@
 //    `fault` is any kind above (latency with "latency_ms"); `method` defaults to POST, `count` to 1; a path segment
 //    `*` (or `:name`) matches any one segment (`/v1/transfers/*/reversals`). The next `count` matching requests
 //    (any idempotency key) get the fault with the same semantics as the token's; several rules are taken in the
-//    order they were added. A request whose token carries a fault takes that one and leaves the rule for the next.
+//    order they were added. `"params": {"payment_intent": "pi_..."}` narrows a rule to requests whose top-level
+//    parameters have those values, so a test aims at its own object and never at a neighbour's retry. A request whose token carries a fault takes that one and leaves the rule for the next.
 //    Listed by GET /__admin/faults (as `next`, when any) and GET /__admin/faults/next; cleared by DELETE
 //    /__admin/faults, DELETE /__admin/faults/next and reset.
 //
@@ -171,9 +172,11 @@ export interface TargetedFault {
   count: number;
   /** Latency faults: the delay. */
   latency_ms?: number;
+  /** Only requests whose top-level parameters have these values (e.g. {"payment_intent": "pi_..."}). */
+  params?: Record<string, string>;
 }
 
-const TARGET_FIELDS = ['path', 'method', 'fault', 'count', 'latency_ms'];
+const TARGET_FIELDS = ['path', 'method', 'fault', 'count', 'latency_ms', 'params'];
 const MAX_TARGET_COUNT = 1_000_000;
 
 /** Validates a targeted fault (POST /__admin/faults/next). */
@@ -202,6 +205,19 @@ export function parseTargetedFault(input: unknown): TargetedFault {
     throw new FaultConfigError(`count must be an integer from 1 to ${MAX_TARGET_COUNT}.`);
   }
   const target: TargetedFault = { method, path, fault: fault as FaultKind, count };
+  if (fields.params !== undefined) {
+    const params = fields.params;
+    if (
+      typeof params !== 'object' ||
+      params === null ||
+      Array.isArray(params) ||
+      Object.keys(params).length === 0 ||
+      !Object.values(params).every((value) => typeof value === 'string')
+    ) {
+      throw new FaultConfigError('params must be a non-empty object of parameter names to string values.');
+    }
+    target.params = { ...(params as Record<string, string>) };
+  }
   if (fault === 'latency') {
     const latency = fields.latency_ms;
     if (typeof latency !== 'number' || !Number.isInteger(latency) || latency < 0 || latency > MAX_LATENCY_MS) {
@@ -253,6 +269,8 @@ export interface FaultRequest {
   scope: string;
   idempotencyKey?: string;
   token?: FaultToken;
+  /** The request's parameters (form body or query), for targeted faults with `params`. */
+  params?: Readonly<Record<string, unknown>>;
   /** Rate-based faults apply to mutating requests only. */
   mutating: boolean;
 }
@@ -397,7 +415,10 @@ export class FaultInjector {
   /** The first targeted fault matching the request, counted down (removed at zero). */
   private takeTargeted(request: FaultRequest): ExplicitFault | undefined {
     const index = this.targeted.findIndex(
-      (target) => target.method === request.method && pathMatches(target.path, request.path),
+      (target) =>
+        target.method === request.method &&
+        pathMatches(target.path, request.path) &&
+        Object.entries(target.params ?? {}).every(([name, value]) => request.params?.[name] === value),
     );
     const target = this.targeted[index];
     if (!target) return undefined;

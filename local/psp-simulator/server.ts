@@ -62,7 +62,8 @@
 // they do not apply to refunds: target them with POST /__admin/faults/next (e.g. {"path": "/v1/refunds"}).
 // Targeted, for exactly the next N requests to one endpoint (POST /__admin/faults/next):
 //   {"path": "/v1/transfers", "method": "POST", "fault": "lost" | "timeout" | "error500" | "charged500" | "ratelimit"
-//    | "edge502" | "edge503" | "latency", "count": 1, "latency_ms"?: N}   (same semantics as the token faults;
+//    | "edge502" | "edge503" | "latency", "count": 1, "latency_ms"?: N, "params"?: {"destination": "acct_..."}}
+//   (same semantics as the token faults; `params` narrows the rule to requests with those parameter values;
 //   `*` matches one path segment; listed by GET /__admin/faults, cleared by DELETE /__admin/faults and reset)
 // Whether an injected 500 is stored is the setting `store500s` (option, default true as on Stripe; admin
 // POST /__admin/settings {"store_500s": false}): off, an error500 stores nothing and a charged500 releases its key,
@@ -807,6 +808,7 @@ async function handleApi(sim: Simulator, req: IncomingMessage, url: URL, exchang
     path: url.pathname,
     scope,
     mutating: method === 'POST',
+    params,
     ...(key !== undefined && { idempotencyKey: key }),
     ...(token && { token }),
   });

@@ -159,13 +159,15 @@ describe('Pay-out: faults and crashes end exactly once', () => {
     ['charged500', 'PAID'],
     ['error500', 'FAILED'],
   ])('a %s answer to the transfer: one transfer at most, the payout ends %s', async (fault, expected) => {
-    const { seller } = await readySeller(`fault_${fault}`);
-    // A lost answer twice (the SDK resends once by itself, then our workflow retries with the same key).
+    const { seller, account } = await readySeller(`fault_${fault}`);
+    // A lost answer twice (the SDK resends once by itself, then our workflow retries with the same key). Aimed at
+    // this seller's transfers only: a retry still in flight from the case before must not take it.
     await pspAdmin('POST', '/__admin/faults/next', {
       path: '/v1/transfers',
       method: 'POST',
       fault,
       count: fault === 'lost' ? 2 : 1,
+      params: { destination: account },
     });
     const accepted = await requestPayout({ seller_account: seller, currency: 'EUR' });
     expect(accepted.status).toBe(202);

@@ -160,7 +160,14 @@ describe('Refunds: faults and failures end exactly once', () => {
       const { paymentId, orderId, pi } = await paidOrder('12.00');
       // A lost answer twice (the SDK resends once by itself); a 500 once (it ends the workflow: the janitor settles).
       const count = fault === 'lost' ? 2 : 1;
-      await pspAdmin('POST', '/__admin/faults/next', { path: '/v1/refunds', method: 'POST', fault, count });
+      // Aimed at this payment's refunds only: a retry still in flight from the case before must not take it.
+      await pspAdmin('POST', '/__admin/faults/next', {
+        path: '/v1/refunds',
+        method: 'POST',
+        fault,
+        count,
+        params: { payment_intent: pi },
+      });
       const accepted = await refund(paymentId, orderId, '12.00');
       expect(accepted.status).toBe(202);
       const final = await waitForRefund(accepted.body.refund_id, ['SUCCEEDED', 'FAILED'], 90_000);

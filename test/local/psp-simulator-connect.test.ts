@@ -995,6 +995,29 @@ describe('PSP simulator: Stripe Connect for pay-out (driven by the stripe SDK)',
       ]);
     });
 
+    it('a targeted fault with params hits only the requests with those parameter values', async () => {
+      const aimed = await onboardedSeller('seller_aimed');
+      const other = await onboardedSeller('seller_other');
+      await fundPlatform('aimed_fund');
+      sim.injectFault({ path: '/v1/transfers', fault: 'error500', params: { destination: aimed } });
+      // Another seller's transfer passes untouched and leaves the rule in place.
+      await transfer(other, 100, 'aimed:other');
+      expect(sim.targetedFaults()).toHaveLength(1);
+      const failed = await caught(transfer(aimed, 100, 'aimed:aimed'));
+      expect(failed.statusCode).toBe(500);
+      expect(sim.targetedFaults()).toEqual([]);
+      expect(sim.transfers().map((t) => t.destination)).toEqual([other]);
+      for (const invalid of [
+        { path: '/v1/transfers', fault: 'lost', params: {} },
+        { path: '/v1/transfers', fault: 'lost', params: { amount: 100 } },
+        { path: '/v1/transfers', fault: 'lost', params: 'destination' },
+      ]) {
+        const refused = await adminJson(sim, 'POST', '/__admin/faults/next', invalid);
+        expect(refused.status).toBe(400);
+        expect(JSON.stringify(refused.body)).toContain('params');
+      }
+    });
+
     it('targeted faults: error500 stored under the key, wildcard paths, validation, cleared by DELETE and reset', async () => {
       const seller = await fundedSellerFor('seller_t500');
       sim.injectFault({ path: '/v1/payouts', fault: 'error500' });
