@@ -18,7 +18,11 @@
 //                                         "availability_delay_seconds": N, "payout_in_transit_seconds": N,
 //                                         "payout_arrival_seconds": N,
 //                                         "fee_schedule": {"eur": {"percent": 2.9, "fixed": 30}, "default": {...}},
-//                                         "dispute_fee": {"eur": 1500, "default": 1500}}   (minor units)
+//                                         "dispute_fee": {"eur": 1500, "default": 1500},   (minor units)
+//                                         "report_pending_polls": N,  (retrieves of a report run still pending;
+//                                                                     default 1)
+//                                         "monthly_fee": {"eur": 2500}}  (minor units by currency; default none:
+//                                                                     see "Reports" below)
 //                                   (merged; answers store_500s and the Connect settings and dispute fees that differ
 //                                   from the built-in defaults; GET /__admin/settings/connect shows the four Connect
 //                                   settings)
@@ -74,6 +78,29 @@
 //                                   charge.dispute.created, charge.dispute.funds_withdrawn)
 //   POST   /__admin/disputes/:id/close {"status": "won" | "lost"}: won reinstates the amount and the fee
 //                                   (charge.dispute.funds_reinstated), then charge.dispute.closed either way
+//
+// Reports and settlement faults (reporting.ts, settlement-faults.ts):
+//   POST   /__admin/stripe_fees     {"currency": "eur", "amount": 2500, "description"?: "Monthly platform fee"}: a fee
+//                                   Stripe charges on its own, now: a platform `stripe_fee` balance transaction of
+//                                   -amount (minor units, positive), reporting_category fee, no source (a fee row of
+//                                   the settlement file with empty source and metadata); answers it. With the setting
+//                                   monthly_fee, the first report covering a month's first day at 00:00:00 UTC books
+//                                   one dated then, once per month and currency.
+//   POST   /__admin/settlement/faults {"seed"?: 0, "date"?: "YYYY-MM-DD" (default: the money clock's UTC day),
+//                                   "duplicate_rows"?: n, "late_rows"?: n, "amount_deltas"?: n, "currency_flips"?: n,
+//                                   "drop_rows"?: n, "unknown_rows"?: n}: the day's settlement file disagrees with the
+//                                   balance transactions, every time it is generated (seeded; late rows are re-dated to
+//                                   the next day at once, as the PSP's own records then date them); replaces the day's
+//                                   earlier faults; 400 naming a bad field, 409 naming the kind and how many rows are
+//                                   eligible; answers the day's manifest
+//   GET    /__admin/settlement/faults   the faults in force      DELETE /__admin/settlement/faults (clears them all;
+//                                   late rows go back to their dates)
+//   GET    /__admin/settlement/manifest?date=YYYY-MM-DD   {"date", "injected": [{"balance_transaction_id",
+//                                   "source_id", "payment_intent_id", "payment_id", "type", "expected_class"}]}:
+//                                   duplicate_row / auto_fixed, timing / auto_fixed (late), amount_mismatch / manual,
+//                                   currency_mismatch / manual, missing_in_settlement / manual (dropped),
+//                                   unknown_row / unclassifiable
+//   GET    /__admin/settlement/file?date=YYYY-MM-DD   the day's settlement file as a report run makes it now (text/csv)
 
 import type Stripe from 'stripe';
 import type { AccountAdminChanges } from './accounts';
@@ -89,6 +116,15 @@ import { FaultConfigError, type FaultInjector } from './faults';
 import type { MoneyClock } from './money-clock';
 import type { PaymentIntentService } from './payment-intents';
 import { isRefundFailureReason, parseRefundFailurePlan, REFUND_FAILURE_REASONS, type RefundService } from './refunds';
+import { MonthlyFeeError, type MonthlyFeeSchedule, type ReportingService } from './reporting';
+import {
+  type SettlementFaultConfig,
+  SettlementFaultError,
+  type SettlementFaults,
+  type SettlementManifest,
+  utcDate,
+  utcDayStart,
+} from './settlement-faults';
 import { WebhookConfigError, type WebhookDispatcher } from './webhooks';
 
 /** Simulator settings that are neither faults nor webhooks. */
@@ -102,6 +138,10 @@ export interface SimulatorSettings {
   fee_schedule?: FeeSchedule;
   /** Dispute fees by currency (minor units), shown when they differ from the default (1500 for every currency). */
   dispute_fee?: DisputeFeeSchedule;
+  /** Retrieves of a report run that still answer `pending` (shown when not the default, 1). */
+  report_pending_polls?: number;
+  /** Monthly fees by currency (minor units), shown when any is set. */
+  monthly_fee?: MonthlyFeeSchedule;
 }
 
 const SETTING_NAMES = [
@@ -111,6 +151,8 @@ const SETTING_NAMES = [
   'payout_arrival_seconds',
   'fee_schedule',
   'dispute_fee',
+  'report_pending_polls',
+  'monthly_fee',
 ] as const;
 
 const ACCOUNT_CHANGES = ['payouts_enabled', 'transfers_enabled', 'payout_failure_code', 'disabled_reason'];
@@ -126,9 +168,13 @@ export interface AdminTarget {
   clock: MoneyClock;
   refunds: RefundService;
   disputes: DisputeService;
+  reporting: ReportingService;
+  settlement: SettlementFaults;
   settings(): SimulatorSettings;
   /** Every Connect setting (GET /__admin/settings/connect). */
-  connectSettings(): Required<Omit<SimulatorSettings, 'store_500s' | 'dispute_fee'>>;
+  connectSettings(): Required<
+    Omit<SimulatorSettings, 'store_500s' | 'dispute_fee' | 'report_pending_polls' | 'monthly_fee'>
+  >;
   /** Adds available funds to the platform (validated: RangeError, or a StripeApiError for the currency). */
   topUp(currency: string, amount: number): Stripe.BalanceTransaction;
   /** Opens a dispute (StripeApiError when it cannot be). */
@@ -140,6 +186,10 @@ export interface AdminTarget {
   }): Stripe.Dispute;
   /** The bank's decision on a dispute; what a won one gives back is applied at once. */
   closeDispute(id: string, status: 'won' | 'lost'): Stripe.Dispute;
+  /** A platform `stripe_fee` balance transaction now (validated: RangeError, or a StripeApiError for the currency). */
+  addStripeFee(currency: string, amount: number, description: string | null): Stripe.BalanceTransaction;
+  /** Validates and sets one day's settlement faults (SettlementFaultError); answers the day's manifest. */
+  setSettlementFaults(input: unknown): SettlementManifest;
   /** Merges the given settings (all validated before any applies). */
   configure(settings: Partial<SimulatorSettings>): SimulatorSettings;
   /** Forgets everything (see PspSimulator.reset). */
@@ -434,6 +484,45 @@ const ROUTES: { path: string; methods: Record<string, Handler> }[] = [
     },
   },
   {
+    path: '/__admin/stripe_fees',
+    methods: {
+      POST: async (sim, request) => {
+        const body = object(await request.json());
+        known(body, ['currency', 'amount', 'description']);
+        if (typeof body.currency !== 'string') throw new AdminError(400, 'currency is required (e.g. "eur").');
+        if (typeof body.amount !== 'number') throw new AdminError(400, 'amount must be an integer (minor units).');
+        if (body.description !== undefined && typeof body.description !== 'string') {
+          throw new AdminError(400, 'description must be a string.');
+        }
+        return sim.addStripeFee(body.currency, body.amount, (body.description as string | undefined) ?? null);
+      },
+    },
+  },
+  {
+    path: '/__admin/settlement/faults',
+    methods: {
+      GET: (sim): SettlementFaultConfig[] => sim.settlement.configs(),
+      POST: async (sim, request) => sim.setSettlementFaults(await request.json()),
+      DELETE: (sim) => {
+        sim.settlement.clear();
+        return sim.settlement.configs();
+      },
+    },
+  },
+  {
+    path: '/__admin/settlement/manifest',
+    methods: { GET: (sim, { url }) => sim.settlement.manifest(dateParam(sim, url)) },
+  },
+  {
+    path: '/__admin/settlement/file',
+    methods: {
+      GET: (sim, { url }) => {
+        const date = dateParam(sim, url);
+        return new RawBody(sim.reporting.dayCsv(utcDayStart(date) as number), 'text/csv; charset=utf-8');
+      },
+    },
+  },
+  {
     path: '/__admin/reset',
     methods: {
       POST: (sim) => {
@@ -533,14 +622,26 @@ export async function adminResponse(sim: AdminTarget, request: AdminRequest): Pr
     return response;
   }
   try {
-    return json(200, await handler(sim, request, matched.params));
+    const result = await handler(sim, request, matched.params);
+    if (result instanceof RawBody) return { status: 200, body: result.body, headers: { 'Content-Type': result.type } };
+    return json(200, result);
   } catch (error) {
     if (error instanceof SyntaxError) return failure(400, `Invalid JSON: ${error.message}`);
     if (error instanceof AdminError) return failure(error.status, error.message);
+    if (error instanceof SettlementFaultError) {
+      return json(error.status, {
+        error: {
+          message: error.message,
+          param: error.param,
+          ...(error.eligible !== undefined && { eligible: error.eligible }),
+        },
+      });
+    }
     if (
       error instanceof FaultConfigError ||
       error instanceof WebhookConfigError ||
       error instanceof FeeScheduleError ||
+      error instanceof MonthlyFeeError ||
       error instanceof RangeError
     ) {
       return failure(400, error.message);
@@ -610,6 +711,21 @@ function readAccountChanges(input: unknown): AccountAdminChanges {
     changes.disabled_reason = reason;
   }
   return changes;
+}
+
+/** An answer that is not JSON (a CSV). */
+class RawBody {
+  constructor(
+    readonly body: string,
+    readonly type: string,
+  ) {}
+}
+
+/** `?date=YYYY-MM-DD`, default the money clock's UTC day. */
+function dateParam(sim: AdminTarget, url: URL): string {
+  const date = url.searchParams.get('date') ?? utcDate(sim.clock.now());
+  if (utcDayStart(date) === undefined) throw new AdminError(400, 'date must be a valid day as YYYY-MM-DD (UTC).');
+  return date;
 }
 
 function refundId(sim: AdminTarget, id: string | undefined): string {

@@ -20,7 +20,10 @@ export interface ApiRequest {
 
 export interface ApiResponse {
   status: number;
+  /** Sent as JSON, unless `contentType` is set: then it is the body as is (a string). */
   body: unknown;
+  /** A body that is not JSON (a file's contents, GET /v1/files/:id/contents). */
+  contentType?: string;
 }
 
 export type Execute = () => ApiResponse | Promise<ApiResponse>;

@@ -205,6 +205,21 @@ export class BalanceLedger {
     return stored && stored.account === account ? structuredClone(stored.txn) : undefined;
   }
 
+  /**
+   * Re-dates a transaction (settlement faults: a charge booked late, settlement-faults.ts). A pending one is not
+   * available before its new date, unless `availableOn` is given (moving it back). Returns the copy, undefined for an
+   * unknown id.
+   */
+  redate(id: string, created: number, availableOn?: number): Stripe.BalanceTransaction | undefined {
+    const stored = this.byId.get(id);
+    if (!stored) return undefined;
+    stored.txn.created = created;
+    if (stored.txn.status === 'pending') {
+      stored.txn.available_on = availableOn ?? Math.max(stored.txn.available_on, created);
+    }
+    return structuredClone(stored.txn);
+  }
+
   /** The transactions of one account (null: the platform), newest first, as copies. */
   newestFirst(account: string | null): Stripe.BalanceTransaction[] {
     return this.records

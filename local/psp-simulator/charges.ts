@@ -76,6 +76,11 @@ export class ChargeLedger {
     this.find(id).balance_transaction = txnId;
   }
 
+  /** Re-dates a charge (settlement faults: a charge booked late, settlement-faults.ts). */
+  redate(id: string, created: number): void {
+    this.find(id).created = created;
+  }
+
   /** Keeps the decline's message and decline code (failure_message, outcome.reason of the Charge object). */
   describeFailure(id: string, failure: ChargeFailure): void {
     this.failures.set(id, { ...failure });

@@ -66,6 +66,24 @@ export function assertChargeableAmount(amount: number, currency: string): void {
   }
 }
 
+/** How many decimals the currency's major unit has: 0 (jpy...), 3 (kwd...) or 2. */
+export function currencyExponent(currency: string): number {
+  if (ZERO_DECIMAL.has(currency)) return 0;
+  return THREE_DECIMAL.has(currency) ? 3 : 2;
+}
+
+/**
+ * An amount in the smallest unit as a decimal string in major units, as Stripe's reports write amounts:
+ * 1234 eur -> "12.34", -65 eur -> "-0.65", 1200 jpy -> "1200", 12340 kwd -> "12.340".
+ */
+export function majorUnits(amount: number, currency: string): string {
+  const exponent = currencyExponent(currency);
+  const digits = String(Math.abs(amount)).padStart(exponent + 1, '0');
+  const sign = amount < 0 ? '-' : '';
+  if (exponent === 0) return `${sign}${digits}`;
+  return `${sign}${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
+}
+
 /** An amount in the smallest unit as a display string, e.g. 2599 usd -> "$25.99". */
 export function formatAmount(amount: number, currency: string): string {
   const units = ZERO_DECIMAL.has(currency) ? amount : amount / (THREE_DECIMAL.has(currency) ? 1000 : 100);

@@ -11,10 +11,13 @@
 //   /v1/balance, /v1/balance_transactions..., /v1/transfers..., /v1/payouts...   money (connect-routes.ts)
 //   /v1/refunds..., /v1/charges/:id/refunds   create, retrieve, list, update, cancel refunds (refund-routes.ts)
 //   /v1/disputes...                 retrieve, list, update (evidence, metadata), close (dispute-routes.ts)
+//   /v1/reporting/report_runs..., /v1/files/:id[/contents]   the settlement file: report runs of the itemized
+//                                   balance report balance_change_from_activity.itemized.3 and their CSV
+//                                   (reporting-routes.ts, reporting.ts)
 //   /pay/:session_id[/3ds], /3ds/:payment_intent   the hosted payment page and 3-D Secure (hosted-page.ts)
 //   /connect/onboarding/:token      the hosted Connect onboarding page of an Account Link (onboarding-page.ts)
 //   /__admin/...                    ground truth, faults, settings, pending payments, webhooks, the money clock,
-//                                   accounts and payouts (admin.ts)
+//                                   accounts and payouts, fee rows, settlement faults and their manifest (admin.ts)
 //
 // Connect (connect.ts): every captured charge books a platform balance transaction (Stripe's fee from
 // `feeSchedule`, pending until `availabilityDelaySeconds` later); transfers move available funds to connected
@@ -26,6 +29,12 @@
 // /__admin/clock/advance moves forward, applying every due transition in time order; a sweep applies them as they
 // fall due (every `moneySweepMs`), and so does every request before it runs. Webhook signatures, idempotency expiry,
 // search lag and Checkout Session / Account Link expiry keep the simulator's clock.
+//
+// Reports (reporting.ts): a report run's CSV lists the platform's balance transactions created (money clock) in its
+// interval, one row each, amounts in major units; it is produced when the run is created, and the run answers
+// `pending` to the first `reportPendingPolls` retrieves (default 1), then `succeeded` with its File. Settlement faults
+// (settlement-faults.ts; POST /__admin/settlement/faults) make one day's file disagree with the balance transactions
+// (duplicate, late, dropped and unknown rows, other amounts and currencies), with a manifest of what was injected.
 //
 // `Stripe-Account: acct_...` makes a request act for that connected account (balance, balance transactions,
 // payouts, events, the account itself); an unknown account is Stripe's 403 `account_invalid`; endpoints that do not
@@ -133,6 +142,23 @@ import { isTestToken, PaymentMethodStore } from './payment-methods';
 import type { PayoutView } from './payouts';
 import { refundRoutes } from './refund-routes';
 import { parseRefundFailurePlan, type RefundFailurePlan, type RefundFailureReason, RefundService } from './refunds';
+import {
+  assertPendingPolls,
+  DEFAULT_REPORT_PENDING_POLLS,
+  type MonthlyFeeSchedule,
+  parseMonthlyFees,
+  ReportingService,
+} from './reporting';
+import { reportingRoutes } from './reporting-routes';
+import {
+  parseSettlementFaults,
+  type SettlementFaultConfig,
+  SettlementFaults,
+  type SettlementFaultsInput,
+  type SettlementManifest,
+  utcDate,
+  utcDayStart,
+} from './settlement-faults';
 import { ACCOUNT_API_VERSION } from './versions';
 import {
   assertApiVersion,
@@ -210,6 +236,17 @@ export interface PspSimulatorOptions {
    * admin: POST /__admin/settings {"dispute_fee": {...}}); restored by reset().
    */
   disputeFees?: DisputeFeeSchedule;
+  /**
+   * How many retrieves of a report run still answer `pending` before it is `succeeded` (default 1; admin: POST
+   * /__admin/settings {"report_pending_polls": N}); restored by reset().
+   */
+  reportPendingPolls?: number;
+  /**
+   * A monthly fee by lowercase currency, in minor units (default none): the first report covering 00:00:00 UTC of a
+   * month's first day books it then as a `stripe_fee` balance transaction, once per month and currency (admin:
+   * POST /__admin/settings {"monthly_fee": {"eur": 2500}}); restored by reset().
+   */
+  monthlyFees?: MonthlyFeeSchedule;
 }
 
 /** What POST /__admin/disputes takes: the disputed payment (an intent's latest charge, or a charge). */
@@ -324,11 +361,31 @@ export interface PspSimulator {
   /** The bank's decision on a dispute (as POST /__admin/disputes/:id/close). */
   closeDispute(id: string, status: 'won' | 'lost'): Stripe.Dispute;
   /**
+   * A fee Stripe charges on its own, now (as POST /__admin/stripe_fees): a platform `stripe_fee` balance transaction of
+   * -amount (minor units, positive), reporting_category fee, no source.
+   */
+  addStripeFee(currency: string, amount: number, description?: string): Stripe.BalanceTransaction;
+  /**
+   * Sets one day's settlement faults (as POST /__admin/settlement/faults), replacing that day's earlier ones; answers
+   * the day's manifest. Throws SettlementFaultError (400 a bad field, 409 too few eligible rows).
+   */
+  setSettlementFaults(faults: SettlementFaultsInput): SettlementManifest;
+  /** Forgets every settlement fault (rows moved by late_rows go back to their dates). */
+  clearSettlementFaults(): void;
+  /** The settlement faults in force, oldest date first. */
+  settlementFaults(): SettlementFaultConfig[];
+  /** What was injected into a day's file (`YYYY-MM-DD`). */
+  settlementManifest(date: string): SettlementManifest;
+  /** The settlement file (CSV, every column) of a UTC day (`YYYY-MM-DD`), as a report run of that day makes it now. */
+  settlementFile(date: string): string;
+  /** Every report run, newest first, as they are. */
+  reportRuns(): Stripe.Reporting.ReportRun[];
+  /**
    * Forgets everything: intents, payment methods, charges, sessions, events, idempotency keys, fault
    * config, targeted faults, log and counters, pending webhook deliveries and their log, accounts, Account Links,
-   * balances and balance transactions, transfers, payouts, refunds and their failure plans, disputes, the money
-   * clock's offset (endpoint, behaviour, store500s, the Connect settings and the dispute fees back to the startup
-   * options).
+   * balances and balance transactions, transfers, payouts, refunds and their failure plans, disputes, report runs
+   * and files, settlement faults, the money clock's offset (endpoint, behaviour, store500s, the Connect settings, the
+   * dispute fees, report_pending_polls and the monthly fees back to the startup options).
    */
   reset(): void;
 }
@@ -349,6 +406,8 @@ interface State {
   connect: Connect;
   refunds: RefundService;
   disputes: DisputeService;
+  reporting: ReportingService;
+  settlement: SettlementFaults;
 }
 
 interface Simulator extends State {
@@ -373,6 +432,12 @@ interface Simulator extends State {
   /** The dispute fees; `initialDisputeFees` is what reset() restores. */
   disputeFees: DisputeFeeSchedule;
   initialDisputeFees: DisputeFeeSchedule;
+  /** See PspSimulatorOptions.reportPendingPolls; `initialReportPendingPolls` is what reset() restores. */
+  reportPendingPolls: number;
+  initialReportPendingPolls: number;
+  /** See PspSimulatorOptions.monthlyFees; `initialMonthlyFees` is what reset() restores. */
+  monthlyFees: MonthlyFeeSchedule;
+  initialMonthlyFees: MonthlyFeeSchedule;
 }
 
 interface Outgoing {
@@ -491,8 +556,32 @@ export async function startPspSimulator(
     disputes: () => sim.disputes.oldestFirst(),
     openDispute: (opening) => openDispute(sim, opening),
     closeDispute: (id, status) => closeDispute(sim, id, status),
+    addStripeFee: (currency, amount, description) => addStripeFee(sim, currency, amount, description),
+    setSettlementFaults: (faults) => setSettlementFaults(sim, faults),
+    clearSettlementFaults: () => sim.settlement.clear(),
+    settlementFaults: () => sim.settlement.configs(),
+    settlementManifest: (date) => sim.settlement.manifest(date),
+    settlementFile: (date) => settlementFile(sim, date),
+    reportRuns: () => sim.reporting.newestFirst(),
     reset: () => reset(sim),
   };
+}
+
+function addStripeFee(sim: Simulator, currency: string, amount: number, description?: string | null) {
+  if (!Number.isInteger(amount) || amount < 1 || amount > MAX_AMOUNT) {
+    throw new RangeError(`amount must be an integer from 1 to ${MAX_AMOUNT} (minor units).`);
+  }
+  return sim.reporting.addStripeFee(normalizeCurrency(currency), amount, description ?? null);
+}
+
+function setSettlementFaults(sim: Simulator, input: unknown): SettlementManifest {
+  return sim.settlement.set(parseSettlementFaults(input, utcDate(sim.clock.now())));
+}
+
+function settlementFile(sim: Simulator, date: string): string {
+  const start = utcDayStart(date);
+  if (start === undefined) throw new RangeError('date must be a valid day as YYYY-MM-DD (UTC).');
+  return sim.reporting.dayCsv(start);
 }
 
 /** Stripe's ceiling on an amount (99,999,999 minor units). */
@@ -571,6 +660,9 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
     feeSchedule: opts.feeSchedule ?? defaults.feeSchedule,
   });
   const disputeFees = parseDisputeFees(opts.disputeFees ?? DEFAULT_DISPUTE_FEES);
+  const reportPendingPolls = opts.reportPendingPolls ?? DEFAULT_REPORT_PENDING_POLLS;
+  assertPendingPolls(reportPendingPolls);
+  const monthlyFees = parseMonthlyFees(opts.monthlyFees ?? {});
   const moneySweepMs = opts.moneySweepMs ?? 1000;
   if (!Number.isInteger(moneySweepMs) || moneySweepMs < 1) {
     throw new Error(`moneySweepMs must be a positive integer: ${moneySweepMs}`);
@@ -592,6 +684,10 @@ function createSimulator(opts: PspSimulatorOptions): Simulator {
     initialConnectSettings: structuredClone(connectSettings),
     disputeFees,
     initialDisputeFees: structuredClone(disputeFees),
+    reportPendingPolls,
+    initialReportPendingPolls: reportPendingPolls,
+    monthlyFees,
+    initialMonthlyFees: structuredClone(monthlyFees),
   } as Omit<Simulator, keyof State | 'webhooks'> as Simulator;
   sim.webhooks = new WebhookDispatcher(
     endpoint,
@@ -691,6 +787,29 @@ function createState(sim: Simulator): State {
   };
   const intentObject = (id: string) => (intents.has(id) ? structuredClone(intents.get(id)) : undefined);
   lifecycle = new LifecycleEvents(events, charges, (record) => renderCharge(record, chargeSources));
+  // Constructed below; the faults read the payments of rows through the reports.
+  let reporting: ReportingService | undefined;
+  const settlement = new SettlementFaults({
+    ledger,
+    charges,
+    paymentOf: (txn) => reporting?.paymentOf(txn) ?? { paymentIntent: null, paymentId: null },
+    feeSchedule: () => sim.connectSettings.feeSchedule,
+    availabilityDelaySeconds: () => sim.connectSettings.availabilityDelaySeconds,
+  });
+  reporting = new ReportingService({
+    ledger,
+    clock,
+    charges,
+    transfers: connect.transfers,
+    faults: settlement,
+    charge: chargeObject,
+    paymentIntent: intentObject,
+    refund: (id) => (refunds.has(id) ? refunds.get(id) : undefined),
+    dispute: (id) => (disputes.has(id) ? disputes.get(id) : undefined),
+    publicUrl: () => sim.publicUrl,
+    pendingPolls: () => sim.reportPendingPolls,
+    monthlyFees: () => sim.monthlyFees,
+  });
   sessions = new CheckoutSessionService(intents, nowSeconds, {
     changed: (type, session, origin) => events.emit(type, session, origin),
     pageUrl: (id) => `${sim.publicUrl}/pay/${encodeURIComponent(id)}`,
@@ -711,6 +830,7 @@ function createState(sim: Simulator): State {
       ...eventRoutes(events),
       ...accountRoutes(connect.accounts),
       ...connectRoutes(connect),
+      ...reportingRoutes(reporting),
     ],
     idempotency: new IdempotencyStore(sim.now),
     intents,
@@ -722,6 +842,8 @@ function createState(sim: Simulator): State {
     connect,
     refunds,
     disputes,
+    reporting,
+    settlement,
   };
 }
 
@@ -733,6 +855,8 @@ function reset(sim: Simulator): void {
   sim.store500s = sim.initialStore500s;
   sim.connectSettings = structuredClone(sim.initialConnectSettings);
   sim.disputeFees = structuredClone(sim.initialDisputeFees);
+  sim.reportPendingPolls = sim.initialReportPendingPolls;
+  sim.monthlyFees = structuredClone(sim.initialMonthlyFees);
 }
 
 async function handle(sim: Simulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -965,7 +1089,10 @@ async function run(
   let outgoing: Outgoing;
   try {
     const response = await execute();
-    outgoing = { status: response.status, body: JSON.stringify(response.body, null, 2), headers: {} };
+    outgoing =
+      response.contentType === undefined
+        ? { status: response.status, body: JSON.stringify(response.body, null, 2), headers: {} }
+        : { status: response.status, body: String(response.body), headers: { 'Content-Type': response.contentType } };
   } catch (error) {
     outgoing = errorResponse(sim, asApiError(error), request.requestId);
   }
@@ -1061,6 +1188,12 @@ function admin(sim: Simulator, req: IncomingMessage, url: URL) {
     get disputes() {
       return sim.disputes;
     },
+    get reporting() {
+      return sim.reporting;
+    },
+    get settlement() {
+      return sim.settlement;
+    },
     faults: sim.faults,
     webhooks: sim.webhooks,
     settings: () => settingsView(sim),
@@ -1068,6 +1201,9 @@ function admin(sim: Simulator, req: IncomingMessage, url: URL) {
     configure: (settings) => {
       // Everything is validated before anything applies.
       const fees = settings.dispute_fee === undefined ? sim.disputeFees : parseDisputeFees(settings.dispute_fee);
+      const monthlyFees = settings.monthly_fee === undefined ? sim.monthlyFees : parseMonthlyFees(settings.monthly_fee);
+      const pendingPolls = settings.report_pending_polls ?? sim.reportPendingPolls;
+      assertPendingPolls(pendingPolls);
       const next = validConnectSettings({
         availabilityDelaySeconds: settings.availability_delay_seconds ?? sim.connectSettings.availabilityDelaySeconds,
         payoutInTransitSeconds: settings.payout_in_transit_seconds ?? sim.connectSettings.payoutInTransitSeconds,
@@ -1076,12 +1212,16 @@ function admin(sim: Simulator, req: IncomingMessage, url: URL) {
       });
       sim.connectSettings = next;
       sim.disputeFees = fees;
+      sim.monthlyFees = monthlyFees;
+      sim.reportPendingPolls = pendingPolls;
       if (settings.store_500s !== undefined) sim.store500s = settings.store_500s;
       return settingsView(sim);
     },
     topUp: (currency, amount) => topUp(sim, currency, amount),
     openDispute: (opening) => openDispute(sim, opening),
     closeDispute: (id, status) => closeDispute(sim, id, status),
+    addStripeFee: (currency, amount, description) => addStripeFee(sim, currency, amount, description),
+    setSettlementFaults: (input) => setSettlementFaults(sim, input),
     reset: () => reset(sim),
   };
   const json = async (): Promise<unknown> => {
@@ -1093,7 +1233,7 @@ function admin(sim: Simulator, req: IncomingMessage, url: URL) {
 
 function connectSettingsView(
   settings: ConnectSettings,
-): Required<Omit<SimulatorSettings, 'store_500s' | 'dispute_fee'>> {
+): Required<Omit<SimulatorSettings, 'store_500s' | 'dispute_fee' | 'report_pending_polls' | 'monthly_fee'>> {
   return {
     availability_delay_seconds: settings.availabilityDelaySeconds,
     payout_in_transit_seconds: settings.payoutInTransitSeconds,
@@ -1102,7 +1242,10 @@ function connectSettingsView(
   };
 }
 
-/** store_500s, and the Connect settings and dispute fees that differ from the built-in defaults. */
+/**
+ * store_500s, and the Connect settings, dispute fees, report_pending_polls and monthly fees that differ from the
+ * built-in defaults.
+ */
 function settingsView(sim: Simulator): SimulatorSettings {
   const current = connectSettingsView(sim.connectSettings);
   const defaults = connectSettingsView(defaultConnectSettings());
@@ -1114,6 +1257,8 @@ function settingsView(sim: Simulator): SimulatorSettings {
   if (JSON.stringify(sim.disputeFees) !== JSON.stringify(DEFAULT_DISPUTE_FEES)) {
     view.dispute_fee = structuredClone(sim.disputeFees);
   }
+  if (sim.reportPendingPolls !== DEFAULT_REPORT_PENDING_POLLS) view.report_pending_polls = sim.reportPendingPolls;
+  if (Object.keys(sim.monthlyFees).length > 0) view.monthly_fee = structuredClone(sim.monthlyFees);
   return view;
 }
 

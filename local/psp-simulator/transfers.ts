@@ -264,6 +264,15 @@ export class TransferService {
     return structuredClone(found);
   }
 
+  /** A reversal (`trr_...`) with its transfer, whichever transfer it belongs to (reports). */
+  findReversal(reversalId: string): { transfer: Stripe.Transfer; reversal: Stripe.TransferReversal } | undefined {
+    for (const record of this.records.values()) {
+      const reversal = record.reversals.find((candidate) => candidate.id === reversalId);
+      if (reversal) return { transfer: structuredClone(record.transfer), reversal: structuredClone(reversal) };
+    }
+    return undefined;
+  }
+
   private transferredFrom(chargeId: string): number {
     let total = 0;
     for (const { transfer } of this.records.values()) {
