@@ -111,12 +111,33 @@ export function loadPayOutSettings(env: Env): PayOutSettings {
   };
 }
 
+export interface ReconciliationSettings {
+  /** Seconds between two polls of the PSP's report run. */
+  reportPollSeconds: number;
+  /** Polls before a report that never succeeds fails the run (bounded, like every wait). */
+  reportMaxPolls: number;
+  /** A RUNNING run whose lock is older than this is taken over by a new run of its date (the old one died). */
+  staleRunSeconds: number;
+}
+
+export function loadReconciliationSettings(env: Env): ReconciliationSettings {
+  return {
+    reportPollSeconds: integer(env, 'RECONCILIATION_REPORT_POLL_SECONDS', 10, 0, 3600),
+    reportMaxPolls: integer(env, 'RECONCILIATION_REPORT_MAX_POLLS', 180, 1, 10_000),
+    staleRunSeconds: integer(env, 'RECONCILIATION_STALE_RUN_SECONDS', 4 * 3600, 60, 7 * 24 * 3600),
+  };
+}
+
 export interface RuntimeConfig {
   region: string;
   tables: Record<TableName, string>;
   payInStateMachineArn: string | undefined;
   payOutStateMachineArn: string | undefined;
   refundStateMachineArn: string | undefined;
+  reconciliationStateMachineArn: string | undefined;
+  /** Work lists of reconciliation: manual mismatches (finance) and unclassifiable ones (investigation). */
+  reconciliationFinanceQueueUrl: string | undefined;
+  reconciliationInvestigationQueueUrl: string | undefined;
   /** Queue of a payout run's pages and sellers (its workers consume it). */
   payoutRunQueueUrl: string | undefined;
   /** Queue of verified PSP webhook events. */
@@ -152,6 +173,7 @@ export interface RuntimeConfig {
   risk: RiskSettings;
   payIn: PayInSettings;
   payOut: PayOutSettings;
+  reconciliation: ReconciliationSettings;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
@@ -168,6 +190,9 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     payInStateMachineArn: env.PAYIN_STATE_MACHINE_ARN,
     payOutStateMachineArn: env.PAYOUT_STATE_MACHINE_ARN,
     refundStateMachineArn: env.REFUND_STATE_MACHINE_ARN,
+    reconciliationStateMachineArn: env.RECONCILIATION_STATE_MACHINE_ARN,
+    reconciliationFinanceQueueUrl: env.RECONCILIATION_FINANCE_QUEUE_URL,
+    reconciliationInvestigationQueueUrl: env.RECONCILIATION_INVESTIGATION_QUEUE_URL,
     payoutRunQueueUrl: env.PAYOUT_RUN_QUEUE_URL,
     pspWebhookQueueUrl: env.PSP_WEBHOOK_QUEUE_URL,
     failedPaymentsQueueUrl: env.FAILED_PAYMENTS_QUEUE_URL,
@@ -189,6 +214,7 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     risk: loadRiskSettings(env),
     payIn: loadPayInSettings(env),
     payOut: loadPayOutSettings(env),
+    reconciliation: loadReconciliationSettings(env),
   };
 }
 

@@ -86,6 +86,27 @@ export function toMinorUnits(amount: unknown, currency: string): number {
   return Number(minor);
 }
 
+const SIGNED_DECIMAL = /^(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
+
+/**
+ * Parses a signed decimal string in major units ("-12.34", "0.00"), as the PSP's reports carry them, into integer
+ * minor units. Unlike `toMinorUnits` (API input), zero and negatives are valid; the exponent rule is the same.
+ */
+export function signedMinorUnits(amount: string, currency: string): number {
+  const exponent = currencyExponent(currency);
+  const match = SIGNED_DECIMAL.exec(amount);
+  if (!match) throw new MoneyError(`'${amount.slice(0, 32)}' is not a decimal such as "-12.34"`);
+  const whole = match[2] ?? '';
+  const fraction = match[3] ?? '';
+  if (fraction.length > exponent) {
+    throw new MoneyError(`${currency} allows at most ${exponent} decimal place${exponent === 1 ? '' : 's'}`);
+  }
+  if (whole.length > 16) throw new MoneyError('is too large');
+  const minor = BigInt(whole) * 10n ** BigInt(exponent) + BigInt(fraction.padEnd(exponent, '0') || '0');
+  if (minor > BigInt(MAX_MINOR_UNITS)) throw new MoneyError('is too large');
+  return match[1] === '-' && minor !== 0n ? -Number(minor) : Number(minor);
+}
+
 /** Formats integer minor units as a decimal string with exactly the currency's exponent of decimals. */
 export function fromMinorUnits(minor: number, currency: string): string {
   const exponent = currencyExponent(currency);

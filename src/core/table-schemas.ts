@@ -67,14 +67,20 @@ export const tableSchemas = {
   },
   /**
    * Append-only double-entry ledger: `REF#<reference>`/`TXN#<txn id>` header and `TXN#<txn id>#<n>` entries.
-   * The by-account index serves account statements (a wallet equals its payable account's entries).
+   * The by-account index serves account statements (a wallet equals its payable account's entries); by-day and
+   * by-settlement-key serve reconciliation (headers only carry `day_shard` and `settlement_key`).
    */
   ledger: {
     id: 'Ledger',
     envVar: 'LEDGER_TABLE',
     partitionKey: 'pk',
     sortKey: 'sk',
-    globalSecondaryIndexes: [{ indexName: 'by-account', partitionKey: 'account', sortKey: 'posted_at' }],
+    globalSecondaryIndexes: [
+      { indexName: 'by-account', partitionKey: 'account', sortKey: 'posted_at' },
+      // Reconciliation: a day's transactions in shards (`<day>#<shard>`), and a money movement by its PSP key.
+      { indexName: 'by-day', partitionKey: 'day_shard', sortKey: 'transaction_id' },
+      { indexName: 'by-settlement-key', partitionKey: 'settlement_key', sortKey: 'transaction_id' },
+    ],
   },
   /**
    * Refunds (`REFUND#<id>`/`REFUND`), each payment order's refundable amount (`ORDER#<order id>`/`REFUNDABLE`),
@@ -102,6 +108,22 @@ export const tableSchemas = {
     partitionKey: 'id',
     globalSecondaryIndexes: [],
     timeToLiveAttribute: 'expiration',
+  },
+  /**
+   * Reconciliation: runs (`RUN#<id>`/`RUN`, with `SHARD#<n>` results), the one-run-per-date lock
+   * (`DATE#<date>`/`LOCK`), mismatches (`MISMATCH#<id>`/`MISMATCH`) and the fixes applied (`FIX#<balance
+   * transaction>`/`FIX`). Runs by date; mismatches by run and, while open, by queue (`open_queue`: sparse).
+   */
+  reconciliation: {
+    id: 'Reconciliation',
+    envVar: 'RECONCILIATION_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    globalSecondaryIndexes: [
+      { indexName: 'by-date', partitionKey: 'run_date', sortKey: 'created_at' },
+      { indexName: 'by-run', partitionKey: 'run_id', sortKey: 'mismatch_id' },
+      { indexName: 'by-queue', partitionKey: 'open_queue', sortKey: 'created_at' },
+    ],
   },
   /** API keys, stored only as salted scrypt hashes (`KEY#<key id>`). */
   apiKeys: { id: 'ApiKeys', envVar: 'API_KEYS_TABLE', partitionKey: 'pk', globalSecondaryIndexes: [] },

@@ -2,10 +2,18 @@
  * The append-only ledger. A transaction is written in one DynamoDB transaction: its header (condition: new),
  * its entries (condition: new) and, for pay-in, the order's `ledger_updated` flag. Entries are never updated.
  */
-import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { asRetryable, cancellationCodes } from '../core/errors';
 import { queryPartition } from '../core/query';
-import { assertBalanced, type LedgerEntry, type LedgerTransaction } from './postings';
+import {
+  assertBalanced,
+  clearingMovement,
+  type LedgerEntry,
+  type LedgerTransaction,
+  SETTLEMENT_SHARDS,
+  settlementKeyOf,
+  settlementShardOf,
+} from './postings';
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
 
@@ -16,6 +24,37 @@ export interface StoredLedgerEntry extends LedgerEntry {
 }
 
 const entrySk = (transactionId: string, index: number) => `TXN#${transactionId}#${String(index).padStart(3, '0')}`;
+
+/**
+ * A transaction header as the by-day and by-settlement-key indexes show it: what reconciliation needs to meet the
+ * PSP's settlement file (the key, and how the transaction moved the PSP clearing account).
+ */
+export interface LedgerDayItem {
+  transaction_id: string;
+  reference: string;
+  /** The UTC day the money moved (the value date, else the day of booking). */
+  day: string;
+  posted_at: string;
+  settlement_key?: string;
+  /** The PSP clearing account's movement (debit positive), when the transaction touches it in one currency. */
+  clearing_minor?: number;
+  currency?: string;
+}
+
+/** The by-day index's partition: a day's transactions spread over shards by settlement key (else by id). */
+export const dayShardKey = (day: string, shard: number) => `${day}#${String(shard).padStart(2, '0')}`;
+
+function dayItemOf(item: Record<string, unknown>): LedgerDayItem {
+  return {
+    transaction_id: String(item.transaction_id),
+    reference: String(item.reference),
+    day: String(item.day),
+    posted_at: String(item.posted_at),
+    ...(typeof item.settlement_key === 'string' && { settlement_key: item.settlement_key }),
+    ...(typeof item.clearing_minor === 'number' && { clearing_minor: item.clearing_minor }),
+    ...(typeof item.clearing_currency === 'string' && { currency: item.clearing_currency }),
+  };
+}
 
 export class LedgerTable {
   constructor(
@@ -31,6 +70,10 @@ export class LedgerTable {
     assertBalanced(transaction);
     const now = new Date().toISOString();
     const pk = `REF#${transaction.reference}`;
+    const day = transaction.value_date ?? now.slice(0, 10);
+    const settlementKey = settlementKeyOf(transaction.transaction_id, transaction.reference);
+    const clearing = [...clearingMovement(transaction)];
+    const shard = settlementShardOf(settlementKey ?? transaction.transaction_id, SETTLEMENT_SHARDS);
     const items: TransactItems = [
       {
         Put: {
@@ -44,6 +87,14 @@ export class LedgerTable {
             description: transaction.description,
             entry_count: transaction.entries.length,
             posted_at: now,
+            // The by-day index (every transaction) and the by-settlement-key index (money moved at the PSP).
+            day,
+            day_shard: dayShardKey(day, shard),
+            ...(settlementKey !== undefined && { settlement_key: settlementKey }),
+            ...(clearing.length === 1 && {
+              clearing_minor: clearing[0]?.[1],
+              clearing_currency: clearing[0]?.[0],
+            }),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
@@ -60,6 +111,8 @@ export class LedgerTable {
             ...entry,
             // Sort key of the by-account index: time, then transaction and entry for uniqueness.
             posted_at: `${now}#${transaction.transaction_id}#${index}`,
+            // In the by-day index with its header: a day's shard reads every transaction whole in one query.
+            day_shard: dayShardKey(day, shard),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
@@ -74,6 +127,93 @@ export class LedgerTable {
       if (codes?.[0] === 'ConditionalCheckFailed') return false;
       throw asRetryable(error);
     }
+  }
+
+  /** One shard of a day's transactions, each whole (header and entries), from the by-day index. */
+  async transactionsOfDay(
+    day: string,
+    shard: number,
+  ): Promise<Array<LedgerDayItem & { entries: LedgerEntry[]; entry_count: number }>> {
+    const byId = new Map<string, LedgerDayItem & { entries: LedgerEntry[]; entry_count: number }>();
+    const entries: Array<{ transaction_id: string; entry: LedgerEntry }> = [];
+    for (const item of await this.queryIndex('by-day', 'day_shard', dayShardKey(day, shard))) {
+      if (item.entity === 'TRANSACTION') {
+        byId.set(String(item.transaction_id), {
+          ...dayItemOf(item),
+          entries: [],
+          entry_count: Number(item.entry_count),
+        });
+      } else if (item.entity === 'ENTRY') {
+        entries.push({
+          transaction_id: String(item.transaction_id),
+          entry: {
+            account: String(item.account),
+            direction: item.direction as LedgerEntry['direction'],
+            amount_minor: Number(item.amount_minor),
+            currency: String(item.currency),
+          },
+        });
+      }
+    }
+    for (const { transaction_id, entry } of entries) byId.get(transaction_id)?.entries.push(entry);
+    return [...byId.values()];
+  }
+
+  /** The transactions booked under one settlement key (a charge's: one per order), any day. */
+  async transactionsWithSettlementKey(key: string): Promise<LedgerDayItem[]> {
+    return (await this.queryIndex('by-settlement-key', 'settlement_key', key)).map(dayItemOf);
+  }
+
+  /** Per currency, an account's balance (debits positive), from the by-account index. */
+  async accountBalance(account: string): Promise<Map<string, number>> {
+    const balance = new Map<string, number>();
+    for (const item of await this.queryIndex('by-account', 'account', account)) {
+      const amount = Number(item.amount_minor);
+      const currency = String(item.currency);
+      balance.set(currency, (balance.get(currency) ?? 0) + (item.direction === 'DEBIT' ? amount : -amount));
+    }
+    return balance;
+  }
+
+  /** The entries of one transaction. */
+  async entriesOfTransaction(reference: string, transactionId: string): Promise<LedgerEntry[]> {
+    const items = await this.query({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `REF#${reference}`, ':prefix': `TXN#${transactionId}#` },
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({
+      account: String(item.account),
+      direction: item.direction as LedgerEntry['direction'],
+      amount_minor: Number(item.amount_minor),
+      currency: String(item.currency),
+    }));
+  }
+
+  private queryIndex(indexName: string, attribute: string, value: string): Promise<Record<string, unknown>[]> {
+    return this.query({
+      TableName: this.tableName,
+      IndexName: indexName,
+      KeyConditionExpression: '#k = :v',
+      ExpressionAttributeNames: { '#k': attribute },
+      ExpressionAttributeValues: { ':v': value },
+    });
+  }
+
+  private async query(input: ConstructorParameters<typeof QueryCommand>[0]): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client
+        .send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }))
+        .catch((error: unknown) => {
+          throw asRetryable(error);
+        });
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
   }
 
   /** Every entry booked against a reference (e.g. a payment id), in transaction order. */

@@ -20,6 +20,11 @@ export interface LedgerTransaction {
   reference: string;
   description: string;
   entries: LedgerEntry[];
+  /**
+   * The UTC day (YYYY-MM-DD) the money moved, when it is not the day of booking: reconciliation books a PSP fee of
+   * day D on a later day, dated D, so that day's ledger matches that day's settlement file.
+   */
+  value_date?: string;
 }
 
 export class UnbalancedTransactionError extends Error {
@@ -35,6 +40,8 @@ export const accounts = {
   /** The PSP's dispute fees, the platform's expense (a won dispute gives them back). */
   disputeFees: 'expense:dispute_fees',
   sellerPayable: (seller: string) => `liability:seller_payable:${seller}`,
+  /** The PSP's own fees (processing, monthly), learnt from its settlement file and booked by reconciliation. */
+  pspFees: 'expense:psp_fees',
 };
 
 export function signedAmount(entry: Pick<LedgerEntry, 'direction' | 'amount_minor'>): number {
@@ -393,4 +400,91 @@ export function allocate(amount: number, weights: number[]): number[] {
     left -= 1;
   }
   return shares;
+}
+
+/**
+ * A fee the PSP took, learnt from its settlement file (a charge's processing fee, a monthly fee row): the platform's
+ * expense, the PSP clearing account credited. Keyed by the PSP's balance transaction: booked once however often the
+ * file is reconciled. A negative fee (the PSP gave a fee back) books the exact reverse.
+ */
+export function pspFeeTransaction(fee: {
+  balance_transaction_id: string;
+  currency: string;
+  /** The fee in minor units as the PSP reports it: positive taken, negative given back; never zero. */
+  fee_minor: number;
+  /** The UTC day of the PSP's balance transaction. */
+  value_date: string;
+  description: string;
+}): LedgerTransaction {
+  if (!Number.isSafeInteger(fee.fee_minor) || fee.fee_minor === 0) {
+    throw new UnbalancedTransactionError(`psp-fee:${fee.balance_transaction_id}: the fee must be a non-zero integer`);
+  }
+  const amount = Math.abs(fee.fee_minor);
+  const taken = fee.fee_minor > 0;
+  const transaction: LedgerTransaction = {
+    transaction_id: pspFeeTransactionId(fee.balance_transaction_id),
+    reference: `settlement:${fee.balance_transaction_id}`,
+    description: fee.description,
+    value_date: fee.value_date,
+    entries: [
+      {
+        account: accounts.pspFees,
+        direction: taken ? 'DEBIT' : 'CREDIT',
+        amount_minor: amount,
+        currency: fee.currency,
+      },
+      {
+        account: accounts.pspClearing,
+        direction: taken ? 'CREDIT' : 'DEBIT',
+        amount_minor: amount,
+        currency: fee.currency,
+      },
+    ],
+  };
+  assertBalanced(transaction);
+  return transaction;
+}
+
+export function pspFeeTransactionId(balanceTransactionId: string): string {
+  return `psp-fee:${balanceTransactionId}`;
+}
+
+/**
+ * The key by which a ledger transaction meets the PSP's settlement file: one key per money movement at the PSP
+ * (a charge, a refund, its failure, a transfer, its reversal, a dispute's withdrawal and reinstatement). A pay-in
+ * is booked per order but charged per payment: its orders share the payment's key. Transactions that move no
+ * money at the PSP (a dispute lost, a fee booked from the file) have none.
+ */
+export function settlementKeyOf(transactionId: string, reference: string): string | undefined {
+  const [kind, id, stage, ...rest] = transactionId.split(':');
+  if (rest.length > 0 || !id) return undefined;
+  if (kind === 'payin' && stage === undefined) return `charge:${reference}`;
+  if (kind === 'refund' && stage === undefined) return `refund:${id}`;
+  if (kind === 'refund' && stage === 'reversal') return `refund_failure:${id}`;
+  if (kind === 'payout' && stage === 'transfer') return `transfer:${id}`;
+  if (kind === 'payout' && stage === 'transfer-reversal') return `transfer_reversal:${id}`;
+  if (kind === 'dispute' && stage === 'withdrawal') return `dispute:${id}`;
+  if (kind === 'dispute' && stage === 'reinstatement') return `dispute_reversal:${id}`;
+  return undefined;
+}
+
+/**
+ * How a transaction moves the PSP clearing account (the platform's balance at the PSP, as we know it), per
+ * currency: debits in, credits out. The settlement file's rows move the PSP balance by the same amounts.
+ */
+export function clearingMovement(transaction: Pick<LedgerTransaction, 'entries'>): Map<string, number> {
+  return balanceByCurrency(transaction.entries.filter((entry) => entry.account === accounts.pspClearing));
+}
+
+/** The number of shards of a day's ledger transactions and of a settlement file (see reconciliation). */
+export const SETTLEMENT_SHARDS = 16;
+
+/** The shard of a settlement key (or any string): FNV-1a, stable across processes and languages. */
+export function settlementShardOf(key: string, shards = SETTLEMENT_SHARDS): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
 }

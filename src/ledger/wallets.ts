@@ -19,6 +19,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -434,6 +435,35 @@ export class Wallets {
       held_minor: Number(item.held_minor ?? 0),
       updated_at: item.updated_at as string,
     }));
+  }
+
+  /** Every wallet balance (a scan, page by page: reconciliation's nightly check of wallets against the ledger). */
+  async allBalances(): Promise<Array<{ seller_account: string; currency: string; balance_minor: number }>> {
+    const out: Array<{ seller_account: string; currency: string; balance_minor: number }> = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client
+        .send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: 'begins_with(pk, :wallet)',
+            ExpressionAttributeValues: { ':wallet': 'WALLET#' },
+            ExclusiveStartKey: startKey,
+          }),
+        )
+        .catch((error) => {
+          throw asRetryable(error);
+        });
+      for (const item of page.Items ?? []) {
+        out.push({
+          seller_account: String(item.seller_account),
+          currency: String(item.currency),
+          balance_minor: Number(item.balance_minor ?? 0),
+        });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return out;
   }
 
   /**
