@@ -50,6 +50,11 @@ function client(psp: RuntimeConfig['psp'], key: string): Stripe {
   });
 }
 
+/** The payments secret key itself, for what the SDK does not download (report files). Never logged. */
+export function pspSecret(): Promise<string> {
+  return pspSecretKey(runtimeConfig().psp);
+}
+
 /** The stripe SDK, pointed at the PSP simulator locally. Retries are ours (the workflow's), not the SDK's. */
 export function stripe(): Promise<Stripe> {
   stripeClient ??= (async () => {

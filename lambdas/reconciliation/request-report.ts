@@ -1,0 +1,7 @@
+/** Reconciliation step: asks the PSP for the day's itemized balance report (or takes the file at hand). */
+import { taskHandler } from '../../src/core/step-handler';
+import { requestReport } from '../../src/reconciliation/run';
+import { deps } from './deps';
+import { runInput } from './step-input';
+
+export const handler = taskHandler('RequestReport', runInput, ({ run_id }) => requestReport(deps(), run_id));

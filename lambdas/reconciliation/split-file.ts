@@ -1,0 +1,7 @@
+/** Reconciliation step: archives the raw settlement file and splits it into shards, streaming. */
+import { taskHandler } from '../../src/core/step-handler';
+import { splitFile } from '../../src/reconciliation/run';
+import { deps } from './deps';
+import { runInput } from './step-input';
+
+export const handler = taskHandler('SplitFile', runInput, ({ run_id }) => splitFile(deps(), run_id));

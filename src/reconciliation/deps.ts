@@ -1,0 +1,66 @@
+/**
+ * The composition root of reconciliation: the real tables, the PSP's reports (payments key), the settlement
+ * bucket, the work queues, the metrics and the workflow starter, built on first use. Our other capabilities'
+ * records and recovery code come from the caller (a flow never imports another flow: the handlers, which may,
+ * pass them in); functions that do not match shards (the API) need neither.
+ */
+import { dynamo, runtimeConfig, s3, sfn, sqs } from '../core/clients';
+import { bucketName, ConfigError, tableName } from '../core/config';
+import { lazy } from '../core/lazy';
+import { LedgerTable } from '../ledger/ledger-table';
+import { Wallets } from '../ledger/wallets';
+import { pspSecret, stripe } from '../psp/client';
+import { StripeReporting } from '../psp/stripe-reporting';
+import {
+  PowertoolsReconciliationMetrics,
+  S3SettlementArchive,
+  SfnReconciliationWorkflow,
+  SqsWorkQueues,
+} from './adapters';
+import type { OurRecords, ReconciliationDeps, RecoveryActions } from './ports';
+import { ReconciliationTable } from './reconciliation-table';
+
+const required = (value: string | undefined, name: string) => {
+  if (!value) throw new ConfigError(`${name} is not set`);
+  return value;
+};
+
+const notWired = (what: string) => () => {
+  throw new ConfigError(`${what} is not wired in this function`);
+};
+
+let deps: ReconciliationDeps | undefined;
+
+export function reconciliationDeps(
+  records: () => OurRecords = notWired('our records'),
+  recovery: () => RecoveryActions = notWired('the recovery actions'),
+): ReconciliationDeps {
+  deps ??= lazy<ReconciliationDeps>({
+    store: () => new ReconciliationTable(dynamo(), tableName(runtimeConfig(), 'reconciliation')),
+    psp: () => new StripeReporting(stripe, pspSecret),
+    archive: () => new S3SettlementArchive(s3, () => bucketName(runtimeConfig(), 'SETTLEMENT_BUCKET')),
+    records,
+    recovery,
+    ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
+    wallets: () => {
+      const wallets = new Wallets(dynamo(), tableName(runtimeConfig(), 'wallets'));
+      return { all: () => wallets.allBalances() };
+    },
+    queues: () =>
+      new SqsWorkQueues(sqs, () => ({
+        manual: required(runtimeConfig().reconciliationFinanceQueueUrl, 'RECONCILIATION_FINANCE_QUEUE_URL'),
+        unclassifiable: required(
+          runtimeConfig().reconciliationInvestigationQueueUrl,
+          'RECONCILIATION_INVESTIGATION_QUEUE_URL',
+        ),
+      })),
+    metrics: () => new PowertoolsReconciliationMetrics(),
+    workflow: () =>
+      new SfnReconciliationWorkflow(sfn, () =>
+        required(runtimeConfig().reconciliationStateMachineArn, 'RECONCILIATION_STATE_MACHINE_ARN'),
+      ),
+    settings: () => runtimeConfig().reconciliation,
+    now: () => () => new Date(),
+  });
+  return deps;
+}
