@@ -186,7 +186,8 @@ export class ReconciliationTable {
       TableName: this.tableName,
       IndexName: 'by-date',
       KeyConditionExpression: 'run_date = :d',
-      ExpressionAttributeValues: { ':d': date },
+      FilterExpression: 'entity = :run',
+      ExpressionAttributeValues: { ':d': date, ':run': 'RUN' },
       ScanIndexForward: false,
     });
     return items.map((item) => strip(item) as unknown as ReconciliationRun);
@@ -230,6 +231,8 @@ export class ReconciliationTable {
       entity: 'MISMATCH',
       mismatch_id: id,
       date,
+      // In the by-date index with the date's runs: a date's mismatches, whichever run found them.
+      run_date: date,
       first_run_id: runId,
       status,
       created_at: now,
@@ -407,6 +410,18 @@ export class ReconciliationTable {
       if (conditionFailed(error)) return false;
       throw error;
     }
+  }
+
+  /** Every mismatch of a date, whichever run found it (a second run of the date finds the same ones). */
+  async mismatchesOfDate(date: string): Promise<Array<StoredMismatch & { published_at?: string }>> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      IndexName: 'by-date',
+      KeyConditionExpression: 'run_date = :d',
+      FilterExpression: 'entity = :m',
+      ExpressionAttributeValues: { ':d': date, ':m': 'MISMATCH' },
+    });
+    return items.map((item) => strip(item) as unknown as StoredMismatch & { published_at?: string });
   }
 
   /** The mismatches a run saw last, every one (for the run's report and its work-queue messages). */

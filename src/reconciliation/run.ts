@@ -607,23 +607,19 @@ export async function finishRun(deps: ReconciliationDeps, runId: string): Promis
     transactionsChecked += s.transactions_checked;
   }
   const found = async (f: Finding) => {
-    byType[f.type] = (byType[f.type] ?? 0) + 1;
-    byClass[f.class] += 1;
     await deps.store.recordMismatch(date, runId, f, now());
   };
+  const escalated: Array<StoredMismatch & { published_at?: string }> = [];
 
   // Timing differences carried for CARRY_DAYS without a later file matching them: a person's now.
   for (const carried of await deps.store.carriedUpTo(addDays(date, -CARRY_DAYS))) {
-    const escalated = await deps.store.escalateTiming(
+    const done = await deps.store.escalateTiming(
       carried.mismatch_id,
       runId,
       now(),
       `${carried.detail}; still unmatched ${CARRY_DAYS} days later (reconciliation of ${date}): check with the PSP`,
     );
-    if (escalated) {
-      byType.timing = (byType.timing ?? 0) + 1;
-      byClass.manual += 1;
-    }
+    if (done) escalated.push({ ...carried, class: 'manual', status: 'open' });
   }
 
   // Internal: every wallet equals the balance of its seller's payable account.
@@ -670,8 +666,18 @@ export async function finishRun(deps: ReconciliationDeps, runId: string): Promis
     }
   }
 
+  // The run's mismatches: every one of the date (a second run finds the same), and the timing differences of
+  // earlier dates it made manual. The counts are theirs.
+  const mismatches = [...(await deps.store.mismatchesOfDate(date)), ...escalated];
+  for (const key of Object.keys(byType) as MismatchType[]) delete byType[key];
+  Object.assign(byClass, noClassCounts());
+  for (const m of mismatches) {
+    byType[m.type] = (byType[m.type] ?? 0) + 1;
+    byClass[m.class] += 1;
+  }
+
   // The work lists: each new manual and unclassifiable mismatch sent once (sent, then marked: at least once).
-  for (const m of await deps.store.mismatchesOfRun(runId)) {
+  for (const m of mismatches) {
     if (m.status !== 'open' || m.published_at || (m.class !== 'manual' && m.class !== 'unclassifiable')) continue;
     await deps.queues.send(m.class, m);
     await deps.store.markPublished(m.mismatch_id, now());

@@ -109,6 +109,7 @@ export function matchShard(rows: Iterable<SettlementRow>, ours: Map<string, OurB
       result.findings.push({
         row,
         finding: finding('duplicate_row', {
+          ...idsOf(row, rowSettlementKey(row)),
           balance_transaction_id: row.balance_transaction_id,
           line: row.line,
           currency: row.currency,

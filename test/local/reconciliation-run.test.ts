@@ -1,0 +1,461 @@
+/**
+ * Reconciliation's run, step by step (src/reconciliation/run.ts), against DynamoDB Local in memory and the PSP
+ * simulator in process (its Reports API through the real stripe SDK), with an in-memory archive and our other
+ * capabilities' records as fakes: a clean day, a day with every settlement fault injected (the simulator's manifest
+ * is the ground truth), our own missed outcomes and unbooked reversals, a second run of a day, a late row matched
+ * by the next day's run, a timing difference that ages into a manual one, two runs of a date at once, a bad file.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import Stripe from 'stripe';
+import { ensureTables, type LocalDynamo, startDynamoDbLocal } from '../../local/dynamodb';
+import { freePort } from '../../local/processes';
+import { type PspSimulator, startPspSimulator } from '../../local/psp-simulator/server';
+import { tableSchemas } from '../../src/core/table-schemas';
+import { LedgerTable } from '../../src/ledger/ledger-table';
+import { accounts, payInTransaction, refundPosting } from '../../src/ledger/postings';
+import { StripeReporting } from '../../src/psp/stripe-reporting';
+import { addDays, type ReconciliationRun, type StoredMismatch } from '../../src/reconciliation/domain/run';
+import type { OurRecords, ReconciliationDeps, SettlementArchive } from '../../src/reconciliation/ports';
+import { ReconciliationTable, RunInProgressError } from '../../src/reconciliation/reconciliation-table';
+import {
+  checkReport,
+  finishRun,
+  matchShardStep,
+  requestReport,
+  splitFile,
+  startRun,
+} from '../../src/reconciliation/run';
+
+jest.setTimeout(120_000);
+
+const SECRET = 'sk_test_reconciliation_0123456789abcdef';
+let tableSet = 0;
+
+class MemoryArchive implements SettlementArchive {
+  objects = new Map<string, string>();
+  async putStream(key: string, body: Readable) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(Buffer.from(chunk));
+    this.objects.set(key, Buffer.concat(chunks).toString('utf8'));
+    return { version: `v${this.objects.size}` };
+  }
+  async putText(key: string, body: string) {
+    this.objects.set(key, body);
+  }
+  async getStream(key: string) {
+    const body = this.objects.get(key);
+    if (body === undefined) throw new Error(`no object ${key}`);
+    return Readable.from([Buffer.from(body)]);
+  }
+  async list(prefix: string) {
+    return [...this.objects.keys()].filter((k) => k.startsWith(prefix));
+  }
+}
+
+type FakePayment = Awaited<ReturnType<OurRecords['payment']>> & object;
+
+let dynamo: LocalDynamo;
+let doc: DynamoDBDocumentClient;
+let sim: PspSimulator;
+let stripe: Stripe;
+let ledger: LedgerTable;
+let store: ReconciliationTable;
+let archive: MemoryArchive;
+const payments = new Map<string, FakePayment>();
+const refunds = new Map<string, { status: string; payment_id: string; psp_refund_id?: string }>();
+const fixes: string[] = [];
+const sent: Array<{ queue: string; mismatch: StoredMismatch }> = [];
+let clock: () => Date = () => new Date();
+
+function deps(): ReconciliationDeps {
+  return {
+    store,
+    psp: new StripeReporting(
+      async () => stripe,
+      async () => SECRET,
+    ),
+    archive,
+    records: {
+      payment: async (id) => payments.get(id),
+      refund: async (id) => refunds.get(id),
+      dispute: async () => undefined,
+      payout: async () => undefined,
+    },
+    recovery: {
+      settlePayment: async (id) => {
+        fixes.push(`payment:${id}`);
+        // As pay-in's recovery would: the payment settled SUCCESS, its orders credited and booked.
+        const p = payments.get(id);
+        if (p) {
+          p.status = 'SUCCESS';
+          for (const order of p.orders) {
+            await ledger.appendOnce(
+              payInTransaction({
+                payment_id: id,
+                payment_order_id: order.payment_order_id,
+                seller_account: 'seller_0',
+                currency: p.currency,
+                amount_minor: p.total_minor / p.orders.length,
+                fee_minor: 0,
+              }),
+            );
+            Object.assign(order, { status: 'SUCCESS', wallet_updated: true, ledger_updated: true });
+          }
+        }
+        return 'settled SUCCESS';
+      },
+      settleRefund: async (id) => {
+        fixes.push(`refund:${id}`);
+        return 'refund FAILED, reversed';
+      },
+      applyDispute: async (id) => {
+        fixes.push(`dispute:${id}`);
+        return 'applied';
+      },
+      settlePayout: async (id) => {
+        fixes.push(`payout:${id}`);
+        return 'settled';
+      },
+    },
+    ledger,
+    wallets: { all: async () => [] },
+    queues: { send: async (queue, mismatch) => void sent.push({ queue, mismatch }) },
+    metrics: { openMismatches: () => undefined },
+    workflow: { start: async () => undefined },
+    settings: { reportPollSeconds: 0, reportMaxPolls: 5, staleRunSeconds: 3600 },
+    now: () => clock(),
+  };
+}
+
+/** The whole run of a date, as the state machine drives it. */
+async function reconcile(date: string): Promise<ReconciliationRun> {
+  const d = deps();
+  const run = await startRun(d, { date, trigger: 'api' });
+  let report = await requestReport(d, run.run_id);
+  for (let i = 0; report.status === 'pending' && i < 5; i++) report = await checkReport(d, run.run_id);
+  expect(report.status).toBe('succeeded');
+  const split = await splitFile(d, run.run_id);
+  for (const { shard } of split.shards) await matchShardStep(d, run.run_id, shard);
+  return finishRun(d, run.run_id);
+}
+
+let seq = 0;
+const unique = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${++seq}`;
+
+/** A payment charged at the PSP (our ids in its metadata) and, unless told otherwise, booked per order. */
+async function paidPayment(amounts: number[], options: { book?: boolean; status?: string } = {}) {
+  const paymentId = unique('pay');
+  const total = amounts.reduce((a, b) => a + b, 0);
+  const intent = await stripe.paymentIntents.create(
+    {
+      amount: total,
+      currency: 'eur',
+      payment_method: 'pm_card_visa',
+      allowed_payment_method_types: ['card'],
+      confirm: true,
+      metadata: { payment_id: paymentId, checkout_id: unique('co') },
+    },
+    { idempotencyKey: `${paymentId}:charge` },
+  );
+  const orders = amounts.map((amount, i) => ({
+    payment_id: paymentId,
+    payment_order_id: `${paymentId}_o${i}`,
+    seller_account: `seller_${i}`,
+    currency: 'EUR',
+    amount_minor: amount,
+    fee_minor: Math.floor(amount / 10),
+  }));
+  const book = options.book ?? true;
+  if (book) for (const order of orders) await ledger.appendOnce(payInTransaction(order));
+  payments.set(paymentId, {
+    status: options.status ?? 'SUCCESS',
+    currency: 'EUR',
+    total_minor: total,
+    psp_reference: intent.id,
+    orders: orders.map((o) => ({
+      payment_order_id: o.payment_order_id,
+      status: options.status ?? 'SUCCESS',
+      wallet_updated: book,
+      ledger_updated: book,
+    })),
+  });
+  return { paymentId, intent, orders };
+}
+
+async function admin(method: string, route: string, body?: unknown) {
+  const response = await fetch(`${sim.url}${route}`, {
+    method,
+    ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: admin answers are read field by field
+  return { status: response.status, body: (await response.json().catch(() => ({}))) as any };
+}
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+async function mismatchesOf(run: ReconciliationRun) {
+  return store.mismatchesOfDate(run.date);
+}
+
+beforeAll(async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reconciliation-run-'));
+  dynamo = await startDynamoDbLocal({ host: '127.0.0.1', port: await freePort('127.0.0.1'), dataDir, inMemory: true });
+  doc = DynamoDBDocumentClient.from(dynamo.client, { marshallOptions: { removeUndefinedValues: true } });
+});
+
+afterAll(async () => {
+  doc?.destroy();
+  await dynamo?.stop();
+});
+
+beforeEach(async () => {
+  // A fresh PSP and fresh tables per scenario: each day's file and ledger hold only what the scenario made.
+  tableSet += 1;
+  const names = { ledger: `RecLedger${tableSet}`, reconciliation: `RecRuns${tableSet}` };
+  await ensureTables(dynamo.client, [
+    { schema: tableSchemas.ledger, name: names.ledger },
+    { schema: tableSchemas.reconciliation, name: names.reconciliation },
+  ]);
+  ledger = new LedgerTable(doc, names.ledger);
+  store = new ReconciliationTable(doc, names.reconciliation);
+  payments.clear();
+  refunds.clear();
+  sim = await startPspSimulator({ secretKey: SECRET });
+  stripe = new Stripe(SECRET, { host: sim.host, port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
+  archive = new MemoryArchive();
+  clock = () => new Date();
+  fixes.length = 0;
+  sent.length = 0;
+});
+
+afterEach(async () => {
+  await sim.close();
+});
+
+describe('reconciliation run', () => {
+  it('a clean day: every row matched, every fee booked once, nothing reported; a second run changes nothing', async () => {
+    const one = await paidPayment([2599]);
+    const split = await paidPayment([1000, 1500]); // one charge, two orders booked
+    await admin('POST', '/__admin/stripe_fees', { currency: 'eur', amount: 2500, description: 'Monthly platform fee' });
+    const ledgerBefore = await ledger.accountBalance(accounts.pspClearing);
+
+    const run = await reconcileIsolated();
+    expect(run.status).toBe('COMPLETED');
+    expect(run.rows).toBe(3);
+    expect(run.matched).toBe(3);
+    expect(run.mismatches).toEqual({ auto_fixed: 0, manual: 0, unclassifiable: 0 });
+    // Processing fees of both charges and the fee row, booked as the platform's expense.
+    expect(run.fees_booked).toBe(3);
+    expect(run.fees_booked_new).toBe(3);
+    const fees = (await ledger.accountBalance(accounts.pspFees)).get('EUR');
+    const expectedFees = fee(2599) + fee(2500) + 2500;
+    expect(fees).toBe(expectedFees);
+    expect((await ledger.accountBalance(accounts.pspClearing)).get('EUR')).toBe(
+      (ledgerBefore.get('EUR') ?? 0) - expectedFees,
+    );
+    expect(run.internal?.clearing.EUR?.drift_minor).toBe(run.internal?.clearing.EUR?.explained_minor);
+    expect(run.totals.EUR?.net_minor).toBe(2599 + 2500 - expectedFees);
+    expect(await mismatchesOf(run)).toEqual([]);
+    void one;
+    void split;
+
+    const again = await reconcileIsolated();
+    expect(again.matched).toBe(3);
+    expect(again.fees_booked).toBe(3);
+    expect(again.fees_booked_new).toBe(0);
+    expect(again.mismatches).toEqual({ auto_fixed: 0, manual: 0, unclassifiable: 0 });
+    expect((await ledger.accountBalance(accounts.pspFees)).get('EUR')).toBe(expectedFees);
+  });
+
+  it('a day with every settlement fault and our own missed outcomes: each found with its type and class, fixed once', async () => {
+    for (let i = 0; i < 8; i++) await paidPayment([1000 + i * 100]);
+    // The faults pick their rows now, among these eight charges only.
+    const date = today();
+    const faults = await admin('POST', '/__admin/settlement/faults', {
+      seed: 7,
+      date,
+      duplicate_rows: 1,
+      late_rows: 1,
+      amount_deltas: 1,
+      currency_flips: 1,
+      drop_rows: 1,
+      unknown_rows: 2,
+    });
+    expect(faults.status).toBe(200);
+    // Ours: a charge for a payment we hold UNKNOWN (no booking), one for a payment we recorded FAILED.
+    const unknown = await paidPayment([3300], { book: false, status: 'UNKNOWN' });
+    const failed = await paidPayment([3400], { book: false, status: 'FAILED' });
+    // A refund that failed at the PSP, which we hold SUCCEEDED and never reversed.
+    const refunded = await paidPayment([5000]);
+    await admin('POST', '/__admin/balance/topup', { currency: 'eur', amount: 100_000 });
+    const refundId = unique('ref');
+    const pspRefund = await stripe.refunds.create(
+      { payment_intent: refunded.intent.id, amount: 1200, metadata: { refund_id: refundId } },
+      { idempotencyKey: refundId },
+    );
+    await ledger.appendOnce(
+      refundPosting({
+        refund_id: refundId,
+        payment_id: refunded.paymentId,
+        seller_account: 'seller_0',
+        currency: 'EUR',
+        amount_minor: 1200,
+        fee_share_minor: 0,
+      }).transaction,
+    );
+    refunds.set(refundId, { status: 'SUCCEEDED', payment_id: refunded.paymentId, psp_refund_id: pspRefund.id });
+    expect(
+      (await admin('POST', `/__admin/refunds/${pspRefund.id}/fail`, { failure_reason: 'lost_or_stolen_card' })).status,
+    ).toBe(200);
+
+    const manifest = (await admin('GET', `/__admin/settlement/manifest?date=${date}`)).body as {
+      injected: Array<{
+        balance_transaction_id: string;
+        payment_id: string | null;
+        type: string;
+        expected_class: string;
+      }>;
+    };
+    expect(manifest.injected).toHaveLength(7);
+
+    const run = await reconcileIsolated();
+    const found = await mismatchesOf(run);
+    const expected = [
+      ...manifest.injected.map((m) => ({ type: m.type, class: m.expected_class, payment: m.payment_id })),
+      { type: 'missed_outcome', class: 'auto_fixed', payment: unknown.paymentId },
+      { type: 'charged_but_failed', class: 'manual', payment: failed.paymentId },
+      { type: 'unbooked_reversal', class: 'auto_fixed', payment: refunded.paymentId },
+      // The platform's top-up is a row linked to nothing of ours: for investigation.
+      { type: 'unknown_row', class: 'unclassifiable', payment: null },
+    ];
+    const got = found.map((m) => ({ type: m.type, class: m.class, payment: m.payment_id ?? null }));
+    const sortKey = (m: { type: string; payment: string | null }) => `${m.type}:${m.payment ?? ''}`;
+    expect(got.sort((a, b) => sortKey(a).localeCompare(sortKey(b)))).toEqual(
+      expected
+        .map((m) => ({ ...m, payment: m.type === 'unknown_row' ? null : m.payment }))
+        .sort((a, b) => sortKey(a).localeCompare(sortKey(b))),
+    );
+    // Every injected balance transaction (or its payment, for the ones our side reports) is named.
+    for (const injected of manifest.injected) {
+      const match = found.find(
+        (m) =>
+          m.type === injected.type &&
+          (m.balance_transaction_id === injected.balance_transaction_id ||
+            (injected.payment_id !== null && m.payment_id === injected.payment_id)),
+      );
+      expect(match).toBeDefined();
+    }
+    expect(fixes.sort()).toEqual([`payment:${unknown.paymentId}`, `refund:${refundId}`].sort());
+    expect(run.mismatches).toEqual({
+      auto_fixed: found.filter((m) => m.class === 'auto_fixed').length,
+      manual: found.filter((m) => m.class === 'manual').length,
+      unclassifiable: found.filter((m) => m.class === 'unclassifiable').length,
+    });
+    // The work lists got each manual and unclassifiable mismatch once.
+    expect(sent.map((s) => s.mismatch.mismatch_id).sort()).toEqual(
+      found
+        .filter((m) => m.class !== 'auto_fixed')
+        .map((m) => m.mismatch_id)
+        .sort(),
+    );
+    // The drift of the PSP clearing account is exactly what the mismatches explain.
+    expect(run.internal?.clearing.EUR?.drift_minor).toBe(run.internal?.clearing.EUR?.explained_minor);
+
+    // A second run of the date: the same mismatches, no fix applied twice, nothing sent again.
+    const feesBefore = (await ledger.accountBalance(accounts.pspFees)).get('EUR');
+    const again = await reconcileIsolated();
+    const foundAgain = await mismatchesOf(again);
+    expect(foundAgain.map((m) => m.mismatch_id).sort()).toEqual(found.map((m) => m.mismatch_id).sort());
+    expect(fixes).toHaveLength(2);
+    expect(sent).toHaveLength(found.filter((m) => m.class !== 'auto_fixed').length);
+    expect(again.fees_booked_new).toBe(0);
+    expect((await ledger.accountBalance(accounts.pspFees)).get('EUR')).toBe(feesBefore);
+  });
+
+  it('a late row: timing today (carried), matched by the next day run, which resolves it', async () => {
+    for (let i = 0; i < 3; i++) await paidPayment([2000 + i]);
+    const date = today();
+    await admin('POST', '/__admin/settlement/faults', { seed: 3, date, late_rows: 1 });
+    const manifest = (await admin('GET', `/__admin/settlement/manifest?date=${date}`)).body as {
+      injected: Array<{ payment_id: string; type: string }>;
+    };
+    const late = manifest.injected[0];
+    expect(late?.type).toBe('timing');
+
+    const run = await reconcileIsolated();
+    const timing = (await mismatchesOf(run)).filter((m) => m.type === 'timing');
+    expect(timing).toHaveLength(1);
+    expect(timing[0]).toMatchObject({ class: 'auto_fixed', status: 'carried', payment_id: late?.payment_id });
+
+    // Tomorrow (our clock): the row is in tomorrow's file; matched to our booking of today.
+    const tomorrow = addDays(date, 1);
+    clock = () => new Date(Date.parse(`${tomorrow}T06:00:00Z`));
+    const next = await reconcile(tomorrow);
+    expect(next.rows).toBe(1);
+    expect(next.matched).toBe(1);
+    expect(next.mismatches).toEqual({ auto_fixed: 0, manual: 0, unclassifiable: 0 });
+    const resolved = await store.getMismatch(timing[0]?.mismatch_id ?? '');
+    expect(resolved).toMatchObject({ status: 'resolved' });
+    expect(resolved?.resolution?.by).toBe(`run:${next.run_id}`);
+  });
+
+  it('a timing difference still unmatched three days later becomes manual', async () => {
+    await paidPayment([2100]);
+    await paidPayment([2200]);
+    const date = today();
+    await admin('POST', '/__admin/settlement/faults', { seed: 5, date, late_rows: 1 });
+    const run = await reconcileIsolated();
+    const [timing] = (await mismatchesOf(run)).filter((m) => m.type === 'timing');
+    expect(timing?.status).toBe('carried');
+
+    const later = addDays(date, 3);
+    clock = () => new Date(Date.parse(`${later}T06:00:00Z`));
+    const aged = await reconcile(later);
+    expect(aged.by_type.timing).toBe(1);
+    expect(aged.mismatches.manual).toBe(1);
+    expect(await store.getMismatch(timing?.mismatch_id ?? '')).toMatchObject({ status: 'open', class: 'manual' });
+    expect(sent.map((s) => s.mismatch.mismatch_id)).toContain(timing?.mismatch_id);
+  });
+
+  it('two runs of one date at once: the second is refused with the running run named', async () => {
+    const date = addDays(today(), -20);
+    const first = await startRun(deps(), { date, trigger: 'api' });
+    await expect(startRun(deps(), { date, trigger: 'api' })).rejects.toEqual(
+      new RunInProgressError(date, first.run_id),
+    );
+    await finishRun(deps(), first.run_id);
+    const second = await startRun(deps(), { date, trigger: 'api' });
+    expect(second.run_id).not.toBe(first.run_id);
+    await finishRun(deps(), second.run_id);
+  });
+
+  it('a file at hand with a bad row fails the split naming the line and column; a bad date is refused', async () => {
+    const date = addDays(today(), -30);
+    const header =
+      'balance_transaction_id,created_utc,available_on_utc,currency,gross,fee,net,reporting_category,source_id,description,customer_facing_amount,customer_facing_currency,charge_id,payment_intent_id,connected_account_id,automatic_payout_id,automatic_payout_effective_at_utc,payment_method_type,card_brand,card_country,dispute_reason,statement_descriptor,payment_metadata[payment_id],payment_metadata[checkout_id],refund_metadata[refund_id],transfer_metadata[payout_id]';
+    archive.objects.set(
+      'uploads/bad.csv',
+      `${header}\ntxn_1,${date} 10:00:00,${date} 10:00:00,eur,10.00,0.59,9.41,charge,ch_1,,,,,,,,,,,,,,,,,\ntxn_2,${date} 10:00:00,${date} 10:00:00,eur,12.345,0.00,12.345,charge,ch_2,,,,,,,,,,,,,,,,,\n`,
+    );
+    const d = deps();
+    const run = await startRun(d, { date, trigger: 'cli', file_key: 'uploads/bad.csv' });
+    expect((await requestReport(d, run.run_id)).status).toBe('succeeded');
+    await expect(splitFile(d, run.run_id)).rejects.toThrow('settlement file line 3, column gross');
+    await expect(startRun(d, { date: '2026-02-30', trigger: 'api' })).rejects.toThrow('date: must be a calendar day');
+    await expect(startRun(d, { date: addDays(today(), 2), trigger: 'api' })).rejects.toThrow('has not happened yet');
+  });
+});
+
+/** Stripe's fee of a charge on the simulator's default schedule (2.9% rounded half up, + 30). */
+function fee(amount: number): number {
+  return Math.round((amount * 29) / 1000) + 30;
+}
+
+/** Today's run (each scenario has its own tables and PSP). */
+async function reconcileIsolated(): Promise<ReconciliationRun> {
+  return reconcile(today());
+}
