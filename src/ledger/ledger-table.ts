@@ -73,7 +73,10 @@ export class LedgerTable {
     const day = transaction.value_date ?? now.slice(0, 10);
     const settlementKey = settlementKeyOf(transaction.transaction_id, transaction.reference);
     const clearing = [...clearingMovement(transaction)];
-    const shard = settlementShardOf(settlementKey ?? transaction.transaction_id, SETTLEMENT_SHARDS);
+    const shard = settlementShardOf(
+      settlementKey ?? transaction.shard_key ?? transaction.transaction_id,
+      SETTLEMENT_SHARDS,
+    );
     const items: TransactItems = [
       {
         Put: {

@@ -25,6 +25,11 @@ export interface LedgerTransaction {
    * day D on a later day, dated D, so that day's ledger matches that day's settlement file.
    */
   value_date?: string;
+  /**
+   * What spreads the transaction over the by-day index's shards, when not its settlement key (else its id): a fee
+   * booked from a settlement row goes with the row's key, into the shard that matches the row.
+   */
+  shard_key?: string;
 }
 
 export class UnbalancedTransactionError extends Error {
@@ -415,6 +420,8 @@ export function pspFeeTransaction(fee: {
   /** The UTC day of the PSP's balance transaction. */
   value_date: string;
   description: string;
+  /** The settlement shard key of the row (see LedgerTransaction.shard_key). */
+  shard_key?: string;
 }): LedgerTransaction {
   if (!Number.isSafeInteger(fee.fee_minor) || fee.fee_minor === 0) {
     throw new UnbalancedTransactionError(`psp-fee:${fee.balance_transaction_id}: the fee must be a non-zero integer`);
@@ -426,6 +433,7 @@ export function pspFeeTransaction(fee: {
     reference: `settlement:${fee.balance_transaction_id}`,
     description: fee.description,
     value_date: fee.value_date,
+    ...(fee.shard_key !== undefined && { shard_key: fee.shard_key }),
     entries: [
       {
         account: accounts.pspFees,

@@ -305,10 +305,12 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
   // Our side: every transaction of the day in this shard, checked for balance; the PSP clearing account's movement.
   const dayTransactions = await deps.ledger.transactionsOfDay(date, shard);
   r.transactions_checked = dayTransactions.length;
+  // Fees booked from an earlier file read of this day (they share the row's shard), by balance transaction.
+  const feesInLedger = new Map<string, number>();
   for (const t of dayTransactions) {
-    // Fees booked from the file are counted from the rows (below), so that a first and a second run agree.
-    if (t.currency !== undefined && t.clearing_minor !== undefined && !t.transaction_id.startsWith('psp-fee:')) {
+    if (t.currency !== undefined && t.clearing_minor !== undefined) {
       r.ledger_clearing[t.currency] = (r.ledger_clearing[t.currency] ?? 0) + t.clearing_minor;
+      if (t.transaction_id.startsWith('psp-fee:')) feesInLedger.set(t.transaction_id.slice(8), -t.clearing_minor);
     }
     const unbalanced = [...balanceByCurrency(t.entries)].filter(([, sum]) => sum !== 0);
     if (unbalanced.length > 0 || t.entries.length !== t.entry_count) {
@@ -326,21 +328,25 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
   const ours = bookingsOf(dayTransactions);
   const joined = matchShard(rows, ours);
 
+  /** Books a row's PSP fee once; answers the fee now in the ledger for it (booked now or before). */
   const bookFee = async (row: SettlementRow): Promise<number> => {
     const fee = feeToBook(row);
     if (!fee) return 0;
     const booked = await deps.ledger.appendOnce(pspFeeTransaction(fee));
     r.fees_booked += 1;
-    if (booked) r.fees_booked_new += 1;
+    if (booked) {
+      r.fees_booked_new += 1;
+      // Booked after this shard's ledger was read: the day's clearing movement now includes it.
+      r.ledger_clearing[row.currency] = (r.ledger_clearing[row.currency] ?? 0) - fee.fee_minor;
+    }
     return fee.fee_minor;
   };
+  /** The PSP fee of a row in the ledger without booking it (a row left to a person). */
+  const feeInLedger = (row: SettlementRow) => feesInLedger.get(row.balance_transaction_id) ?? 0;
   const matchedRow = async (row: SettlementRow) => {
     r.matched += 1;
     addToTotals(r.totals, row, true);
-    const fee = await bookFee(row);
-    // The fee booked is in the ledger's clearing movement of the day (valued on the row's day).
-    r.ledger_clearing[row.currency] = (r.ledger_clearing[row.currency] ?? 0) - fee;
-    return fee;
+    return bookFee(row);
   };
 
   await eachLimited(joined.matched, 8, async ({ row }) => {
@@ -375,7 +381,7 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
     tally.found(f);
     if (f.type !== 'duplicate_row') {
       addToTotals(r.totals, row, false);
-      explainRowFinding(tally, row, f, 0);
+      explainRowFinding(tally, row, f, feeInLedger(row));
     }
     await deps.store.recordMismatch(date, runId, f, now(), f.fix ? { fix_result: 'counted once' } : {});
   }
@@ -400,7 +406,7 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
     }
     const f = classified.finding;
     tally.found(f);
-    let fee = 0;
+    let fee = feeInLedger(row);
     let fixResult: string | undefined;
     let status: StoredMismatch['status'] | undefined;
     if (f.fix) {
@@ -413,7 +419,6 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
       fixResult = applied.result;
       if (applied.ok) fee = await bookFee(row);
       else status = 'open';
-      if (fee !== 0) r.ledger_clearing[row.currency] = (r.ledger_clearing[row.currency] ?? 0) - fee;
     }
     addToTotals(r.totals, row, false);
     explainRowFinding(tally, row, f, fee);

@@ -67,6 +67,8 @@ export interface FeeToBook {
   fee_minor: number;
   value_date: string;
   description: string;
+  /** The row's shard key: the fee's ledger transaction goes into the shard that matches the row. */
+  shard_key: string;
 }
 
 export function feeToBook(row: SettlementRow): FeeToBook | undefined {
@@ -77,6 +79,7 @@ export function feeToBook(row: SettlementRow): FeeToBook | undefined {
     currency: row.currency,
     fee_minor: fee,
     value_date: row.day,
+    shard_key: rowSettlementKey(row) ?? row.balance_transaction_id,
     description: isFeeRow(row)
       ? `PSP fee ${row.balance_transaction_id}${row.description ? `: ${row.description}` : ''}`
       : `PSP ${row.reporting_category} fee of ${row.source_id || row.balance_transaction_id}`,
