@@ -20,6 +20,11 @@ import {
 } from '../payout/errors';
 import { SellerConflictError } from '../payout/sellers';
 import {
+  MismatchNotOpenError,
+  RunInProgressError as ReconciliationRunInProgressError,
+} from '../reconciliation/reconciliation-table';
+import { InvalidRunInputError, RunNotFoundError } from '../reconciliation/run';
+import {
   AmountAboveRefundableError,
   RefundConflictError,
   RefundIdTakenError,
@@ -125,6 +130,22 @@ export function fromDomainError(error: unknown): HttpError | undefined {
         ],
       },
     );
+  }
+  if (error instanceof InvalidRunInputError) {
+    const problem = error.message.startsWith(`${error.field}: `)
+      ? error.message.slice(error.field.length + 2)
+      : error.message;
+    return badRequest(`${error.field} is not valid`, [{ field: error.field, message: `${error.field} ${problem}` }]);
+  }
+  if (error instanceof ReconciliationRunInProgressError) {
+    return new HttpError(409, 'run_in_progress', error.message, { run_id: error.runningRunId, date: error.date });
+  }
+  if (error instanceof RunNotFoundError) return new HttpError(404, 'not_found', error.message);
+  if (error instanceof MismatchNotOpenError) {
+    return new HttpError(409, 'mismatch_not_open', error.message, {
+      mismatch_id: error.mismatchId,
+      status: error.status,
+    });
   }
   if (error instanceof PaymentIdTakenError) {
     return new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for another checkout');
