@@ -20,10 +20,11 @@ import {
 } from '../payout/errors';
 import { SellerConflictError } from '../payout/sellers';
 import {
+  InvalidRunInputError,
   MismatchNotOpenError,
   RunInProgressError as ReconciliationRunInProgressError,
-} from '../reconciliation/reconciliation-table';
-import { InvalidRunInputError, RunNotFoundError } from '../reconciliation/run';
+  RunNotFoundError,
+} from '../reconciliation/errors';
 import {
   AmountAboveRefundableError,
   RefundConflictError,

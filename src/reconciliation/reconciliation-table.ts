@@ -13,6 +13,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { asRetryable } from '../core/errors';
 import { type Finding, mismatchIdOf } from './domain/mismatch';
+import { MismatchNotOpenError, RunInProgressError } from './errors';
+
+export { MismatchNotOpenError, RunInProgressError } from './errors';
+
 import {
   initialStatus,
   type MismatchStatus,
@@ -28,28 +32,6 @@ const mismatchKey = (id: string) => ({ pk: `MISMATCH#${id}`, sk: 'MISMATCH' });
 const shardSk = (shard: number) => `SHARD#${String(shard).padStart(3, '0')}`;
 
 const conditionFailed = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
-
-/** A run of this date is already running (409). */
-export class RunInProgressError extends Error {
-  override readonly name = 'RunInProgressError';
-  constructor(
-    readonly date: string,
-    readonly runningRunId: string,
-  ) {
-    super(`a reconciliation run of ${date} is already running: ${runningRunId}`);
-  }
-}
-
-/** The mismatch cannot be resolved in its status (409). */
-export class MismatchNotOpenError extends Error {
-  override readonly name = 'MismatchNotOpenError';
-  constructor(
-    readonly mismatchId: string,
-    readonly status: string,
-  ) {
-    super(`mismatch ${mismatchId} is ${status}: only open and carried mismatches are resolved by a person`);
-  }
-}
 
 function strip(item: Record<string, unknown>): Record<string, unknown> {
   const { pk: _pk, sk: _sk, entity: _e, open_queue: _q, run_date: _d, ...rest } = item;

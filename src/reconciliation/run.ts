@@ -45,25 +45,10 @@ import {
   type StoredMismatch,
 } from './domain/run';
 import { checkHeader, parseRow, rowSettlementKey, type SettlementRow } from './domain/settlement-row';
+import { InvalidRunInputError, RunNotFoundError } from './errors';
 import type { ReconciliationDeps } from './ports';
 
-/** Bad input to a run (400, naming the field). */
-export class InvalidRunInputError extends Error {
-  override readonly name = 'InvalidRunInputError';
-  constructor(
-    readonly field: string,
-    problem: string,
-  ) {
-    super(`${field}: ${problem}`);
-  }
-}
-
-export class RunNotFoundError extends Error {
-  override readonly name = 'RunNotFoundError';
-  constructor(readonly runId: string) {
-    super(`no reconciliation run ${runId}`);
-  }
-}
+export { InvalidRunInputError, RunNotFoundError } from './errors';
 
 const today = (now: Date) => now.toISOString().slice(0, 10);
 const shardPrefix = (run: Pick<ReconciliationRun, 'date' | 'run_id'>, shard: number) =>
