@@ -59,12 +59,14 @@ export async function createReconciliationRun(deps: ReconciliationDeps, body: un
 export async function getReconciliationRun(deps: ReconciliationDeps, runId: string): Promise<RunView> {
   const run = await deps.store.getRun(runId);
   if (!run) throw new RunNotFoundError(runId);
+  // Progress while it runs: the shards matched so far (the run counts them when it finishes).
+  if (run.status === 'RUNNING' && run.shards_total > 0) run.shards_done = (await deps.store.shardResults(runId)).length;
   return runView(run);
 }
 
 /**
  * GET /v1/reconciliation/runs?date=YYYY-MM-DD: the runs of a date, newest first (400 naming `date` without a
- * calendar day). No route serves it yet: the handler would be as thin as the others.
+ * calendar day).
  */
 export async function listReconciliationRuns(
   deps: ReconciliationDeps,
