@@ -16,6 +16,7 @@ import { tableSchemas } from '../src/core/table-schemas';
 import { apiKeysSuite } from './api-keys';
 import { environment, formatTable, type SuiteResult, writeResults } from './harness';
 import { payoutRunSuite } from './payout-run';
+import { reconcileMatchSuite } from './reconcile-match';
 
 interface BenchContext {
   client: DynamoDBDocumentClient;
@@ -27,6 +28,8 @@ const suites: Record<string, (context: BenchContext) => Promise<SuiteResult>> = 
   'api-keys': ({ client, quick }) => apiKeysSuite({ client, tableName: tableSchemas.apiKeys.id, quick }),
   // Starts its own local stack (a child process, in memory).
   'payout-run': ({ quick }) => payoutRunSuite({ quick }),
+  // Reconciliation's matching code in memory (no DynamoDB): 1,000,000 rows against 1,000,000 ledger transactions.
+  'reconcile-match': ({ quick }) => reconcileMatchSuite({ quick }),
 };
 
 async function main(): Promise<void> {
