@@ -464,9 +464,10 @@ export function pspFeeTransactionId(balanceTransactionId: string): string {
  * money at the PSP (a dispute lost, a fee booked from the file) have none.
  */
 export function settlementKeyOf(transactionId: string, reference: string): string | undefined {
+  // A pay-in's id carries the order id, which may itself hold ':'; its key needs only the payment (the reference).
+  if (transactionId.startsWith('payin:') && transactionId.length > 6) return `charge:${reference}`;
   const [kind, id, stage, ...rest] = transactionId.split(':');
   if (rest.length > 0 || !id) return undefined;
-  if (kind === 'payin' && stage === undefined) return `charge:${reference}`;
   if (kind === 'refund' && stage === undefined) return `refund:${id}`;
   if (kind === 'refund' && stage === 'reversal') return `refund_failure:${id}`;
   if (kind === 'payout' && stage === 'transfer') return `transfer:${id}`;

@@ -39,9 +39,7 @@ export interface SettlementRow {
   /** 1-based line in the file (the header is line 1). */
   line: number;
   balance_transaction_id: string;
-  /** ISO 8601 UTC. */
-  created: string;
-  /** YYYY-MM-DD (UTC) of `created`. */
+  /** YYYY-MM-DD (UTC) of the balance transaction's creation (the row's day). */
   day: string;
   /** ISO 4217, upper case. */
   currency: string;
@@ -50,13 +48,11 @@ export interface SettlementRow {
   net_minor: number;
   reporting_category: string;
   source_id: string;
+  /** A fee row's description (other rows': empty; matching does not read it, and a day can hold a million rows). */
   description: string;
-  charge_id: string;
   payment_intent_id: string;
-  connected_account_id: string;
   dispute_reason: string;
   payment_id: string;
-  checkout_id: string;
   refund_id: string;
   payout_id: string;
 }
@@ -88,6 +84,12 @@ export function checkHeader(header: readonly string[]): void {
 
 const TIME = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})$/;
 
+/** A time that exists (no 30 February, no 25:61). */
+function isRealTime(day: string, time: string): boolean {
+  const t = Date.parse(`${day}T${time}Z`);
+  return Number.isFinite(t) && new Date(t).toISOString().slice(0, 19) === `${day}T${time}`;
+}
+
 /** Reads one data row (values in SETTLEMENT_COLUMNS order). */
 export function parseRow(values: readonly string[], line: number): SettlementRow {
   const field = (column: (typeof SETTLEMENT_COLUMNS)[number]) => values[SETTLEMENT_COLUMNS.indexOf(column)] ?? '';
@@ -98,8 +100,13 @@ export function parseRow(values: readonly string[], line: number): SettlementRow
   };
   const id = required('balance_transaction_id');
   const created = TIME.exec(required('created_utc'));
-  if (!created)
-    throw new SettlementRowError(line, 'created_utc', `'${field('created_utc')}' is not YYYY-MM-DD HH:MM:SS`);
+  if (!created || !isRealTime(created[1] ?? '', created[2] ?? '')) {
+    throw new SettlementRowError(
+      line,
+      'created_utc',
+      `'${field('created_utc')}' is not a UTC time YYYY-MM-DD HH:MM:SS`,
+    );
+  }
   const currency = required('currency').toUpperCase();
   if (!isSupportedCurrency(currency)) throw new SettlementRowError(line, 'currency', `'${currency}' is not supported`);
   const amount = (column: 'gross' | 'fee' | 'net') => {
@@ -117,7 +124,6 @@ export function parseRow(values: readonly string[], line: number): SettlementRow
   return {
     line,
     balance_transaction_id: id,
-    created: `${created[1]}T${created[2]}Z`,
     day: created[1] ?? '',
     currency,
     gross_minor: gross,
@@ -125,13 +131,10 @@ export function parseRow(values: readonly string[], line: number): SettlementRow
     net_minor: net,
     reporting_category: required('reporting_category'),
     source_id: field('source_id'),
-    description: field('description'),
-    charge_id: field('charge_id'),
+    description: field('reporting_category') === 'fee' ? field('description') : '',
     payment_intent_id: field('payment_intent_id'),
-    connected_account_id: field('connected_account_id'),
     dispute_reason: field('dispute_reason'),
     payment_id: field('payment_metadata[payment_id]'),
-    checkout_id: field('payment_metadata[checkout_id]'),
     refund_id: field('refund_metadata[refund_id]'),
     payout_id: field('transfer_metadata[payout_id]'),
   };
