@@ -1,6 +1,7 @@
 /**
- * The one list of functions, API routes, state machines, queues, buckets and schedules. The CDK app deploys
- * exactly these; the local stack serves the same routes and runs the same ASL files with the same handler modules.
+ * The one list of functions, API routes, state machines, queues (consumed ones and people's work lists), buckets,
+ * schedules and metric alarms. The CDK app deploys exactly these; the local stack serves the same routes and runs the
+ * same ASL files with the same handler modules.
  */
 import type { Scope } from '../src/api/api-keys';
 import type { CronFields } from '../src/core/schedule';
@@ -22,6 +23,8 @@ export interface FunctionSpec<Workflow extends string = StateMachineName, Bucket
   entry: string;
   description: string;
   timeoutSeconds: number;
+  /** Memory in MB (512 when unset); CPU grows with it, so a function that parses or matches large files asks for more. */
+  memoryMb?: number;
   tables: Partial<Record<TableName, TableAccess>>;
   /** Reads the PSP secret key (payments). */
   psp?: boolean;
@@ -41,8 +44,8 @@ export interface FunctionSpec<Workflow extends string = StateMachineName, Bucket
   buckets?: Partial<Record<Bucket, BucketAccess>>;
   /** Reads the PSP webhook signing secret. */
   webhookSecret?: boolean;
-  /** Sends messages to these queues (their URL in the queue's envVar). */
-  sendsTo?: QueueName[];
+  /** Sends messages to these queues, consumed ones or work lists (their URL in the queue's envVar). */
+  sendsTo?: (QueueName | WorkQueueName)[];
 }
 
 const fn = (spec: FunctionSpec): FunctionSpec => spec;
@@ -80,6 +83,42 @@ export const queues = {
 
 export type QueueName = keyof typeof queues;
 
+/**
+ * A queue without a consumer: a person's work list, read (and its messages deleted once handled) by a tool, e.g.
+ * finance's. Each has a DLQ, for messages the tool received `maxReceiveCount` times without deleting them.
+ */
+export interface WorkQueueSpec {
+  /** CDK logical id; locally the queue is named after it (kebab-case). */
+  id: string;
+  /** Environment variable that carries its URL to the functions that send to it (and to the tool that reads it). */
+  envVar: string;
+  /** What is in it and who reads it. */
+  description: string;
+  maxReceiveCount: number;
+  /** How long a received message stays hidden from other readers: the time a person has to handle it. */
+  visibilityTimeoutSeconds: number;
+}
+
+/** Work lists: queues with no function consuming them (no event source on AWS, no poller locally); each has a DLQ. */
+export const workQueues = {
+  reconciliationFinance: {
+    id: 'ReconciliationFinance',
+    envVar: 'RECONCILIATION_FINANCE_QUEUE_URL',
+    description: "Reconciliation mismatches classified but not fixable automatically: finance's work list",
+    maxReceiveCount: 5,
+    visibilityTimeoutSeconds: 900,
+  },
+  reconciliationInvestigation: {
+    id: 'ReconciliationInvestigation',
+    envVar: 'RECONCILIATION_INVESTIGATION_QUEUE_URL',
+    description: 'Reconciliation mismatches no rule classifies: the investigation work list',
+    maxReceiveCount: 5,
+    visibilityTimeoutSeconds: 900,
+  },
+} satisfies Record<string, WorkQueueSpec>;
+
+export type WorkQueueName = keyof typeof workQueues;
+
 export interface BucketSpec {
   /** CDK logical id; locally the bucket is named after it (kebab-case). */
   id: string;
@@ -88,10 +127,13 @@ export interface BucketSpec {
 }
 
 /**
- * S3 buckets (in the stateful stack, retained), used by the functions that list them in `buckets`. None yet: e.g.
- * `reports: { id: 'Reports', envVar: 'REPORTS_BUCKET' }`, and `buckets: { reports: 'readWrite' }` on a function.
+ * S3 buckets (in the stateful stack, retained: versioned, encrypted with the data key, no public access, TLS only,
+ * access logged), used by the functions that list them in `buckets`.
  */
-export const buckets = {} satisfies Record<string, BucketSpec>;
+export const buckets = {
+  /** The PSP's settlement files (as downloaded) and their shards, and the reconciliation reports. */
+  settlement: { id: 'Settlement', envVar: 'SETTLEMENT_BUCKET' },
+} satisfies Record<string, BucketSpec>;
 
 export type BucketName = keyof typeof buckets;
 
@@ -434,6 +476,117 @@ export const functions = {
     psp: true,
     answersTasksOf: ['refund'],
   }),
+  RequestReport: fn({
+    id: 'RequestReport',
+    entry: 'lambdas/reconciliation/request-report.ts',
+    description: "Reconciliation step: creates the PSP's report run of the run's date (the settlement file)",
+    timeoutSeconds: 30,
+    tables: { reconciliation: 'readWrite' },
+    psp: true,
+  }),
+  CheckReport: fn({
+    id: 'CheckReport',
+    entry: 'lambdas/reconciliation/check-report.ts',
+    description: "Reconciliation step: polls the PSP's report run until its file is ready",
+    timeoutSeconds: 30,
+    tables: { reconciliation: 'readWrite' },
+    psp: true,
+  }),
+  SplitFile: fn({
+    id: 'SplitFile',
+    entry: 'lambdas/reconciliation/split-file.ts',
+    description: 'Reconciliation step: downloads the settlement file from the PSP and splits it into shards',
+    timeoutSeconds: 900,
+    memoryMb: 1024,
+    tables: { reconciliation: 'readWrite' },
+    psp: true,
+    buckets: { settlement: 'readWrite' },
+  }),
+  MatchShard: fn({
+    id: 'MatchShard',
+    entry: 'lambdas/reconciliation/match-shard.ts',
+    description:
+      "Reconciliation step: matches one shard of the settlement file with the ledger and applies the automatic fixes with the flows' own recovery",
+    timeoutSeconds: 900,
+    memoryMb: 1024,
+    tables: {
+      reconciliation: 'readWrite',
+      ledger: 'readWrite',
+      payments: 'readWrite',
+      refunds: 'readWrite',
+      payouts: 'readWrite',
+      wallets: 'readWrite',
+      sellers: 'readWrite',
+    },
+    psp: true,
+    pspConnect: true,
+    buckets: { settlement: 'read' },
+    // Pay-in recovery may re-drive a payment; the flows' recovery resumes their waiting executions.
+    startsWorkflows: ['payIn'],
+    answersTasksOf: ['payIn', 'payOut', 'refund'],
+  }),
+  FinishRun: fn({
+    id: 'FinishRun',
+    entry: 'lambdas/reconciliation/finish-run.ts',
+    description:
+      'Reconciliation step: totals the run, writes its report, queues the open mismatches and publishes their counts',
+    timeoutSeconds: 900,
+    tables: { reconciliation: 'readWrite', ledger: 'read', wallets: 'read', payments: 'read' },
+    buckets: { settlement: 'readWrite' },
+    sendsTo: ['reconciliationFinance', 'reconciliationInvestigation'],
+  }),
+  FailRun: fn({
+    id: 'FailRun',
+    entry: 'lambdas/reconciliation/fail-run.ts',
+    description: 'Reconciliation step after a step gave up: records the run FAILED with the error',
+    timeoutSeconds: 15,
+    tables: { reconciliation: 'readWrite' },
+  }),
+  ReconciliationScheduled: fn({
+    id: 'ReconciliationScheduled',
+    entry: 'lambdas/ops/reconciliation-scheduled.ts',
+    description: "Scheduled (daily): starts the nightly reconciliation run against the PSP's settlement file",
+    timeoutSeconds: 30,
+    tables: { reconciliation: 'readWrite' },
+    startsWorkflows: ['reconciliation'],
+  }),
+  CreateReconciliationRun: fn({
+    id: 'CreateReconciliationRun',
+    entry: 'lambdas/api/create-reconciliation-run.ts',
+    description: 'POST /v1/reconciliation/runs: starts the reconciliation run of a date (or of an uploaded file)',
+    timeoutSeconds: 15,
+    tables: { reconciliation: 'readWrite' },
+    startsWorkflows: ['reconciliation'],
+    buckets: { settlement: 'read' },
+  }),
+  GetReconciliationRun: fn({
+    id: 'GetReconciliationRun',
+    entry: 'lambdas/api/get-reconciliation-run.ts',
+    description: 'GET /v1/reconciliation/runs/{run_id}',
+    timeoutSeconds: 10,
+    tables: { reconciliation: 'read' },
+  }),
+  GetReconciliationReport: fn({
+    id: 'GetReconciliationReport',
+    entry: 'lambdas/api/get-reconciliation-report.ts',
+    description: "GET /v1/reconciliation/runs/{run_id}/report.html: the run's report, as HTML",
+    timeoutSeconds: 10,
+    tables: { reconciliation: 'read' },
+  }),
+  ListReconciliationMismatches: fn({
+    id: 'ListReconciliationMismatches',
+    entry: 'lambdas/api/list-reconciliation-mismatches.ts',
+    description: 'GET /v1/reconciliation/mismatches',
+    timeoutSeconds: 10,
+    tables: { reconciliation: 'read' },
+  }),
+  ResolveReconciliationMismatch: fn({
+    id: 'ResolveReconciliationMismatch',
+    entry: 'lambdas/api/resolve-reconciliation-mismatch.ts',
+    description: 'POST /v1/reconciliation/mismatches/{mismatch_id}/resolve: a person closes an open mismatch',
+    timeoutSeconds: 15,
+    tables: { reconciliation: 'readWrite' },
+  }),
 } satisfies Record<string, FunctionSpec>;
 
 export type FunctionId = keyof typeof functions;
@@ -567,6 +720,42 @@ export const apiRoutes: RouteSpec[] = [
     authorized: true,
     scope: 'payouts:read',
   }),
+  route({
+    method: 'POST',
+    path: '/v1/reconciliation/runs',
+    functionId: 'CreateReconciliationRun',
+    authorized: true,
+    scope: 'reconciliation:write',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/reconciliation/runs/{run_id}',
+    functionId: 'GetReconciliationRun',
+    authorized: true,
+    scope: 'reconciliation:read',
+  }),
+  // Answers text/html: the Lambda proxy integration passes the handler's body and Content-Type through.
+  route({
+    method: 'GET',
+    path: '/v1/reconciliation/runs/{run_id}/report.html',
+    functionId: 'GetReconciliationReport',
+    authorized: true,
+    scope: 'reconciliation:read',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/reconciliation/mismatches',
+    functionId: 'ListReconciliationMismatches',
+    authorized: true,
+    scope: 'reconciliation:read',
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/reconciliation/mismatches/{mismatch_id}/resolve',
+    functionId: 'ResolveReconciliationMismatch',
+    authorized: true,
+    scope: 'reconciliation:write',
+  }),
 ];
 
 interface ScheduleBase {
@@ -590,6 +779,12 @@ export const schedules: ScheduleSpec[] = [
     functionId: 'PayoutRunScheduled',
     cron: { minute: '0', hour: '6' },
     localIntervalEnvVar: 'PAYOUT_RUN_INTERVAL_SECONDS',
+  },
+  // Daily at 04:00 UTC: the reconciliation of the PSP's settlement file, before the payout run.
+  {
+    functionId: 'ReconciliationScheduled',
+    cron: { minute: '0', hour: '4' },
+    localIntervalEnvVar: 'RECONCILIATION_INTERVAL_SECONDS',
   },
 ];
 
@@ -616,7 +811,7 @@ export interface StateMachineSpec<Fn extends string = FunctionId> {
  * The names of the state machines. Declared apart from `stateMachines` (not `keyof typeof stateMachines`): the
  * functions name state machines and the machines' substitutions name functions, a type cycle TypeScript refuses.
  */
-export type StateMachineName = 'payIn' | 'payOut' | 'refund';
+export type StateMachineName = 'payIn' | 'payOut' | 'refund' | 'reconciliation';
 
 export const stateMachines: Record<StateMachineName, StateMachineSpec> = {
   payIn: {
@@ -659,7 +854,65 @@ export const stateMachines: Record<StateMachineName, StateMachineSpec> = {
     envVar: 'REFUND_STATE_MACHINE_ARN',
     failedExecutionsQueue: { id: 'FailedRefunds', envVar: 'FAILED_REFUNDS_QUEUE_URL' },
   },
+  reconciliation: {
+    id: 'Reconciliation',
+    file: 'state-machines/reconciliation.asl.json',
+    substitutions: {
+      RequestReportFunctionArn: 'RequestReport',
+      CheckReportFunctionArn: 'CheckReport',
+      SplitFileFunctionArn: 'SplitFile',
+      MatchShardFunctionArn: 'MatchShard',
+      FinishRunFunctionArn: 'FinishRun',
+      FailRunFunctionArn: 'FailRun',
+    },
+    envVar: 'RECONCILIATION_STATE_MACHINE_ARN',
+    failedExecutionsQueue: { id: 'FailedReconciliations', envVar: 'FAILED_RECONCILIATIONS_QUEUE_URL' },
+  },
 };
+
+/**
+ * The CloudWatch namespace of the metrics the functions publish (Powertools Metrics, EMF): every function gets it
+ * as POWERTOOLS_METRICS_NAMESPACE. Powertools adds the dimension `service` (POWERTOOLS_SERVICE_NAME).
+ */
+export const METRICS_NAMESPACE = 'Payments';
+/** The Powertools service name of every function (POWERTOOLS_SERVICE_NAME): the `service` dimension of its metrics. */
+export const SERVICE_NAME = 'payments';
+
+/**
+ * An alarm on a metric a function publishes (namespace `METRICS_NAMESPACE`, dimension `service` = `SERVICE_NAME`):
+ * it alarms when the metric's maximum over a period is at least the threshold, and notifies the alarm topic.
+ */
+export interface MetricAlarmSpec {
+  /** CDK logical id of the alarm. */
+  id: string;
+  /** The function that publishes the metric. */
+  functionId: string;
+  metricName: string;
+  description: string;
+  threshold: number;
+  periodSeconds: number;
+}
+
+export const metricAlarms: MetricAlarmSpec[] = [
+  {
+    id: 'OpenManualMismatchesAlarm',
+    functionId: 'FinishRun',
+    metricName: 'OpenManualMismatches',
+    description:
+      'Reconciliation: mismatches wait for finance (the ReconciliationFinance queue, GET /v1/reconciliation/mismatches)',
+    threshold: 1,
+    periodSeconds: 24 * 3600,
+  },
+  {
+    id: 'OpenUnclassifiableMismatchesAlarm',
+    functionId: 'FinishRun',
+    metricName: 'OpenUnclassifiableMismatches',
+    description:
+      'Reconciliation: mismatches no rule classifies wait for an investigation (the ReconciliationInvestigation queue)',
+    threshold: 1,
+    periodSeconds: 24 * 3600,
+  },
+];
 
 /**
  * A whole catalog, with plain string names: what the CDK constructs take (this one by default, `catalog`; the
@@ -668,6 +921,7 @@ export const stateMachines: Record<StateMachineName, StateMachineSpec> = {
 export interface Catalog {
   functions: Record<string, FunctionSpec<string, string>>;
   queues: Record<string, QueueSpec>;
+  workQueues: Record<string, WorkQueueSpec>;
   buckets: Record<string, BucketSpec>;
   stateMachines: Record<string, StateMachineSpec<string>>;
   schedules: (Omit<ScheduleBase, 'functionId'> & { functionId: string } & (
@@ -675,6 +929,16 @@ export interface Catalog {
       | { cron: CronFields; rate?: never }
     ))[];
   apiRoutes: RouteSpec[];
+  metricAlarms: MetricAlarmSpec[];
 }
 
-export const catalog: Catalog = { functions, queues, buckets, stateMachines, schedules, apiRoutes };
+export const catalog: Catalog = {
+  functions,
+  queues,
+  workQueues,
+  buckets,
+  stateMachines,
+  schedules,
+  apiRoutes,
+  metricAlarms,
+};

@@ -13,8 +13,8 @@ import { Construct } from 'constructs';
 import {
   type BucketSpec,
   type FunctionSpec,
-  type QueueName,
-  queues as queueSpecs,
+  METRICS_NAMESPACE,
+  SERVICE_NAME,
   type StateMachineSpec,
 } from '../lambdas/catalog';
 import { type TableName, tableSchemas } from '../src/core/table-schemas';
@@ -27,6 +27,12 @@ export const REPO_ROOT = path.join(__dirname, '..');
 export interface CatalogStateMachine {
   spec: Pick<StateMachineSpec<string>, 'id' | 'envVar'>;
   stateMachine: IStateMachine;
+}
+
+/** A queue of the catalog (consumed, or a work queue) with what its senders need of its spec. */
+export interface CatalogQueue {
+  spec: { id: string; envVar: string };
+  queue: IQueue;
 }
 
 /** A bucket of the catalog with its spec. */
@@ -43,8 +49,8 @@ export interface CatalogFunctionProps {
   pspConnectSecret?: ISecret;
   /** The PSP's webhook signing secret; required when `spec.webhookSecret`. */
   webhookSecret?: ISecret;
-  /** The catalog's queues; those of `spec.sendsTo` are required. */
-  queues?: Partial<Record<QueueName, IQueue>>;
+  /** The catalog's queues (consumed ones and work queues), by name; those of `spec.sendsTo` are required. */
+  queues?: Partial<Record<string, CatalogQueue>>;
   /** The catalog's state machines, by name; those of `spec.startsWorkflows` are required. */
   workflows?: Partial<Record<string, CatalogStateMachine>>;
   /** The catalog's buckets, by name; those of `spec.buckets` are required. */
@@ -52,6 +58,9 @@ export interface CatalogFunctionProps {
   /** Platform fee in basis points (context `platformFeeBps`). */
   platformFeeBps: string;
 }
+
+/** Lambda's default memory for the catalog's functions; a spec's `memoryMb` replaces it. */
+export const DEFAULT_MEMORY_MB = 512;
 
 /** The actions of `StateMachine.grantTaskResponse`: answering the task tokens of the machine's executions. */
 export const TASK_RESPONSE_ACTIONS = ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'];
@@ -89,7 +98,9 @@ export class CatalogFunction extends Construct {
     this.logGroup.grantWrite(role);
 
     const environment: Record<string, string> = {
-      POWERTOOLS_SERVICE_NAME: 'payments',
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      // Powertools Metrics (EMF): the namespace of every metric the functions publish (the alarms of metricAlarms).
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: 'INFO',
       NODE_OPTIONS: '--enable-source-maps',
       PLATFORM_FEE_BPS: props.platformFeeBps,
@@ -107,10 +118,10 @@ export class CatalogFunction extends Construct {
       environment.PSP_WEBHOOK_SECRET_ARN = props.webhookSecret.secretArn;
     }
     const sendsTo = (spec.sendsTo ?? []).map((name) => {
-      const queue = props.queues?.[name];
-      if (!queue) throw new Error(`${spec.id} sends to the ${name} queue: pass it`);
-      environment[queueSpecs[name].envVar] = queue.queueUrl;
-      return queue;
+      const catalogQueue = props.queues?.[name];
+      if (!catalogQueue) throw new Error(`${spec.id} sends to the ${name} queue: pass it`);
+      environment[catalogQueue.spec.envVar] = catalogQueue.queue.queueUrl;
+      return catalogQueue.queue;
     });
     const starts = (spec.startsWorkflows ?? []).map((name) => {
       const workflow = props.workflows?.[name];
@@ -133,7 +144,7 @@ export class CatalogFunction extends Construct {
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
-      memorySize: 512,
+      memorySize: spec.memoryMb ?? DEFAULT_MEMORY_MB,
       timeout: Duration.seconds(spec.timeoutSeconds),
       tracing: Tracing.ACTIVE,
       role,

@@ -11,12 +11,15 @@ import {
   type FunctionId,
   type QueueName,
   type QueueSpec,
+  type WorkQueueName,
+  type WorkQueueSpec,
 } from '../lambdas/catalog';
 import type { TableName } from '../src/core/table-schemas';
 import { AlarmNotifications, AlarmTopic, alarmEmailFromContext } from './alarms';
 import { PaymentsApi } from './api';
 import { customerManagedKey, MESSAGING_KEY_ALIAS } from './encryption';
 import { type CatalogBucket, CatalogFunction } from './functions';
+import { MetricAlarms } from './metric-alarms';
 import { Schedules } from './schedules';
 import { DEFAULT_WAF_RATE_LIMIT } from './waf';
 import { WorkQueues } from './work-queues';
@@ -36,9 +39,10 @@ export interface PaymentsStatelessStackProps extends StackProps {
 
 /**
  * Compute and wiring, safe to destroy and redeploy: the functions of `lambdas/catalog.ts`, its workflows (one
- * state machine per ASL file, each with its failed-executions queue and alarms), the catalog's work queues (with
- * DLQs and alarms) and their consumers, the REST API (behind a WAF web ACL) and the scheduled functions; the alarm
- * topic every alarm notifies, and the customer-managed key of every queue and of that topic.
+ * state machine per ASL file, each with its failed-executions queue and alarms), the catalog's queues (with
+ * DLQs and alarms) and their consumers, its work queues (people's work lists, no consumer), the REST API (behind a
+ * WAF web ACL), the scheduled functions and the alarms on the functions' own metrics; the alarm topic every alarm
+ * notifies, and the customer-managed key of every queue and of that topic.
  *
  * Two keys, not one: the queues have this stack's `messagingKey` rather than the stateful stack's data key,
  * because EventBridge (to the failed-executions queues and the targets' DLQs) and CloudWatch (to the alarm topic)
@@ -57,6 +61,8 @@ export class PaymentsStatelessStack extends Stack {
   readonly workQueues: WorkQueues;
   readonly api: PaymentsApi;
   readonly schedules: Schedules;
+  /** The alarms on the metrics the functions publish (the catalog's `metricAlarms`). */
+  readonly metricAlarms: MetricAlarms;
 
   constructor(scope: Construct, id: string, props: PaymentsStatelessStackProps) {
     super(scope, id, props);
@@ -78,8 +84,10 @@ export class PaymentsStatelessStack extends Stack {
     // Queues first: their senders get their URLs, and they depend on no function.
     this.workQueues = new WorkQueues(this, 'WorkQueues', {
       queues: catalog.queues as Record<QueueName, QueueSpec>,
+      workQueues: catalog.workQueues as Record<WorkQueueName, WorkQueueSpec>,
       encryptionKey,
     });
+    const queues = this.workQueues.catalogQueues;
     const buckets: Record<string, CatalogBucket> = {};
     for (const [name, spec] of Object.entries(catalog.buckets)) {
       const bucket = props.buckets?.[name];
@@ -113,7 +121,7 @@ export class PaymentsStatelessStack extends Stack {
         pspSecret: props.pspSecret,
         pspConnectSecret: props.pspConnectSecret,
         webhookSecret: props.webhookSecret,
-        queues: this.workQueues.queues,
+        queues,
         workflows,
         buckets,
         platformFeeBps,
@@ -160,6 +168,11 @@ export class PaymentsStatelessStack extends Stack {
       encryptionKey,
     });
 
+    this.metricAlarms = new MetricAlarms(this, 'MetricAlarms', {
+      alarms: catalog.metricAlarms,
+      functionIds: Object.keys(created),
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the payments API' });
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.alarmTopic.topic.topicArn,
@@ -192,6 +205,13 @@ export class PaymentsStatelessStack extends Stack {
     const refund = this.workflows.refund;
     if (!refund) throw new Error('catalog: no refund state machine');
     return refund;
+  }
+
+  /** The reconciliation workflow. */
+  get reconciliation(): Workflow {
+    const reconciliation = this.workflows.reconciliation;
+    if (!reconciliation) throw new Error('catalog: no reconciliation state machine');
+    return reconciliation;
   }
 }
 

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -23,6 +24,36 @@ import {
 
 /** Execution statuses that end a workflow without its last step (for the pay-in: a payment to look at). */
 export const FAILED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'];
+
+/**
+ * What a state machine with a Distributed Map needs (the IAM policy of the Step Functions guide, "IAM policies for
+ * using Distributed Map states"; CDK grants it to a `DistributedMap` construct, not to a definition read from a
+ * file): starting its child executions (StartExecution on itself), following and stopping them (on the executions
+ * of its map runs, `execution:<machine>/*`: a child execution's ARN is `execution:<machine>/<map run label>:<id>`,
+ * and no execution of the machine itself matches).
+ */
+export const DISTRIBUTED_MAP_ACTIONS = {
+  onStateMachine: ['states:StartExecution'],
+  onExecutions: ['states:DescribeExecution', 'states:StopExecution'],
+};
+
+type AslState = {
+  Type?: string;
+  ItemProcessor?: AslStates & { ProcessorConfig?: { Mode?: string } };
+  Iterator?: AslStates;
+  Branches?: AslStates[];
+};
+type AslStates = { States?: Record<string, AslState> };
+
+/** The names of the Distributed Map states of an ASL definition (nested ones too). */
+export function distributedMapStates(definition: AslStates): string[] {
+  return Object.entries(definition.States ?? {}).flatMap(([name, state]) => [
+    ...(state.Type === 'Map' && state.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED' ? [name] : []),
+    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])]
+      .filter((child): child is AslStates => child !== undefined)
+      .flatMap(distributedMapStates),
+  ]);
+}
 
 export interface WorkflowProps {
   spec: StateMachineSpec<string>;
@@ -64,7 +95,8 @@ export class Workflow extends Construct {
     // inlined as DefinitionString rather than `DefinitionBody.fromFile`, which stages the file as an S3
     // asset (DefinitionS3Location): the template then carries no definition to review in diffs or test.
     const asl = readFileSync(path.join(REPO_ROOT, spec.file), 'utf8');
-    const definition = JSON.stringify(JSON.parse(asl));
+    const parsed = JSON.parse(asl) as AslStates;
+    const definition = JSON.stringify(parsed);
 
     // Level ALL is what lets ops follow an execution's history from the logs; includeExecutionData
     // false keeps the state inputs/outputs (payment ids, amounts, PSP references) out of the logs:
@@ -85,6 +117,9 @@ export class Workflow extends Construct {
         'CloudWatch Logs delivery (logs:*LogDelivery*, PutResourcePolicy, Describe*) and X-Ray actions ' +
         'support no resource-level permissions, so their resource must be "*".',
     });
+    const distributedMaps = distributedMapStates(parsed);
+    if (distributedMaps.length > 0) this.allowDistributedMaps(distributedMaps);
+
     acknowledgeWildcardResources(
       this.stateMachine,
       /^<[A-Za-z0-9]+\.Arn>:\*$/,
@@ -138,5 +173,41 @@ export class Workflow extends Construct {
         `EventBridge could not deliver failed-execution events to ${failedId} (dead letters)`,
       ),
     ];
+  }
+
+  /**
+   * A Distributed Map runs each item as a child execution of this same state machine: its role may start this
+   * machine's executions, describe and stop its map runs' child executions, and nothing more (no other machine, no
+   * redrive, not the parent executions). In a Policy of its own attached to the role, as CDK's DistributedMap does:
+   * the state machine depends on its role (and the role's default policy), so a statement naming the machine's ARN
+   * there would be a cycle.
+   */
+  private allowDistributedMaps(states: string[]): void {
+    const stack = Stack.of(this);
+    const machineName = Arn.split(this.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+    const childExecutions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${machineName}/*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const policy = new Policy(this.stateMachine, 'DistributedMapPolicy', {
+      roles: [this.stateMachine.role],
+      statements: [
+        new PolicyStatement({
+          actions: DISTRIBUTED_MAP_ACTIONS.onStateMachine,
+          resources: [this.stateMachine.stateMachineArn],
+        }),
+        new PolicyStatement({ actions: DISTRIBUTED_MAP_ACTIONS.onExecutions, resources: [childExecutions] }),
+      ],
+    });
+    acknowledgeWildcardResources(
+      policy,
+      /:execution:.*\/\*$/,
+      `states:DescribeExecution and states:StopExecution on <state machine>:execution:<its name>/*: the ` +
+        `${this.spec.id} Distributed Map (${states.join(', ')}) follows and stops its child executions, whose ARNs ` +
+        '(<its name>/<map run label>:<id>) Step Functions makes at run time; the child executions of this state ' +
+        "machine's map runs only.",
+    );
   }
 }

@@ -2,6 +2,7 @@
  * `npm start`: the whole system on this machine, on loopback. Configuration comes from environment variables
  * (see .env.example); `--in-memory` keeps nothing on disk. Ctrl-C stops every part.
  */
+import { type WorkQueueName, workQueues } from '../lambdas/catalog';
 import { loadLocalStackConfig } from '../src/core/config';
 import { startLocalStack } from './stack';
 
@@ -45,6 +46,9 @@ async function main(): Promise<void> {
       `  SQS / S3        ${urls.sqs}`,
       `  PSP simulator   ${urls.psp}`,
       `  failed payments ${stack.failedPaymentsQueueUrl}`,
+      ...Object.entries(workQueues).map(
+        ([name, spec]) => `  work queue      ${stack.workQueueUrls[name as WorkQueueName]} (${spec.description})`,
+      ),
       '',
       `Dev API key (also in ${stack.devApiKeyFile}):`,
       `  ${stack.devApiKey}`,

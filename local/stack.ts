@@ -9,7 +9,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { catalog, type FunctionId, queues, type StateMachineName, stateMachines } from '../lambdas/catalog';
+import {
+  catalog,
+  type FunctionId,
+  METRICS_NAMESPACE,
+  queues,
+  SERVICE_NAME,
+  type StateMachineName,
+  stateMachines,
+  type WorkQueueName,
+  workQueues,
+} from '../lambdas/catalog';
 import { ApiKeys, SCOPES } from '../src/api/api-keys';
 import type { LocalStackConfig } from '../src/core/config';
 import { tableSchemas } from '../src/core/table-schemas';
@@ -32,6 +42,8 @@ export interface LocalStack {
   failedExecutionQueueUrls: Record<StateMachineName, string>;
   /** The catalog's buckets (in fauxqs), by bucket name. */
   bucketNames: Record<string, string>;
+  /** The catalog's work queues (in fauxqs, no consumer: people's work lists), by name. */
+  workQueueUrls: Record<WorkQueueName, string>;
   devApiKey: string;
   /** Where the dev key was written, when it was generated. */
   devApiKeyFile: string;
@@ -73,7 +85,8 @@ function functionEnvironment(
     PSP_API_PROTOCOL: 'http',
     PLATFORM_FEE_BPS: String(config.platformFeeBps),
     ...Object.fromEntries(Object.values(stateMachines).map((spec) => [spec.envVar, stateMachineArn(spec)])),
-    POWERTOOLS_SERVICE_NAME: 'payments',
+    POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     ...Object.fromEntries(Object.values(tableSchemas).map((schema) => [schema.envVar, schema.id])),
   };
 }
@@ -152,9 +165,21 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     const failedQueueByArn = new Map(
       machineNames.map((name) => [stateMachineArn(stateMachines[name]), failedExecutionQueueUrls[name]]),
     );
-    const queueUrls = Object.fromEntries(
-      Object.values(queues).map((queue) => [queue.envVar, queueWithDlq(sqs, queue.id, queue.maxReceiveCount)]),
-    );
+    const workQueueUrls = Object.fromEntries(
+      Object.entries(workQueues).map(([name, spec]) => [
+        name,
+        queueWithDlq(sqs, localName(spec.id), spec.maxReceiveCount, spec.visibilityTimeoutSeconds),
+      ]),
+    ) as Record<WorkQueueName, string>;
+    // The functions get every queue's URL: the consumed ones' and the work queues' (no poller: people read those).
+    const queueUrls = {
+      ...Object.fromEntries(
+        Object.values(queues).map((queue) => [queue.envVar, queueWithDlq(sqs, queue.id, queue.maxReceiveCount)]),
+      ),
+      ...Object.fromEntries(
+        (Object.keys(workQueues) as WorkQueueName[]).map((name) => [workQueues[name].envVar, workQueueUrls[name]]),
+      ),
+    };
     const bucketNames = Object.fromEntries(
       Object.entries(catalog.buckets).map(([name, spec]) => [name, sqs.createBucket(localName(spec.id)).bucketName]),
     );
@@ -237,6 +262,7 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
       failedPaymentsQueueUrl: failedExecutionQueueUrls.payIn,
       failedExecutionQueueUrls,
       bucketNames,
+      workQueueUrls,
       devApiKey: key,
       devApiKeyFile,
       stepFunctions,
@@ -250,8 +276,8 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
 
 type Fauxqs = Awaited<ReturnType<typeof import('fauxqs')['startFauxqs']>>;
 
-/** A queue and its DLQ (created once; kept across restarts when on disk). */
-function queueWithDlq(sqs: Fauxqs, name: string, maxReceiveCount: number): string {
+/** A queue and its DLQ (created once; kept across restarts when on disk), with the queue's visibility timeout. */
+function queueWithDlq(sqs: Fauxqs, name: string, maxReceiveCount: number, visibilityTimeoutSeconds?: number): string {
   const existing = sqs.inspectQueue(name);
   if (existing) return existing.url;
   const dlq = sqs.createQueue(`${name}-dlq`, { attributes: { MessageRetentionPeriod: '1209600' } });
@@ -259,6 +285,7 @@ function queueWithDlq(sqs: Fauxqs, name: string, maxReceiveCount: number): strin
     attributes: {
       MessageRetentionPeriod: '1209600',
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount }),
+      ...(visibilityTimeoutSeconds === undefined ? {} : { VisibilityTimeout: String(visibilityTimeoutSeconds) }),
     },
   }).queueUrl;
 }

@@ -3,6 +3,12 @@
  * aws-local-stepfunctions, each Task state resolved to the same handler module the CDK app deploys for it.
  * It keeps executions and their history in memory only: a restart loses running executions, and recovery
  * comes from our own records (as it must on AWS too).
+ *
+ * A Distributed Map (`ItemProcessor.ProcessorConfig.Mode: DISTRIBUTED`, e.g. the reconciliation's shards) runs the
+ * same file unchanged: aws-local-stepfunctions accepts the field and runs the ItemProcessor in this execution, as it
+ * runs an inline Map (ItemSelector, `$$.Map.Item.Value`, MaxConcurrency, the items' Retry and the Map's Catch
+ * included). So locally there are no child executions (nor Map Runs) to list or describe: the items' states are in
+ * the parent's history.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -110,6 +116,9 @@ function taskStates(machine: AslMachine, out = new Map<string, string>()): Map<s
   return out;
 }
 
+/** Runs the function of a Task state with the state's input; its errors (by name) drive Retry and Catch. */
+export type TaskInvoker = (functionId: FunctionId, input: unknown) => Promise<unknown>;
+
 /** What the engine needs of a state machine's spec (tests run fixture ASL files with just this). */
 export type EngineStateMachineSpec = Pick<StateMachineSpec, 'id' | 'file' | 'substitutions'>;
 
@@ -167,10 +176,13 @@ export class LocalStepFunctions {
   /**
    * @param retryIntervalMs when set, every Retry pause lasts this long instead of its backoff (tests only:
    * the number of attempts and what is retried stay those of the ASL file).
+   * @param invokeFunction runs a Task's function: the local Lambda runtime (the handler modules the CDK app
+   * deploys) unless a test passes stubs.
    */
   constructor(
     specs: EngineStateMachineSpec[] = Object.values(stateMachines),
     private readonly retryIntervalMs?: number,
+    private readonly invokeFunction: TaskInvoker = invoke,
   ) {
     for (const spec of specs) {
       const machine = load(spec);
@@ -230,7 +242,7 @@ export class LocalStepFunctions {
         state,
         machine.waiting.has(state)
           ? (taskInput: unknown) => this.waitForToken(executionArn, state, id, taskInput) as Promise<never>
-          : (taskInput: unknown) => invoke(id, taskInput) as Promise<never>,
+          : (taskInput: unknown) => this.invokeFunction(id, taskInput) as Promise<never>,
       ]),
     );
     const startDate = Date.now() / 1000;
@@ -298,7 +310,7 @@ export class LocalStepFunctions {
       Object.entries(Payload).map(([key, value]) => [key, value === 'local-token-placeholder' ? token : value]),
     );
     try {
-      await invoke(id, payload);
+      await this.invokeFunction(id, payload);
       return await waiting;
     } finally {
       this.waitingTasks.delete(token);

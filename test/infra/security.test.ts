@@ -6,11 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { App, CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import { App, ArnFormat, CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AuthorizationType, Method, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { Alarm, Metric } from 'aws-cdk-lib/aws-cloudwatch';
-import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
+import { CfnPolicy, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -41,8 +41,8 @@ type Statement = { Effect: string; Action: string | string[]; Resource: unknown;
 const toArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 /**
- * The catalog plus a bucket (the real catalog has none yet) and a second schedule, so that every kind of
- * table, queue, bucket and alarm the app can make is in the templates.
+ * The catalog plus a second bucket and a second schedule, so that every kind of table, queue, bucket and alarm the
+ * app can make is in the templates, more than once.
  */
 const fixture: Catalog = {
   ...catalog,
@@ -249,8 +249,9 @@ describe('customer-managed KMS keys', () => {
       for (const type of ['AWS::SQS::Queue', 'AWS::SNS::Topic'])
         expect(ofType(built.statefulTemplate, type)).toEqual([]);
     }
-    // The fixture does have catalog buckets (and their access log target).
-    expect(ofType(withFixture.statefulTemplate, 'AWS::S3::Bucket')).toHaveLength(2);
+    // The catalog has a bucket (Settlement) and the fixture a second one, with their access log target.
+    expect(ofType(main.statefulTemplate, 'AWS::S3::Bucket')).toHaveLength(2);
+    expect(ofType(withFixture.statefulTemplate, 'AWS::S3::Bucket')).toHaveLength(3);
   });
 
   test('the secrets keep the AWS-managed key of Secrets Manager (no KmsKeyId)', () => {
@@ -313,7 +314,8 @@ describe('customer-managed KMS keys', () => {
         .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Statement[])
         .filter((s) => JSON.stringify(toArray(s.Resource)).includes(JSON.stringify(dataKey)))
         .flatMap((s) => toArray(s.Action));
-      const access = Object.values(spec.tables);
+      // Its tables and buckets: both encrypted with the data key.
+      const access = [...Object.values(spec.tables), ...Object.values(spec.buckets ?? {})];
       expect([spec.id, actions.includes('kms:Decrypt')]).toEqual([spec.id, access.length > 0]);
       expect([spec.id, actions.includes('kms:GenerateDataKey*')]).toEqual([spec.id, access.includes('readWrite')]);
     }
@@ -343,9 +345,10 @@ describe('alarms notify the alarm topic', () => {
     expect(ofType(withFixture.statelessTemplate, 'AWS::CloudWatch::Alarm').length).toBe(
       ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm').length + 2,
     );
-    // The catalog's: the DLQ of each of its 2 work queues, 3 per workflow (its failed-executions queue, that queue's
-    // DLQ, its rule's DLQ) for PayIn, PayOut and Refund, 2 per schedule (its DLQ, its function's errors) for 4.
-    expect(ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm')).toHaveLength(2 + 3 * 3 + 2 * 4);
+    // The catalog's: the DLQ of each of its 2 consumed queues and 2 work queues, 3 per workflow (its failed-executions
+    // queue, that queue's DLQ, its rule's DLQ) for PayIn, PayOut, Refund and Reconciliation, 2 per schedule (its DLQ,
+    // its function's errors) for 5, and its 2 metric alarms (the open mismatches).
+    expect(ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm')).toHaveLength(2 + 2 + 3 * 4 + 2 * 5 + 2);
     expect(ofType(main.statefulTemplate, 'AWS::CloudWatch::Alarm')).toEqual([]);
   });
 
@@ -619,6 +622,55 @@ describe('cdk-nag: the DescribeExecution wildcard of the workflow starters', () 
   });
 });
 
+describe("cdk-nag: the Distributed Map's wildcard (the Reconciliation state machine's child executions)", () => {
+  const childExecutions = /^AwsSolutions-IAM5\[Resource::.*:execution:.*\/\*\]$/;
+
+  test("acknowledged once, on the Reconciliation state machine's DistributedMapPolicy, naming its map's child executions", () => {
+    const acks = acknowledgments(main.app).filter((ack) => childExecutions.test(ack.rule));
+    expect(acks.map((ack) => ack.construct.node.path)).toEqual([
+      'PaymentsStateless/Reconciliation/StateMachine/DistributedMapPolicy/Resource',
+    ]);
+    expect(acks[0]!.rule).toMatch(/ReconciliationStateMachine/);
+    expect(acks[0]!.reason).toMatch(
+      /Reconciliation Distributed Map \(MatchShards\) follows and stops its child executions/,
+    );
+    // The policy's wildcard is the only one: StartExecution names the state machine itself.
+    const policy = main.stateless.reconciliation.stateMachine.node.findChild('DistributedMapPolicy');
+    const cfn = policy.node.defaultChild as CfnPolicy;
+    const document = main.stateless.resolve(cfn.policyDocument) as { Statement: Statement[] };
+    const wildcards = document.Statement.flatMap((s) => toArray(s.Resource)).filter((r) =>
+      JSON.stringify(r).includes('*'),
+    );
+    expect(wildcards).toHaveLength(1);
+    expect(JSON.stringify(wildcards[0])).toMatch(/:execution:.*\/\*"\]\]\}$/);
+  });
+
+  test('control: without the acknowledgment, cdk-nag reports the wildcard (AwsSolutions-IAM5)', () => {
+    const control = new Stack(new App(), 'DistributedMapControl');
+    const role = new Role(control, 'Role', { assumedBy: new ServicePrincipal('states.amazonaws.com') });
+    new Policy(control, 'DistributedMapPolicy', {
+      roles: [role],
+      statements: [
+        new PolicyStatement({
+          actions: ['states:DescribeExecution', 'states:StopExecution'],
+          resources: [
+            control.formatArn({
+              service: 'states',
+              resource: 'execution',
+              resourceName: 'Machine/*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        }),
+      ],
+    });
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(control);
+    expect(report.violations.map((v) => v.ruleName)).toContainEqual(
+      expect.stringMatching(/^AwsSolutions-IAM5\[Resource::.*:execution:Machine\/\*\]$/),
+    );
+  });
+});
+
 describe("API Gateway's own errors in the API's JSON error shape", () => {
   test('every gateway answer (no key, refused key, no route, throttled, too large, WAF, default 4xx/5xx) has error.code', () => {
     // Prepare
@@ -654,7 +706,7 @@ describe("API Gateway's own errors in the API's JSON error shape", () => {
 });
 
 describe('scheduled runs that fail page someone', () => {
-  test('each scheduled function (the janitors, the daily payout run) has an alarm on its errors, sent to the topic', () => {
+  test('each scheduled function (the janitors, the daily payout run, the reconciliation) has an alarm on its errors, sent to the topic', () => {
     // Prepare
     const alarms = ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const fnRef = (id: keyof typeof main.stateless.functions) => ({ Ref: logicalId(main.stateless.functions[id]) });
@@ -663,14 +715,14 @@ describe('scheduled runs that fail page someone', () => {
     const errors = alarms.filter((p) => p.MetricName === 'Errors' && p.Namespace === 'AWS/Lambda');
     expect(errors.map((p) => p.Dimensions)).toEqual(
       expect.arrayContaining(
-        (['Janitor', 'PayoutJanitor', 'RefundJanitor', 'PayoutRunScheduled'] as const).map((id) => [
-          { Name: 'FunctionName', Value: fnRef(id) },
-        ]),
+        (['Janitor', 'PayoutJanitor', 'RefundJanitor', 'PayoutRunScheduled', 'ReconciliationScheduled'] as const).map(
+          (id) => [{ Name: 'FunctionName', Value: fnRef(id) }],
+        ),
       ),
     );
     expect(errors).toHaveLength(new Set(catalog.schedules.map((schedule) => schedule.functionId)).size);
-    // The three janitors and the daily payout run.
-    expect(errors).toHaveLength(4);
+    // The three janitors, the daily payout run and the nightly reconciliation.
+    expect(errors).toHaveLength(5);
     for (const p of errors) {
       expect(p.AlarmActions).toEqual([{ Ref: logicalId(main.stateless.alarmTopic.topic) }]);
       expect(p).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });

@@ -21,6 +21,7 @@ import {
   type Catalog,
   catalog,
   queues as catalogQueues,
+  workQueues as catalogWorkQueues,
   type FunctionId,
   type FunctionSpec,
   functions,
@@ -29,12 +30,16 @@ import {
   type StateMachineName,
   schedules,
   stateMachines,
+  type WorkQueueName,
 } from '../../lambdas/catalog';
 import { PaymentsApi } from '../../lib/api';
 import { addPaymentsStacks, type PaymentsStacks } from '../../lib/app';
+import { DEFAULT_MEMORY_MB } from '../../lib/functions';
 import { WorkQueues } from '../../lib/work-queues';
+import { distributedMapStates } from '../../lib/workflow';
 import { cronExpression } from '../../src/core/schedule';
 import { allTableSchemas, type TableName, type TableSchema, tableSchemas } from '../../src/core/table-schemas';
+import { expectDistributedMapRights } from './distributed-map';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
 /** The real module object that aws-cdk-lib calls (an `import * as` namespace would be a copy under swc). */
@@ -48,6 +53,10 @@ const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 
 const functionSpecs = Object.values(functions) as FunctionSpec[];
 const queueNames = Object.keys(catalogQueues) as QueueName[];
+const workQueueNames = Object.keys(catalogWorkQueues) as WorkQueueName[];
+/** The env var of a queue a function may send to: a consumed queue's or a work queue's. */
+const queueEnvVar = (name: QueueName | WorkQueueName) =>
+  (name in catalogQueues ? catalogQueues[name as QueueName] : catalogWorkQueues[name as WorkQueueName]).envVar;
 /** What grantSendMessages / grantConsumeMessages / grantTaskResponse give: the intended rights, pinned. */
 const SQS_SEND_ACTIONS = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
 const SQS_CONSUME_ACTIONS = [
@@ -265,8 +274,8 @@ describe('Stack: PaymentsStateful', () => {
   });
 
   test('the refunds table: Refunds (by-payment, by-status, disputes-by-status), retained, encrypted with the data key', () => {
-    // Eight tables: the pay-in's, the pay-out's and Refunds.
-    stateful.resourceCountIs('AWS::DynamoDB::Table', 8);
+    // Nine tables: the pay-in's, the pay-out's, Refunds and Reconciliation.
+    stateful.resourceCountIs('AWS::DynamoDB::Table', 9);
     const tables = Object.entries(stateful.findResources('AWS::DynamoDB::Table')).filter(([logicalId]) =>
       /^Refunds[0-9A-F]{8}$/.test(logicalId),
     );
@@ -337,7 +346,7 @@ describe('Stack: PaymentsStateless', () => {
       test('runtime settings from the spec', () => {
         expect(fn.Properties).toMatchObject({
           Handler: 'index.handler',
-          MemorySize: 512,
+          MemorySize: spec.memoryMb ?? DEFAULT_MEMORY_MB,
           Timeout: spec.timeoutSeconds,
           TracingConfig: { Mode: 'Active' },
         });
@@ -355,6 +364,7 @@ describe('Stack: PaymentsStateless', () => {
         const env = fn.Properties.Environment.Variables as Record<string, unknown>;
         const expected = [
           'POWERTOOLS_SERVICE_NAME',
+          'POWERTOOLS_METRICS_NAMESPACE',
           'POWERTOOLS_LOG_LEVEL',
           'NODE_OPTIONS',
           'PLATFORM_FEE_BPS',
@@ -362,13 +372,14 @@ describe('Stack: PaymentsStateless', () => {
           ...(spec.psp ? ['PSP_SECRET_ARN'] : []),
           ...(spec.pspConnect ? ['PSP_CONNECT_SECRET_ARN'] : []),
           ...(spec.webhookSecret ? ['PSP_WEBHOOK_SECRET_ARN'] : []),
-          ...(spec.sendsTo ?? []).map((name) => catalogQueues[name].envVar),
+          ...(spec.sendsTo ?? []).map(queueEnvVar),
           ...(spec.startsWorkflows ?? []).map((name) => stateMachines[name].envVar),
           ...Object.keys(spec.buckets ?? {}).map((name) => catalogBuckets[name]!.envVar),
         ];
         sameElements(Object.keys(env), expected);
         expect(env).toMatchObject({
           POWERTOOLS_SERVICE_NAME: 'payments',
+          POWERTOOLS_METRICS_NAMESPACE: 'Payments',
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
           PLATFORM_FEE_BPS: '0',
@@ -387,8 +398,7 @@ describe('Stack: PaymentsStateless', () => {
         if (spec.webhookSecret) {
           expect(env.PSP_WEBHOOK_SECRET_ARN).toEqual(built.stateless.resolve(built.stateful.webhookSecret.secretArn));
         }
-        for (const name of spec.sendsTo ?? [])
-          expect(env[catalogQueues[name].envVar]).toEqual({ Ref: queueLogicalId(name) });
+        for (const name of spec.sendsTo ?? []) expect(env[queueEnvVar(name)]).toEqual({ Ref: anyQueueLogicalId(name) });
         for (const name of spec.startsWorkflows ?? []) {
           expect(env[stateMachines[name].envVar]).toEqual({ Ref: workflowLogicalId(name) });
         }
@@ -448,6 +458,18 @@ describe('Stack: PaymentsStateless', () => {
           const dlq = { 'Fn::GetAtt': [dlqLogicalId(name), 'Arn'] };
           expect(statements.filter((s) => refersTo(s.Resource, dlq))).toEqual([]);
         }
+        // Each work queue: send rights for its senders only (people read it, no function consumes it); no DLQ.
+        for (const name of workQueueNames) {
+          const onQueue = statements.filter((s) =>
+            refersTo(s.Resource, { 'Fn::GetAtt': [workQueueLogicalId(name), 'Arn'] }),
+          );
+          sameElements(
+            [...new Set(onQueue.flatMap((s) => toArray(s.Action)))],
+            spec.sendsTo?.includes(name) ? SQS_SEND_ACTIONS : [],
+          );
+          const dlq = { 'Fn::GetAtt': [workQueueDlqLogicalId(name), 'Arn'] };
+          expect(statements.filter((s) => refersTo(s.Resource, dlq))).toEqual([]);
+        }
         // KMS: the data key for its tables (and buckets), the messaging key for its queues, with the access of each.
         expectKeyRights(statements, spec, consumed);
         const services = new Set(statements.flatMap((s) => toArray(s.Action)).map((action) => action.split(':')[0]));
@@ -456,7 +478,10 @@ describe('Stack: PaymentsStateless', () => {
           [
             'logs',
             'xray',
-            ...(Object.keys(spec.tables).length > 0 || (spec.sendsTo ?? []).length > 0 || consumed.length > 0
+            ...(Object.keys(spec.tables).length > 0 ||
+            Object.keys(spec.buckets ?? {}).length > 0 ||
+            (spec.sendsTo ?? []).length > 0 ||
+            consumed.length > 0
               ? ['kms']
               : []),
             ...(Object.keys(spec.tables).length > 0 ? ['dynamodb'] : []),
@@ -563,6 +588,16 @@ describe('Stack: PaymentsStateless', () => {
           [...new Set(Object.values(spec.substitutions))].map((id) => functionLogicalId(functions[id])),
         );
       });
+
+      test('its role has Step Functions rights on its own executions exactly when it has a Distributed Map', () => {
+        const statements = rolePolicyStatements(machine.Properties.RoleArn['Fn::GetAtt'][0]);
+        const states = statements.filter((s) => toArray(s.Action).some((action) => action.startsWith('states:')));
+        if (distributedMapStates(JSON.parse(text)).length === 0) {
+          expect(states).toEqual([]);
+          return;
+        }
+        expectDistributedMapRights(states, workflowLogicalId(name));
+      });
       /** Every state of the ASL, Map and Parallel sub-states included. */
       function aslStates(): [string, Json][] {
         const walk = (states: Record<string, Json>): [string, Json][] =>
@@ -667,11 +702,11 @@ describe('Stack: PaymentsStateless', () => {
     ];
     const arn = (id: FunctionId) => ({ 'Fn::GetAtt': [functionLogicalId(functions[id]), 'Arn'] });
 
-    test('three state machines: PayIn, PayOut and Refund, each from its own file', () => {
-      stateless.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
-      expect(machineNames).toEqual(['payIn', 'payOut', 'refund']);
+    test('four state machines: PayIn, PayOut, Refund and Reconciliation, each from its own file', () => {
+      stateless.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+      expect(machineNames).toEqual(['payIn', 'payOut', 'refund', 'reconciliation']);
       expect(stateMachines.refund.file).toBe(refundFile);
-      expect(new Set(machineNames.map((name) => workflowLogicalId(name))).size).toBe(3);
+      expect(new Set(machineNames.map((name) => workflowLogicalId(name))).size).toBe(4);
       expect(built.stateless.refund).toBe(built.stateless.workflows.refund);
     });
 
@@ -1059,6 +1094,9 @@ describe('Stack: PaymentsStateless', () => {
         [failedPaymentsLogicalId(), 5],
         ...machineNames.map((name) => [failedExecutionsLogicalId(name), 5] as [string, number]),
         ...queueNames.map((name) => [queueLogicalId(name), catalogQueues[name].maxReceiveCount] as [string, number]),
+        ...workQueueNames.map(
+          (name) => [workQueueLogicalId(name), catalogWorkQueues[name].maxReceiveCount] as [string, number],
+        ),
       ]);
       sameElements(workQueues, [...expected.keys()]);
       const targets = new Set<string>();
@@ -1274,18 +1312,20 @@ describe('Stack: PaymentsStateless', () => {
     test('one EventBridge rule per catalog schedule, plus the failed-executions rule of each state machine', () => {
       stateless.resourceCountIs('AWS::Events::Rule', schedules.length + machineNames.length);
       expect(machineNames).toContain('payIn');
-      // Four schedules (the three janitors, the daily payout run) and three state machines.
+      // Five schedules (the three janitors, the daily payout run, the nightly reconciliation) and four state machines.
       expect(schedules.map((schedule) => schedule.functionId)).toEqual([
         'Janitor',
         'PayoutJanitor',
         'RefundJanitor',
         'PayoutRunScheduled',
+        'ReconciliationScheduled',
       ]);
-      stateless.resourceCountIs('AWS::Events::Rule', 7);
+      stateless.resourceCountIs('AWS::Events::Rule', 9);
     });
 
     test.each([
       ['PayoutRunScheduled', 'cron(0 6 * * ? *)', 24 * 3600],
+      ['ReconciliationScheduled', 'cron(0 4 * * ? *)', 24 * 3600],
       ['PayoutJanitor', 'rate(5 minutes)', 5 * 60],
       ['RefundJanitor', 'rate(5 minutes)', 5 * 60],
       ['Janitor', 'rate(5 minutes)', 5 * 60],
@@ -1489,6 +1529,8 @@ describe('pay-out: least privilege (from the synthesized IAM policies)', () => {
       'PayoutJanitor',
       'PayoutRunScheduled',
       'PayoutRunWorker',
+      // The reconciliation's automatic fixes, through the pay-out's own recovery.
+      'MatchShard',
     ]);
     sameElements(
       writers,
@@ -1619,9 +1661,16 @@ describe('refunds: least privilege (from the synthesized IAM policies)', () => {
     }
   });
 
-  test("the refund steps that resume a wait, the refund janitor and the webhook processor answer Refund's tasks; none may start it", () => {
+  test("the refund steps that resume a wait, the refund janitor, the webhook processor and the reconciliation's fixes answer Refund's tasks; none may start it", () => {
     const answerers = functionsAllowed(statelessResources, functionSpecs, TASK_RESPONSE_ACTIONS, refundRef());
-    sameElements(answerers, ['RefundAtPsp', 'AwaitRefund', 'SettleRefund', 'RefundJanitor', 'PspWebhookProcessor']);
+    sameElements(answerers, [
+      'RefundAtPsp',
+      'AwaitRefund',
+      'SettleRefund',
+      'RefundJanitor',
+      'PspWebhookProcessor',
+      'MatchShard',
+    ]);
     sameElements(
       answerers,
       functionSpecs.filter((spec) => spec.answersTasksOf?.includes('refund')).map((spec) => spec.id),
@@ -1630,8 +1679,9 @@ describe('refunds: least privilege (from the synthesized IAM policies)', () => {
     expect(starters.length).toBeGreaterThan(0);
     for (const id of [...answerers, 'Janitor', 'PayoutJanitor'])
       expect([id, starters.includes(id)]).toEqual([id, false]);
-    // The webhook processor answers the tasks of all three workflows.
-    for (const name of machineNames) {
+    // The webhook processor answers the tasks of the three workflows that wait for the PSP (the reconciliation waits
+    // for no task token).
+    for (const name of ['payIn', 'payOut', 'refund'] as const) {
       const answering = functionsAllowed(statelessResources, functionSpecs, TASK_RESPONSE_ACTIONS, {
         Ref: workflowLogicalId(name),
       });
@@ -1639,10 +1689,10 @@ describe('refunds: least privilege (from the synthesized IAM policies)', () => {
     }
   });
 
-  test('only CreateRefund, the refund steps, the refund janitor and the webhook processor may write the refunds table; its GET handlers read only', () => {
+  test("only CreateRefund, the refund steps, the refund janitor, the webhook processor and the reconciliation's fixes may write the refunds table; its GET handlers read only", () => {
     const refunds = tableArnIn('refunds');
     const writers = functionsAllowed(statelessResources, functionSpecs, TABLE_WRITE, refunds);
-    sameElements(writers, ['CreateRefund', ...REFUND_STEPS, 'RefundJanitor', 'PspWebhookProcessor']);
+    sameElements(writers, ['CreateRefund', ...REFUND_STEPS, 'RefundJanitor', 'PspWebhookProcessor', 'MatchShard']);
     sameElements(
       writers,
       functionSpecs.filter((spec) => spec.tables.refunds === 'readWrite').map((spec) => spec.id),
@@ -2000,17 +2050,17 @@ describe('a second workflow, a cron schedule and a bucket (fixture catalog)', ()
       const actions = new Set(onBucket.flatMap((s) => toArray(s.Action)));
       const access = spec.buckets?.reports;
       expect([spec.id, env.REPORTS_BUCKET]).toEqual([spec.id, access ? nameRef : undefined]);
-      expect([spec.id, statements.some((s) => toArray(s.Action).some((a) => a.startsWith('s3:')))]).toEqual([
-        spec.id,
-        access !== undefined,
-      ]);
+      expect([spec.id, onBucket.length > 0]).toEqual([spec.id, access !== undefined]);
+      // The catalog's own buckets (the Settlement bucket) are still only those of each function's entry.
+      const s3Statements = statements.filter((s) => toArray(s.Action).some((a) => a.startsWith('s3:')));
+      expect([spec.id, s3Statements.length > 0]).toEqual([spec.id, Object.keys(spec.buckets ?? {}).length > 0]);
       if (!access) continue;
       expect(actions).toContain('s3:GetObject*');
       expect(actions).toContain('s3:List*');
       expect([spec.id, actions.has('s3:PutObject')]).toEqual([spec.id, access === 'readWrite']);
       expect([spec.id, actions.has('s3:DeleteObject*')]).toEqual([spec.id, access === 'readWrite']);
       // The bucket and its objects, nothing else.
-      for (const statement of statements.filter((s) => toArray(s.Action).some((a) => a.startsWith('s3:')))) {
+      for (const statement of s3Statements) {
         for (const resource of toArray(statement.Resource))
           expect(JSON.stringify(resource)).toContain(JSON.stringify(arnRef));
       }
@@ -2186,6 +2236,21 @@ function queueLogicalId(name: QueueName): string {
 
 function dlqLogicalId(name: QueueName): string {
   return built.stateless.getLogicalId(built.stateless.workQueues.deadLetterQueues[name].node.defaultChild as never);
+}
+
+function workQueueLogicalId(name: WorkQueueName): string {
+  return built.stateless.getLogicalId(built.stateless.workQueues.workQueues[name].node.defaultChild as never);
+}
+
+function workQueueDlqLogicalId(name: WorkQueueName): string {
+  return built.stateless.getLogicalId(
+    built.stateless.workQueues.workQueueDeadLetterQueues[name].node.defaultChild as never,
+  );
+}
+
+/** The logical id of a queue a function may send to: a consumed queue or a work queue. */
+function anyQueueLogicalId(name: QueueName | WorkQueueName): string {
+  return name in catalogQueues ? queueLogicalId(name as QueueName) : workQueueLogicalId(name as WorkQueueName);
 }
 
 /**
