@@ -62,11 +62,8 @@ export class LedgerTable {
     private readonly tableName: string,
   ) {}
 
-  /**
-   * Appends a balanced transaction once, together with `alsoWrite` (e.g. the order flag).
-   * Returns false, writing nothing, when a transaction with this id already exists.
-   */
-  async appendOnce(transaction: LedgerTransaction, alsoWrite: TransactItems = []): Promise<boolean> {
+  /** The conditional puts of one transaction: its header and entries, each only if new. */
+  private itemsOf(transaction: LedgerTransaction): TransactItems {
     assertBalanced(transaction);
     const now = new Date().toISOString();
     const pk = `REF#${transaction.reference}`;
@@ -120,8 +117,16 @@ export class LedgerTable {
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       })),
-      ...alsoWrite,
     ];
+    return items;
+  }
+
+  /**
+   * Appends a balanced transaction once, together with `alsoWrite` (e.g. the order flag).
+   * Returns false, writing nothing, when a transaction with this id already exists.
+   */
+  async appendOnce(transaction: LedgerTransaction, alsoWrite: TransactItems = []): Promise<boolean> {
+    const items: TransactItems = [...this.itemsOf(transaction), ...alsoWrite];
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: items }));
       return true;
@@ -130,6 +135,39 @@ export class LedgerTable {
       if (codes?.[0] === 'ConditionalCheckFailed') return false;
       throw asRetryable(error);
     }
+  }
+
+  /**
+   * Appends many balanced transactions, each once, several to a DynamoDB transaction (at most 100 items): the bulk
+   * path of reconciliation's fee postings. A batch with one transaction already booked is cancelled whole; its
+   * transactions are then appended one by one. Returns the ids booked by this call.
+   */
+  async appendManyOnce(transactions: readonly LedgerTransaction[]): Promise<Set<string>> {
+    const booked = new Set<string>();
+    let batch: LedgerTransaction[] = [];
+    let size = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const current = batch;
+      batch = [];
+      size = 0;
+      try {
+        await this.client.send(new TransactWriteCommand({ TransactItems: current.flatMap((t) => this.itemsOf(t)) }));
+        for (const t of current) booked.add(t.transaction_id);
+      } catch (error) {
+        const codes = cancellationCodes(error);
+        if (!codes?.includes('ConditionalCheckFailed')) throw asRetryable(error);
+        for (const t of current) if (await this.appendOnce(t)) booked.add(t.transaction_id);
+      }
+    };
+    for (const transaction of transactions) {
+      const items = transaction.entries.length + 1;
+      if (size + items > 100) await flush();
+      batch.push(transaction);
+      size += items;
+    }
+    await flush();
+    return booked;
   }
 
   /** One shard of a day's transactions, each whole (header and entries), from the by-day index. */

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ReconciliationSettings } from '../core/config';
-import type { LedgerEntry } from '../ledger/postings';
+import type { LedgerEntry, LedgerTransaction } from '../ledger/postings';
 import type { BookedTransaction } from './domain/match';
 import type { StoredMismatch } from './domain/run';
 import type { ReconciliationTable } from './reconciliation-table';
@@ -80,7 +80,9 @@ export interface ReconciliationLedger {
     shard: number,
   ): Promise<Array<BookedTransaction & { entries: LedgerEntry[]; entry_count: number }>>;
   transactionsWithSettlementKey(key: string): Promise<BookedTransaction[]>;
-  appendOnce(transaction: import('../ledger/postings').LedgerTransaction): Promise<boolean>;
+  appendOnce(transaction: LedgerTransaction): Promise<boolean>;
+  /** Many transactions, each once; answers the ids booked by this call. */
+  appendManyOnce(transactions: readonly LedgerTransaction[]): Promise<Set<string>>;
   /** Per currency, the balance of an account (debits positive). */
   accountBalance(account: string): Promise<Map<string, number>>;
 }

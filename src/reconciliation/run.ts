@@ -18,6 +18,7 @@ import {
   accounts,
   balanceByCurrency,
   pspFeeTransaction,
+  pspFeeTransactionId,
   SETTLEMENT_SHARDS,
   settlementShardOf,
 } from '../ledger/postings';
@@ -334,12 +335,25 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
     return bookFee(row);
   };
 
-  await eachLimited(joined.matched, 8, async ({ row }) => {
-    await matchedRow(row);
+  // The rows matched by the join and the fee rows: their fees booked in bulk (many postings per DynamoDB
+  // transaction, each still once by its id).
+  const joinedRows = [...joined.matched.map(({ row }) => row), ...joined.feeRows];
+  const fees = joinedRows.flatMap((row) => {
+    const fee = feeToBook(row);
+    return fee ? [fee] : [];
   });
-  await eachLimited(joined.feeRows, 8, async (row) => {
-    await matchedRow(row);
-  });
+  const bookedNow = await deps.ledger.appendManyOnce(fees.map((fee) => pspFeeTransaction(fee)));
+  for (const row of joinedRows) {
+    r.matched += 1;
+    addToTotals(r.totals, row, true);
+  }
+  for (const fee of fees) {
+    r.fees_booked += 1;
+    if (bookedNow.has(pspFeeTransactionId(fee.balance_transaction_id))) {
+      r.fees_booked_new += 1;
+      r.ledger_clearing[fee.currency] = (r.ledger_clearing[fee.currency] ?? 0) - fee.fee_minor;
+    }
+  }
   // The pay-ins matched today: every order of a SUCCESS payment booked and credited (internal reconciliation).
   await eachLimited(
     joined.matched.filter(({ row }) => row.reporting_category === 'charge'),
