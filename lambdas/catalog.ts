@@ -573,6 +573,13 @@ export const functions = {
     timeoutSeconds: 10,
     tables: { reconciliation: 'read' },
   }),
+  ListReconciliationRuns: fn({
+    id: 'ListReconciliationRuns',
+    entry: 'lambdas/api/list-reconciliation-runs.ts',
+    description: 'GET /v1/reconciliation/runs?date=: the reconciliation runs of a date',
+    timeoutSeconds: 10,
+    tables: { reconciliation: 'read' },
+  }),
   ListReconciliationMismatches: fn({
     id: 'ListReconciliationMismatches',
     entry: 'lambdas/api/list-reconciliation-mismatches.ts',
@@ -739,6 +746,13 @@ export const apiRoutes: RouteSpec[] = [
     method: 'GET',
     path: '/v1/reconciliation/runs/{run_id}/report.html',
     functionId: 'GetReconciliationReport',
+    authorized: true,
+    scope: 'reconciliation:read',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/reconciliation/runs',
+    functionId: 'ListReconciliationRuns',
     authorized: true,
     scope: 'reconciliation:read',
   }),

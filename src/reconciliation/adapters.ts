@@ -100,10 +100,8 @@ export class SqsWorkQueues implements WorkQueues {
 /** Open mismatch counts as CloudWatch metrics (alarms fire at one or more). */
 export class PowertoolsReconciliationMetrics implements ReconciliationMetrics {
   openMismatches(counts: { manual: number; unclassifiable: number }): void {
-    const metrics = new Metrics({
-      namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Payments',
-      serviceName: 'payments',
-    });
+    // The namespace comes from POWERTOOLS_METRICS_NAMESPACE (set on every function by the catalog: `Payments`).
+    const metrics = new Metrics({ serviceName: 'payments' });
     metrics.addMetric('OpenManualMismatches', MetricUnit.Count, counts.manual);
     metrics.addMetric('OpenUnclassifiableMismatches', MetricUnit.Count, counts.unclassifiable);
     metrics.publishStoredMetrics();

@@ -611,11 +611,12 @@ describe('alarms on the open mismatches (metrics FinishRun publishes)', () => {
 describe('the reconciliation API', () => {
   const routes = apiRoutes.filter((route) => route.path.startsWith('/v1/reconciliation/'));
 
-  test('five routes, each behind the authorizer with its reconciliation scope', () => {
+  test('six routes, each behind the authorizer with its reconciliation scope', () => {
     expect(routes.map((r) => `${r.method} ${r.path} ${r.functionId} ${r.scope}`)).toEqual([
       'POST /v1/reconciliation/runs CreateReconciliationRun reconciliation:write',
       'GET /v1/reconciliation/runs/{run_id} GetReconciliationRun reconciliation:read',
       'GET /v1/reconciliation/runs/{run_id}/report.html GetReconciliationReport reconciliation:read',
+      'GET /v1/reconciliation/runs ListReconciliationRuns reconciliation:read',
       'GET /v1/reconciliation/mismatches ListReconciliationMismatches reconciliation:read',
       'POST /v1/reconciliation/mismatches/{mismatch_id}/resolve ResolveReconciliationMismatch reconciliation:write',
     ]);

@@ -20,6 +20,8 @@ export const TEST_STACK_ENV = {
   REFUND_JANITOR_INTERVAL_SECONDS: '1',
   // The daily payout run never fires by itself during the tests (they start runs by hand).
   PAYOUT_RUN_INTERVAL_SECONDS: '86400',
+  // Nor the nightly reconciliation (its own test file runs a stack where it does).
+  RECONCILIATION_INTERVAL_SECONDS: '86400',
 };
 
 export default async function globalSetup(): Promise<void> {

@@ -22,6 +22,9 @@ Object.assign(process.env, {
   IDEMPOTENCY_TABLE: 'idempotency-table',
   SELLERS_TABLE: 'sellers-table',
   REFUNDS_TABLE: 'refunds-table',
+  RECONCILIATION_TABLE: 'reconciliation-table',
+  RECONCILIATION_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:Reconciliation',
+  SETTLEMENT_BUCKET: 'settlement-bucket',
   REFUND_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:Refund',
   PAYOUTS_TABLE: 'payouts-table',
   PAYOUT_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:PayOut',
@@ -125,6 +128,12 @@ describe('Scopes of the API routes (lambdas/catalog.ts)', () => {
       'GET /v1/disputes payments:read',
       'GET /v1/disputes/{dispute_id} payments:read',
       'GET /v1/payout-runs/{run_id} payouts:read',
+      'POST /v1/reconciliation/runs reconciliation:write',
+      'GET /v1/reconciliation/runs/{run_id} reconciliation:read',
+      'GET /v1/reconciliation/runs/{run_id}/report.html reconciliation:read',
+      'GET /v1/reconciliation/runs reconciliation:read',
+      'GET /v1/reconciliation/mismatches reconciliation:read',
+      'POST /v1/reconciliation/mismatches/{mismatch_id}/resolve reconciliation:write',
     ]);
   });
 
