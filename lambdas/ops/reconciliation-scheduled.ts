@@ -1,32 +1,48 @@
 /**
- * Scheduled (EventBridge cron on AWS, the local scheduler locally): reconciles the previous UTC day, once. A run of
- * that day already running or completed is not an error (a retried schedule): logged, nothing started.
+ * Scheduled (EventBridge cron on AWS, the local scheduler locally): reconciles the previous UTC day, and catches up
+ * the two days before it when they have no complete reconciliation (a run that failed, or only runs made before the
+ * day was over or from a file at hand). One run per invocation, the oldest day first; a day already running or
+ * reconciled is not an error (a retried schedule): logged, nothing started.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { logger } from '../../src/core/observability';
 import { reconciliationDeps } from '../../src/reconciliation/deps';
-import { addDays } from '../../src/reconciliation/domain/run';
-import { RunInProgressError } from '../../src/reconciliation/reconciliation-table';
+import { addDays, type ReconciliationRun } from '../../src/reconciliation/domain/run';
+import { RunInProgressError } from '../../src/reconciliation/errors';
 import { startRun } from '../../src/reconciliation/run';
 
+/** How many days back the schedule looks for a day without a complete reconciliation. */
+const CATCH_UP_DAYS = 3;
+
+/** A run that reconciled the whole day from the PSP's own file. */
+const complete = (run: ReconciliationRun) =>
+  run.status === 'COMPLETED' && !run.file_key && run.created_at >= `${addDays(run.date, 1)}T00:00:00`;
+
 export const handler = middy(async () => {
-  const date = addDays(new Date().toISOString().slice(0, 10), -1);
   const deps = reconciliationDeps();
-  // The schedule reconciles a day once (a person re-runs one through the API or the command).
-  const done = (await deps.store.runsOfDate(date)).find((run) => run.status === 'COMPLETED');
-  if (done) {
-    logger.info('reconciliation of the day already completed', { date, run_id: done.run_id });
-    return { run_id: done.run_id, date };
-  }
-  try {
-    const run = await startRun(deps, { date, trigger: 'schedule' });
-    return { run_id: run.run_id, date };
-  } catch (error) {
-    if (error instanceof RunInProgressError) {
-      logger.info('reconciliation of the day already running', { date, run_id: error.runningRunId });
-      return { run_id: error.runningRunId, date };
+  const yesterday = addDays(new Date().toISOString().slice(0, 10), -1);
+  for (let back = CATCH_UP_DAYS - 1; back >= 0; back--) {
+    const date = addDays(yesterday, -back);
+    const runs = await deps.store.runsOfDate(date);
+    const done = runs.find(complete);
+    if (done) continue;
+    const running = runs.find((run) => run.status === 'RUNNING');
+    if (running) {
+      logger.info('reconciliation of the day already running', { date, run_id: running.run_id });
+      return { run_id: running.run_id, date };
     }
-    throw error;
+    try {
+      const run = await startRun(deps, { date, trigger: 'schedule' });
+      return { run_id: run.run_id, date };
+    } catch (error) {
+      if (error instanceof RunInProgressError) {
+        logger.info('reconciliation of the day already running', { date, run_id: error.runningRunId });
+        return { run_id: error.runningRunId, date };
+      }
+      throw error;
+    }
   }
+  logger.info('every recent day is reconciled', { through: yesterday });
+  return { run_id: null, date: yesterday };
 }).use(injectLambdaContext(logger, { resetKeys: true }));

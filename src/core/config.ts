@@ -118,6 +118,8 @@ export interface ReconciliationSettings {
   reportMaxPolls: number;
   /** A RUNNING run whose lock is older than this is taken over by a new run of its date (the old one died). */
   staleRunSeconds: number;
+  /** Tests: how long to wait before looking again at a wallet that differs from its payable account (2 s). */
+  recheckMs?: number;
 }
 
 export function loadReconciliationSettings(env: Env): ReconciliationSettings {

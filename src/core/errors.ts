@@ -51,7 +51,12 @@ export function isTransientAwsError(error: unknown): boolean {
   if (TRANSIENT_AWS_ERRORS.has(error.name) || (code !== undefined && TRANSIENT_AWS_ERRORS.has(code))) return true;
   if (error.name === 'TransactionCanceledException') {
     const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-    return reasons.some((reason) => reason.Code === 'TransactionConflict' || reason.Code === 'ThrottlingError');
+    return reasons.some(
+      (reason) =>
+        reason.Code === 'TransactionConflict' ||
+        reason.Code === 'ThrottlingError' ||
+        reason.Code === 'ProvisionedThroughputExceeded',
+    );
   }
   return fault === 'server';
 }

@@ -44,7 +44,11 @@ export function reconciliationDeps(
     ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
     wallets: () => {
       const wallets = new Wallets(dynamo(), tableName(runtimeConfig(), 'wallets'));
-      return { all: () => wallets.allBalances() };
+      return {
+        all: () => wallets.allBalances(),
+        of: async (seller: string, currency: string) =>
+          (await wallets.balances(seller)).find((b) => b.currency === currency)?.balance_minor,
+      };
     },
     queues: () =>
       new SqsWorkQueues(sqs, () => ({

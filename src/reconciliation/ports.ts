@@ -90,6 +90,8 @@ export interface ReconciliationLedger {
 export interface WalletBalances {
   /** Every seller wallet balance (seller, currency, total in minor units). */
   all(): Promise<Array<{ seller_account: string; currency: string; balance_minor: number }>>;
+  /** One seller's balance in one currency, read again. */
+  of(sellerAccount: string, currency: string): Promise<number | undefined>;
 }
 
 export interface WorkQueues {

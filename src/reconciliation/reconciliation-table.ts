@@ -90,13 +90,42 @@ export class ReconciliationTable {
       );
       throw new RunInProgressError(run.date, String(lock.Item?.run_id ?? 'unknown'));
     }
-    await this.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ...runKey(run.run_id), entity: 'RUN', run_date: run.date, ...run },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    try {
+      await this.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...runKey(run.run_id), entity: 'RUN', run_date: run.date, ...run },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      // No run to hold it: the date must not stay locked in the name of nothing.
+      await this.releaseDate(run.date, run.run_id, 'FAILED', run.created_at).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Keeps the date's lock fresh while the run works (a run silent for longer than the stale time is taken over).
+   * False: another run holds the lock now.
+   */
+  async touchLock(date: string, runId: string, now: string): Promise<boolean> {
+    try {
+      await this.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: lockKey(date),
+          UpdateExpression: 'SET updated_at = :now',
+          ConditionExpression: 'run_id = :run AND #s = :running',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':now': now, ':run': runId, ':running': 'RUNNING' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw error;
+    }
   }
 
   /** Releases the date's lock held by this run (the run ended). */
@@ -223,28 +252,33 @@ export class ReconciliationTable {
       ...(fixResult !== undefined && { fix_result: fixResult }),
       ...(queue !== undefined && { open_queue: queue }),
     };
-    const names: Record<string, string> = { '#run': 'run_id', '#u': 'updated_at' };
-    const values: Record<string, unknown> = { ':run': runId, ':now': now };
-    const sets = Object.entries(first).map(([name, value], i) => {
-      names[`#a${i}`] = name;
-      values[`:a${i}`] = value;
-      return `#a${i} = if_not_exists(#a${i}, :a${i})`;
-    });
+    // New: stored whole. Found before: only the run that last saw it changes (a resolution, a fix's result, the
+    // work list it left are never undone by a later run of the date).
+    try {
+      await this.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...mismatchKey(id), ...first, run_id: runId, updated_at: now },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return {
+        mismatch: strip({ ...first, run_id: runId, updated_at: now }) as unknown as StoredMismatch,
+        isNew: true,
+      };
+    } catch (error) {
+      if (!conditionFailed(error)) throw error;
+    }
     const out = await this.send<{ Attributes?: Record<string, unknown> }>(
       new UpdateCommand({
         TableName: this.tableName,
         Key: mismatchKey(id),
-        UpdateExpression: `SET ${[...sets, '#run = :run', '#u = :now'].join(', ')}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
+        UpdateExpression: 'SET run_id = :run, updated_at = :now',
+        ExpressionAttributeValues: { ':run': runId, ':now': now },
         ReturnValues: 'ALL_NEW',
       }),
     );
-    const item = out.Attributes ?? {};
-    return {
-      mismatch: strip(item) as unknown as StoredMismatch,
-      isNew: item.first_run_id === runId && item.created_at === now,
-    };
+    return { mismatch: strip(out.Attributes ?? {}) as unknown as StoredMismatch, isNew: false };
   }
 
   /** An automatic fix that failed before and succeeded now: the mismatch is fixed. */
@@ -254,8 +288,8 @@ export class ReconciliationTable {
         new UpdateCommand({
           TableName: this.tableName,
           Key: mismatchKey(id),
-          UpdateExpression: 'SET #s = :fixed, fix_result = :r, updated_at = :now REMOVE open_queue',
-          ConditionExpression: '#s = :open AND #c = :auto',
+          UpdateExpression: 'SET #s = :fixed, #c = :auto, fix_result = :r, updated_at = :now REMOVE open_queue',
+          ConditionExpression: '#s = :open AND attribute_exists(fix)',
           ExpressionAttributeNames: { '#s': 'status', '#c': 'class' },
           ExpressionAttributeValues: {
             ':fixed': 'fixed',

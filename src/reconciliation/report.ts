@@ -40,6 +40,8 @@ const TYPE_LABELS: Record<MismatchType, string> = {
   missing_in_settlement: 'We booked a movement the PSP dates this day, but the file has no row for it',
   charged_but_failed: 'The PSP charged a payment we recorded as failed: decide on a refund',
   unknown_row: 'A PSP row linked to nothing of ours',
+  duplicate_movement:
+    'The PSP moved money a second time for something we booked once (a second charge, refund or transfer)',
   wallet_drift: "A seller's wallet differs from its payable account in the ledger",
   unbooked_order: 'A successful payment whose order lacks its wallet credit or ledger booking',
   unbalanced_transaction: 'A ledger transaction that does not balance',

@@ -45,7 +45,14 @@ import {
   type ShardResult,
   type StoredMismatch,
 } from './domain/run';
-import { checkHeader, parseRow, rowSettlementKey, type SettlementRow } from './domain/settlement-row';
+import {
+  checkHeader,
+  clearingAmountOf,
+  parseRow,
+  rowSettlementKey,
+  type SettlementRow,
+  SettlementRowError,
+} from './domain/settlement-row';
 import { InvalidRunInputError, RunNotFoundError } from './errors';
 import type { ReconciliationDeps } from './ports';
 
@@ -54,6 +61,17 @@ export { InvalidRunInputError, RunNotFoundError } from './errors';
 const today = (now: Date) => now.toISOString().slice(0, 10);
 const shardPrefix = (run: Pick<ReconciliationRun, 'date' | 'run_id'>, shard: number) =>
   `runs/${run.date}/${run.run_id}/shards/${String(shard).padStart(2, '0')}/`;
+
+/** A run that lost its date to a newer run (it was silent past the stale time) stops: the newer one reports. */
+export class RunTakenOverError extends Error {
+  override readonly name = 'RunTakenOverError';
+}
+
+async function holdLock(deps: ReconciliationDeps, run: ReconciliationRun): Promise<void> {
+  if (!(await deps.store.touchLock(run.date, run.run_id, deps.now().toISOString()))) {
+    throw new RunTakenOverError(`run ${run.run_id} no longer holds the date ${run.date}: a newer run took it over`);
+  }
+}
 
 async function loadRun(deps: ReconciliationDeps, runId: string): Promise<ReconciliationRun> {
   const run = await deps.store.getRun(runId);
@@ -112,8 +130,10 @@ export async function startRun(
   try {
     await deps.workflow.start(run.run_id);
   } catch (error) {
-    // Not started: the run must not hold its date.
-    await failRun(deps, run.run_id, { Error: 'StartFailed', Cause: (error as Error).message });
+    // Not started: the run must not hold its date (and the caller learns why it did not start).
+    await failRun(deps, run.run_id, { Error: 'StartFailed', Cause: (error as Error).message }).catch((failed) =>
+      logger.error('reconciliation run not started, and not marked FAILED', { run_id: run.run_id, error: failed }),
+    );
     throw error;
   }
   logger.info('reconciliation run started', { run_id: run.run_id, date: run.date, trigger: run.trigger });
@@ -146,6 +166,7 @@ export async function requestReport(deps: ReconciliationDeps, runId: string): Pr
 /** One poll of the PSP's report; a report still pending after the bounded number of polls fails the run. */
 export async function checkReport(deps: ReconciliationDeps, runId: string): Promise<ReportStep> {
   const run = await loadRun(deps, runId);
+  await holdLock(deps, run);
   const poll_seconds = deps.settings.reportPollSeconds;
   if (run.file_key) return { status: 'succeeded', poll_seconds };
   if (!run.report_run_id) return requestReport(deps, runId);
@@ -169,6 +190,7 @@ export async function splitFile(
   runId: string,
 ): Promise<{ rows: number; shards: Array<{ shard: number }> }> {
   const run = await loadRun(deps, runId);
+  await holdLock(deps, run);
   let source: Readable;
   if (run.file_key) {
     source = await deps.archive.getStream(run.file_key);
@@ -201,15 +223,27 @@ export async function splitFile(
     buffer.parts += 1;
   };
   let rows = 0;
-  let line = 0;
-  const parser = toParse.pipe(parse({ relax_column_count: false, skip_empty_lines: true }));
-  for await (const values of parser as AsyncIterable<string[]>) {
-    line += 1;
-    if (line === 1) {
+  let records = 0;
+  // `info`: each record with the file line it ends on (blank lines and quoted line breaks counted), for errors.
+  const parser = toParse.pipe(parse({ relax_column_count: false, skip_empty_lines: true, info: true }));
+  const iterator = (parser as AsyncIterable<{ record: string[]; info: { lines: number } }>)[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<{ record: string[]; info: { lines: number } }>;
+    try {
+      next = await iterator.next();
+    } catch (error) {
+      // csv-parse's own errors (a row with another number of columns, a broken quote) name their line.
+      const at = (error as { lines?: number }).lines ?? records + 1;
+      throw new SettlementRowError(at, 'row', (error as Error).message);
+    }
+    if (next.done) break;
+    const { record: values, info } = next.value;
+    records += 1;
+    if (records === 1) {
       checkHeader(values);
       continue;
     }
-    const row = parseRow(values, line);
+    const row = parseRow(values, info.lines);
     rows += 1;
     const shard = settlementShardOf(rowSettlementKey(row) ?? row.balance_transaction_id, SETTLEMENT_SHARDS);
     const buffer = buffers.get(shard) ?? { lines: [], bytes: 0, parts: 0 };
@@ -219,7 +253,7 @@ export async function splitFile(
     buffer.bytes += json.length;
     if (buffer.bytes >= PART_BYTES) flush(shard);
   }
-  if (line === 0) checkHeader([]);
+  if (records === 0) checkHeader([]);
   for (const shard of buffers.keys()) flush(shard);
   await Promise.all(writes);
   const { version } = await archived;
@@ -281,80 +315,74 @@ class ShardTally {
 /** Matches one shard of the run's file against our ledger, applies its fixes, stores what it found. */
 export async function matchShardStep(deps: ReconciliationDeps, runId: string, shard: number): Promise<ShardResult> {
   const run = await loadRun(deps, runId);
+  await holdLock(deps, run);
   const date = run.date;
   const now = () => deps.now().toISOString();
   const tally = new ShardTally(shard);
   const r = tally.result;
   const rows = await readShard(deps, run, shard);
   r.rows = rows.length;
+  const record = async (f: Finding, extra: Parameters<ReconciliationDeps['store']['recordMismatch']>[4] = {}) => {
+    tally.found(f);
+    return deps.store.recordMismatch(date, runId, f, now(), extra);
+  };
 
-  // Our side: every transaction of the day in this shard, checked for balance; the PSP clearing account's movement.
+  // Our side: every transaction of the day in this shard, checked for balance, and how it moved the PSP clearing
+  // account. Fee postings are left out here and counted from the rows below (they are exactly the day's rows' fees).
   const dayTransactions = await deps.ledger.transactionsOfDay(date, shard);
   r.transactions_checked = dayTransactions.length;
-  // Fees booked from an earlier file read of this day (they share the row's shard), by balance transaction.
-  const feesInLedger = new Map<string, number>();
   for (const t of dayTransactions) {
-    if (t.currency !== undefined && t.clearing_minor !== undefined) {
+    if (t.currency !== undefined && t.clearing_minor !== undefined && !t.transaction_id.startsWith('psp-fee:')) {
       r.ledger_clearing[t.currency] = (r.ledger_clearing[t.currency] ?? 0) + t.clearing_minor;
-      if (t.transaction_id.startsWith('psp-fee:')) feesInLedger.set(t.transaction_id.slice(8), -t.clearing_minor);
     }
     const unbalanced = [...balanceByCurrency(t.entries)].filter(([, sum]) => sum !== 0);
     if (unbalanced.length > 0 || t.entries.length !== t.entry_count) {
-      const f = finding('unbalanced_transaction', {
-        key: `transaction:${t.transaction_id}`,
-        detail:
-          t.entries.length !== t.entry_count
-            ? `ledger transaction ${t.transaction_id} has ${t.entries.length} entries of ${t.entry_count}`
-            : `ledger transaction ${t.transaction_id} does not balance: ${unbalanced.map(([c, s]) => `${c} off by ${s}`).join(', ')}`,
-      });
-      tally.found(f);
-      await deps.store.recordMismatch(date, runId, f, now());
+      await record(
+        finding('unbalanced_transaction', {
+          key: `transaction:${t.transaction_id}`,
+          detail:
+            t.entries.length !== t.entry_count
+              ? `ledger transaction ${t.transaction_id} has ${t.entries.length} entries of ${t.entry_count}`
+              : `ledger transaction ${t.transaction_id} does not balance: ${unbalanced.map(([c, sum]) => `${c} off by ${sum}`).join(', ')}`,
+        }),
+      );
     }
   }
-  const ours = bookingsOf(dayTransactions);
-  const joined = matchShard(rows, ours);
+  const joined = matchShard(rows, bookingsOf(dayTransactions));
 
-  /** Books a row's PSP fee once; answers the fee now in the ledger for it (booked now or before). */
-  const bookFee = async (row: SettlementRow): Promise<number> => {
-    const fee = feeToBook(row);
-    if (!fee) return 0;
-    const booked = await deps.ledger.appendOnce(pspFeeTransaction(fee));
-    r.fees_booked += 1;
-    if (booked) {
-      r.fees_booked_new += 1;
-      // Booked after this shard's ledger was read: the day's clearing movement now includes it.
-      r.ledger_clearing[row.currency] = (r.ledger_clearing[row.currency] ?? 0) - fee.fee_minor;
-    }
-    return fee.fee_minor;
-  };
-  /** The PSP fee of a row in the ledger without booking it (a row left to a person). */
-  const feeInLedger = (row: SettlementRow) => feesInLedger.get(row.balance_transaction_id) ?? 0;
-  const matchedRow = async (row: SettlementRow) => {
-    r.matched += 1;
-    addToTotals(r.totals, row, true);
-    return bookFee(row);
-  };
-
-  // The rows matched by the join and the fee rows: their fees booked in bulk (many postings per DynamoDB
-  // transaction, each still once by its id).
-  const joinedRows = [...joined.matched.map(({ row }) => row), ...joined.feeRows];
-  const fees = joinedRows.flatMap((row) => {
+  // Every row's PSP fee (a duplicate's aside) is a fact of the PSP balance whatever else the row shows: booked once
+  // each, in bulk (many postings per DynamoDB transaction), valued on the row's day.
+  const uniqueRows = [
+    ...joined.matched.map(({ row }) => row),
+    ...joined.feeRows,
+    ...joined.findings.filter(({ finding: f }) => f.type !== 'duplicate_row').map(({ row }) => row),
+    ...joined.unmatchedRows,
+  ];
+  const fees = uniqueRows.flatMap((row) => {
     const fee = feeToBook(row);
     return fee ? [fee] : [];
   });
   const bookedNow = await deps.ledger.appendManyOnce(fees.map((fee) => pspFeeTransaction(fee)));
-  for (const row of joinedRows) {
+  const feeOf = new Map<string, number>();
+  for (const fee of fees) {
+    feeOf.set(fee.balance_transaction_id, fee.fee_minor);
+    r.fees_booked += 1;
+    if (bookedNow.has(pspFeeTransactionId(fee.balance_transaction_id))) r.fees_booked_new += 1;
+    r.ledger_clearing[fee.currency] = (r.ledger_clearing[fee.currency] ?? 0) - fee.fee_minor;
+  }
+  /** What a row leaves between the file's net and the day's ledger: its net and fee, less what the day booked. */
+  const explainRow = (row: SettlementRow, ourInDay = 0, ourCurrency = row.currency) => {
+    tally.explain(row.currency, row.net_minor + (feeOf.get(row.balance_transaction_id) ?? 0));
+    if (ourInDay !== 0) tally.explain(ourCurrency, -ourInDay);
+  };
+  const matchedRow = (row: SettlementRow) => {
     r.matched += 1;
     addToTotals(r.totals, row, true);
-  }
-  for (const fee of fees) {
-    r.fees_booked += 1;
-    if (bookedNow.has(pspFeeTransactionId(fee.balance_transaction_id))) {
-      r.fees_booked_new += 1;
-      r.ledger_clearing[fee.currency] = (r.ledger_clearing[fee.currency] ?? 0) - fee.fee_minor;
-    }
-  }
-  // The pay-ins matched today: every order of a SUCCESS payment booked and credited (internal reconciliation).
+  };
+
+  for (const { row } of joined.matched) matchedRow(row);
+  for (const row of joined.feeRows) matchedRow(row);
+  // The pay-ins matched: every order of a SUCCESS payment credited and booked (internal reconciliation).
   await eachLimited(
     joined.matched.filter(({ row }) => row.reporting_category === 'charge'),
     8,
@@ -364,81 +392,100 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
         (o) => o.status !== 'SUCCESS' || !o.wallet_updated || !o.ledger_updated,
       );
       if (payment && payment.status === 'SUCCESS' && incomplete && incomplete.length > 0) {
-        const f = finding('unbooked_order', {
-          key: `charge:${row.payment_id}`,
-          payment_id: row.payment_id,
-          currency: row.currency,
-          detail: `payment ${row.payment_id} is SUCCESS but order(s) ${incomplete.map((o) => o.payment_order_id).join(', ')} lack their wallet credit or ledger booking`,
-        });
-        tally.found(f);
-        await deps.store.recordMismatch(date, runId, f, now());
+        await record(
+          finding('unbooked_order', {
+            key: `charge:${row.payment_id}`,
+            payment_id: row.payment_id,
+            currency: row.currency,
+            detail: `payment ${row.payment_id} is SUCCESS but order(s) ${incomplete.map((o) => o.payment_order_id).join(', ')} lack their wallet credit or ledger booking`,
+          }),
+        );
       }
     },
   );
 
   for (const { row, finding: f } of joined.findings) {
-    tally.found(f);
-    if (f.type !== 'duplicate_row') {
-      addToTotals(r.totals, row, false);
-      explainRowFinding(tally, row, f, feeInLedger(row));
+    if (f.type === 'duplicate_row') {
+      await record(f, { fix_result: 'counted once' });
+      continue;
     }
-    await deps.store.recordMismatch(date, runId, f, now(), f.fix ? { fix_result: 'counted once' } : {});
+    // A charge whose orders were booked on two days: the day holds a part; all its bookings may hold the whole.
+    if (f.type === 'amount_mismatch' && f.key !== undefined) {
+      const whole = bookingsOf(await deps.ledger.transactionsWithSettlementKey(f.key)).get(f.key);
+      if (whole && whole.currency === row.currency && whole.amount_minor === clearingAmountOf(row)) {
+        matchedRow(row);
+        explainRow(row, f.our_amount_minor ?? 0);
+        continue;
+      }
+    }
+    addToTotals(r.totals, row, false);
+    explainRow(row, f.our_amount_minor ?? 0, f.our_currency ?? row.currency);
+    await record(f);
   }
 
   // Phase 2: rows with no booking of the day.
   await eachLimited(joined.unmatchedRows, 4, async (row) => {
     const lookup = await lookUp(deps, row);
+    explainRow(row);
     const classified = classifyRow(row, lookup);
-    if ('matched' in classified) {
-      const fee = await matchedRow(row);
-      // Our booking is of another day: the day's ledger does not hold it (the fee, valued today, it does).
-      tally.explain(row.currency, row.net_minor + fee);
-      if (classified.matched.day < date) {
+    if (lookup.kind === 'booked') {
+      const booking = lookup.booking;
+      const second = await isSecondMovement(deps, booking, date);
+      if (second) {
+        addToTotals(r.totals, row, false);
+        await record(second(row));
+        return;
+      }
+      if (booking.day < date) {
         await deps.store.resolveCarried(
-          mismatchIdOf(classified.matched.day, { type: 'timing', key: classified.matched.key }),
+          mismatchIdOf(booking.day, { type: 'timing', key: booking.key }),
           runId,
           `row ${row.balance_transaction_id} of the ${date} file`,
           now(),
         );
       }
+      if ('matched' in classified) {
+        matchedRow(row);
+      } else {
+        addToTotals(r.totals, row, false);
+        await record(classified.finding);
+      }
       return;
     }
-    const f = classified.finding;
-    tally.found(f);
-    let fee = feeInLedger(row);
-    let fixResult: string | undefined;
-    let status: StoredMismatch['status'] | undefined;
-    if (f.fix) {
-      const applied = await applyFix(
-        deps,
-        runId,
-        f.balance_transaction_id ?? f.key ?? row.balance_transaction_id,
-        f.fix,
-      );
-      fixResult = applied.result;
-      if (applied.ok) fee = await bookFee(row);
-      else status = 'open';
-    }
+    if ('matched' in classified) return; // only a booking matches
     addToTotals(r.totals, row, false);
-    explainRowFinding(tally, row, f, fee);
-    const { mismatch } = await deps.store.recordMismatch(date, runId, f, now(), {
-      ...(fixResult !== undefined && { fix_result: fixResult }),
-      ...(status && { status }),
-    });
-    // A fix that failed on an earlier run and worked now.
-    if (f.fix && !status && mismatch.status === 'open') {
-      await deps.store.markFixed(mismatch.mismatch_id, fixResult ?? 'fixed', now());
+    const f = classified.finding;
+    if (!f.fix) {
+      await record(f);
+      return;
     }
+    const applied = await applyFix(deps, runId, f.balance_transaction_id ?? row.balance_transaction_id, f);
+    if (applied.ok) {
+      const { mismatch } = await record(f, { fix_result: applied.result });
+      // A fix that did not settle on an earlier run of the date, and did now.
+      if (mismatch.status === 'open') await deps.store.markFixed(mismatch.mismatch_id, applied.result, now());
+      return;
+    }
+    await record(applied.instead ?? unsettledFix(f, applied.result), { fix_result: applied.result });
   });
 
-  // Phase 3: our bookings of the day no row matched: when does the PSP date them?
+  // Phase 3: our bookings of the day no row matched: when does the PSP date them? Each leaves its amount unexplained
+  // in the day's ledger (an earlier file had it, a later one will, or a person must look).
   await eachLimited(joined.unmatchedOurs, 4, async (booking) => {
-    const pspDay = await pspDayOf(deps, booking);
-    const f = classifyOurs(booking, pspDay, date);
-    if (!f) return;
-    tally.found(f);
     tally.explain(booking.currency, -booking.amount_minor);
-    await deps.store.recordMismatch(date, runId, f, now());
+    const psp = await pspDayOf(deps, booking);
+    if (psp.kind === 'not_sent') return; // booked and reversed here, never made at the PSP: nothing moved there
+    const f =
+      psp.kind === 'in_flight'
+        ? finding('timing', {
+            key: booking.key,
+            currency: booking.currency,
+            our_amount_minor: booking.amount_minor,
+            detail: `${booking.key} was booked on ${date} and is not yet made at the PSP; carried forward`,
+            fix: { kind: 'carry_forward' },
+          })
+        : classifyOurs(booking, psp.kind === 'day' ? psp.day : null, date);
+    if (f) await record(f);
   });
 
   await deps.store.putShardResult(runId, r);
@@ -452,21 +499,43 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
   return r;
 }
 
-/** What a row-side finding leaves unexplained between the file's net and our clearing account. */
-function explainRowFinding(tally: ShardTally, row: SettlementRow, f: Finding, feeBooked: number) {
-  switch (f.type) {
-    case 'amount_mismatch':
-      tally.explain(row.currency, row.net_minor + feeBooked - (f.our_amount_minor ?? 0));
-      return;
-    case 'currency_mismatch':
-      tally.explain(row.currency, row.net_minor + feeBooked);
-      tally.explain(f.our_currency ?? row.currency, -(f.our_amount_minor ?? 0));
-      return;
-    case 'duplicate_row':
-      return;
-    default:
-      tally.explain(row.currency, row.net_minor + feeBooked);
+/**
+ * A row whose key we booked, but not for it: the day's booking was taken by another row of this file, or an earlier
+ * day's booking was matched by that day's file (no timing difference carried). A second charge, refund or transfer
+ * the PSP made for one of ours: for a person.
+ */
+async function isSecondMovement(
+  deps: ReconciliationDeps,
+  booking: OurBooking,
+  date: string,
+): Promise<((row: SettlementRow) => Finding) | undefined> {
+  if (booking.day > date) return undefined; // booked after the PSP's day: that later day's run sees it
+  if (booking.day < date) {
+    const carried = await deps.store.getMismatch(mismatchIdOf(booking.day, { type: 'timing', key: booking.key }));
+    if (carried && carried.type === 'timing' && carried.status !== 'resolved') return undefined;
   }
+  return (row) =>
+    finding('duplicate_movement', {
+      key: booking.key,
+      balance_transaction_id: row.balance_transaction_id,
+      line: row.line,
+      currency: row.currency,
+      psp_amount_minor: clearingAmountOf(row),
+      our_amount_minor: booking.amount_minor,
+      ...(row.payment_id && { payment_id: row.payment_id }),
+      ...(row.refund_id && { refund_id: row.refund_id }),
+      ...(row.payout_id && { payout_id: row.payout_id }),
+      detail: `the PSP moved money again for ${booking.key} (${row.reporting_category} ${row.source_id || row.balance_transaction_id}), which we booked once on ${booking.day} and which ${booking.day === date ? 'another row of this file' : `the ${booking.day} file`} already matched: a second movement at the PSP`,
+    });
+}
+
+/** An automatic fix that did not settle the row: a person's now (the next run of the date tries again). */
+function unsettledFix(f: Finding, result: string): Finding {
+  return {
+    ...f,
+    class: 'manual',
+    detail: `${f.detail}; the automatic fix did not settle it (${result}): check it, a later run of the date tries again`,
+  };
 }
 
 /** What we hold under a left-over row's key: a booking of another day, else the record it names. */
@@ -512,11 +581,22 @@ async function lookUp(deps: ReconciliationDeps, row: SettlementRow): Promise<Loo
   }
 }
 
-/** The UTC day the PSP dates one of our bookings (its balance transaction), null when the PSP has none. */
-async function pspDayOf(deps: ReconciliationDeps, booking: OurBooking): Promise<string | null> {
+/** How the PSP dates one of our bookings left over by the day's file. */
+type PspDating =
+  /** Its balance transaction's UTC day. */
+  | { kind: 'day'; day: string }
+  /** The PSP has no record of it. */
+  | { kind: 'none' }
+  /** Never made at the PSP: a refund refused before it was made, booked and reversed here (they net to zero). */
+  | { kind: 'not_sent' }
+  /** Not made at the PSP yet (a refund still being made). */
+  | { kind: 'in_flight' };
+
+const FINAL_REFUND = new Set(['FAILED', 'CANCELED']);
+
+async function pspDayOf(deps: ReconciliationDeps, booking: OurBooking): Promise<PspDating> {
   const [kind, id = ''] = booking.key.split(/:(.*)/s);
   let source: string | undefined;
-  let category = kind ?? '';
   switch (kind) {
     case 'charge': {
       const payment = await deps.records.payment(id);
@@ -524,9 +604,13 @@ async function pspDayOf(deps: ReconciliationDeps, booking: OurBooking): Promise<
       break;
     }
     case 'refund':
-    case 'refund_failure':
-      source = (await deps.records.refund(id))?.psp_refund_id;
+    case 'refund_failure': {
+      const refund = await deps.records.refund(id);
+      if (refund && !refund.psp_refund_id)
+        return FINAL_REFUND.has(refund.status) ? { kind: 'not_sent' } : { kind: 'in_flight' };
+      source = refund?.psp_refund_id;
       break;
+    }
     case 'transfer':
       source = (await deps.records.payout(id))?.transfer_id;
       break;
@@ -538,25 +622,34 @@ async function pspDayOf(deps: ReconciliationDeps, booking: OurBooking): Promise<
       source = id;
       break;
     default:
-      category = '';
+      return { kind: 'none' };
   }
-  if (!source) return null;
+  if (!source) return { kind: 'none' };
   const transactions = await deps.psp.balanceTransactionsOf(source);
-  const match = transactions.find((t) => t.reporting_category === category) ?? (category ? undefined : transactions[0]);
-  return match ? new Date(match.created * 1000).toISOString().slice(0, 10) : null;
+  const match = transactions.find((t) => t.reporting_category === kind);
+  return match ? { kind: 'day', day: new Date(match.created * 1000).toISOString().slice(0, 10) } : { kind: 'none' };
 }
 
-/** Applies an automatic fix once (recorded by its subject; a later run finds the record and applies nothing). */
-async function applyFix(
-  deps: ReconciliationDeps,
-  runId: string,
-  subject: string,
-  fix: FixAction,
-): Promise<{ ok: boolean; result: string }> {
+/** What an automatic fix did: settled (ok), or not, and what the row is instead when the fix revealed it. */
+interface FixOutcome {
+  ok: boolean;
+  result: string;
+  /** The fix showed the row is something else (a payment recovered as FAILED: charged_but_failed). */
+  instead?: Finding;
+}
+
+/**
+ * Applies an automatic fix once: it is recorded (by balance transaction) only when it settled the row, so a later
+ * run of the date finds the record and applies nothing; one that did not settle is tried again by the next run.
+ * Settled means: the payment is SUCCESS, or the key is now booked in the ledger.
+ */
+async function applyFix(deps: ReconciliationDeps, runId: string, subject: string, f: Finding): Promise<FixOutcome> {
+  const fix = f.fix;
+  if (!fix) return { ok: false, result: 'no automatic fix' };
   const done = await deps.store.findFix(subject);
   if (done) return { ok: true, result: `${done.result} (by run ${done.run_id})` };
+  let result: string;
   try {
-    let result: string;
     switch (fix.kind) {
       case 'settle_payment':
         result = await deps.recovery.settlePayment(fix.payment_id);
@@ -571,19 +664,53 @@ async function applyFix(
         result = await deps.recovery.settlePayout(fix.payout_id);
         break;
       default:
-        result = fix.kind === 'count_once' ? 'counted once' : 'carried forward';
+        return { ok: true, result: fix.kind === 'count_once' ? 'counted once' : 'carried forward' };
     }
-    await deps.store.recordFix(subject, fix.kind, result, runId, deps.now().toISOString());
-    return { ok: true, result };
   } catch (error) {
-    logger.warn('automatic fix failed; the next run tries again', { run_id: runId, subject, error: error as Error });
+    logger.warn('automatic fix failed; the next run of the date tries again', {
+      run_id: runId,
+      subject,
+      error: error as Error,
+    });
     return { ok: false, result: `failed: ${(error as Error).message}` };
   }
+  const settled = await settledBy(deps, f);
+  if (settled === 'failed_payment' && fix.kind === 'settle_payment') {
+    const { type: _type, class: _class, fix: _fix, ...fields } = f;
+    return {
+      ok: false,
+      result,
+      instead: finding('charged_but_failed', {
+        ...fields,
+        detail: `the PSP charged for payment ${fix.payment_id}, and its recovery settled it FAILED (${result}): the buyer paid for nothing; decide on a refund`,
+      }),
+    };
+  }
+  if (settled !== true) return { ok: false, result };
+  await deps.store.recordFix(subject, fix.kind, result, runId, deps.now().toISOString());
+  return { ok: true, result };
+}
+
+/** Whether a fix settled its row: the payment SUCCESS (its bookings follow), or the key booked in the ledger. */
+async function settledBy(deps: ReconciliationDeps, f: Finding): Promise<boolean | 'failed_payment'> {
+  if (f.fix?.kind === 'settle_payment') {
+    const status = (await deps.records.payment(f.fix.payment_id))?.status;
+    if (status === 'FAILED' || status === 'CANCELED') return 'failed_payment';
+    return status === 'SUCCESS';
+  }
+  if (f.key === undefined) return false;
+  // The by-settlement-key index follows its table within moments: ask a few times before calling it unsettled.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if ((await deps.ledger.transactionsWithSettlementKey(f.key)).length > 0) return true;
+    await new Promise((resolve) => setTimeout(resolve, 300 * (attempt + 1)));
+  }
+  return false;
 }
 
 /** Adds up the shards, ages carried differences, checks wallets and the clearing account, publishes, completes. */
 export async function finishRun(deps: ReconciliationDeps, runId: string): Promise<ReconciliationRun> {
   const run = await loadRun(deps, runId);
+  await holdLock(deps, run);
   const date = run.date;
   const now = () => deps.now().toISOString();
   const shards = await deps.store.shardResults(runId);
@@ -610,8 +737,10 @@ export async function finishRun(deps: ReconciliationDeps, runId: string): Promis
     feesBookedNew += s.fees_booked_new;
     transactionsChecked += s.transactions_checked;
   }
+  // What this step finds is merged by id with the date's list below (an index may not show a write of a moment ago).
+  const foundHere: Array<StoredMismatch & { published_at?: string }> = [];
   const found = async (f: Finding) => {
-    await deps.store.recordMismatch(date, runId, f, now());
+    foundHere.push((await deps.store.recordMismatch(date, runId, f, now())).mismatch);
   };
   const escalated: Array<StoredMismatch & { published_at?: string }> = [];
 
@@ -628,20 +757,27 @@ export async function finishRun(deps: ReconciliationDeps, runId: string): Promis
 
   // Internal: every wallet equals the balance of its seller's payable account.
   const wallets = await deps.wallets.all();
+  const payableOf = async (seller: string, currency: string) =>
+    -((await deps.ledger.accountBalance(accounts.sellerPayable(seller))).get(currency) ?? 0);
   await eachLimited(wallets, 8, async (w) => {
-    const payable = -(
-      (await deps.ledger.accountBalance(accounts.sellerPayable(w.seller_account))).get(w.currency) ?? 0
-    );
-    if (payable !== w.balance_minor) {
-      await found(
-        finding('wallet_drift', {
-          seller_account: w.seller_account,
-          currency: w.currency,
-          our_amount_minor: w.balance_minor,
-          detail: `the wallet of ${w.seller_account} holds ${w.balance_minor} minor units of ${w.currency}; its payable account in the ledger ${payable}`,
-        }),
-      );
+    if ((await payableOf(w.seller_account, w.currency)) === w.balance_minor) return;
+    // A pay-in between its wallet credit and its booking (two steps) differs for a moment: look again before reporting.
+    let wallet = w.balance_minor;
+    let payable = 0;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, deps.settings.recheckMs ?? 2000));
+      wallet = (await deps.wallets.of(w.seller_account, w.currency)) ?? 0;
+      payable = await payableOf(w.seller_account, w.currency);
+      if (wallet === payable) return;
     }
+    await found(
+      finding('wallet_drift', {
+        seller_account: w.seller_account,
+        currency: w.currency,
+        our_amount_minor: wallet,
+        detail: `the wallet of ${w.seller_account} holds ${wallet} minor units of ${w.currency}; its payable account in the ledger ${payable}`,
+      }),
+    );
   });
 
   // Internal: the PSP clearing account moved by what the file says, but for what the mismatches explain.
@@ -672,7 +808,11 @@ export async function finishRun(deps: ReconciliationDeps, runId: string): Promis
 
   // The run's mismatches: every one of the date (a second run finds the same), and the timing differences of
   // earlier dates it made manual. The counts are theirs.
-  const mismatches = [...(await deps.store.mismatchesOfDate(date)), ...escalated];
+  const byId = new Map<string, StoredMismatch & { published_at?: string }>();
+  for (const m of [...(await deps.store.mismatchesOfDate(date)), ...foundHere, ...escalated]) {
+    byId.set(m.mismatch_id, m); // the freshest read of each wins
+  }
+  const mismatches = [...byId.values()];
   for (const key of Object.keys(byType) as MismatchType[]) delete byType[key];
   Object.assign(byClass, noClassCounts());
   for (const m of mismatches) {

@@ -241,7 +241,8 @@ describe('PSP simulator: the settlement file (Reports API, driven by the stripe 
       }
       const byCategory = (category: string) => rows.filter((row) => row.reporting_category === category);
 
-      const charge = rows.find((row) => row.charge_id === chargeOf(paid));
+      // The charge's own row (its refund's row names the same charge, and may share its second).
+      const charge = rows.find((row) => row.charge_id === chargeOf(paid) && row.reporting_category === 'charge');
       const otherCharge = rows.find(
         (row) => row.charge_id === chargeOf(disputed) && row.reporting_category === 'charge',
       );

@@ -16,7 +16,7 @@ import { freePort } from '../../local/processes';
 import { type PspSimulator, startPspSimulator } from '../../local/psp-simulator/server';
 import { tableSchemas } from '../../src/core/table-schemas';
 import { LedgerTable } from '../../src/ledger/ledger-table';
-import { accounts, payInTransaction, refundPosting } from '../../src/ledger/postings';
+import { accounts, payInTransaction, refundPosting, refundReversalPosting } from '../../src/ledger/postings';
 import { StripeReporting } from '../../src/psp/stripe-reporting';
 import { addDays, type ReconciliationRun, type StoredMismatch } from '../../src/reconciliation/domain/run';
 import type { OurRecords, ReconciliationDeps, SettlementArchive } from '../../src/reconciliation/ports';
@@ -66,7 +66,14 @@ let ledger: LedgerTable;
 let store: ReconciliationTable;
 let archive: MemoryArchive;
 const payments = new Map<string, FakePayment>();
-const refunds = new Map<string, { status: string; payment_id: string; psp_refund_id?: string }>();
+const refunds = new Map<
+  string,
+  { status: string; payment_id: string; psp_refund_id?: string; amount_minor?: number }
+>();
+/** Refunds whose settlement the fake leaves undone (a fix that does not settle). */
+const refundsLeftUnsettled = new Set<string>();
+/** Payments the fake recovery settles FAILED. */
+const paymentsRecoveredFailed = new Set<string>();
 const fixes: string[] = [];
 const sent: Array<{ queue: string; mismatch: StoredMismatch }> = [];
 let clock: () => Date = () => new Date();
@@ -88,8 +95,13 @@ function deps(): ReconciliationDeps {
     recovery: {
       settlePayment: async (id) => {
         fixes.push(`payment:${id}`);
-        // As pay-in's recovery would: the payment settled SUCCESS, its orders credited and booked.
         const p = payments.get(id);
+        // As pay-in's recovery would when the PSP's search does not show the charge yet: settled FAILED.
+        if (p && paymentsRecoveredFailed.has(id)) {
+          p.status = 'FAILED';
+          return 'pay-in recovery: resolved_failed';
+        }
+        // As pay-in's recovery would: the payment settled SUCCESS, its orders credited and booked.
         if (p) {
           p.status = 'SUCCESS';
           for (const order of p.orders) {
@@ -110,6 +122,21 @@ function deps(): ReconciliationDeps {
       },
       settleRefund: async (id) => {
         fixes.push(`refund:${id}`);
+        // As the refund flow would on the PSP's failure: the booking reversed exactly.
+        const refund = refunds.get(id);
+        if (refund && !refundsLeftUnsettled.has(id)) {
+          await ledger.appendOnce(
+            refundReversalPosting({
+              refund_id: id,
+              payment_id: refund.payment_id,
+              seller_account: 'seller_0',
+              currency: 'EUR',
+              amount_minor: refund.amount_minor ?? 0,
+              fee_share_minor: 0,
+            }).transaction,
+          );
+          refund.status = 'FAILED';
+        }
         return 'refund FAILED, reversed';
       },
       applyDispute: async (id) => {
@@ -122,7 +149,7 @@ function deps(): ReconciliationDeps {
       },
     },
     ledger,
-    wallets: { all: async () => [] },
+    wallets: { all: async () => [], of: async () => undefined },
     queues: { send: async (queue, mismatch) => void sent.push({ queue, mismatch }) },
     metrics: { openMismatches: () => undefined },
     workflow: { start: async () => undefined },
@@ -224,6 +251,8 @@ beforeEach(async () => {
   store = new ReconciliationTable(doc, names.reconciliation);
   payments.clear();
   refunds.clear();
+  refundsLeftUnsettled.clear();
+  paymentsRecoveredFailed.clear();
   sim = await startPspSimulator({ secretKey: SECRET });
   stripe = new Stripe(SECRET, { host: sim.host, port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
   archive = new MemoryArchive();
@@ -307,7 +336,12 @@ describe('reconciliation run', () => {
         fee_share_minor: 0,
       }).transaction,
     );
-    refunds.set(refundId, { status: 'SUCCEEDED', payment_id: refunded.paymentId, psp_refund_id: pspRefund.id });
+    refunds.set(refundId, {
+      status: 'SUCCEEDED',
+      payment_id: refunded.paymentId,
+      psp_refund_id: pspRefund.id,
+      amount_minor: 1200,
+    });
     expect(
       (await admin('POST', `/__admin/refunds/${pspRefund.id}/fail`, { failure_reason: 'lost_or_stolen_card' })).status,
     ).toBe(200);
@@ -419,6 +453,126 @@ describe('reconciliation run', () => {
     expect(aged.mismatches.manual).toBe(1);
     expect(await store.getMismatch(timing?.mismatch_id ?? '')).toMatchObject({ status: 'open', class: 'manual' });
     expect(sent.map((s) => s.mismatch.mismatch_id)).toContain(timing?.mismatch_id);
+  });
+
+  it('a second PSP charge for a payment we booked once is a second movement for a person; every fee is booked', async () => {
+    const once = await paidPayment([4000]);
+    // The same payment charged again at the PSP (our ids in its metadata, another PaymentIntent).
+    await stripe.paymentIntents.create(
+      {
+        amount: 4000,
+        currency: 'eur',
+        payment_method: 'pm_card_visa',
+        allowed_payment_method_types: ['card'],
+        confirm: true,
+        metadata: { payment_id: once.paymentId },
+      },
+      { idempotencyKey: `${once.paymentId}:again` },
+    );
+    const run = await reconcileIsolated();
+    expect(run.rows).toBe(2);
+    expect(run.matched).toBe(1);
+    const found = await mismatchesOf(run);
+    expect(found.map((m) => [m.type, m.class, m.payment_id])).toEqual([
+      ['duplicate_movement', 'manual', once.paymentId],
+    ]);
+    // Both fees are facts of the PSP balance: booked, the second charge's included.
+    expect(run.fees_booked).toBe(2);
+    expect((await ledger.accountBalance(accounts.pspFees)).get('EUR')).toBe(2 * fee(4000));
+    expect(run.internal?.clearing.EUR?.drift_minor).toBe(run.internal?.clearing.EUR?.explained_minor);
+  });
+
+  it("a fix that does not settle is a person's: a payment recovered FAILED, a refund left unsettled; a re-run retries", async () => {
+    const lost = await paidPayment([3100], { book: false, status: 'UNKNOWN' });
+    paymentsRecoveredFailed.add(lost.paymentId);
+    const refunded = await paidPayment([5000]);
+    await admin('POST', '/__admin/balance/topup', { currency: 'eur', amount: 100_000 });
+    const refundId = unique('ref');
+    const pspRefund = await stripe.refunds.create(
+      { payment_intent: refunded.intent.id, amount: 700, metadata: { refund_id: refundId } },
+      { idempotencyKey: refundId },
+    );
+    await ledger.appendOnce(
+      refundPosting({
+        refund_id: refundId,
+        payment_id: refunded.paymentId,
+        seller_account: 'seller_0',
+        currency: 'EUR',
+        amount_minor: 700,
+        fee_share_minor: 0,
+      }).transaction,
+    );
+    refunds.set(refundId, {
+      status: 'SUCCEEDED',
+      payment_id: refunded.paymentId,
+      psp_refund_id: pspRefund.id,
+      amount_minor: 700,
+    });
+    refundsLeftUnsettled.add(refundId);
+    await admin('POST', `/__admin/refunds/${pspRefund.id}/fail`, { failure_reason: 'lost_or_stolen_card' });
+
+    const run = await reconcileIsolated();
+    const found = await mismatchesOf(run);
+    const byType = (type: string) => found.filter((m) => m.type === type);
+    expect(byType('charged_but_failed')).toEqual([
+      expect.objectContaining({ class: 'manual', status: 'open', payment_id: lost.paymentId }),
+    ]);
+    expect(byType('missed_outcome')).toEqual([]);
+    expect(byType('unbooked_reversal')).toEqual([
+      expect.objectContaining({ class: 'manual', status: 'open', refund_id: refundId }),
+    ]);
+    expect(sent.map((s) => s.mismatch.type).sort()).toEqual(['charged_but_failed', 'unbooked_reversal', 'unknown_row']);
+
+    // The refund settles later: a re-run of the date applies the fix again, and the mismatch is fixed.
+    refundsLeftUnsettled.delete(refundId);
+    const again = await reconcileIsolated();
+    const reversal = (await mismatchesOf(again)).find((m) => m.type === 'unbooked_reversal');
+    expect(reversal).toMatchObject({ class: 'auto_fixed', status: 'fixed' });
+    expect(fixes.filter((f) => f === `refund:${refundId}`)).toHaveLength(2);
+  });
+
+  it('bookings dated after the PSP day and a charge booked across two days: no false mismatch, no drift', async () => {
+    const date = today();
+    const tomorrow = addDays(date, 1);
+    // Charged today at the PSP; booked tomorrow (a late webhook), or one order today and one tomorrow.
+    const late = await paidPayment([1800], { book: false });
+    const split = await paidPayment([1000, 2000], { book: false });
+    for (const order of late.orders) await ledger.appendOnce({ ...payInTransaction(order), value_date: tomorrow });
+    await ledger.appendOnce(payInTransaction(split.orders[0] as (typeof split.orders)[number]));
+    await ledger.appendOnce({
+      ...payInTransaction(split.orders[1] as (typeof split.orders)[number]),
+      value_date: tomorrow,
+    });
+
+    const first = await reconcileIsolated();
+    expect(first.matched).toBe(2);
+    expect(first.mismatches).toEqual({ auto_fixed: 0, manual: 0, unclassifiable: 0 });
+    clock = () => new Date(Date.parse(`${tomorrow}T06:00:00Z`));
+    const next = await reconcile(tomorrow);
+    expect(next.rows).toBe(0);
+    expect(next.mismatches).toEqual({ auto_fixed: 0, manual: 0, unclassifiable: 0 });
+    expect(next.internal?.clearing.EUR?.drift_minor).toBe(next.internal?.clearing.EUR?.explained_minor);
+  });
+
+  it('a resolved mismatch stays resolved when its date is reconciled again', async () => {
+    await paidPayment([2500]);
+    await paidPayment([2600]);
+    await admin('POST', '/__admin/settlement/faults', { seed: 2, date: today(), amount_deltas: 1 });
+    const run = await reconcileIsolated();
+    const [item] = await mismatchesOf(run);
+    expect(item).toMatchObject({ type: 'amount_mismatch', status: 'open' });
+    expect(await store.countOpen('manual')).toBe(1);
+    await store.resolve(item?.mismatch_id ?? '', {
+      resolution: 'psp_corrected',
+      by: 'key_finance',
+      at: new Date().toISOString(),
+    });
+    const again = await reconcileIsolated();
+    expect(again.mismatches.manual).toBe(1);
+    expect(await store.getMismatch(item?.mismatch_id ?? '')).toMatchObject({ status: 'resolved' });
+    expect(await store.countOpen('manual')).toBe(0);
+    // Sent to the finance list once, not again after the resolution.
+    expect(sent.filter((s) => s.mismatch.mismatch_id === item?.mismatch_id)).toHaveLength(1);
   });
 
   it('two runs of one date at once: the second is refused with the running run named', async () => {
