@@ -531,8 +531,7 @@ export const functions = {
     description:
       'Reconciliation step: totals the run, writes its report, queues the open mismatches and publishes their counts',
     timeoutSeconds: 900,
-    tables: { reconciliation: 'readWrite', ledger: 'read', wallets: 'read', payments: 'read' },
-    buckets: { settlement: 'readWrite' },
+    tables: { reconciliation: 'readWrite', ledger: 'read', wallets: 'read' },
     sendsTo: ['reconciliationFinance', 'reconciliationInvestigation'],
   }),
   FailRun: fn({

@@ -9,6 +9,7 @@
 //   GET  /v1/reporting/report_runs      newest first; created, limit, cursors
 //   GET  /v1/reporting/report_runs/:id  `pending` for the first report_pending_polls retrieves (default 1), then
 //                                       `succeeded` with `result`, the File
+//   GET  /v1/reporting/report_types/:id the report type (the one above): data_available_end = the clock's now
 //   GET  /v1/files/:id                  the File object
 //   GET  /v1/files/:id/contents         the CSV (Content-Type: text/csv); Stripe serves it from its files host, the
 //                                       simulator from its own base URL (the File's `url`)
@@ -92,6 +93,17 @@ export function reportingRoutes(reporting: ReportingService): Route[] {
         const id = pathParams.id ?? '';
         if (!reporting.has(id)) throw resourceMissing('reporting.report_run', id, 'id');
         return () => ok(reporting.poll(id));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/reporting/report_types/:id',
+      prepare: ({ params, pathParams }) => {
+        rejectUnknownParams(params, ['expand']);
+        rejectExpand(params, []);
+        const id = pathParams.id ?? '';
+        if (id !== REPORT_TYPE) throw resourceMissing('reporting.report_type', id, 'id');
+        return () => ok(reporting.reportType());
       },
     },
     {

@@ -168,6 +168,29 @@ export class ReportingService {
     this.firstMonth = monthStart(sources.clock.now());
   }
 
+  /**
+   * The report type, as `GET /v1/reporting/report_types/:id` answers it: its data is available up to now (Stripe
+   * prepares it twice a day; a caller must not ask for an interval ending after `data_available_end`).
+   */
+  reportType(): Stripe.Reporting.ReportType {
+    const now = this.sources.clock.now();
+    // Everything the simulator holds is prepared at once, balance transactions it dated ahead included (a late row
+    // moved to the next day, an unknown row injected later in the day).
+    let latest = now;
+    for (const txn of this.sources.ledger.views(null)) latest = Math.max(latest, txn.created);
+    return {
+      id: REPORT_TYPE,
+      object: 'reporting.report_type',
+      data_available_start: this.firstMonth,
+      data_available_end: latest + 1,
+      default_columns: [...REPORT_COLUMNS],
+      livemode: false,
+      name: 'Itemized balance change from activity',
+      updated: now,
+      version: 3,
+    } as Stripe.Reporting.ReportType;
+  }
+
   /** Creates a run: its CSV now, answered `pending`. */
   create(input: ReportRunInput): Stripe.Reporting.ReportRun {
     const created = this.sources.clock.now();

@@ -46,6 +46,12 @@ export class StripeReporting {
     return reportRunState(run);
   }
 
+  /** Up to when the report's data is prepared (unix seconds): an interval must not end after it. */
+  async dataAvailableEnd(): Promise<number> {
+    const stripe = await this.stripe();
+    return (await ask(() => stripe.reporting.reportTypes.retrieve(SETTLEMENT_REPORT_TYPE))).data_available_end;
+  }
+
   async retrieveReportRun(id: string) {
     const stripe = await this.stripe();
     return reportRunState(await ask(() => stripe.reporting.reportRuns.retrieve(id)));

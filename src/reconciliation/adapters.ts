@@ -4,7 +4,13 @@
  */
 import type { Readable } from 'node:stream';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -50,6 +56,17 @@ export class S3SettlementArchive implements SettlementArchive {
       });
     if (!out.Body) throw new Error(`settlement archive: ${key} has no body`);
     return out.Body as Readable;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.s3().send(new HeadObjectCommand({ Bucket: this.bucket(), Key: key }));
+      return true;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if ((error as Error).name === 'NotFound' || status === 404) return false;
+      throw asRetryable(error);
+    }
   }
 
   async list(prefix: string): Promise<string[]> {

@@ -30,6 +30,8 @@ export interface SettlementPsp {
   /** Asks for the itemized balance report of [start, end) (unix seconds, UTC), once per idempotency key. */
   createReportRun(input: { interval_start: number; interval_end: number; idempotencyKey: string }): Promise<ReportRun>;
   retrieveReportRun(id: string): Promise<ReportRun>;
+  /** Up to when the PSP has prepared the report's data (unix seconds). */
+  dataAvailableEnd(): Promise<number>;
   /** The report file's bytes, streamed. */
   openFile(url: string): Promise<Readable>;
   /** The balance transactions of a PSP object (charge, refund, transfer, reversal, dispute). */
@@ -44,6 +46,8 @@ export interface SettlementArchive {
   putStream(key: string, body: Readable, contentType: string): Promise<{ version?: string }>;
   putText(key: string, body: string, contentType: string): Promise<void>;
   getStream(key: string): Promise<Readable>;
+  /** Whether an object exists. */
+  exists(key: string): Promise<boolean>;
   /** Every key under a prefix. */
   list(prefix: string): Promise<string[]>;
 }

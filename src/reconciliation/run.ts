@@ -54,7 +54,7 @@ import {
   SettlementRowError,
 } from './domain/settlement-row';
 import { InvalidRunInputError, RunNotFoundError } from './errors';
-import type { ReconciliationDeps } from './ports';
+import type { ReconciliationDeps, ReportRun } from './ports';
 
 export { InvalidRunInputError, RunNotFoundError } from './errors';
 
@@ -104,6 +104,12 @@ export async function startRun(
   if (input.file_key !== undefined && (typeof input.file_key !== 'string' || input.file_key.length === 0)) {
     throw new InvalidRunInputError('file_key', 'must be the key of a settlement file in the settlement bucket');
   }
+  if (typeof input.file_key === 'string' && !(await deps.archive.exists(input.file_key))) {
+    throw new InvalidRunInputError(
+      'file_key',
+      `there is no file '${input.file_key.slice(0, 200)}' in the settlement bucket`,
+    );
+  }
   const at = now.toISOString();
   const run: ReconciliationRun = {
     run_id: `rec_${input.date.replaceAll('-', '')}_${randomUUID().replaceAll('-', '').slice(0, 12)}`,
@@ -151,14 +157,23 @@ export async function requestReport(deps: ReconciliationDeps, runId: string): Pr
   const run = await loadRun(deps, runId);
   const poll_seconds = deps.settings.reportPollSeconds;
   if (run.file_key) return { status: 'succeeded', poll_seconds };
-  const start = Date.parse(`${run.date}T00:00:00Z`) / 1000;
-  const report = run.report_run_id
-    ? await deps.psp.retrieveReportRun(run.report_run_id)
-    : await deps.psp.createReportRun({
-        interval_start: start,
-        interval_end: start + 86_400,
-        idempotencyKey: `reconciliation:${run.run_id}:report`,
-      });
+  let report: ReportRun;
+  if (run.report_run_id) {
+    report = await deps.psp.retrieveReportRun(run.report_run_id);
+  } else {
+    const start = Date.parse(`${run.date}T00:00:00Z`) / 1000;
+    const end = start + 86_400;
+    const nowSeconds = Math.floor(deps.now().getTime() / 1000);
+    // The PSP prepares a report's data some hours after the fact (Stripe: twice a day) and refuses an interval it
+    // has not prepared: a day that is over waits for it (bounded by the polls); today's run takes what exists.
+    const available = await deps.psp.dataAvailableEnd();
+    if (available < end && end <= nowSeconds) return { status: 'pending', poll_seconds };
+    report = await deps.psp.createReportRun({
+      interval_start: start,
+      interval_end: Math.min(end, Math.max(available, start + 1)),
+      idempotencyKey: `reconciliation:${run.run_id}:report`,
+    });
+  }
   await deps.store.updateRun(runId, { report_run_id: report.id, updated_at: deps.now().toISOString() });
   return { status: report.status, poll_seconds, ...(report.error && { error: report.error }) };
 }
@@ -169,9 +184,10 @@ export async function checkReport(deps: ReconciliationDeps, runId: string): Prom
   await holdLock(deps, run);
   const poll_seconds = deps.settings.reportPollSeconds;
   if (run.file_key) return { status: 'succeeded', poll_seconds };
-  if (!run.report_run_id) return requestReport(deps, runId);
   const polls = await deps.store.countPoll(runId, deps.now().toISOString());
-  const report = await deps.psp.retrieveReportRun(run.report_run_id);
+  const report = run.report_run_id
+    ? await deps.psp.retrieveReportRun(run.report_run_id)
+    : await requestReport(deps, runId); // the PSP had not prepared the day yet
   if (report.status === 'pending' && polls >= deps.settings.reportMaxPolls) {
     return { status: 'failed', poll_seconds, error: `the PSP's report was not ready after ${polls} polls` };
   }

@@ -23,6 +23,7 @@ import type { OurRecords, ReconciliationDeps, SettlementArchive } from '../../sr
 import { ReconciliationTable, RunInProgressError } from '../../src/reconciliation/reconciliation-table';
 import {
   checkReport,
+  failRun,
   finishRun,
   matchShardStep,
   requestReport,
@@ -51,6 +52,9 @@ class MemoryArchive implements SettlementArchive {
     if (body === undefined) throw new Error(`no object ${key}`);
     return Readable.from([Buffer.from(body)]);
   }
+  async exists(key: string) {
+    return this.objects.has(key);
+  }
   async list(prefix: string) {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix));
   }
@@ -77,14 +81,13 @@ const paymentsRecoveredFailed = new Set<string>();
 const fixes: string[] = [];
 const sent: Array<{ queue: string; mismatch: StoredMismatch }> = [];
 let clock: () => Date = () => new Date();
+/** When set, up to when the PSP says it has prepared the report's data (else: now, as the simulator says). */
+let dataAvailableEnd: number | undefined;
 
 function deps(): ReconciliationDeps {
   return {
     store,
-    psp: new StripeReporting(
-      async () => stripe,
-      async () => SECRET,
-    ),
+    psp: pspWithAvailability(),
     archive,
     records: {
       payment: async (id) => payments.get(id),
@@ -156,6 +159,17 @@ function deps(): ReconciliationDeps {
     settings: { reportPollSeconds: 0, reportMaxPolls: 5, staleRunSeconds: 3600 },
     now: () => clock(),
   };
+}
+
+/** The Reports adapter on the simulator; when a test sets `dataAvailableEnd`, the PSP prepared only up to then. */
+function pspWithAvailability(): StripeReporting {
+  const psp = new StripeReporting(
+    async () => stripe,
+    async () => SECRET,
+  );
+  const prepared = psp.dataAvailableEnd.bind(psp);
+  psp.dataAvailableEnd = async () => dataAvailableEnd ?? prepared();
+  return psp;
 }
 
 /** The whole run of a date, as the state machine drives it. */
@@ -257,6 +271,7 @@ beforeEach(async () => {
   stripe = new Stripe(SECRET, { host: sim.host, port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
   archive = new MemoryArchive();
   clock = () => new Date();
+  dataAvailableEnd = undefined;
   fixes.length = 0;
   sent.length = 0;
 });
@@ -575,6 +590,32 @@ describe('reconciliation run', () => {
     expect(sent.filter((s) => s.mismatch.mismatch_id === item?.mismatch_id)).toHaveLength(1);
   });
 
+  it('a day the PSP has not prepared yet waits (bounded), then its report is asked for', async () => {
+    const date = addDays(today(), -2);
+    const start = Date.parse(`${date}T00:00:00Z`) / 1000;
+    dataAvailableEnd = start + 3600; // prepared up to 01:00 of the day only
+    const d = deps();
+    const run = await startRun(d, { date, trigger: 'api' });
+    expect(await requestReport(d, run.run_id)).toMatchObject({ status: 'pending' });
+    for (let poll = 1; poll < 5; poll++) expect((await checkReport(d, run.run_id)).status).toBe('pending');
+    expect(await store.getRun(run.run_id)).not.toHaveProperty('report_run_id');
+    // The fifth poll is the last one allowed.
+    expect(await checkReport(d, run.run_id)).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('5 polls'),
+    });
+
+    dataAvailableEnd = start + 2 * 86_400;
+    await expect(startRun(d, { date, trigger: 'api' })).rejects.toThrow('already running');
+    await failRun(d, run.run_id, { Error: 'ReportFailed', Cause: 'not ready' });
+    const again = await startRun(d, { date, trigger: 'api' });
+    expect((await requestReport(d, again.run_id)).status).toBe('pending'); // asked for: pending once at the PSP
+    expect((await store.getRun(again.run_id))?.report_run_id).toMatch(/^frr_/);
+    // The simulator answers pending to the first retrieve, then succeeded.
+    expect((await checkReport(d, again.run_id)).status).toBe('pending');
+    expect((await checkReport(d, again.run_id)).status).toBe('succeeded');
+  });
+
   it('two runs of one date at once: the second is refused with the running run named', async () => {
     const date = addDays(today(), -20);
     const first = await startRun(deps(), { date, trigger: 'api' });
@@ -600,6 +641,9 @@ describe('reconciliation run', () => {
     expect((await requestReport(d, run.run_id)).status).toBe('succeeded');
     await expect(splitFile(d, run.run_id)).rejects.toThrow('settlement file line 3, column gross');
     await expect(startRun(d, { date: '2026-02-30', trigger: 'api' })).rejects.toThrow('date: must be a calendar day');
+    await expect(startRun(d, { date, trigger: 'cli', file_key: 'uploads/none.csv' })).rejects.toThrow(
+      "file_key: there is no file 'uploads/none.csv'",
+    );
     await expect(startRun(d, { date: addDays(today(), 2), trigger: 'api' })).rejects.toThrow('has not happened yet');
   });
 });
