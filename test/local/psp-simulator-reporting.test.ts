@@ -404,6 +404,16 @@ describe('PSP simulator: the settlement file (Reports API, driven by the stripe 
       expect(runs.data.map((listed) => listed.id)).toEqual([filtered.id, run.id]);
     });
 
+    it('says up to when its data is prepared: now, or later when it holds balance transactions dated ahead', async () => {
+      const type = await stripe.reporting.reportTypes.retrieve(REPORT_TYPE);
+      expect(type).toMatchObject({ id: REPORT_TYPE, object: 'reporting.report_type', version: 3 });
+      // Nothing dated ahead: prepared up to the simulator's now (`updated`), inclusive.
+      expect(type.data_available_end).toBe(type.updated + 1);
+      expect(type.updated).toBeGreaterThanOrEqual(Math.floor(START_MS / 1000));
+      const missing = await caught(stripe.reporting.reportTypes.retrieve('balance.summary.1'));
+      expect(missing.statusCode).toBe(404);
+    });
+
     it('answers pending for as many retrieves as the setting says', async () => {
       expect((await adminJson(sim, 'POST', '/__admin/settings', { report_pending_polls: 0 })).body).toMatchObject({
         report_pending_polls: 0,
