@@ -532,6 +532,8 @@ export const functions = {
       'Reconciliation step: totals the run, writes its report, queues the open mismatches and publishes their counts',
     timeoutSeconds: 900,
     tables: { reconciliation: 'readWrite', ledger: 'read', wallets: 'read' },
+    // Writes the report as it stood at completion beside the file.
+    buckets: { settlement: 'readWrite' },
     sendsTo: ['reconciliationFinance', 'reconciliationInvestigation'],
   }),
   FailRun: fn({

@@ -5,7 +5,7 @@
  *   npm run reconcile -- --date 2026-11-28 --file day.csv  # a settlement file at hand (same columns)
  *
  * It calls the running stack's API (`npm start`) with the dev key kept under the data folder (or DEV_API_KEY, or
- * --key); --api sets another API base URL. The same as POST /v1/reconciliation/runs then GET
+ * --key); --api sets another API base URL, --s3 another S3 endpoint for the file (default: the stack's fauxqs). The same as POST /v1/reconciliation/runs then GET
  * /v1/reconciliation/runs/{id}; a file is first put in the settlement bucket (fauxqs's S3 locally).
  */
 import fs from 'node:fs';
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     // The settlement bucket of the local stack: fauxqs serves S3 on the SQS port.
     const s3 = new S3Client({
       region: 'us-east-1',
-      endpoint: `http://${config.host}:${config.ports.sqs}`,
+      endpoint: option('s3') ?? `http://${config.host}:${config.ports.sqs}`,
       forcePathStyle: true,
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });

@@ -55,6 +55,7 @@ import {
 } from './domain/settlement-row';
 import { InvalidRunInputError, RunNotFoundError } from './errors';
 import type { ReconciliationDeps, ReportRun } from './ports';
+import { renderReport } from './report';
 
 export { InvalidRunInputError, RunNotFoundError } from './errors';
 
@@ -866,6 +867,15 @@ export async function finishRun(deps: ReconciliationDeps, runId: string): Promis
     updated_at: now(),
     completed_at: now(),
   };
+  // The report as it stood when the run completed, archived beside the file (the API renders it live: resolutions
+  // made later show there).
+  const reportKey = `runs/${date}/${runId}/report.html`;
+  await deps.archive.putText(
+    reportKey,
+    renderReport({ ...run, ...completed } as ReconciliationRun, mismatches),
+    'text/html; charset=utf-8',
+  );
+  completed.report_key = reportKey;
   await deps.store.updateRun(runId, completed);
   await deps.store.releaseDate(date, runId, 'COMPLETED', now());
   logger.info('reconciliation run completed', { run_id: runId, date, matched, mismatches: byClass, open });

@@ -57,8 +57,8 @@ const SQS_SEND = ['sqs:SendMessage'];
 const SQS_RECEIVE = ['sqs:ReceiveMessage', 'sqs:DeleteMessage'];
 const START_EXECUTION = ['states:StartExecution'];
 /** The functions of the catalog that may touch the Settlement bucket, and how. */
-const SETTLEMENT_WRITERS = ['SplitFile'];
-const SETTLEMENT_READERS = ['SplitFile', 'MatchShard', 'CreateReconciliationRun'];
+const SETTLEMENT_WRITERS = ['SplitFile', 'FinishRun'];
+const SETTLEMENT_READERS = ['SplitFile', 'MatchShard', 'FinishRun', 'CreateReconciliationRun'];
 const RECONCILIATION_STEPS = ['RequestReport', 'CheckReport', 'SplitFile', 'MatchShard', 'FinishRun', 'FailRun'];
 
 interface Built extends PaymentsStacks {
@@ -206,7 +206,7 @@ describe('the Settlement bucket', () => {
     });
   });
 
-  test('read by SplitFile, MatchShard and CreateReconciliationRun only; written by SplitFile only', () => {
+  test('read by SplitFile, MatchShard, FinishRun and CreateReconciliationRun only; written by SplitFile and FinishRun only', () => {
     const arn = main.stateless.resolve(main.stateful.buckets.settlement!.bucketArn);
     expect(sorted(functionsAllowed(main, catalog, S3_READ, arn))).toEqual(sorted(SETTLEMENT_READERS));
     expect(sorted(functionsAllowed(main, catalog, S3_WRITE, arn))).toEqual(sorted(SETTLEMENT_WRITERS));

@@ -5,6 +5,8 @@
  * equal to the JSON's; a screenshot kept), settlement faults against the simulator's manifest, two runs of a date
  * at once, and the daily schedule reconciling the previous day.
  */
+
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -244,6 +246,38 @@ describe('reconciliation on the local stack', () => {
     const badClass = await api('GET', '/v1/reconciliation/mismatches?class=urgent');
     expect(badClass.status).toBe(400);
     expect(JSON.stringify(badClass.body)).toContain('class');
+  });
+
+  it('npm run reconcile with a file at hand: uploaded, reconciled with a progress bar, the summary printed', async () => {
+    const csv = await (await fetch(`${stack.info.urls.psp}/__admin/settlement/file?date=${today()}`)).text();
+    expect(csv.split('\n')[0]).toContain('balance_transaction_id');
+    const file = path.join(dataDir, 'day.csv');
+    fs.writeFileSync(file, csv);
+    const { status, stdout, stderr } = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'scripts/reconcile.ts',
+        '--date',
+        today(),
+        '--file',
+        file,
+        '--api',
+        stack.info.urls.api,
+        '--key',
+        stack.info.devApiKey,
+        '--s3',
+        stack.info.urls.sqs,
+      ],
+      { cwd: path.resolve(__dirname, '..', '..'), encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/file .* uploaded as uploads\//);
+    expect(stdout).toMatch(/\[#+\] 100% /);
+    expect(stdout).toMatch(/completed: \d+ rows, \d+ matched, \d+ fees booked/);
+    expect(stdout).toMatch(/report: http.*\/report\.html/);
   });
 
   it('the daily schedule reconciles the previous UTC day', async () => {

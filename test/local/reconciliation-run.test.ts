@@ -304,6 +304,10 @@ describe('reconciliation run', () => {
     expect(run.internal?.clearing.EUR?.drift_minor).toBe(run.internal?.clearing.EUR?.explained_minor);
     expect(run.totals.EUR?.net_minor).toBe(2599 + 2500 - expectedFees);
     expect(await mismatchesOf(run)).toEqual([]);
+    // The raw file and the report as it stood at completion are archived.
+    expect(archive.objects.get(run.archive_key ?? '')?.split('\n')[0]).toContain('balance_transaction_id,created_utc');
+    expect(run.report_key).toBe(`runs/${run.date}/${run.run_id}/report.html`);
+    expect(archive.objects.get(run.report_key ?? '')).toContain(`Reconciliation of ${run.date}`);
     void one;
     void split;
 

@@ -44,6 +44,8 @@ export interface ReconciliationRun {
   /** The raw file as archived (settlement bucket), with its S3 version. */
   archive_key?: string;
   archive_version?: string;
+  /** The report as it stood at completion, archived in the settlement bucket. */
+  report_key?: string;
   rows: number;
   shards_total: number;
   shards_done: number;
