@@ -82,6 +82,8 @@ const fakeDeps = () =>
       },
     },
     settings: { reportPollSeconds: 10, reportMaxPolls: 5, staleRunSeconds: 4 * 3600 },
+    // The settlement bucket holds the files a test names here.
+    archive: { exists: async (key: string) => key.startsWith('incoming/') },
     now: () => NOW,
   }) as unknown as ReconciliationDeps;
 
@@ -195,6 +197,13 @@ describe('POST /v1/reconciliation/runs', () => {
     const res = await post({ date: '2026-11-21', file_key: 'incoming/2026-11-21.csv' });
     expect(res.statusCode).toBe(202);
     expect(store.runs.get(res.json.run_id)?.file_key).toBe('incoming/2026-11-21.csv');
+  });
+
+  it('refuses a file at hand that is not in the settlement bucket, naming file_key, starting nothing', async () => {
+    const res = await post({ date: '2026-11-21', file_key: 'elsewhere/2026-11-21.csv' });
+    expect(res.statusCode).toBe(400);
+    expect(JSON.stringify(res.json)).toContain('file_key');
+    expect(started).toEqual([]);
   });
 
   it('refuses a second run of a running date with 409 run_in_progress naming the running run', async () => {
