@@ -45,10 +45,21 @@ import {
   checkHeader,
   parseRow,
   rowSettlementKey,
-  SETTLEMENT_COLUMNS,
   type SettlementRow,
 } from '../src/reconciliation/domain/settlement-row';
 import { formatTable, type SuiteResult } from './harness';
+import {
+  chargeCells,
+  chargeFeeOf,
+  hex,
+  movementIds,
+  pad,
+  prng,
+  SettlementFileWriter,
+  setAmounts,
+  unknownChargeCells,
+  utcTime,
+} from './settlement-file';
 
 const SEED = 20_240_501;
 const DATE = '2024-05-01';
@@ -56,18 +67,6 @@ const PREVIOUS_DAY = '2024-04-30';
 const NEXT_DAY = '2024-05-02';
 const TIME_LIMIT_MS = 60_000;
 const MEMORY_LIMIT_BYTES = 1_500_000_000;
-
-/** mulberry32: a small seeded PRNG (the same day every run). */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 type Kind = 'charge' | 'refund' | 'refund_failure' | 'transfer' | 'transfer_reversal' | 'dispute' | 'dispute_reversal';
 /** What is done to one money movement (undefined: nothing, its row matches our booking of the day). */
@@ -101,15 +100,7 @@ const CURRENCY_SHARES: Array<[string, number]> = [
 ];
 const DISPUTE_FEE: Record<string, number> = { EUR: 1500, USD: 1500, GBP: 1500, JPY: 2000 };
 
-const pad = (i: number, length: number) => i.toString(36).padStart(length, '0');
-const hex = (i: number) => i.toString(16).padStart(32, '0');
-const csvField = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
-const utc = (second: number, day = DATE) => {
-  const h = Math.floor(second / 3600);
-  const m = Math.floor((second % 3600) / 60);
-  const s = second % 60;
-  return `${day} ${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
-};
+const utc = (second: number, day = DATE) => utcTime(second, day);
 
 interface Day {
   file: string;
@@ -179,21 +170,11 @@ function generateDay(rowsWanted: number, dir: string): Day {
   let expectedMatched = 0;
 
   const file = path.join(dir, `settlement-${DATE}.csv`);
-  const fd = fs.openSync(file, 'w');
-  let chunk = `${SETTLEMENT_COLUMNS.join(',')}\n`;
-  let fileBytes = 0;
-  let written = 0;
-  const write = (cells: Record<string, string>) => {
-    chunk += `${SETTLEMENT_COLUMNS.map((column) => csvField(cells[column] ?? '')).join(',')}\n`;
-    written += 1;
-    if (chunk.length >= 4_000_000) {
-      fileBytes += fs.writeSync(fd, chunk);
-      chunk = '';
-    }
-  };
+  const out = new SettlementFileWriter(file);
+  const write = (cells: Record<string, string>) => out.write(cells);
   /** The file's line of the next row written (the header is line 1). */
-  const nextLine = () => written + 2;
-  const createdNow = () => utc(Math.min(86_399, Math.floor((written * 86_400) / rowsWanted)));
+  const nextLine = () => out.nextLine();
+  const createdNow = () => utc(Math.min(86_399, Math.floor((out.written * 86_400) / rowsWanted)));
   const ledger = (t: Omit<BookedTransaction, 'settlement_key' | 'day'>, day = DATE) => {
     const key = settlementKeyOf(t.transaction_id, t.reference);
     const booked: BookedTransaction = { ...t, day, ...(key !== undefined && { settlement_key: key }) };
@@ -226,27 +207,10 @@ function generateDay(rowsWanted: number, dir: string): Day {
   for (let i = 0; i < movements; i++) {
     if (unknownBefore.has(i)) {
       // A charge made directly at the PSP: no metadata of ours.
-      const id = `txn_u${pad(i, 23)}`;
       const amount = 500 + Math.floor(random() * 20_000);
-      write({
-        balance_transaction_id: id,
-        created_utc: createdNow(),
-        available_on_utc: utc(0, NEXT_DAY),
-        currency: 'usd',
-        gross: fromMinorUnits(amount, 'USD'),
-        fee: fromMinorUnits(30, 'USD'),
-        net: fromMinorUnits(amount - 30, 'USD'),
-        reporting_category: 'charge',
-        source_id: `ch_u${pad(i, 24)}`,
-        description: 'Payment made in the dashboard',
-        customer_facing_amount: fromMinorUnits(amount, 'USD'),
-        customer_facing_currency: 'usd',
-        charge_id: `ch_u${pad(i, 24)}`,
-        payment_intent_id: `pi_u${pad(i, 24)}`,
-        payment_method_type: 'card',
-        card_brand: 'visa',
-        card_country: 'US',
-      });
+      const unknown = unknownChargeCells(i, amount, createdNow(), utc(0, NEXT_DAY));
+      const id = unknown.balance_transaction_id ?? '';
+      write(unknown);
       expect('unknown_row', id);
       byFault.unknown_row = (byFault.unknown_row ?? 0) + 1;
     }
@@ -275,11 +239,12 @@ function generateDay(rowsWanted: number, dir: string): Day {
       fault === 'unbooked_refund_failure' ||
       fault === 'unbooked_dispute';
 
-    const id = `txn_${pad(i, 24)}`;
-    const payment = `pay_${hex(i)}`;
-    const checkout = `chk_${pad(i, 16)}`;
-    const charge = `ch_${pad(i, 24)}`;
-    const intent = `pi_${pad(i, 24)}`;
+    const ids = movementIds(i);
+    const id = ids.balance_transaction_id;
+    const payment = ids.payment_id;
+    const checkout = ids.checkout_id;
+    const charge = ids.charge_id;
+    const intent = ids.payment_intent_id;
     const created = createdNow();
     const cells: Record<string, string> = {
       balance_transaction_id: id,
@@ -294,23 +259,11 @@ function generateDay(rowsWanted: number, dir: string): Day {
     let key: string;
     switch (kind) {
       case 'charge': {
-        fee = Math.round(amount * 0.029) + 30;
+        fee = chargeFeeOf(amount);
         gross = amount;
         clearing = amount;
         key = `charge:${payment}`;
-        Object.assign(cells, {
-          source_id: charge,
-          description: i % 50 === 0 ? `Checkout "${checkout}", 2 sellers` : `Checkout ${checkout}`,
-          customer_facing_amount: fromMinorUnits(amount, currency),
-          customer_facing_currency: currency.toLowerCase(),
-          charge_id: charge,
-          payment_intent_id: intent,
-          payment_method_type: 'card',
-          card_brand: 'visa',
-          card_country: 'FR',
-          'payment_metadata[payment_id]': payment,
-          'payment_metadata[checkout_id]': checkout,
-        });
+        Object.assign(cells, chargeCells(i, ids, amount, currency));
         if (!unbooked) {
           if (split) {
             const first = Math.max(1, Math.floor(amount * random()));
@@ -454,14 +407,7 @@ function generateDay(rowsWanted: number, dir: string): Day {
       rowCurrency = currency === 'EUR' ? 'USD' : 'EUR';
       expect('currency_mismatch', id);
     }
-    cells.currency = rowCurrency.toLowerCase();
-    cells.gross = fromMinorUnits(gross, rowCurrency);
-    cells.fee = fromMinorUnits(fee, rowCurrency);
-    cells.net = fromMinorUnits(gross - fee, rowCurrency);
-    if (cells.customer_facing_amount) {
-      cells.customer_facing_amount = cells.gross;
-      cells.customer_facing_currency = cells.currency;
-    }
+    setAmounts(cells, gross, fee, rowCurrency);
     if (fault === undefined || fault === 'duplicate' || fault === 'carried') expectedMatched += 1;
     write(cells);
     if (fault === 'duplicate') {
@@ -469,14 +415,13 @@ function generateDay(rowsWanted: number, dir: string): Day {
       write(cells);
     }
   }
-  fileBytes += fs.writeSync(fd, chunk);
-  fs.closeSync(fd);
+  const fileBytes = out.close();
 
   for (const booking of bookingsOf(elsewhere).values()) lookups.set(booking.key, { kind: 'booked', booking });
   return {
     file,
     fileBytes,
-    rows: written,
+    rows: out.written,
     oursByShard,
     ourTransactions,
     splitCharges,

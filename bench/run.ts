@@ -16,6 +16,7 @@ import { tableSchemas } from '../src/core/table-schemas';
 import { apiKeysSuite } from './api-keys';
 import { environment, formatTable, type SuiteResult, writeResults } from './harness';
 import { payoutRunSuite } from './payout-run';
+import { reconcileE2eSuite } from './reconcile-e2e';
 import { reconcileMatchSuite } from './reconcile-match';
 
 interface BenchContext {
@@ -30,6 +31,8 @@ const suites: Record<string, (context: BenchContext) => Promise<SuiteResult>> = 
   'payout-run': ({ quick }) => payoutRunSuite({ quick }),
   // Reconciliation's matching code in memory (no DynamoDB): 1,000,000 rows against 1,000,000 ledger transactions.
   'reconcile-match': ({ quick }) => reconcileMatchSuite({ quick }),
+  // Starts its own local stack (a child process, in memory): 100,000 rows reconciled end to end over the API.
+  'reconcile-e2e': ({ quick }) => reconcileE2eSuite({ quick }),
 };
 
 async function main(): Promise<void> {
