@@ -1,8 +1,8 @@
 /**
  * Scheduled (EventBridge cron on AWS, the local scheduler locally): reconciles the previous UTC day, and catches up
  * the two days before it when they have no complete reconciliation (a run that failed, or only runs made before the
- * day was over or from a file at hand). One run per invocation, the oldest day first; a day already running or
- * reconciled is not an error (a retried schedule): logged, nothing started.
+ * day was over or from a file at hand): a run for each such day, so one failure does not leave the schedule behind.
+ * A day already running or reconciled is not an error (a retried schedule): logged, nothing started.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
@@ -22,27 +22,19 @@ const complete = (run: ReconciliationRun) =>
 export const handler = middy(async () => {
   const deps = reconciliationDeps();
   const yesterday = addDays(new Date().toISOString().slice(0, 10), -1);
+  const started: Array<{ run_id: string; date: string }> = [];
   for (let back = CATCH_UP_DAYS - 1; back >= 0; back--) {
     const date = addDays(yesterday, -back);
-    const runs = await deps.store.runsOfDate(date);
-    const done = runs.find(complete);
-    if (done) continue;
-    const running = runs.find((run) => run.status === 'RUNNING');
-    if (running) {
-      logger.info('reconciliation of the day already running', { date, run_id: running.run_id });
-      return { run_id: running.run_id, date };
-    }
+    if ((await deps.store.runsOfDate(date)).some(complete)) continue;
     try {
+      // Through startRun always: a run of the date that died long ago has its lock taken over.
       const run = await startRun(deps, { date, trigger: 'schedule' });
-      return { run_id: run.run_id, date };
+      started.push({ run_id: run.run_id, date });
     } catch (error) {
-      if (error instanceof RunInProgressError) {
-        logger.info('reconciliation of the day already running', { date, run_id: error.runningRunId });
-        return { run_id: error.runningRunId, date };
-      }
-      throw error;
+      if (!(error instanceof RunInProgressError)) throw error;
+      logger.info('reconciliation of the day already running', { date, run_id: error.runningRunId });
     }
   }
-  logger.info('every recent day is reconciled', { through: yesterday });
-  return { run_id: null, date: yesterday };
+  if (started.length === 0) logger.info('every recent day is reconciled or running', { through: yesterday });
+  return { started };
 }).use(injectLambdaContext(logger, { resetKeys: true }));

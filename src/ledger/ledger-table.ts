@@ -147,17 +147,34 @@ export class LedgerTable {
     let batch: LedgerTransaction[] = [];
     let size = 0;
     const flush = async () => {
-      if (batch.length === 0) return;
-      const current = batch;
+      let current = batch;
       batch = [];
       size = 0;
-      try {
-        await this.client.send(new TransactWriteCommand({ TransactItems: current.flatMap((t) => this.itemsOf(t)) }));
-        for (const t of current) booked.add(t.transaction_id);
-      } catch (error) {
-        const codes = cancellationCodes(error);
-        if (!codes?.includes('ConditionalCheckFailed')) throw asRetryable(error);
-        for (const t of current) if (await this.appendOnce(t)) booked.add(t.transaction_id);
+      // A batch holding transactions booked before is cancelled whole: those are dropped (the cancellation says which
+      // items failed their condition) and the rest written again, until none is left.
+      while (current.length > 0) {
+        try {
+          await this.client.send(new TransactWriteCommand({ TransactItems: current.flatMap((t) => this.itemsOf(t)) }));
+          for (const t of current) booked.add(t.transaction_id);
+          return;
+        } catch (error) {
+          const codes = cancellationCodes(error);
+          if (!codes?.includes('ConditionalCheckFailed')) throw asRetryable(error);
+          let item = 0;
+          const remaining: LedgerTransaction[] = [];
+          for (const t of current) {
+            const count = t.entries.length + 1;
+            const failed = codes.slice(item, item + count).includes('ConditionalCheckFailed');
+            if (!failed) remaining.push(t);
+            item += count;
+          }
+          // Nothing identified (an unexpected answer): one by one, each once.
+          if (remaining.length === current.length) {
+            for (const t of current) if (await this.appendOnce(t)) booked.add(t.transaction_id);
+            return;
+          }
+          current = remaining;
+        }
       }
     };
     for (const transaction of transactions) {

@@ -84,6 +84,8 @@ export interface ReconciliationLedger {
     shard: number,
   ): Promise<Array<BookedTransaction & { entries: LedgerEntry[]; entry_count: number }>>;
   transactionsWithSettlementKey(key: string): Promise<BookedTransaction[]>;
+  /** One transaction's entries, read from the table itself (not an index). */
+  entriesOfTransaction(reference: string, transactionId: string): Promise<LedgerEntry[]>;
   appendOnce(transaction: LedgerTransaction): Promise<boolean>;
   /** Many transactions, each once; answers the ids booked by this call. */
   appendManyOnce(transactions: readonly LedgerTransaction[]): Promise<Set<string>>;

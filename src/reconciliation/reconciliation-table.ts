@@ -342,13 +342,13 @@ export class ReconciliationTable {
   }
 
   /** A carried timing difference of an earlier date, matched by a later file: resolved by the run. */
-  async resolveCarried(id: string, runId: string, note: string, now: string): Promise<boolean> {
+  async resolveCarried(id: string, runId: string, note: string, now: string, matchedBy?: string): Promise<boolean> {
     try {
       await this.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: mismatchKey(id),
-          UpdateExpression: 'SET #s = :resolved, resolution = :r, updated_at = :now REMOVE open_queue',
+          UpdateExpression: `SET #s = :resolved, resolution = :r, updated_at = :now${matchedBy ? ', matched_by = :by' : ''} REMOVE open_queue`,
           ConditionExpression: '#s = :carried OR (#s = :open AND #t = :timing)',
           ExpressionAttributeNames: { '#s': 'status', '#t': 'type' },
           ExpressionAttributeValues: {
@@ -358,6 +358,7 @@ export class ReconciliationTable {
             ':carried': 'carried',
             ':open': 'open',
             ':timing': 'timing',
+            ...(matchedBy && { ':by': matchedBy }),
           },
         }),
       );
@@ -498,6 +499,29 @@ export class ReconciliationTable {
       items,
       ...(startKey && { cursor: Buffer.from(JSON.stringify(startKey), 'utf8').toString('base64url') }),
     };
+  }
+
+  /** The open mismatches of a work list not yet sent to its queue (any date). */
+  async unpublished(queue: 'manual' | 'unclassifiable'): Promise<StoredMismatch[]> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      IndexName: 'by-queue',
+      KeyConditionExpression: 'open_queue = :q',
+      FilterExpression: 'attribute_not_exists(published_at)',
+      ExpressionAttributeValues: { ':q': queue },
+    });
+    return items.map((item) => strip(item) as unknown as StoredMismatch);
+  }
+
+  /** The open mismatches of a work list (any date). */
+  async openOn(queue: 'manual' | 'unclassifiable'): Promise<StoredMismatch[]> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      IndexName: 'by-queue',
+      KeyConditionExpression: 'open_queue = :q',
+      ExpressionAttributeValues: { ':q': queue },
+    });
+    return items.map((item) => strip(item) as unknown as StoredMismatch);
   }
 
   /** How many mismatches are open on a work list (manual, unclassifiable) or carried (timing). */

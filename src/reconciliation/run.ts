@@ -163,15 +163,21 @@ export async function requestReport(deps: ReconciliationDeps, runId: string): Pr
     report = await deps.psp.retrieveReportRun(run.report_run_id);
   } else {
     const start = Date.parse(`${run.date}T00:00:00Z`) / 1000;
-    const end = start + 86_400;
-    const nowSeconds = Math.floor(deps.now().getTime() / 1000);
-    // The PSP prepares a report's data some hours after the fact (Stripe: twice a day) and refuses an interval it
-    // has not prepared: a day that is over waits for it (bounded by the polls); today's run takes what exists.
-    const available = await deps.psp.dataAvailableEnd();
-    if (available < end && end <= nowSeconds) return { status: 'pending', poll_seconds };
+    let intervalEnd = run.interval_end;
+    if (intervalEnd === undefined) {
+      const end = start + 86_400;
+      const nowSeconds = Math.floor(deps.now().getTime() / 1000);
+      // The PSP prepares a report's data some hours after the fact (Stripe: twice a day) and refuses an interval it
+      // has not prepared: a day that is over waits for it (bounded by the polls); today's run takes what exists.
+      const available = await deps.psp.dataAvailableEnd();
+      if (available <= start || (available < end && end <= nowSeconds)) return { status: 'pending', poll_seconds };
+      intervalEnd = Math.min(end, available);
+      // Chosen once: a retry asks for the same interval under the same idempotency key.
+      await deps.store.updateRun(runId, { interval_end: intervalEnd, updated_at: deps.now().toISOString() });
+    }
     report = await deps.psp.createReportRun({
       interval_start: start,
-      interval_end: Math.min(end, Math.max(available, start + 1)),
+      interval_end: intervalEnd,
       idempotencyKey: `reconciliation:${run.run_id}:report`,
     });
   }
@@ -339,9 +345,12 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
   const r = tally.result;
   const rows = await readShard(deps, run, shard);
   r.rows = rows.length;
+  const recorded: string[] = [];
   const record = async (f: Finding, extra: Parameters<ReconciliationDeps['store']['recordMismatch']>[4] = {}) => {
     tally.found(f);
-    return deps.store.recordMismatch(date, runId, f, now(), extra);
+    const out = await deps.store.recordMismatch(date, runId, f, now(), extra);
+    recorded.push(out.mismatch.mismatch_id);
+    return out;
   };
 
   // Our side: every transaction of the day in this shard, checked for balance, and how it moved the PSP clearing
@@ -352,14 +361,19 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
     if (t.currency !== undefined && t.clearing_minor !== undefined && !t.transaction_id.startsWith('psp-fee:')) {
       r.ledger_clearing[t.currency] = (r.ledger_clearing[t.currency] ?? 0) + t.clearing_minor;
     }
-    const unbalanced = [...balanceByCurrency(t.entries)].filter(([, sum]) => sum !== 0);
-    if (unbalanced.length > 0 || t.entries.length !== t.entry_count) {
+    let entries = t.entries;
+    if (entries.length !== t.entry_count || [...balanceByCurrency(entries)].some(([, sum]) => sum !== 0)) {
+      // An index shows a transaction's items one by one: read it whole from the table before calling it broken.
+      entries = await deps.ledger.entriesOfTransaction(t.reference, t.transaction_id);
+    }
+    const unbalanced = [...balanceByCurrency(entries)].filter(([, sum]) => sum !== 0);
+    if (unbalanced.length > 0 || entries.length !== t.entry_count) {
       await record(
         finding('unbalanced_transaction', {
           key: `transaction:${t.transaction_id}`,
           detail:
-            t.entries.length !== t.entry_count
-              ? `ledger transaction ${t.transaction_id} has ${t.entries.length} entries of ${t.entry_count}`
+            entries.length !== t.entry_count
+              ? `ledger transaction ${t.transaction_id} has ${entries.length} entries of ${t.entry_count}`
               : `ledger transaction ${t.transaction_id} does not balance: ${unbalanced.map(([c, sum]) => `${c} off by ${sum}`).join(', ')}`,
         }),
       );
@@ -440,50 +454,61 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
     await record(f);
   }
 
-  // Phase 2: rows with no booking of the day.
-  await eachLimited(joined.unmatchedRows, 4, async (row) => {
-    const lookup = await lookUp(deps, row);
-    explainRow(row);
-    const classified = classifyRow(row, lookup);
-    if (lookup.kind === 'booked') {
-      const booking = lookup.booking;
-      const second = await isSecondMovement(deps, booking, date);
-      if (second) {
-        addToTotals(r.totals, row, false);
-        await record(second(row));
-        return;
+  // Phase 2: rows with no booking of the day. The rows of one key are taken in file order, one after the other: a
+  // booking of another day can be claimed by one row only (a second row is a second movement).
+  const byKey = new Map<string, SettlementRow[]>();
+  for (const row of joined.unmatchedRows) {
+    const key = rowSettlementKey(row) ?? `row:${row.balance_transaction_id}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), row]);
+  }
+  await eachLimited([...byKey.values()], 4, async (keyRows) => {
+    let claimed = false;
+    for (const row of keyRows) {
+      explainRow(row);
+      const lookup = await lookUp(deps, row);
+      const classified = classifyRow(row, lookup);
+      if (lookup.kind === 'booked') {
+        const booking = lookup.booking;
+        const second = claimed ? secondMovement(booking, date) : await isSecondMovement(deps, booking, date, row);
+        if (second) {
+          addToTotals(r.totals, row, false);
+          await record(second(row));
+          continue;
+        }
+        claimed = true;
+        if (booking.day < date) {
+          await deps.store.resolveCarried(
+            mismatchIdOf(booking.day, { type: 'timing', key: booking.key }),
+            runId,
+            `row ${row.balance_transaction_id} of the ${date} file`,
+            now(),
+            row.balance_transaction_id,
+          );
+        }
+        if ('matched' in classified) {
+          matchedRow(row);
+        } else {
+          addToTotals(r.totals, row, false);
+          await record(classified.finding);
+        }
+        continue;
       }
-      if (booking.day < date) {
-        await deps.store.resolveCarried(
-          mismatchIdOf(booking.day, { type: 'timing', key: booking.key }),
-          runId,
-          `row ${row.balance_transaction_id} of the ${date} file`,
-          now(),
-        );
+      if ('matched' in classified) continue; // only a booking matches
+      addToTotals(r.totals, row, false);
+      const f = classified.finding;
+      if (!f.fix) {
+        await record(f);
+        continue;
       }
-      if ('matched' in classified) {
-        matchedRow(row);
-      } else {
-        addToTotals(r.totals, row, false);
-        await record(classified.finding);
+      const applied = await applyFix(deps, runId, f.balance_transaction_id ?? row.balance_transaction_id, f, row);
+      if (applied.ok) {
+        const { mismatch } = await record(f, { fix_result: applied.result });
+        // A fix that did not settle on an earlier run of the date, and did now.
+        if (mismatch.status === 'open') await deps.store.markFixed(mismatch.mismatch_id, applied.result, now());
+        continue;
       }
-      return;
+      await record(applied.instead ?? unsettledFix(f, applied.result), { fix_result: applied.result });
     }
-    if ('matched' in classified) return; // only a booking matches
-    addToTotals(r.totals, row, false);
-    const f = classified.finding;
-    if (!f.fix) {
-      await record(f);
-      return;
-    }
-    const applied = await applyFix(deps, runId, f.balance_transaction_id ?? row.balance_transaction_id, f);
-    if (applied.ok) {
-      const { mismatch } = await record(f, { fix_result: applied.result });
-      // A fix that did not settle on an earlier run of the date, and did now.
-      if (mismatch.status === 'open') await deps.store.markFixed(mismatch.mismatch_id, applied.result, now());
-      return;
-    }
-    await record(applied.instead ?? unsettledFix(f, applied.result), { fix_result: applied.result });
   });
 
   // Phase 3: our bookings of the day no row matched: when does the PSP date them? Each leaves its amount unexplained
@@ -491,7 +516,28 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
   await eachLimited(joined.unmatchedOurs, 4, async (booking) => {
     tally.explain(booking.currency, -booking.amount_minor);
     const psp = await pspDayOf(deps, booking);
-    if (psp.kind === 'not_sent') return; // booked and reversed here, never made at the PSP: nothing moved there
+    if (psp.kind === 'not_sent') {
+      // Booked and reversed here, never made at the PSP: nothing moved there. A day that carried the refund as not
+      // yet made lets it go.
+      const [kind, id] = booking.key.split(/:(.*)/s);
+      if (kind === 'refund_failure' && id) {
+        const refundKey = `refund:${id}`;
+        const made = bookingsOf(await deps.ledger.transactionsWithSettlementKey(refundKey)).get(refundKey);
+        if (made && made.day < date) {
+          await deps.store.resolveCarried(
+            mismatchIdOf(made.day, { type: 'timing', key: refundKey }),
+            runId,
+            `refund ${id} was refused before it was made at the PSP, and reversed on ${date}`,
+            now(),
+          );
+        }
+      }
+      return;
+    }
+    // Dated by the PSP this day, after the end of the report's interval (a run of a day not over): not reported yet.
+    if (psp.kind === 'day' && psp.day === date && run.interval_end !== undefined && psp.created >= run.interval_end) {
+      return;
+    }
     const f =
       psp.kind === 'in_flight'
         ? finding('timing', {
@@ -505,6 +551,7 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
     if (f) await record(f);
   });
 
+  r.mismatch_ids = [...new Set(recorded)];
   await deps.store.putShardResult(runId, r);
   logger.info('reconciliation shard matched', {
     run_id: runId,
@@ -518,19 +565,27 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
 
 /**
  * A row whose key we booked, but not for it: the day's booking was taken by another row of this file, or an earlier
- * day's booking was matched by that day's file (no timing difference carried). A second charge, refund or transfer
- * the PSP made for one of ours: for a person.
+ * day's booking was matched by that day's file (no timing difference carried, or one resolved by another balance
+ * transaction). A second charge, refund or transfer the PSP made for one of ours: for a person.
  */
 async function isSecondMovement(
   deps: ReconciliationDeps,
   booking: OurBooking,
   date: string,
+  row: SettlementRow,
 ): Promise<((row: SettlementRow) => Finding) | undefined> {
   if (booking.day > date) return undefined; // booked after the PSP's day: that later day's run sees it
   if (booking.day < date) {
     const carried = await deps.store.getMismatch(mismatchIdOf(booking.day, { type: 'timing', key: booking.key }));
-    if (carried && carried.type === 'timing' && carried.status !== 'resolved') return undefined;
+    if (carried?.type === 'timing') {
+      // Still waiting for its row, or resolved by this very row (a retried shard, a second run of the date).
+      if (carried.status !== 'resolved' || carried.matched_by === row.balance_transaction_id) return undefined;
+    }
   }
+  return secondMovement(booking, date);
+}
+
+function secondMovement(booking: OurBooking, date: string): (row: SettlementRow) => Finding {
   return (row) =>
     finding('duplicate_movement', {
       key: booking.key,
@@ -542,7 +597,7 @@ async function isSecondMovement(
       ...(row.payment_id && { payment_id: row.payment_id }),
       ...(row.refund_id && { refund_id: row.refund_id }),
       ...(row.payout_id && { payout_id: row.payout_id }),
-      detail: `the PSP moved money again for ${booking.key} (${row.reporting_category} ${row.source_id || row.balance_transaction_id}), which we booked once on ${booking.day} and which ${booking.day === date ? 'another row of this file' : `the ${booking.day} file`} already matched: a second movement at the PSP`,
+      detail: `the PSP moved money again for ${booking.key} (${row.reporting_category} ${row.source_id || row.balance_transaction_id}), which we booked once on ${booking.day} and which another row ${booking.day >= date ? 'of this file' : `(the ${booking.day} file or an earlier run)`} already matched: a second movement at the PSP`,
     });
 }
 
@@ -600,8 +655,8 @@ async function lookUp(deps: ReconciliationDeps, row: SettlementRow): Promise<Loo
 
 /** How the PSP dates one of our bookings left over by the day's file. */
 type PspDating =
-  /** Its balance transaction's UTC day. */
-  | { kind: 'day'; day: string }
+  /** Its balance transaction's UTC day, and when (unix seconds). */
+  | { kind: 'day'; day: string; created: number }
   /** The PSP has no record of it. */
   | { kind: 'none' }
   /** Never made at the PSP: a refund refused before it was made, booked and reversed here (they net to zero). */
@@ -644,7 +699,9 @@ async function pspDayOf(deps: ReconciliationDeps, booking: OurBooking): Promise<
   if (!source) return { kind: 'none' };
   const transactions = await deps.psp.balanceTransactionsOf(source);
   const match = transactions.find((t) => t.reporting_category === kind);
-  return match ? { kind: 'day', day: new Date(match.created * 1000).toISOString().slice(0, 10) } : { kind: 'none' };
+  return match
+    ? { kind: 'day', day: new Date(match.created * 1000).toISOString().slice(0, 10), created: match.created }
+    : { kind: 'none' };
 }
 
 /** What an automatic fix did: settled (ok), or not, and what the row is instead when the fix revealed it. */
@@ -660,7 +717,13 @@ interface FixOutcome {
  * run of the date finds the record and applies nothing; one that did not settle is tried again by the next run.
  * Settled means: the payment is SUCCESS, or the key is now booked in the ledger.
  */
-async function applyFix(deps: ReconciliationDeps, runId: string, subject: string, f: Finding): Promise<FixOutcome> {
+async function applyFix(
+  deps: ReconciliationDeps,
+  runId: string,
+  subject: string,
+  f: Finding,
+  row: SettlementRow,
+): Promise<FixOutcome> {
   const fix = f.fix;
   if (!fix) return { ok: false, result: 'no automatic fix' };
   const done = await deps.store.findFix(subject);
@@ -691,7 +754,20 @@ async function applyFix(deps: ReconciliationDeps, runId: string, subject: string
     });
     return { ok: false, result: `failed: ${(error as Error).message}` };
   }
-  const settled = await settledBy(deps, f);
+  const settled = await settledBy(deps, f, row);
+  if (typeof settled === 'object') {
+    const { type: _type, class: _class, fix: _fix, ...fields } = f;
+    return {
+      ok: false,
+      result,
+      instead: finding('amount_mismatch', {
+        ...fields,
+        our_amount_minor: settled.amount_minor,
+        ...(settled.currency !== row.currency && { our_currency: settled.currency }),
+        detail: `the PSP's ${row.reporting_category} ${row.source_id || row.balance_transaction_id} moved ${clearingAmountOf(row)} minor units of ${row.currency}; settled by its automatic fix (${result}), we hold ${settled.amount_minor} of ${settled.currency}`,
+      }),
+    };
+  }
   if (settled === 'failed_payment' && fix.kind === 'settle_payment') {
     const { type: _type, class: _class, fix: _fix, ...fields } = f;
     return {
@@ -708,17 +784,39 @@ async function applyFix(deps: ReconciliationDeps, runId: string, subject: string
   return { ok: true, result };
 }
 
-/** Whether a fix settled its row: the payment SUCCESS (its bookings follow), or the key booked in the ledger. */
-async function settledBy(deps: ReconciliationDeps, f: Finding): Promise<boolean | 'failed_payment'> {
+/**
+ * Whether a fix settled its row: the payment's charge recorded (every order SUCCESS; its bookings follow in its
+ * workflow), or the key booked in the ledger; and for the amount the row moved (else what we hold instead).
+ */
+async function settledBy(
+  deps: ReconciliationDeps,
+  f: Finding,
+  row: SettlementRow,
+): Promise<boolean | 'failed_payment' | { amount_minor: number; currency: string }> {
   if (f.fix?.kind === 'settle_payment') {
-    const status = (await deps.records.payment(f.fix.payment_id))?.status;
-    if (status === 'FAILED' || status === 'CANCELED') return 'failed_payment';
-    return status === 'SUCCESS';
+    const payment = await deps.records.payment(f.fix.payment_id);
+    if (!payment) return false;
+    if (payment.status === 'FAILED' || payment.status === 'CANCELED') return 'failed_payment';
+    const charged =
+      payment.status === 'SUCCESS' ||
+      (payment.orders.length > 0 && payment.orders.every((order) => order.status === 'SUCCESS'));
+    if (!charged) return false;
+    if (payment.total_minor !== clearingAmountOf(row) || payment.currency !== row.currency) {
+      return { amount_minor: payment.total_minor, currency: payment.currency };
+    }
+    return true;
   }
-  if (f.key === undefined) return false;
+  const key = f.key;
+  if (key === undefined) return false;
   // The by-settlement-key index follows its table within moments: ask a few times before calling it unsettled.
   for (let attempt = 0; attempt < 3; attempt++) {
-    if ((await deps.ledger.transactionsWithSettlementKey(f.key)).length > 0) return true;
+    const booking = bookingsOf(await deps.ledger.transactionsWithSettlementKey(key)).get(key);
+    if (booking) {
+      if (booking.amount_minor !== clearingAmountOf(row) || booking.currency !== row.currency) {
+        return { amount_minor: booking.amount_minor, currency: booking.currency };
+      }
+      return true;
+    }
     await new Promise((resolve) => setTimeout(resolve, 300 * (attempt + 1)));
   }
   return false;
@@ -727,6 +825,7 @@ async function settledBy(deps: ReconciliationDeps, f: Finding): Promise<boolean 
 /** Adds up the shards, ages carried differences, checks wallets and the clearing account, publishes, completes. */
 export async function finishRun(deps: ReconciliationDeps, runId: string): Promise<ReconciliationRun> {
   const run = await loadRun(deps, runId);
+  if (run.status === 'COMPLETED') return run; // a retried step: done already
   await holdLock(deps, run);
   const date = run.date;
   const now = () => deps.now().toISOString();
@@ -823,10 +922,27 @@ export async function finishRun(deps: ReconciliationDeps, runId: string): Promis
     }
   }
 
+  // Open items whose automatic fix did not settle them, of any date: settled since (the capability's own janitor or
+  // webhook, or a fix of this run), they are fixed now.
+  for (const m of await deps.store.openOn('manual')) {
+    // Only fixes that settle a row of the PSP's (a carried timing difference is about our own booking).
+    if (!m.fix || m.key === undefined || m.fix.kind === 'carry_forward' || m.fix.kind === 'count_once') continue;
+    if (m.type !== 'missed_outcome' && m.type !== 'unbooked_reversal') continue;
+    const settled =
+      m.fix.kind === 'settle_payment'
+        ? (await deps.records.payment(m.fix.payment_id))?.status === 'SUCCESS'
+        : (await deps.ledger.transactionsWithSettlementKey(m.key)).length > 0;
+    if (settled) await deps.store.markFixed(m.mismatch_id, 'settled since the run that found it', now());
+  }
+
   // The run's mismatches: every one of the date (a second run finds the same), and the timing differences of
   // earlier dates it made manual. The counts are theirs.
+  // The shards' own are read back by id from the table (an index may not show a write of a moment ago).
+  const fromShards = (
+    await Promise.all([...new Set(shards.flatMap((s) => s.mismatch_ids ?? []))].map((id) => deps.store.getMismatch(id)))
+  ).filter((m): m is StoredMismatch => m !== undefined);
   const byId = new Map<string, StoredMismatch & { published_at?: string }>();
-  for (const m of [...(await deps.store.mismatchesOfDate(date)), ...foundHere, ...escalated]) {
+  for (const m of [...(await deps.store.mismatchesOfDate(date)), ...fromShards, ...foundHere, ...escalated]) {
     byId.set(m.mismatch_id, m); // the freshest read of each wins
   }
   const mismatches = [...byId.values()];
@@ -837,10 +953,19 @@ export async function finishRun(deps: ReconciliationDeps, runId: string): Promis
     byClass[m.class] += 1;
   }
 
-  // The work lists: each new manual and unclassifiable mismatch sent once (sent, then marked: at least once).
+  // The work lists: each open manual and unclassifiable mismatch sent once (sent, then marked: at least once), this
+  // run's and any an earlier run could not send.
+  const unsent = new Map<string, StoredMismatch & { published_at?: string }>();
   for (const m of mismatches) {
-    if (m.status !== 'open' || m.published_at || (m.class !== 'manual' && m.class !== 'unclassifiable')) continue;
-    await deps.queues.send(m.class, m);
+    if (m.status === 'open' && !m.published_at && (m.class === 'manual' || m.class === 'unclassifiable')) {
+      unsent.set(m.mismatch_id, m);
+    }
+  }
+  for (const queue of ['manual', 'unclassifiable'] as const) {
+    for (const m of await deps.store.unpublished(queue)) unsent.set(m.mismatch_id, m);
+  }
+  for (const m of unsent.values()) {
+    await deps.queues.send(m.class === 'unclassifiable' ? 'unclassifiable' : 'manual', m);
     await deps.store.markPublished(m.mismatch_id, now());
   }
   const open = {

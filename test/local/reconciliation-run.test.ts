@@ -16,7 +16,13 @@ import { freePort } from '../../local/processes';
 import { type PspSimulator, startPspSimulator } from '../../local/psp-simulator/server';
 import { tableSchemas } from '../../src/core/table-schemas';
 import { LedgerTable } from '../../src/ledger/ledger-table';
-import { accounts, payInTransaction, refundPosting, refundReversalPosting } from '../../src/ledger/postings';
+import {
+  accounts,
+  payInTransaction,
+  pspFeeTransaction,
+  refundPosting,
+  refundReversalPosting,
+} from '../../src/ledger/postings';
 import { StripeReporting } from '../../src/psp/stripe-reporting';
 import { addDays, type ReconciliationRun, type StoredMismatch } from '../../src/reconciliation/domain/run';
 import type { OurRecords, ReconciliationDeps, SettlementArchive } from '../../src/reconciliation/ports';
@@ -78,6 +84,8 @@ const refunds = new Map<
 const refundsLeftUnsettled = new Set<string>();
 /** Payments the fake recovery settles FAILED. */
 const paymentsRecoveredFailed = new Set<string>();
+/** Payments whose charge the fake recovery records on the orders, their bookings to follow. */
+const paymentsSettledLater = new Set<string>();
 const fixes: string[] = [];
 const sent: Array<{ queue: string; mismatch: StoredMismatch }> = [];
 let clock: () => Date = () => new Date();
@@ -103,6 +111,11 @@ function deps(): ReconciliationDeps {
         if (p && paymentsRecoveredFailed.has(id)) {
           p.status = 'FAILED';
           return 'pay-in recovery: resolved_failed';
+        }
+        // As pay-in's recovery does: the charge recorded on the orders, the workflow re-driven to book them later.
+        if (p && paymentsSettledLater.has(id)) {
+          for (const order of p.orders) order.status = 'SUCCESS';
+          return 'pay-in recovery: redriven';
         }
         // As pay-in's recovery would: the payment settled SUCCESS, its orders credited and booked.
         if (p) {
@@ -267,6 +280,7 @@ beforeEach(async () => {
   refunds.clear();
   refundsLeftUnsettled.clear();
   paymentsRecoveredFailed.clear();
+  paymentsSettledLater.clear();
   sim = await startPspSimulator({ secretKey: SECRET });
   stripe = new Stripe(SECRET, { host: sim.host, port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
   archive = new MemoryArchive();
@@ -454,6 +468,10 @@ describe('reconciliation run', () => {
     const resolved = await store.getMismatch(timing[0]?.mismatch_id ?? '');
     expect(resolved).toMatchObject({ status: 'resolved' });
     expect(resolved?.resolution?.by).toBe(`run:${next.run_id}`);
+    // Tomorrow reconciled again (a re-run, or a retried shard): the row is still the one that resolved it.
+    const rerun = await reconcile(tomorrow);
+    expect(rerun.matched).toBe(1);
+    expect(rerun.mismatches).toEqual({ auto_fixed: 0, manual: 0, unclassifiable: 0 });
   });
 
   it('a timing difference still unmatched three days later becomes manual', async () => {
@@ -467,6 +485,8 @@ describe('reconciliation run', () => {
 
     const later = addDays(date, 3);
     clock = () => new Date(Date.parse(`${later}T06:00:00Z`));
+    // The PSP (real time) has prepared that day too, in this test: it holds nothing then.
+    dataAvailableEnd = Date.parse(`${addDays(later, 1)}T00:00:00Z`) / 1000;
     const aged = await reconcile(later);
     expect(aged.by_type.timing).toBe(1);
     expect(aged.mismatches.manual).toBe(1);
@@ -567,10 +587,57 @@ describe('reconciliation run', () => {
     expect(first.matched).toBe(2);
     expect(first.mismatches).toEqual({ auto_fixed: 0, manual: 0, unclassifiable: 0 });
     clock = () => new Date(Date.parse(`${tomorrow}T06:00:00Z`));
+    dataAvailableEnd = Date.parse(`${addDays(tomorrow, 1)}T00:00:00Z`) / 1000;
     const next = await reconcile(tomorrow);
     expect(next.rows).toBe(0);
     expect(next.mismatches).toEqual({ auto_fixed: 0, manual: 0, unclassifiable: 0 });
     expect(next.internal?.clearing.EUR?.drift_minor).toBe(next.internal?.clearing.EUR?.explained_minor);
+  });
+
+  it('a charge recovery records on the orders (its bookings to follow) is fixed; a second charge of a payment booked later is a second movement', async () => {
+    const lost = await paidPayment([2700], { book: false, status: 'UNKNOWN' });
+    paymentsSettledLater.add(lost.paymentId);
+    const late = await paidPayment([1900], { book: false });
+    for (const order of late.orders) {
+      await ledger.appendOnce({ ...payInTransaction(order), value_date: addDays(today(), 1) });
+    }
+    await stripe.paymentIntents.create(
+      {
+        amount: 1900,
+        currency: 'eur',
+        payment_method: 'pm_card_visa',
+        allowed_payment_method_types: ['card'],
+        confirm: true,
+        metadata: { payment_id: late.paymentId },
+      },
+      { idempotencyKey: `${late.paymentId}:again` },
+    );
+    const run = await reconcileIsolated();
+    const found = await mismatchesOf(run);
+    expect(found.map((m) => [m.type, m.class, m.status, m.payment_id]).sort()).toEqual(
+      [
+        ['duplicate_movement', 'manual', 'open', late.paymentId],
+        ['missed_outcome', 'auto_fixed', 'fixed', lost.paymentId],
+      ].sort(),
+    );
+  });
+
+  it('many postings at once: those booked before are skipped, the others booked once', async () => {
+    const fees = [1, 2, 3, 4, 5].map((n) =>
+      pspFeeTransaction({
+        balance_transaction_id: `txn_bulk_${n}`,
+        currency: 'EUR',
+        fee_minor: 10 * n,
+        value_date: today(),
+        description: `fee ${n}`,
+      }),
+    );
+    expect(await ledger.appendOnce(fees[1] as (typeof fees)[number])).toBe(true);
+    expect(await ledger.appendOnce(fees[3] as (typeof fees)[number])).toBe(true);
+    const booked = await ledger.appendManyOnce(fees);
+    expect([...booked].sort()).toEqual(['psp-fee:txn_bulk_1', 'psp-fee:txn_bulk_3', 'psp-fee:txn_bulk_5']);
+    expect(await ledger.appendManyOnce(fees)).toEqual(new Set());
+    expect((await ledger.accountBalance(accounts.pspFees)).get('EUR')).toBe(10 + 20 + 30 + 40 + 50);
   });
 
   it('a resolved mismatch stays resolved when its date is reconciled again', async () => {

@@ -28,6 +28,8 @@ export interface ShardResult {
   ledger_clearing: Record<string, number>;
   /** Drift explained by this shard's mismatches, per currency (what the file says minus what we booked). */
   explained_drift: Record<string, number>;
+  /** The mismatches this shard recorded (read back whole by the run's end, not through an index). */
+  mismatch_ids?: string[];
   /** Ledger transactions of the day checked for balance, and how many did not balance. */
   transactions_checked: number;
 }
@@ -44,6 +46,8 @@ export interface ReconciliationRun {
   /** The raw file as archived (settlement bucket), with its S3 version. */
   archive_key?: string;
   archive_version?: string;
+  /** The end (unix seconds, exclusive) of the PSP report's interval: the whole day, or less for a day not over. */
+  interval_end?: number;
   /** The report as it stood at completion, archived in the settlement bucket. */
   report_key?: string;
   rows: number;
@@ -90,6 +94,8 @@ export interface StoredMismatch extends Finding {
   /** What the automatic fix did (auto_fixed). */
   fix_result?: string;
   resolution?: { resolution: string; note?: string; by: string; at: string };
+  /** A carried timing difference resolved by a later file: the balance transaction that matched it. */
+  matched_by?: string;
   created_at: string;
   updated_at: string;
 }
