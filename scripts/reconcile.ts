@@ -10,7 +10,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { loadLocalStackConfig } from '../src/core/config';
 
 type Run = {
@@ -62,14 +63,18 @@ async function main(): Promise<void> {
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
     fileKey = `uploads/${date}/${Date.now()}-${path.basename(file)}`;
-    await s3.send(
-      new PutObjectCommand({
+    // In parts, streamed: a day's file can be hundreds of MB (and the local S3 refuses bodies over 11 MiB).
+    await new Upload({
+      client: s3,
+      params: {
         Bucket: option('bucket') ?? 'settlement',
         Key: fileKey,
-        Body: fs.readFileSync(file),
+        Body: fs.createReadStream(file),
         ContentType: 'text/csv',
-      }),
-    );
+      },
+      partSize: 8 * 1024 * 1024,
+      queueSize: 2,
+    }).done();
     process.stdout.write(`file ${file} uploaded as ${fileKey}\n`);
   }
 

@@ -4,9 +4,10 @@
  * exactly the code the janitors run: pay-in's one recovery decision, the refund janitor's settlement, the dispute's
  * application from the PSP's state, the pay-out janitor's settlement.
  */
-import { runtimeConfig, sfn } from '../../src/core/clients';
-import { ConfigError } from '../../src/core/config';
+import { dynamo, runtimeConfig, sfn } from '../../src/core/clients';
+import { ConfigError, tableName } from '../../src/core/config';
 import { stepDeps } from '../../src/payin/deps';
+import { PaymentsTable } from '../../src/payin/payments-table';
 import { recover } from '../../src/payin/recovery';
 import { payoutDeps } from '../../src/payout/deps';
 import { recoverPayout } from '../../src/payout/janitor';
@@ -19,6 +20,7 @@ import { applyPspRefund } from '../../src/refunds/steps';
 import { paymentOrders } from '../refunds/deps';
 
 const refunds = () => refundDeps(() => paymentOrders);
+let paymentsTable: PaymentsTable | undefined;
 
 const records: OurRecords = {
   async payment(paymentId) {
@@ -36,6 +38,16 @@ const records: OurRecords = {
         ledger_updated: o.ledger_updated,
       })),
     };
+  },
+  async orders(ids) {
+    paymentsTable ??= new PaymentsTable(dynamo(), tableName(runtimeConfig(), 'payments'));
+    return (await paymentsTable.ordersByIds(ids)).map((o) => ({
+      payment_id: o.payment_id,
+      payment_order_id: o.payment_order_id,
+      status: o.status,
+      wallet_updated: o.wallet_updated,
+      ledger_updated: o.ledger_updated,
+    }));
   },
   async refund(refundId) {
     const refund = await refunds().refunds.get(refundId);

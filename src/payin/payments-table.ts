@@ -3,8 +3,15 @@
  * whose condition is the transition table of src/payin/payment.ts, so a retried or late step changes nothing.
  */
 import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { asRetryable, cancellationCodes } from '../core/errors';
+import {
+  BatchGetCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { asRetryable, cancellationCodes, retryable, TransientError } from '../core/errors';
 import { DuplicateCheckoutError, DuplicateOrderError, PaymentIdTakenError } from './errors';
 import type { BuyerVelocity, Payment, PaymentsStore, TransitionChanges, TransitionScope, WebhookLog } from './ports';
 
@@ -32,6 +39,29 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
+
+  /**
+   * Orders by id, many at once (BatchGetItem, 100 keys a call; keys the store could not serve yet are asked again,
+   * a bounded number of times): reconciliation checks every charged order of a day was credited and booked.
+   */
+  async ordersByIds(ids: ReadonlyArray<{ payment_id: string; payment_order_id: string }>): Promise<PaymentOrder[]> {
+    const orders: PaymentOrder[] = [];
+    for (let start = 0; start < ids.length; start += 100) {
+      let pending: Record<string, unknown>[] = ids
+        .slice(start, start + 100)
+        .map((id) => keys.order(id.payment_id, id.payment_order_id));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= 8) throw new TransientError('the payments table kept keys of a batch read unprocessed');
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+        const out = await retryable(() =>
+          this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } })),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) orders.push(strip<PaymentOrder>(item));
+        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }
+    return orders;
+  }
 
   /** Stores a new payment event with its orders, refusing a checkout or an order id seen before. */
   async create(event: PaymentEvent, orders: PaymentOrder[]): Promise<void> {

@@ -64,6 +64,18 @@ export interface OurRecords {
       }
     | undefined
   >;
+  /** Payment orders by id, many at once (the ones not found are left out). */
+  orders(
+    ids: ReadonlyArray<{ payment_id: string; payment_order_id: string }>,
+  ): Promise<
+    Array<{
+      payment_id: string;
+      payment_order_id: string;
+      status: string;
+      wallet_updated: boolean;
+      ledger_updated: boolean;
+    }>
+  >;
   refund(refundId: string): Promise<{ status: string; payment_id: string; psp_refund_id?: string } | undefined>;
   dispute(disputeId: string): Promise<{ payment_id: string } | undefined>;
   payout(payoutId: string): Promise<{ status: string; transfer_id?: string; reversal_id?: string } | undefined>;

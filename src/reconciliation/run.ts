@@ -413,27 +413,36 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
 
   for (const { row } of joined.matched) matchedRow(row);
   for (const row of joined.feeRows) matchedRow(row);
-  // The pay-ins matched: every order of a SUCCESS payment credited and booked (internal reconciliation).
-  await eachLimited(
-    joined.matched.filter(({ row }) => row.reporting_category === 'charge'),
-    8,
-    async ({ row }) => {
-      const payment = await deps.records.payment(row.payment_id);
-      const incomplete = payment?.orders.filter(
-        (o) => o.status !== 'SUCCESS' || !o.wallet_updated || !o.ledger_updated,
-      );
-      if (payment && payment.status === 'SUCCESS' && incomplete && incomplete.length > 0) {
-        await record(
-          finding('unbooked_order', {
-            key: `charge:${row.payment_id}`,
-            payment_id: row.payment_id,
-            currency: row.currency,
-            detail: `payment ${row.payment_id} is SUCCESS but order(s) ${incomplete.map((o) => o.payment_order_id).join(', ')} lack their wallet credit or ledger booking`,
-          }),
-        );
-      }
-    },
+  // The pay-ins matched: every order booked for the charge is SUCCESS, credited and booked (internal reconciliation),
+  // read in batches (the orders' ids come from their ledger transactions, `payin:<order>`).
+  const chargeIds = joined.matched
+    .filter(({ row }) => row.reporting_category === 'charge')
+    .flatMap(({ row, booking }) =>
+      booking.transaction_ids
+        .filter((id) => id.startsWith('payin:'))
+        .map((id) => ({ payment_id: row.payment_id, payment_order_id: id.slice('payin:'.length), row })),
+    );
+  const orders = new Map(
+    (await deps.records.orders(chargeIds)).map((o) => [`${o.payment_id}\u0000${o.payment_order_id}`, o]),
   );
+  const incomplete = new Map<string, { row: SettlementRow; orders: string[] }>();
+  for (const { payment_id, payment_order_id, row } of chargeIds) {
+    const order = orders.get(`${payment_id}\u0000${payment_order_id}`);
+    if (order && order.status === 'SUCCESS' && order.wallet_updated && order.ledger_updated) continue;
+    const entry = incomplete.get(payment_id) ?? { row, orders: [] };
+    entry.orders.push(payment_order_id);
+    incomplete.set(payment_id, entry);
+  }
+  for (const [paymentId, { row, orders: missing }] of incomplete) {
+    await record(
+      finding('unbooked_order', {
+        key: `charge:${paymentId}`,
+        payment_id: paymentId,
+        currency: row.currency,
+        detail: `payment ${paymentId} is charged and booked, but order(s) ${missing.join(', ')} are not all SUCCESS with their wallet credit and ledger booking`,
+      }),
+    );
+  }
 
   for (const { row, finding: f } of joined.findings) {
     if (f.type === 'duplicate_row') {

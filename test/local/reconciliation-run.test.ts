@@ -99,6 +99,11 @@ function deps(): ReconciliationDeps {
     archive,
     records: {
       payment: async (id) => payments.get(id),
+      orders: async (ids) =>
+        ids.flatMap(({ payment_id, payment_order_id }) => {
+          const order = payments.get(payment_id)?.orders.find((o) => o.payment_order_id === payment_order_id);
+          return order ? [{ payment_id, ...order }] : [];
+        }),
       refund: async (id) => refunds.get(id),
       dispute: async () => undefined,
       payout: async () => undefined,
@@ -620,6 +625,18 @@ describe('reconciliation run', () => {
         ['missed_outcome', 'auto_fixed', 'fixed', lost.paymentId],
       ].sort(),
     );
+  });
+
+  it('a charged and booked payment whose order lacks its wallet credit is an unbooked_order for a person', async () => {
+    const paid = await paidPayment([1500, 2500]);
+    const order = payments.get(paid.paymentId)?.orders[1];
+    if (order) order.wallet_updated = false;
+    const run = await reconcileIsolated();
+    expect(run.matched).toBe(1);
+    expect((await mismatchesOf(run)).map((m) => [m.type, m.class, m.payment_id])).toEqual([
+      ['unbooked_order', 'manual', paid.paymentId],
+    ]);
+    expect((await mismatchesOf(run))[0]?.detail).toContain(`${paid.paymentId}_o1`);
   });
 
   it('many postings at once: those booked before are skipped, the others booked once', async () => {
