@@ -65,9 +65,7 @@ export interface OurRecords {
     | undefined
   >;
   /** Payment orders by id, many at once (the ones not found are left out). */
-  orders(
-    ids: ReadonlyArray<{ payment_id: string; payment_order_id: string }>,
-  ): Promise<
+  orders(ids: ReadonlyArray<{ payment_id: string; payment_order_id: string }>): Promise<
     Array<{
       payment_id: string;
       payment_order_id: string;
