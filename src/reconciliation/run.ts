@@ -560,7 +560,9 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
     if (f) await record(f);
   });
 
-  r.mismatch_ids = [...new Set(recorded)];
+  // Read back by id at the run's end; a shard that found very many leaves them to the date's index (item size).
+  const ids = [...new Set(recorded)];
+  if (ids.length <= 1000) r.mismatch_ids = ids;
   await deps.store.putShardResult(runId, r);
   logger.info('reconciliation shard matched', {
     run_id: runId,
