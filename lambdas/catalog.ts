@@ -531,7 +531,8 @@ export const functions = {
     description:
       'Reconciliation step: totals the run, writes its report, queues the open mismatches and publishes their counts',
     timeoutSeconds: 900,
-    tables: { reconciliation: 'readWrite', ledger: 'read', wallets: 'read' },
+    // Payments read: an open item whose automatic fix did not settle it is closed once its payment is SUCCESS.
+    tables: { reconciliation: 'readWrite', ledger: 'read', wallets: 'read', payments: 'read' },
     // Writes the report as it stood at completion beside the file.
     buckets: { settlement: 'readWrite' },
     sendsTo: ['reconciliationFinance', 'reconciliationInvestigation'],
