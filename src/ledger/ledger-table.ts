@@ -2,9 +2,9 @@
  * The append-only ledger. A transaction is written in one DynamoDB transaction: its header (condition: new),
  * its entries (condition: new) and, for pay-in, the order's `ledger_updated` flag. Entries are never updated.
  */
-import { type DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, type QueryCommandInput, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { asRetryable, cancellationCodes } from '../core/errors';
-import { queryPartition } from '../core/query';
+import { queryAll, queryPartition } from '../core/query';
 import {
   assertBalanced,
   clearingMovement,
@@ -259,19 +259,8 @@ export class LedgerTable {
     });
   }
 
-  private async query(input: ConstructorParameters<typeof QueryCommand>[0]): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client
-        .send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }))
-        .catch((error: unknown) => {
-          throw asRetryable(error);
-        });
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
+  private query(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+    return queryAll(this.client, input);
   }
 
   /** Every entry booked against a reference (e.g. a payment id), in transaction order. */
