@@ -38,6 +38,8 @@ export interface FunctionSpec<Workflow extends string = StateMachineName, Bucket
    * re-drive only what is not running).
    */
   startsWorkflows?: Workflow[];
+  /** Reads the execution history of these state machines' executions (DescribeExecution, GetExecutionHistory). */
+  readsHistoryOf?: Workflow[];
   /** Answers the task tokens of these state machines' waiting executions (SendTaskSuccess/Failure/Heartbeat). */
   answersTasksOf?: Workflow[];
   /** Reads (or reads and writes) the objects of these buckets (their name in each bucket's envVar). */
@@ -48,7 +50,15 @@ export interface FunctionSpec<Workflow extends string = StateMachineName, Bucket
   sendsTo?: (QueueName | WorkQueueName)[];
 }
 
-const fn = (spec: FunctionSpec): FunctionSpec => spec;
+/**
+ * A function that changes payments, refunds or reconciliation records writes what it did on the payments' timelines
+ * (src/core/timeline.ts): it gets the timeline table too.
+ */
+const RECORDS_ON_TIMELINES: TableName[] = ['payments', 'refunds', 'reconciliation'];
+const fn = (spec: FunctionSpec): FunctionSpec =>
+  RECORDS_ON_TIMELINES.some((table) => spec.tables[table] === 'readWrite')
+    ? { ...spec, tables: { ...spec.tables, timeline: 'readWrite' } }
+    : spec;
 
 export interface QueueSpec {
   id: string;
@@ -169,6 +179,22 @@ export const functions = {
     description: 'GET /v1/payments/{id}',
     timeoutSeconds: 10,
     tables: { payments: 'read', refunds: 'read' },
+  }),
+  GetPaymentTimeline: fn({
+    id: 'GetPaymentTimeline',
+    entry: 'lambdas/api/get-payment-timeline.ts',
+    description: 'GET /v1/payments/{id}/timeline',
+    timeoutSeconds: 15,
+    tables: {
+      payments: 'read',
+      timeline: 'read',
+      ledger: 'read',
+      refunds: 'read',
+      wallets: 'read',
+      payouts: 'read',
+      reconciliation: 'read',
+    },
+    readsHistoryOf: ['payIn', 'refund'],
   }),
   GetPaymentLedger: fn({
     id: 'GetPaymentLedger',
@@ -632,6 +658,13 @@ export const apiRoutes: RouteSpec[] = [
     method: 'GET',
     path: '/v1/payments/{payment_id}',
     functionId: 'GetPayment',
+    authorized: true,
+    scope: 'payments:read',
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/payments/{payment_id}/timeline',
+    functionId: 'GetPaymentTimeline',
     authorized: true,
     scope: 'payments:read',
   }),

@@ -7,6 +7,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { logger } from '../../src/core/observability';
+import { withTimeline } from '../../src/core/timeline';
 import { stepDeps } from '../../src/payin/deps';
 import { applyPspEvent } from '../../src/payin/webhooks';
 import { payoutDeps } from '../../src/payout/deps';
@@ -35,9 +36,11 @@ async function record(item: SQSRecord): Promise<string> {
   const { event } = parsed;
   try {
     // Connect events (accounts, balance, transfers, payouts) belong to the pay-out; the rest to the pay-in.
-    if (isConnectEvent(event)) return await applyConnectEvent(payoutDeps(), event);
-    if (isRefundEvent(event)) return await applyRefundEvent(refundDeps(), event);
-    return await applyPspEvent(stepDeps(), event);
+    return await withTimeline({ source: 'webhook' }, async () => {
+      if (isConnectEvent(event)) return await applyConnectEvent(payoutDeps(), event);
+      if (isRefundEvent(event)) return await applyRefundEvent(refundDeps(), event);
+      return await applyPspEvent(stepDeps(), event);
+    });
   } catch (error) {
     logger.warn('PSP event failed, to be retried', {
       ...facts,

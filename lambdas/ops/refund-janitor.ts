@@ -6,11 +6,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { InconsistentStateError } from '../../src/core/errors';
 import { logger } from '../../src/core/observability';
+import { withTimeline } from '../../src/core/timeline';
 import { runRefundJanitor } from '../../src/refunds/janitor';
 import { deps } from '../refunds/deps';
 
 export const handler = middy(async () => {
-  const report = await runRefundJanitor(deps());
+  const report = await withTimeline({ source: 'janitor' }, () => runRefundJanitor(deps()));
   logger.info('refund janitor done', { ...report });
   if (report.needPerson.length > 0)
     throw new InconsistentStateError(`refunds need a person: ${report.needPerson.join(', ')}`);

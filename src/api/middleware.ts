@@ -6,6 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { NotFoundError, PspTransientError, TransientError } from '../core/errors';
 import { fromMinorUnits } from '../core/money';
 import { logger } from '../core/observability';
+import { withTimeline } from '../core/timeline';
 import {
   DuplicateCheckoutError,
   DuplicateOrderError,
@@ -197,7 +198,10 @@ export function apiHandler(fn: ApiHandler, options: ApiHandlerOptions) {
   if (scope === undefined || (scope !== PUBLIC_ROUTE && !isScope(scope))) {
     throw new Error(`apiHandler: options.scope must be a scope or '${PUBLIC_ROUTE}' (got ${String(scope)})`);
   }
-  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(fn)
+  // What a request does to a payment is on the payment's timeline as coming from the API.
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>((event: APIGatewayProxyEvent, context: Context) =>
+    withTimeline({ source: 'api' }, () => fn(event, context)),
+  )
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpErrors());
   if (scope !== PUBLIC_ROUTE) handler.use(requireScope(scope));

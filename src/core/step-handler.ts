@@ -9,6 +9,7 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { asRetryable } from './errors';
 import { logger } from './observability';
+import { withTimeline } from './timeline';
 
 export const stepInput = z.object({
   payment_id: z.string().min(1),
@@ -35,7 +36,7 @@ export function taskHandler<I extends Record<string, unknown>, R>(
     const { task_token: _token, ...keys } = input as Record<string, unknown>;
     logger.appendKeys({ ...keys, step: name });
     try {
-      const result = await fn(input, raw);
+      const result = await withTimeline({ source: 'workflow' }, () => fn(input, raw));
       logger.info(`${name} done`, { result: result as Record<string, unknown> });
       return result;
     } catch (error) {

@@ -125,6 +125,11 @@ export const tableSchemas = {
       { indexName: 'by-queue', partitionKey: 'open_queue', sortKey: 'created_at' },
     ],
   },
+  /**
+   * Each payment's timeline (`PAY#<payment id>`/`<at>#<n>`, or `ONCE#<key>` for a fact recorded once): append-only,
+   * what the flows saw and did, for an investigator (src/core/timeline.ts).
+   */
+  timeline: { id: 'Timeline', envVar: 'TIMELINE_TABLE', partitionKey: 'pk', sortKey: 'sk', globalSecondaryIndexes: [] },
   /** API keys, stored only as salted scrypt hashes (`KEY#<key id>`). */
   apiKeys: { id: 'ApiKeys', envVar: 'API_KEYS_TABLE', partitionKey: 'pk', globalSecondaryIndexes: [] },
 } satisfies Record<string, TableSchema>;

@@ -138,6 +138,16 @@ export class Wallets {
     return this.post(posting, guard, { balance: 1, available: 0, held: 0, pending: 1 }, undefined, [fundsItem]);
   }
 
+  /** A funds record as stored (pending or made available, with when), or undefined. */
+  async fundsRecord(sourceId: string): Promise<(PendingFunds & { status: string; available_at?: string }) | undefined> {
+    const { Item } = await this.client
+      .send(new GetCommand({ TableName: this.tableName, Key: fundsKey(sourceId), ConsistentRead: true }))
+      .catch((error) => {
+        throw asRetryable(error);
+      });
+    return Item as (PendingFunds & { status: string; available_at?: string }) | undefined;
+  }
+
   /**
    * Moves pending funds to available, once: the funds record goes from PENDING to AVAILABLE (leaving the index) in
    * the same transaction. False when it was made available before.

@@ -3,8 +3,10 @@
  * fees fixed), store them in one transaction, and start the pay-in workflow under an execution named after the
  * payment id. The shape of the request is checked at the HTTP edge (src/api/checkout.ts) before it comes here.
  */
+
 import { createHash } from 'node:crypto';
-import { feeMinor, MAX_MINOR_UNITS, MoneyError, sumMinor, toMinorUnits } from '../core/money';
+import { feeMinor, fromMinorUnits, MAX_MINOR_UNITS, MoneyError, sumMinor, toMinorUnits } from '../core/money';
+import { recordTimeline } from '../core/timeline';
 import { DuplicateCheckoutError, type FieldProblem, InvalidCheckoutError } from './errors';
 import type { Buyer, PaymentEvent, PaymentOrder } from './payment';
 import type { PaymentsStore } from './ports';
@@ -106,6 +108,13 @@ export async function acceptPayment(
     if (!stored) throw error;
     payment = stored;
   }
+  await recordTimeline({
+    payment_id: payment.event.payment_id,
+    type: 'payment.accepted',
+    summary: `accepted: ${payment.orders.length} order(s), ${fromMinorUnits(payment.event.total_minor, payment.event.currency)} ${payment.event.currency}, ${payment.event.mode === 'hosted' ? 'hosted page' : 'card token'}`,
+    ids: { checkout_id: payment.event.checkout_id, payment_order_ids: payment.event.order_ids.join(',') },
+    once: 'accepted',
+  });
   await startPayIn(deps, payment.event);
   return payment;
 }

@@ -14,6 +14,7 @@ import { StripePsp } from '../psp/stripe-psp';
 import { PaymentsTable } from './payments-table';
 import type { PendingDeps } from './pending';
 import type { BuyerVelocity } from './ports';
+import { recordingPsp } from './psp-timeline';
 import { RulesRiskProvider } from './risk';
 import type { StepDeps } from './steps';
 import type { WorkflowDeps } from './workflow';
@@ -43,7 +44,7 @@ export function stepDeps(): AllDeps {
     payments,
     wallets: () => new Wallets(dynamo(), tableName(runtimeConfig(), 'wallets')),
     ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
-    psp: () => new StripePsp(stripe),
+    psp: () => recordingPsp(new StripePsp(stripe)),
     risk: () => riskProvider(payments),
     settings: () => runtimeConfig().payIn,
     workflow: () => {

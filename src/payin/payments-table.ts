@@ -12,6 +12,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { asRetryable, cancellationCodes, retryable, TransientError } from '../core/errors';
+import { recordTimeline } from '../core/timeline';
 import { DuplicateCheckoutError, DuplicateOrderError, PaymentIdTakenError } from './errors';
 import type { BuyerVelocity, Payment, PaymentsStore, TransitionChanges, TransitionScope, WebhookLog } from './ports';
 
@@ -201,11 +202,20 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     }
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: items }));
-      return true;
     } catch (error) {
       if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return false;
       throw asRetryable(error);
     }
+    const what = scope === 'orders' ? 'its orders' : scope === 'event' ? 'the payment' : 'the payment and its orders';
+    const from = scope === 'orders' ? (payment.orders[0]?.status ?? payment.event.status) : payment.event.status;
+    await recordTimeline({
+      payment_id: payment.event.payment_id,
+      type: `payment.${to.toLowerCase()}`,
+      summary: `${what} moved ${from} -> ${to}${changes.reason ? ` (${changes.reason})` : ''}`,
+      ids: changes.pspReference ? { psp_reference: changes.pspReference } : {},
+      detail: { from, to, scope, ...(changes.reason ? { reason: changes.reason } : {}) },
+    });
+    return true;
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import { InconsistentStateError, PspTransientError } from '../core/errors';
 import { logger } from '../core/observability';
+import { fingerprint, recordTimeline } from '../core/timeline';
 import type { PspChargeState } from '../psp/types';
 import type { Payment } from './payment';
 import type { PaymentsStore, TaskResponder, WebhookLog } from './ports';
@@ -38,8 +39,19 @@ export function settledOutcome(payment: Payment): WaitOutcome | undefined {
 async function resume(deps: PendingDeps, paymentId: string): Promise<void> {
   const payment = await loadPayment(deps, paymentId);
   const outcome = settledOutcome(payment);
-  if (outcome && payment.event.task_token) await deps.tasks.succeed(payment.event.task_token, outcome);
+  if (outcome && payment.event.task_token) {
+    await deps.tasks.succeed(payment.event.task_token, outcome);
+    await tokenAnswered(paymentId, payment.event.task_token, outcome);
+  }
 }
+
+const tokenAnswered = (paymentId: string, token: string, outcome: WaitOutcome) =>
+  recordTimeline({
+    payment_id: paymentId,
+    type: 'task.token_answered',
+    summary: `the waiting workflow was resumed: ${outcome.outcome}${outcome.reason ? ` (${outcome.reason})` : ''}`,
+    ids: { task_token: fingerprint(token) },
+  });
 
 /**
  * The waiting Task's function: keeps the task token on the payment. If the payment was settled before the token
@@ -47,10 +59,17 @@ async function resume(deps: PendingDeps, paymentId: string): Promise<void> {
  */
 export async function awaitPsp(deps: PendingDeps, paymentId: string, taskToken: string): Promise<{ waiting: boolean }> {
   await deps.payments.setEventFields(paymentId, { task_token: taskToken });
+  await recordTimeline({
+    payment_id: paymentId,
+    type: 'task.token_issued',
+    summary: 'the workflow waits for the PSP (task token kept on the payment)',
+    ids: { task_token: fingerprint(taskToken) },
+  });
   const payment = await loadPayment(deps, paymentId);
   const outcome = settledOutcome(payment);
   if (outcome) {
     await deps.tasks.succeed(taskToken, outcome);
+    await tokenAnswered(paymentId, taskToken, outcome);
     return { waiting: false };
   }
   return { waiting: true };

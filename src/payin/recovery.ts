@@ -11,6 +11,7 @@
  */
 import { InconsistentStateError } from '../core/errors';
 import { logger } from '../core/observability';
+import { asTimelineSource, recordTimeline } from '../core/timeline';
 import { isCharged, isFinal, type Payment } from './payment';
 import { cancelPending, isStopped, type PendingDeps, settle, stopKey } from './pending';
 import { loadPayment, move, recordCharged, type StepDeps } from './steps';
@@ -47,11 +48,30 @@ export interface RecoveryOptions {
  * The one recovery decision for a payment that may be stuck. Reads the payment once, then again only after a
  * change and right before a re-drive (time has passed: a final payment is never re-driven).
  */
-export async function recover(
-  deps: RecoveryDeps,
-  paymentId: string,
-  options: RecoveryOptions,
-): Promise<RecoveryResult> {
+export function recover(deps: RecoveryDeps, paymentId: string, options: RecoveryOptions): Promise<RecoveryResult> {
+  return asTimelineSource(options.trigger, async () => {
+    const result = await decide(deps, paymentId, options);
+    await recordTimeline({
+      payment_id: paymentId,
+      type: `${options.trigger}.decision`,
+      summary: `${options.trigger}: ${RECOVERY_ACTIONS[result.action]}${result.resolved.length > 0 ? ` (PSP: ${result.resolved.join(', ')})` : ''}`,
+      ids: result.execution ? { execution_name: result.execution } : {},
+      detail: { action: result.action, resolved: result.resolved },
+    });
+    return result;
+  });
+}
+
+const RECOVERY_ACTIONS: Record<RecoveryAction, string> = {
+  already_final: 'nothing to do, the payment is final',
+  awaiting_review: 'left for the operator, held for risk review',
+  running: 'left to its workflow, still running',
+  resolved_failed: 'settled from the PSP: failed',
+  pending_at_psp: 'the PSP still has it pending: waits',
+  redriven: 're-drove the workflow',
+};
+
+async function decide(deps: RecoveryDeps, paymentId: string, options: RecoveryOptions): Promise<RecoveryResult> {
   let payment = await loadPayment(deps, paymentId);
   const resolved: string[] = [];
   const result = (action: RecoveryAction, execution?: string): RecoveryResult =>

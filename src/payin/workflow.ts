@@ -10,6 +10,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { asRetryable } from '../core/errors';
+import { recordTimeline } from '../core/timeline';
 import type { PaymentEvent } from './payment';
 import type { PaymentsStore } from './ports';
 
@@ -53,6 +54,12 @@ export async function startPayIn(
     return;
   }
   await deps.payments.setEventFields(event.payment_id, { execution_name: executionName });
+  await recordTimeline({
+    payment_id: event.payment_id,
+    type: 'execution.started',
+    summary: `pay-in workflow started: execution ${executionName}`,
+    ids: { execution_arn: executionArn(deps.stateMachineArn, executionName), execution_name: executionName },
+  });
 }
 
 /** Starts a new execution for a payment whose workflow ended or was lost. */

@@ -10,10 +10,12 @@
  *                PSP clearing account against the file), work queues, metrics, the run COMPLETED
  *   failRun      the run FAILED with the error; the date free again
  */
+
 import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { logger } from '../core/observability';
+import { recordTimeline } from '../core/timeline';
 import {
   accounts,
   balanceByCurrency,
@@ -350,6 +352,7 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
     tally.found(f);
     const out = await deps.store.recordMismatch(date, runId, f, now(), extra);
     recorded.push(out.mismatch.mismatch_id);
+    if (out.isNew) await onTimeline(out.mismatch, runId);
     return out;
   };
 
@@ -792,6 +795,16 @@ async function applyFix(
   }
   if (settled !== true) return { ok: false, result };
   await deps.store.recordFix(subject, fix.kind, result, runId, deps.now().toISOString());
+  if (f.payment_id) {
+    await recordTimeline({
+      payment_id: f.payment_id,
+      source: 'reconciliation',
+      type: 'reconciliation.fixed',
+      summary: `reconciliation run ${runId} fixed ${f.type} by ${fix.kind}: ${result}`,
+      ids: { run_id: runId, balance_transaction_id: subject },
+      once: `fix:${subject}`,
+    });
+  }
   return { ok: true, result };
 }
 
@@ -867,7 +880,9 @@ export async function finishRun(deps: ReconciliationDeps, runId: string): Promis
   // What this step finds is merged by id with the date's list below (an index may not show a write of a moment ago).
   const foundHere: Array<StoredMismatch & { published_at?: string }> = [];
   const found = async (f: Finding) => {
-    foundHere.push((await deps.store.recordMismatch(date, runId, f, now())).mismatch);
+    const out = await deps.store.recordMismatch(date, runId, f, now());
+    if (out.isNew) await onTimeline(out.mismatch, runId);
+    foundHere.push(out.mismatch);
   };
   const escalated: Array<StoredMismatch & { published_at?: string }> = [];
 
@@ -1065,3 +1080,20 @@ export async function resolveMismatch(
 }
 
 export type { BookedTransaction };
+
+/** A mismatch about a payment, on the payment's timeline (once: the first run that found it). */
+async function onTimeline(mismatch: StoredMismatch, runId: string): Promise<void> {
+  if (!mismatch.payment_id) return;
+  await recordTimeline({
+    payment_id: mismatch.payment_id,
+    source: 'reconciliation',
+    type: 'reconciliation.mismatch',
+    summary: `reconciliation of ${mismatch.date} found ${mismatch.type} (${mismatch.class}, ${mismatch.status}): ${mismatch.detail}`,
+    ids: {
+      run_id: runId,
+      mismatch_id: mismatch.mismatch_id,
+      ...(mismatch.balance_transaction_id ? { balance_transaction_id: mismatch.balance_transaction_id } : {}),
+    },
+    once: `mismatch:${mismatch.mismatch_id}`,
+  });
+}

@@ -3,8 +3,10 @@
  * refund id; wallet and ledger postings have their flags). The workflow (state-machines/refund.asl.json), the
  * webhooks and the janitor call the same functions.
  */
+
 import { InconsistentStateError, PspOutcomeUnknownError } from '../core/errors';
 import { logger } from '../core/observability';
+import { recordTimeline } from '../core/timeline';
 import { refundPosting, refundReversalPosting } from '../ledger/postings';
 import type { PspRefund } from '../psp/refund-types';
 import type { RefundDeps } from './ports';
@@ -66,11 +68,30 @@ export async function refundAtPsp(deps: StepDeps, refundId: string): Promise<Ref
       idempotencyKey: refund.refund_id,
     });
   } catch (error) {
+    await recordTimeline({
+      payment_id: refund.payment_id,
+      source: 'psp',
+      type: 'psp.refund',
+      summary: `PSP refund ${refund.refund_id}: no answer (${(error as Error).name}: ${(error as Error).message})`,
+      ids: { refund_id: refund.refund_id, idempotency_key: refund.refund_id },
+      detail: { error: (error as Error).name, cause: (error as Error).message },
+    });
     if (!(error instanceof PspOutcomeUnknownError)) throw error;
     await deps.refunds.move(refund, 'UNKNOWN', { unknown_since: new Date().toISOString() }, ['PROCESSING']);
     logger.warn('refund outcome unknown: the janitor settles it from the PSP', { refund_id: refundId });
     return result(await loadRefund(deps, refundId));
   }
+  await recordTimeline({
+    payment_id: refund.payment_id,
+    source: 'psp',
+    type: 'psp.refund',
+    summary: `PSP refund ${refund.refund_id}: ${answer.outcome === 'REFUSED' ? `refused (${answer.code})` : `${answer.value.status} (${answer.value.refundId})`}`,
+    ids: {
+      refund_id: refund.refund_id,
+      idempotency_key: refund.refund_id,
+      ...(answer.outcome === 'REFUSED' ? {} : { psp_refund_id: answer.value.refundId }),
+    },
+  });
   if (answer.outcome === 'REFUSED') {
     await failRefund(deps, refund, 'FAILED', answer.code);
     return result(await loadRefund(deps, refundId));

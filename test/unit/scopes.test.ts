@@ -113,6 +113,7 @@ describe('Scopes of the API routes (lambdas/catalog.ts)', () => {
     expect(authorizedRoutes.map((route) => `${route.method} ${route.path} ${route.scope}`)).toEqual([
       'POST /v1/payments payments:write',
       'GET /v1/payments/{payment_id} payments:read',
+      'GET /v1/payments/{payment_id}/timeline payments:read',
       'GET /v1/payments/{payment_id}/ledger payments:read',
       'GET /v1/wallets/{seller_account} payments:read',
       'POST /v1/payments/{payment_id}/review reviews:write',
