@@ -4,6 +4,7 @@
  * settled by the PSP's webhooks; refusals, concurrency, faults, crashes, failures at the bank (also after paid),
  * payouts disabled and payout runs. After each scenario the pay-out invariants hold against the PSP's own records.
  */
+
 import { call, stackInfo, unique } from '../support/api-client';
 import { checkPayoutInvariants, pspPayouts, pspTransfers } from '../support/payout-invariants';
 import {
@@ -20,6 +21,7 @@ import {
   until,
   waitForPayout,
 } from '../support/payouts';
+import { story, timelineOf } from '../support/timeline';
 
 jest.setTimeout(180_000);
 
@@ -70,7 +72,7 @@ describe('Pay-out: sellers, balances and POST /v1/payouts', () => {
 
   it('pays out: pay-ins pending, available once the PSP says so, then one transfer and one payout, PAID', async () => {
     const { seller } = await onboardedSeller();
-    await payIn([{ seller, amount: '10.00' }]);
+    const paymentId = await payIn([{ seller, amount: '10.00' }]);
     await payIn([{ seller, amount: '15.50' }]);
     expect(await balanceOf(seller)).toMatchObject({
       amount: '25.50',
@@ -99,6 +101,12 @@ describe('Pay-out: sellers, balances and POST /v1/payouts', () => {
     const listed = await call<{ payouts: PayoutView[] }>('GET', `/v1/sellers/${seller}/payouts`);
     expect(listed.body.payouts.map((p) => p.payout_id)).toEqual([payoutId]);
     await expectInvariants([seller]);
+    // The payment's timeline: its funds became available, then the payout that paid them out.
+    const events = (await timelineOf(paymentId)).events;
+    const available = events.findIndex((e) => e.type === 'wallet.funds_available' && e.ids.seller_account === seller);
+    const paidOut = events.findIndex((e) => e.type === 'payout.paid' && e.ids.payout_id === payoutId);
+    if (available < 0 || paidOut < available) throw new Error(`funds available then paid out, in:\n${story(events)}`);
+    expect(paidOut).toBeGreaterThan(available);
   });
 
   it('refuses more than available with 422 naming amount and the available amount; nothing reserved', async () => {

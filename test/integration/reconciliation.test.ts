@@ -14,6 +14,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { call, checkout, unique, waitForStatus } from '../support/api-client';
 import { ARTIFACTS, type StackProcess, startStackProcess } from '../support/local-stack-process';
 import { pspAdmin, until } from '../support/payouts';
+import { timelineOf } from '../support/timeline';
 import { TEST_STACK_ENV } from './global-setup';
 
 jest.setTimeout(240_000);
@@ -219,6 +220,13 @@ describe('reconciliation on the local stack', () => {
     expect(open.status).toBe(200);
     const item = open.body.data.find((m) => m.type === 'amount_mismatch');
     expect(item).toBeDefined();
+    // The mismatch is on its payment's timeline, with the run and the mismatch's id.
+    const paymentEvents = (await timelineOf(item?.payment_id ?? '', stack.info)).events;
+    expect(
+      paymentEvents
+        .filter((e) => e.type === 'reconciliation.mismatch')
+        .map((e) => [e.source, e.ids.run_id, e.ids.mismatch_id]),
+    ).toContainEqual(['reconciliation', run.run_id, item?.mismatch_id]);
     const resolved = await api<MismatchView>('POST', `/v1/reconciliation/mismatches/${item?.mismatch_id}/resolve`, {
       resolution: 'psp_corrected',
       note: 'the PSP confirmed the amount; their file is corrected tomorrow',

@@ -4,6 +4,7 @@
  * (a negative wallet netted by the next pay-in), disputes won and lost with duplicated and reordered webhooks. After
  * each scenario the refund invariants hold against the PSP's own records.
  */
+
 import { call, stackInfo, unique } from '../support/api-client';
 import {
   advanceClock,
@@ -18,6 +19,7 @@ import {
   waitForPayout,
 } from '../support/payouts';
 import { checkRefundInvariants } from '../support/refund-invariants';
+import { timelineUntil } from '../support/timeline';
 
 jest.setTimeout(180_000);
 
@@ -103,6 +105,20 @@ describe('Refunds: POST /v1/payments/{id}/refunds', () => {
     expect(payment.payment_orders[0]?.refunds.map((r) => r.amount)).toEqual(['10.00', '20.00']);
     expect(await balanceOf(seller)).toMatchObject({ amount: '0.00' });
     await expectInvariants([paymentId]);
+    // The payment's timeline tells both refunds: asked, sent to the PSP under their own key, their workflow, booked.
+    const events = await timelineUntil(
+      paymentId,
+      (list) => list.filter((e) => e.type === 'refund.succeeded').length === 2,
+    );
+    for (const id of [first.body.refund_id, rest.body.refund_id]) {
+      const of = (type: string) => events.filter((e) => e.type === type && e.ids.refund_id === id);
+      expect([of('refund.requested').length, of('refund.succeeded').length]).toEqual([1, 1]);
+      expect(of('psp.refund').map((e) => [e.source, e.ids.idempotency_key])).toEqual([['psp', id]]);
+      expect(events.some((e) => e.source === 'workflow' && e.ids.execution_arn?.endsWith(`:${id}`))).toBe(true);
+    }
+    expect(
+      events.filter((e) => e.type === 'ledger.posted' && e.ids.transaction_id?.startsWith('refund:')),
+    ).toHaveLength(2);
   });
 
   it('refuses a bad amount, an unknown order, and an order that was not charged', async () => {
@@ -302,6 +318,11 @@ describe('Disputes', () => {
     );
     expect(await balanceOf(seller)).toMatchObject({ amount: '60.00' });
     await expectInvariants([paymentId]);
+    // Opened and won, each once on the payment's timeline although every event came twice.
+    const timeline = await timelineUntil(paymentId, (list) => list.some((e) => e.type === 'dispute.won'));
+    expect(timeline.filter((e) => e.source === 'dispute' && e.ids.dispute_id === disputeId).map((e) => e.type)).toEqual(
+      ['dispute.open', 'dispute.won'],
+    );
   });
 
   it('lost: the withdrawal is final, the seller bears it; reordered and repeated events change nothing more', async () => {
