@@ -129,6 +129,12 @@ export class CatalogFunction extends Construct {
       environment[workflow.spec.envVar] = workflow.stateMachine.stateMachineArn;
       return workflow;
     });
+    const histories = (spec.readsHistoryOf ?? []).map((name) => {
+      const workflow = props.workflows?.[name];
+      if (!workflow) throw new Error(`${spec.id} reads ${name} execution histories: pass the state machine`);
+      environment[workflow.spec.envVar] = workflow.stateMachine.stateMachineArn;
+      return workflow;
+    });
     const buckets = (Object.entries(spec.buckets ?? {}) as [string, 'read' | 'readWrite'][]).map(([name, access]) => {
       const bucket = props.buckets?.[name];
       if (!bucket) throw new Error(`${spec.id} uses the ${name} bucket: pass it`);
@@ -179,13 +185,17 @@ export class CatalogFunction extends Construct {
       // Re-drives check first whether the current execution (e.g. a payment's) still runs.
       stateMachine.grantExecution(role, 'states:DescribeExecution');
     }
-    if (starts.length > 0) {
+    for (const { stateMachine } of histories) {
+      // A payment's timeline reads the histories of its executions (nothing else: no start, stop or task answer).
+      stateMachine.grantExecution(role, 'states:DescribeExecution', 'states:GetExecutionHistory');
+    }
+    if (starts.length > 0 || histories.length > 0) {
       acknowledgeWildcardResources(
         this,
         /:execution:.*:\*$/,
         'states:DescribeExecution on <state machine>:execution:*: executions are named per business object (a ' +
           'payment, a payout, a refund) and per re-drive, so their ARNs are not known in advance; scoped to the state ' +
-          `machines the function starts (${starts.map((workflow) => workflow.spec.id).join(', ')}).`,
+          `machines the function starts or whose histories it reads (${[...starts, ...histories].map((workflow) => workflow.spec.id).join(', ')}).`,
       );
     }
 

@@ -17,6 +17,7 @@ import {
 import type { TableName } from '../src/core/table-schemas';
 import { AlarmNotifications, AlarmTopic, alarmEmailFromContext } from './alarms';
 import { PaymentsApi } from './api';
+import { OperationsDashboard } from './dashboard';
 import { customerManagedKey, MESSAGING_KEY_ALIAS } from './encryption';
 import { type CatalogBucket, CatalogFunction } from './functions';
 import { MetricAlarms } from './metric-alarms';
@@ -63,6 +64,8 @@ export class PaymentsStatelessStack extends Stack {
   readonly schedules: Schedules;
   /** The alarms on the metrics the functions publish (the catalog's `metricAlarms`). */
   readonly metricAlarms: MetricAlarms;
+  /** The operations dashboard (lib/dashboard.ts). */
+  readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: PaymentsStatelessStackProps) {
     super(scope, id, props);
@@ -113,7 +116,7 @@ export class PaymentsStatelessStack extends Stack {
       if (!spec) throw new Error(`catalog: no function ${functionId}`);
       if (spec.id !== functionId) throw new Error(`catalog: functions.${functionId} has id ${spec.id}`);
       enter(`function ${functionId}`);
-      for (const name of spec.startsWorkflows ?? []) ensureWorkflow(name);
+      for (const name of [...(spec.startsWorkflows ?? []), ...(spec.readsHistoryOf ?? [])]) ensureWorkflow(name);
       path.pop();
       const catalogFunction = new CatalogFunction(this, spec.id, {
         spec,
@@ -173,10 +176,30 @@ export class PaymentsStatelessStack extends Stack {
       functionIds: Object.keys(created),
     });
 
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      workflows,
+      functions: created,
+      deadLetterQueues: [
+        ...Object.values(this.workQueues.deadLetterQueues),
+        ...Object.values(this.workQueues.workQueueDeadLetterQueues),
+        ...Object.values(workflows).flatMap((workflow) => [workflow.failedExecutionsDlq, workflow.ruleDlq]),
+        ...this.schedules.deadLetterQueues,
+      ],
+      api: this.api.api,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the payments API' });
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.alarmTopic.topic.topicArn,
       description: 'The SNS topic every alarm notifies (subscribe to it, or set context alarmEmail)',
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.dashboard.dashboard.dashboardName,
+      description: 'The operations dashboard (CloudWatch)',
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.dashboard.dashboard.dashboardName}`,
+      description: 'The operations dashboard in the CloudWatch console',
     });
     for (const workflow of Object.values(workflows)) {
       new CfnOutput(this, `${workflow.spec.id}StateMachineArn`, {

@@ -4,6 +4,9 @@
  * returns the handlers' responses unchanged. Like API Gateway, it refuses a body over 10 MB (413) before anything
  * runs; a path parameter that is not valid percent-encoding is a 400 naming it. Both are JSON errors of the API's
  * shape (`{"error": {"code", "message", "errors": [{"field", "message"}]}}`).
+ *
+ * Locally only, requests under `/ops` go to the ops console when the stack passes one (`options.ops`): they are
+ * not API routes and never reach a function.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -150,6 +153,18 @@ function singleValued(headers: http.IncomingHttpHeaders): Record<string, string>
 
 export type Invoker = (functionId: FunctionId, event: unknown) => Promise<unknown>;
 
+/** Serves the requests under `/ops` (the local ops console); `apiUrl` is this gateway's own base URL. */
+export type OpsRequestHandler = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  context: { apiUrl: string },
+) => Promise<void>;
+
+/** Whether a request target is under `/ops` (`/ops`, `/ops/...`, `/ops?...`). */
+export function isOpsTarget(target: string | undefined): boolean {
+  return target !== undefined && /^\/ops(?:[/?#]|$)/.test(target);
+}
+
 export interface ApiGatewayOptions {
   /** The routes served (lambdas/catalog.ts by default). */
   routes?: RouteSpec[];
@@ -157,18 +172,26 @@ export interface ApiGatewayOptions {
   invoke?: Invoker;
   /** The largest request body (API Gateway's 10 MB by default). */
   maxBodyBytes?: number;
+  /** The local ops console, served under `/ops` (none by default). */
+  ops?: OpsRequestHandler;
 }
 
 interface Gateway {
   routes: CompiledRoute[];
   invoke: Invoker;
   maxBodyBytes: number;
+  ops?: OpsRequestHandler;
+  url: string;
 }
 
 async function handle(gateway: Gateway, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const { invoke, maxBodyBytes } = gateway;
   if (declaredTooLarge(req, maxBodyBytes)) {
     refuseBody(res, maxBodyBytes);
+    return;
+  }
+  if (gateway.ops && isOpsTarget(req.url)) {
+    await gateway.ops(req, res, { apiUrl: gateway.url });
     return;
   }
   const method = req.method ?? 'GET';
@@ -279,6 +302,8 @@ export async function startApiGateway(
     routes: (options.routes ?? apiRoutes).map(compileRoute),
     invoke: options.invoke ?? ((functionId, event) => invokeFunction(functionId, event)),
     maxBodyBytes: options.maxBodyBytes ?? MAX_PAYLOAD_BYTES,
+    ops: options.ops,
+    url: '',
   };
   const serve = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(gateway, req, res).catch((error: unknown) => {
@@ -298,5 +323,7 @@ export async function startApiGateway(
     res.writeContinue();
     serve(req, res);
   });
-  return listen(server, host, port);
+  const listening = await listen(server, host, port);
+  gateway.url = listening.url;
+  return listening;
 }

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     [
       `Local payment system is up (${config.inMemory ? 'in memory' : `data in ${config.dataDir}/`}).`,
       `  API             ${urls.api}`,
+      `  ops console     ${urls.api}/ops (sign in with an admin API key, e.g. the dev key)`,
       `  Step Functions  ${urls.sfn}`,
       `  DynamoDB Local  ${urls.dynamodb}`,
       `  SQS / S3        ${urls.sqs}`,

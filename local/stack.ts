@@ -26,6 +26,7 @@ import { tableSchemas } from '../src/core/table-schemas';
 import { type LocalApiGateway, startApiGateway } from './api-gateway';
 import { ensureTables, type LocalDynamo, startDynamoDbLocal } from './dynamodb';
 import { cleanBuilds, invoke, LOCAL_ACCOUNT, LOCAL_REGION } from './lambda-runtime';
+import { createOpsConsole } from './ops-console/console';
 import { freePort } from './processes';
 import { startPspSimulator } from './psp-simulator/server';
 import { startScheduler } from './scheduler';
@@ -184,7 +185,10 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
       Object.entries(catalog.buckets).map(([name, spec]) => [name, sqs.createBucket(localName(spec.id)).bucketName]),
     );
     // Every state machine of the catalog, each from its own ASL file.
-    const stepFunctions = new LocalStepFunctions(Object.values(stateMachines), config.retryIntervalMs);
+    // On disk, executions and their history outlive a restart (<dataDir>/stepfunctions/).
+    const stepFunctions = new LocalStepFunctions(Object.values(stateMachines), config.retryIntervalMs, undefined, {
+      dataDir: config.inMemory ? undefined : path.resolve(config.dataDir, 'stepfunctions'),
+    });
     const sqsClient = new SQSClient({
       endpoint: `http://${host}:${sqs.port}`,
       region: LOCAL_REGION,
@@ -221,7 +225,10 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     };
     Object.assign(process.env, functionEnvironment(config, urls, queueUrls, bucketNames));
 
-    const api: LocalApiGateway = await startApiGateway(host, config.ports.api);
+    // The local ops console under /ops on the API's port: admin keys only, checked against the stack's keys table.
+    const consoleKeys = new ApiKeys(DynamoDBDocumentClient.from(dynamo.client), tableSchemas.apiKeys.id);
+    const ops = createOpsConsole({ engine: stepFunctions, verifyKey: (key) => consoleKeys.verify(key) });
+    const api: LocalApiGateway = await startApiGateway(host, config.ports.api, { ops });
     stops.push(() => api.close());
     urls.api = api.url;
     // The simulator signs and delivers its webhooks to our endpoint, as Stripe would to the deployed API.

@@ -5,6 +5,7 @@ import middy from '@middy/core';
 import { runtimeConfig, sfn } from '../../src/core/clients';
 import { ConfigError } from '../../src/core/config';
 import { InconsistentStateError } from '../../src/core/errors';
+import { publishPendingPayments } from '../../src/core/metrics';
 import { logger } from '../../src/core/observability';
 import { stepDeps } from '../../src/payin/deps';
 import { needingAPerson, runJanitor } from '../../src/payin/janitor';
@@ -24,6 +25,8 @@ export const handler = middy(async () => {
     { now: new Date(), staleAfterMs: config.janitorStaleAfterSeconds * 1000 },
   );
   logger.info('janitor run', { ...report });
+  // The gauge of the dashboard's pending payments: the non-final payments this run found stale (never throws).
+  publishPendingPayments(report.examined);
   const needy = needingAPerson(report);
   if (needy.length > 0) {
     logger.error('janitor: payments need a person (refund or manual booking)', { payments: needy });

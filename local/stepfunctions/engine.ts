@@ -1,8 +1,18 @@
 /**
  * The local Step Functions engine: state machines from the ASL files of lambdas/catalog.ts run with
  * aws-local-stepfunctions, each Task state resolved to the same handler module the CDK app deploys for it.
- * It keeps executions and their history in memory only: a restart loses running executions, and recovery
- * comes from our own records (as it must on AWS too).
+ *
+ * Executions and their history: on a stack kept on disk (`dataDir` given) each execution is written as it runs
+ * (history-store.ts) and read back on start, so ListExecutions, DescribeExecution and GetExecutionHistory still
+ * answer for it after a restart. An execution cannot resume after a restart: one that was running when the process
+ * stopped comes back ABORTED (States.Runtime, "the local stack stopped while this execution was running"), and
+ * recovery comes from our own records (the janitor), as it must on AWS too. Its name stays taken, as on AWS.
+ *
+ * Memory stays bounded: every execution has a small summary in memory (to list it and refuse its name again); the
+ * whole record (input, output, history) is kept for the running ones and the latest closed ones only, and a closed
+ * one's is read back from disk on demand. A stack in memory keeps every execution's input, output and error, and
+ * the full history of the latest closed executions only: an older one's history is reduced to its start and its
+ * close (`historyTrimmed`).
  *
  * A Distributed Map (`ItemProcessor.ProcessorConfig.Mode: DISTRIBUTED`, e.g. the reconciliation's shards) runs the
  * same file unchanged: aws-local-stepfunctions accepts the field and runs the ItemProcessor in this execution, as it
@@ -16,18 +26,18 @@ import path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { type FunctionId, type StateMachineSpec, stateMachines } from '../../lambdas/catalog';
 import { functionArn, invoke, LOCAL_ACCOUNT, LOCAL_REGION, REPO_ROOT } from '../lambda-runtime';
+import {
+  type ExecutionStatus,
+  type ExecutionSummary,
+  type HistoryEvent,
+  HistoryStore,
+  STOPPED_CAUSE,
+  STOPPED_ERROR,
+} from './history-store';
+
+export type { ExecutionStatus, ExecutionSummary, HistoryEvent } from './history-store';
 
 type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer T> ? T : never;
-
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
-
-export interface HistoryEvent {
-  id: number;
-  previousEventId: number;
-  timestamp: number;
-  type: string;
-  [details: string]: unknown;
-}
 
 export interface Execution {
   executionArn: string;
@@ -41,7 +51,28 @@ export interface Execution {
   error?: string;
   cause?: string;
   history: HistoryEvent[];
+  /** Set when only the start and the close of the history are still known (an old execution of a stack in memory). */
+  historyTrimmed?: boolean;
   abort: () => void;
+}
+
+/** What is kept of every execution: its summary, and on a stack in memory its input, output and cause too. */
+type IndexEntry = ExecutionSummary & { input?: string; output?: string; cause?: string };
+
+export interface EngineOptions {
+  /** Where executions are kept (e.g. `<dataDir>/stepfunctions`); in memory only when unset. */
+  dataDir?: string;
+  /** How many closed executions keep their whole record in memory (200 on disk, 1000 in memory by default). */
+  maxClosedInMemory?: number;
+}
+
+export interface ExecutionQuery {
+  stateMachineArn?: string;
+  status?: ExecutionStatus;
+  /** Executions whose name starts with this (a payment id finds its first execution and its re-drives). */
+  namePrefix?: string;
+  offset?: number;
+  limit?: number;
 }
 
 interface Machine {
@@ -69,6 +100,7 @@ export class SfnError extends Error {
 
 type AslState = {
   Type: string;
+  TimeoutSecondsPath?: string;
   Resource?: string;
   Retry?: unknown[];
   Parameters?: { FunctionName?: string };
@@ -126,6 +158,33 @@ export function stateMachineArn(spec: Pick<StateMachineSpec, 'id'>): string {
   return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${spec.id}`;
 }
 
+/**
+ * aws-local-stepfunctions reads a Task's `TimeoutSecondsPath` in the input its `Parameters` built (AWS reads it in the
+ * state's input): for such a Task the engine adds the path's value to its Parameters under a key of its own, points
+ * TimeoutSecondsPath there, and removes the key before the function sees its input (`withoutLocalTimeout`).
+ */
+const LOCAL_TIMEOUT_KEY = '__local_timeout_seconds';
+
+function withLocalTimeoutPaths(machine: AslMachine): AslMachine {
+  for (const state of Object.values(machine.States)) {
+    const task = state as AslState & { TimeoutSecondsPath?: string; Parameters?: Record<string, unknown> };
+    if (task.Type === 'Task' && task.TimeoutSecondsPath && task.Parameters && typeof task.Parameters === 'object') {
+      task.Parameters[`${LOCAL_TIMEOUT_KEY}.$`] = task.TimeoutSecondsPath;
+      task.TimeoutSecondsPath = `$.${LOCAL_TIMEOUT_KEY}`;
+    }
+    for (const child of [state.Iterator, state.ItemProcessor, ...(state.Branches ?? [])]) {
+      if (child) withLocalTimeoutPaths(child);
+    }
+  }
+  return machine;
+}
+
+function withoutLocalTimeout(input: unknown): unknown {
+  if (!input || typeof input !== 'object' || Array.isArray(input) || !(LOCAL_TIMEOUT_KEY in input)) return input;
+  const { [LOCAL_TIMEOUT_KEY]: _timeout, ...rest } = input as Record<string, unknown>;
+  return rest;
+}
+
 function load(spec: EngineStateMachineSpec): Machine {
   const raw = fs.readFileSync(path.join(REPO_ROOT, spec.file), 'utf8');
   const tasks = new Map<string, FunctionId>();
@@ -143,7 +202,7 @@ function load(spec: EngineStateMachineSpec): Machine {
     arn: stateMachineArn(spec),
     name: spec.id,
     definition,
-    stateMachine: new StateMachine(JSON.parse(definition)),
+    stateMachine: new StateMachine(withLocalTimeoutPaths(JSON.parse(definition) as AslMachine) as never),
     tasks,
     retryable: retryableStates(JSON.parse(raw) as AslMachine),
     waiting: waitingStates(JSON.parse(raw) as AslMachine),
@@ -165,7 +224,18 @@ interface WaitingTask {
 
 export class LocalStepFunctions {
   private readonly machines = new Map<string, Machine>();
-  private readonly executions = new Map<string, Execution>();
+  /** Every execution's summary, oldest first (by start). */
+  private readonly index = new Map<string, IndexEntry>();
+  /** Executions running, or closed while their event log still runs (their history is still growing). */
+  private readonly active = new Map<string, Execution>();
+  /** The latest closed executions, whole, least recently used first. */
+  private readonly recent = new Map<string, Execution>();
+  /** Executions whose event log ended. */
+  private readonly logEnded = new Set<string>();
+  /** Executions whose history the engine closed itself (the process stops): later events of their log are dropped. */
+  private readonly sealed = new Set<string>();
+  private readonly store?: HistoryStore;
+  private readonly maxClosedInMemory: number;
   /** Tasks waiting for SendTaskSuccess / SendTaskFailure, by token. */
   private readonly waitingTasks = new Map<string, WaitingTask>();
   /** Tokens of tasks that stopped waiting (timed out, answered, aborted): answering them is TaskTimedOut. */
@@ -183,10 +253,16 @@ export class LocalStepFunctions {
     specs: EngineStateMachineSpec[] = Object.values(stateMachines),
     private readonly retryIntervalMs?: number,
     private readonly invokeFunction: TaskInvoker = invoke,
+    options: EngineOptions = {},
   ) {
     for (const spec of specs) {
       const machine = load(spec);
       this.machines.set(machine.arn, machine);
+    }
+    this.maxClosedInMemory = Math.max(0, options.maxClosedInMemory ?? (options.dataDir ? 200 : 1000));
+    if (options.dataDir) {
+      this.store = new HistoryStore(options.dataDir);
+      for (const entry of this.store.load()) this.index.set(entry.executionArn, entry);
     }
   }
 
@@ -211,9 +287,35 @@ export class LocalStepFunctions {
     return machine;
   }
 
+  /** An execution with its whole history (read back from disk when it is not in memory any more). */
   execution(arn: string): Execution {
-    const execution = this.executions.get(arn);
-    if (!execution) throw new SfnError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+    const live = this.active.get(arn);
+    if (live) return live;
+    const recent = this.recent.get(arn);
+    if (recent) {
+      this.recent.delete(arn);
+      this.recent.set(arn, recent);
+      return recent;
+    }
+    const entry = this.index.get(arn);
+    if (!entry) throw new SfnError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+    const stored = this.store?.read(arn);
+    if (stored) {
+      const execution: Execution = { ...stored, ...summaryOf(entry), abort: () => undefined };
+      this.remember(execution);
+      return execution;
+    }
+    // In memory (or its file is gone): what the summary still knows, the history reduced to its start and close.
+    const execution: Execution = {
+      ...summaryOf(entry),
+      input: entry.input ?? '{}',
+      output: entry.output,
+      cause: entry.cause,
+      history: [],
+      historyTrimmed: true,
+      abort: () => undefined,
+    };
+    execution.history = trimmedHistory(execution);
     return execution;
   }
 
@@ -232,20 +334,32 @@ export class LocalStepFunctions {
       throw new SfnError('InvalidExecutionInput', 'Invalid execution input: not JSON');
     }
     const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${machine.name}:${executionName}`;
-    const existing = this.executions.get(executionArn);
+    const existing = this.index.get(executionArn);
     if (existing) {
-      if (existing.status === 'RUNNING' && existing.input === executionInput) return existing;
+      const running = existing.status === 'RUNNING' ? this.active.get(executionArn) : undefined;
+      if (running && running.input === executionInput) return running;
       throw new SfnError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
     const overrides = Object.fromEntries(
       [...machine.tasks].map(([state, id]) => [
         state,
         machine.waiting.has(state)
-          ? (taskInput: unknown) => this.waitForToken(executionArn, state, id, taskInput) as Promise<never>
-          : (taskInput: unknown) => this.invokeFunction(id, taskInput) as Promise<never>,
+          ? (taskInput: unknown) =>
+              this.waitForToken(executionArn, state, id, withoutLocalTimeout(taskInput)) as Promise<never>
+          : (taskInput: unknown) => this.invokeFunction(id, withoutLocalTimeout(taskInput)) as Promise<never>,
       ]),
     );
     const startDate = Date.now() / 1000;
+    const entry: IndexEntry = {
+      executionArn,
+      stateMachineArn: machine.arn,
+      name: executionName,
+      status: 'RUNNING',
+      startDate,
+      ...(this.store ? {} : { input: executionInput }),
+    };
+    // Recorded before it runs: a start that cannot be written fails (500) without running anything.
+    this.store?.started(entry, executionInput);
     const run = machine.stateMachine.run(parsedInput as never, {
       overrides: {
         taskResourceLocalHandlers: overrides,
@@ -271,7 +385,8 @@ export class LocalStepFunctions {
       history: [],
       abort: run.abort,
     };
-    this.executions.set(executionArn, execution);
+    this.index.set(executionArn, entry);
+    this.active.set(executionArn, execution);
     void this.record(execution, run.eventLogs);
     run.result.then(
       (output) => this.finish(execution, 'SUCCEEDED', { output: JSON.stringify(output ?? null) }),
@@ -354,23 +469,79 @@ export class LocalStepFunctions {
     return execution.stopDate ?? Date.now() / 1000;
   }
 
-  list(stateMachineArn: string, statusFilter?: ExecutionStatus): Execution[] {
+  /** A state machine's executions, newest first. */
+  list(stateMachineArn: string, statusFilter?: ExecutionStatus): ExecutionSummary[] {
     this.machine(stateMachineArn);
-    return [...this.executions.values()]
-      .filter((e) => e.stateMachineArn === stateMachineArn && (!statusFilter || e.status === statusFilter))
-      .sort((a, b) => b.startDate - a.startDate);
+    return this.query({ stateMachineArn, status: statusFilter, limit: Number.MAX_SAFE_INTEGER }).items;
   }
 
-  /** Stops every running execution (the process is going away; they are lost as on a crash). */
-  abortAll(): void {
-    for (const execution of this.executions.values()) {
-      if (execution.status === 'RUNNING') execution.abort();
+  /** Executions of every state machine (or one), newest first, filtered; `more` when some are after this page. */
+  query(query: ExecutionQuery = {}): { items: ExecutionSummary[]; more: boolean } {
+    const offset = Math.max(0, query.offset ?? 0);
+    const limit = Math.max(1, query.limit ?? 100);
+    const items: ExecutionSummary[] = [];
+    let skipped = 0;
+    const entries = [...this.index.values()];
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i] as IndexEntry;
+      if (query.stateMachineArn && e.stateMachineArn !== query.stateMachineArn) continue;
+      if (query.status && e.status !== query.status) continue;
+      if (query.namePrefix && !e.name.startsWith(query.namePrefix)) continue;
+      if (skipped < offset) {
+        skipped++;
+        continue;
+      }
+      if (items.length === limit) return { items, more: true };
+      items.push(summaryOf(e));
     }
+    return { items, more: false };
+  }
+
+  /** How many executions are known, and how many are kept whole in memory (running or recently closed). */
+  memoryStats(): { executions: number; active: number; recentClosed: number } {
+    return { executions: this.index.size, active: this.active.size, recentClosed: this.recent.size };
+  }
+
+  /**
+   * Stops every running execution: the process is going away and they cannot resume. Each is closed ABORTED
+   * (States.Runtime, the local stack stopped) with that last event in its history, and everything is written.
+   */
+  abortAll(): void {
+    const now = Date.now() / 1000;
+    for (const execution of [...this.active.values()]) {
+      if (execution.status !== 'RUNNING') continue;
+      this.sealed.add(execution.executionArn);
+      this.append(execution, {
+        timestamp: now,
+        type: 'ExecutionAborted',
+        executionAbortedEventDetails: { error: STOPPED_ERROR, cause: STOPPED_CAUSE },
+      });
+      this.finish(execution, 'ABORTED', { error: STOPPED_ERROR, cause: STOPPED_CAUSE });
+      execution.abort();
+    }
+    this.store?.flush();
   }
 
   private finish(execution: Execution, status: ExecutionStatus, details: Partial<Execution>): void {
     if (execution.status !== 'RUNNING') return;
     Object.assign(execution, details, { status, stopDate: Date.now() / 1000 });
+    const entry = this.index.get(execution.executionArn);
+    if (entry) {
+      Object.assign(entry, { status, stopDate: execution.stopDate, error: execution.error });
+      if (!this.store) Object.assign(entry, { output: execution.output, cause: execution.cause });
+    }
+    try {
+      this.store?.closed(execution.executionArn, {
+        status,
+        stopDate: execution.stopDate as number,
+        output: execution.output,
+        error: execution.error,
+        cause: execution.cause,
+      });
+    } catch (error) {
+      process.stderr.write(`local Step Functions: could not record ${execution.name}: ${(error as Error).message}\n`);
+    }
+    this.settle(execution);
     // Its waiting tasks are over too (a timed-out wait never returns to waitForToken's cleanup).
     for (const [token, task] of this.waitingTasks) {
       if (task.executionArn !== execution.executionArn) continue;
@@ -387,10 +558,10 @@ export class LocalStepFunctions {
   private async record(execution: Execution, logs: AsyncGenerator<EventLog>): Promise<void> {
     try {
       for await (const log of logs) {
+        if (this.sealed.has(execution.executionArn)) continue;
         const event = toHistoryEvent(log);
         if (!event) continue;
-        const id = execution.history.length + 1;
-        execution.history.push({ ...event, id, previousEventId: id - 1 } as HistoryEvent);
+        this.append(execution, event);
         const failure = EXECUTION_FAILURE_TYPES[log.type];
         if (failure && 'Error' in log) {
           this.finish(execution, failure, { error: String(log.Error), cause: String(log.Cause ?? '') });
@@ -398,7 +569,73 @@ export class LocalStepFunctions {
       }
     } catch {
       // The event log ends with the execution; an aborted execution may end it with an error.
+    } finally {
+      this.logEnded.add(execution.executionArn);
+      this.sealed.delete(execution.executionArn);
+      this.settle(execution);
     }
+  }
+
+  private append(execution: Execution, event: Omit<HistoryEvent, 'id' | 'previousEventId'>): void {
+    const id = execution.history.length + 1;
+    const full = { ...event, id, previousEventId: id - 1 } as HistoryEvent;
+    execution.history.push(full);
+    this.store?.event(execution.executionArn, full);
+  }
+
+  /** A closed execution whose event log ended leaves the running set for the bounded set of recent ones. */
+  private settle(execution: Execution): void {
+    const arn = execution.executionArn;
+    if (execution.status === 'RUNNING' || !this.logEnded.has(arn)) return;
+    this.logEnded.delete(arn);
+    if (this.active.get(arn) !== execution) return;
+    this.active.delete(arn);
+    this.remember(execution);
+  }
+
+  private remember(execution: Execution): void {
+    this.recent.delete(execution.executionArn);
+    this.recent.set(execution.executionArn, execution);
+    while (this.recent.size > this.maxClosedInMemory) {
+      const oldest = this.recent.keys().next().value;
+      if (oldest === undefined) break;
+      this.recent.delete(oldest);
+    }
+  }
+}
+
+function summaryOf(e: ExecutionSummary): ExecutionSummary {
+  const { executionArn, stateMachineArn, name, status, startDate, stopDate, error } = e;
+  return { executionArn, stateMachineArn, name, status, startDate, stopDate, error };
+}
+
+/** The start and the close of an execution whose full history is no longer kept. */
+function trimmedHistory(e: Execution): HistoryEvent[] {
+  const started: HistoryEvent = {
+    id: 1,
+    previousEventId: 0,
+    timestamp: e.startDate,
+    type: 'ExecutionStarted',
+    executionStartedEventDetails: { input: e.input },
+  };
+  const at = { id: 2, previousEventId: 1, timestamp: e.stopDate ?? e.startDate };
+  switch (e.status) {
+    case 'SUCCEEDED':
+      return [started, { ...at, type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: e.output } }];
+    case 'FAILED':
+      return [
+        started,
+        { ...at, type: 'ExecutionFailed', executionFailedEventDetails: { error: e.error, cause: e.cause } },
+      ];
+    case 'ABORTED':
+      return [
+        started,
+        { ...at, type: 'ExecutionAborted', executionAbortedEventDetails: { error: e.error, cause: e.cause } },
+      ];
+    case 'TIMED_OUT':
+      return [started, { ...at, type: 'ExecutionTimedOut', executionTimedOutEventDetails: {} }];
+    default:
+      return [started];
   }
 }
 

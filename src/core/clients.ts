@@ -1,6 +1,7 @@
 /**
  * AWS clients: module singletons, created on first use from the runtime configuration,
  * with endpoint overrides for the local stack. Domain code receives them; it never imports this module.
+ * On AWS (no endpoint override) each is traced with X-Ray (src/core/tracing.ts); locally none is.
  */
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -9,6 +10,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadRuntimeConfig, type RuntimeConfig } from './config';
+import { traced } from './tracing';
 
 let config: RuntimeConfig | undefined;
 let rawClient: DynamoDBClient | undefined;
@@ -26,7 +28,11 @@ export function runtimeConfig(): RuntimeConfig {
 export function dynamoClient(): DynamoDBClient {
   if (!rawClient) {
     const { region, endpoints } = runtimeConfig();
-    rawClient = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, maxAttempts: 4 });
+    // Traced here, once: the document client below shares this client's middleware stack.
+    rawClient = traced(
+      new DynamoDBClient({ region, endpoint: endpoints.dynamodb, maxAttempts: 4 }),
+      endpoints.dynamodb,
+    );
   }
   return rawClient;
 }
@@ -39,7 +45,7 @@ export function dynamo(): DynamoDBDocumentClient {
 export function sfn(): SFNClient {
   if (!sfnClient) {
     const { region, endpoints } = runtimeConfig();
-    sfnClient = new SFNClient({ region, endpoint: endpoints.sfn, maxAttempts: 4 });
+    sfnClient = traced(new SFNClient({ region, endpoint: endpoints.sfn, maxAttempts: 4 }), endpoints.sfn);
   }
   return sfnClient;
 }
@@ -47,7 +53,7 @@ export function sfn(): SFNClient {
 export function sqs(): SQSClient {
   if (!sqsClient) {
     const { region, endpoints } = runtimeConfig();
-    sqsClient = new SQSClient({ region, endpoint: endpoints.sqs, maxAttempts: 4 });
+    sqsClient = traced(new SQSClient({ region, endpoint: endpoints.sqs, maxAttempts: 4 }), endpoints.sqs);
   }
   return sqsClient;
 }
@@ -56,12 +62,10 @@ export function sqs(): SQSClient {
 export function s3(): S3Client {
   if (!s3Client) {
     const { region, endpoints } = runtimeConfig();
-    s3Client = new S3Client({
-      region,
-      endpoint: endpoints.s3,
-      forcePathStyle: endpoints.s3 !== undefined,
-      maxAttempts: 4,
-    });
+    s3Client = traced(
+      new S3Client({ region, endpoint: endpoints.s3, forcePathStyle: endpoints.s3 !== undefined, maxAttempts: 4 }),
+      endpoints.s3,
+    );
   }
   return s3Client;
 }

@@ -608,8 +608,9 @@ describe('cdk-nag: the DescribeExecution wildcard of the workflow starters', () 
     const acks = acknowledgments(main.stateless).filter((ack) =>
       /^AwsSolutions-IAM5\[Resource::.*:execution:.*:\*\]$/.test(ack.rule),
     );
+    // The starters, and the readers of execution histories (DescribeExecution on the same executions).
     const starters = (Object.values(functions) as FunctionSpec[]).filter(
-      (spec) => (spec.startsWorkflows ?? []).length > 0,
+      (spec) => (spec.startsWorkflows ?? []).length > 0 || (spec.readsHistoryOf ?? []).length > 0,
     );
     expect(starters.map((spec) => spec.id)).toContain('CreateRefund');
     const owners = acks.map((ack) => ack.construct.node.path.split('/')[1]);
@@ -618,7 +619,9 @@ describe('cdk-nag: the DescribeExecution wildcard of the workflow starters', () 
     expect(createRefund).toHaveLength(1);
     expect(createRefund[0]!.rule).toMatch(/RefundStateMachine/);
     expect(createRefund[0]!.reason).toMatch(/a refund\) and per re-drive/);
-    expect(createRefund[0]!.reason).toMatch(/the state machines the function starts \(Refund\)\.$/);
+    expect(createRefund[0]!.reason).toMatch(
+      /the state machines the function starts or whose histories it reads \(Refund\)\.$/,
+    );
   });
 });
 

@@ -274,8 +274,8 @@ describe('Stack: PaymentsStateful', () => {
   });
 
   test('the refunds table: Refunds (by-payment, by-status, disputes-by-status), retained, encrypted with the data key', () => {
-    // Nine tables: the pay-in's, the pay-out's, Refunds and Reconciliation.
-    stateful.resourceCountIs('AWS::DynamoDB::Table', 9);
+    // Ten tables: the pay-in's, the pay-out's, Refunds, Reconciliation and the payments' Timeline.
+    stateful.resourceCountIs('AWS::DynamoDB::Table', 10);
     const tables = Object.entries(stateful.findResources('AWS::DynamoDB::Table')).filter(([logicalId]) =>
       /^Refunds[0-9A-F]{8}$/.test(logicalId),
     );
@@ -373,7 +373,9 @@ describe('Stack: PaymentsStateless', () => {
           ...(spec.pspConnect ? ['PSP_CONNECT_SECRET_ARN'] : []),
           ...(spec.webhookSecret ? ['PSP_WEBHOOK_SECRET_ARN'] : []),
           ...(spec.sendsTo ?? []).map(queueEnvVar),
-          ...(spec.startsWorkflows ?? []).map((name) => stateMachines[name].envVar),
+          ...[...new Set([...(spec.startsWorkflows ?? []), ...(spec.readsHistoryOf ?? [])])].map(
+            (name) => stateMachines[name].envVar,
+          ),
           ...Object.keys(spec.buckets ?? {}).map((name) => catalogBuckets[name]!.envVar),
         ];
         sameElements(Object.keys(env), expected);
@@ -487,7 +489,7 @@ describe('Stack: PaymentsStateless', () => {
             ...(Object.keys(spec.tables).length > 0 ? ['dynamodb'] : []),
             ...(spec.psp || spec.pspConnect || spec.webhookSecret ? ['secretsmanager'] : []),
             ...((spec.sendsTo ?? []).length > 0 || consumed.length > 0 ? ['sqs'] : []),
-            ...(starts.length > 0 || answers.length > 0 ? ['states'] : []),
+            ...(starts.length > 0 || answers.length > 0 || (spec.readsHistoryOf ?? []).length > 0 ? ['states'] : []),
             ...(Object.keys(spec.buckets ?? {}).length > 0 ? ['s3'] : []),
           ],
         );
@@ -496,7 +498,7 @@ describe('Stack: PaymentsStateless', () => {
           'logs:CreateLogStream',
           'logs:PutLogEvents',
         ]);
-        expectWorkflowRights(statements, starts, answers, workflowLogicalId);
+        expectWorkflowRights(statements, starts, answers, workflowLogicalId, spec.readsHistoryOf ?? []);
         if (starts.includes('payIn')) {
           const start = statements.filter((s) => toArray(s.Action).includes('states:StartExecution'));
           expect(start.map((s) => s.Resource)).toEqual([{ Ref: payInLogicalId() }]);
@@ -516,10 +518,15 @@ describe('Stack: PaymentsStateless', () => {
           );
         }
         sameElements(
-          actions.filter((action) => action.startsWith('states:')),
+          [...new Set(actions.filter((action) => action.startsWith('states:')))],
           [
-            ...(starts.length > 0 ? ['states:StartExecution', 'states:DescribeExecution'] : []),
-            ...(answers.length > 0 ? TASK_RESPONSE_ACTIONS : []),
+            ...new Set([
+              ...(starts.length > 0 ? ['states:StartExecution', 'states:DescribeExecution'] : []),
+              ...(answers.length > 0 ? TASK_RESPONSE_ACTIONS : []),
+              ...((spec.readsHistoryOf ?? []).length > 0
+                ? ['states:DescribeExecution', 'states:GetExecutionHistory']
+                : []),
+            ]),
           ],
         );
       });
@@ -1419,10 +1426,17 @@ describe('Stack: PaymentsStateless', () => {
     }
   });
 
-  test('outputs: API URL, alarm topic ARN and state machine ARN (one per state machine)', () => {
+  test('outputs: API URL, alarm topic ARN, the dashboard and state machine ARN (one per state machine)', () => {
     const outputs = stateless.toJSON().Outputs;
+    // The dashboard's outputs are checked in observability.test.ts.
     expect(Object.keys(outputs).sort()).toEqual(
-      ['ApiUrl', 'AlarmTopicArn', ...machineNames.map((name) => `${stateMachines[name].id}StateMachineArn`)].sort(),
+      [
+        'ApiUrl',
+        'AlarmTopicArn',
+        'DashboardName',
+        'DashboardUrl',
+        ...machineNames.map((name) => `${stateMachines[name].id}StateMachineArn`),
+      ].sort(),
     );
     expect(outputs.AlarmTopicArn.Value).toEqual({ Ref: alarmTopicLogicalId() });
     expect(Object.keys(outputs)).toContain('PayInStateMachineArn');
@@ -1634,7 +1648,7 @@ const REFUND_STEPS = ['DebitAndBook', 'RefundAtPsp', 'AwaitRefund', 'SettleRefun
 /** The refund functions that call the PSP (refund, read it back, find it): `psp: true`, the payments key. */
 const REFUND_PSP_CALLERS = ['RefundAtPsp', 'SettleRefund', 'RefundJanitor'];
 /** The GET handlers that show refunds and disputes. */
-const REFUND_READERS = ['GetPayment', 'GetRefund', 'ListDisputes', 'GetDispute'];
+const REFUND_READERS = ['GetPayment', 'GetRefund', 'ListDisputes', 'GetDispute', 'GetPaymentTimeline'];
 const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:Query'];
 
 describe('refunds: least privilege (from the synthesized IAM policies)', () => {
@@ -1651,7 +1665,8 @@ describe('refunds: least privilege (from the synthesized IAM policies)', () => {
   test('only CreateRefund may start Refund executions (and gets its ARN); it starts no other workflow', () => {
     const starters = functionsAllowed(statelessResources, functionSpecs, START_EXECUTION, refundRef());
     expect(starters).toEqual(['CreateRefund']);
-    expect(withEnv(stateMachines.refund.envVar)).toEqual(['CreateRefund']);
+    // GetPaymentTimeline gets the ARN to read its executions' histories, and no right to start one.
+    sameElements(withEnv(stateMachines.refund.envVar), ['CreateRefund', 'GetPaymentTimeline']);
     for (const other of ['payIn', 'payOut'] as const) {
       const otherStarters = functionsAllowed(statelessResources, functionSpecs, START_EXECUTION, {
         Ref: workflowLogicalId(other),
@@ -1950,7 +1965,13 @@ describe('a second workflow, a cron schedule and a bucket (fixture catalog)', ()
     expectWorkflowRights(roleStatements(startReport), ['report'], ['report', 'payIn'], machineId);
     for (const spec of Object.values(fixture.functions).filter((s) => s.id !== startReport.id)) {
       expect([spec.id, envOf(spec).REPORT_STATE_MACHINE_ARN]).toEqual([spec.id, undefined]);
-      expectWorkflowRights(roleStatements(spec), spec.startsWorkflows ?? [], spec.answersTasksOf ?? [], machineId);
+      expectWorkflowRights(
+        roleStatements(spec),
+        spec.startsWorkflows ?? [],
+        spec.answersTasksOf ?? [],
+        machineId,
+        spec.readsHistoryOf ?? [],
+      );
     }
     // The step of the report workflow only: the state machine's role invokes BuildReport, and nothing else.
     const machineRole = resources[machineId('report')]!.Properties.RoleArn['Fn::GetAtt'][0];
@@ -2198,13 +2219,15 @@ function failedExecutionsLogicalId(name: string): string {
 
 /**
  * A function's Step Functions rights: StartExecution on exactly the machines it starts and DescribeExecution on
- * their executions; SendTask* in one statement on exactly the machines whose tasks it answers; nothing else.
+ * their executions and on those of the machines whose histories it reads (GetExecutionHistory on exactly those);
+ * SendTask* in one statement on exactly the machines whose tasks it answers; nothing else.
  */
 function expectWorkflowRights(
   statements: Statement[],
   starts: string[],
   answers: string[],
   logicalId: (name: string) => string,
+  histories: string[] = [],
 ): void {
   const withAction = (action: string) => statements.filter((s) => toArray(s.Action).includes(action));
   const refs = (items: unknown[]) => items.map((item) => JSON.stringify(item));
@@ -2213,8 +2236,15 @@ function expectWorkflowRights(
     refs(starts.map((name) => ({ Ref: logicalId(name) }))),
   );
   const described = withAction('states:DescribeExecution').flatMap((s) => toArray(s.Resource));
-  expect(described).toHaveLength(starts.length);
-  for (const name of starts) {
+  const describes = [...new Set([...starts, ...histories])];
+  expect(described).toHaveLength(starts.length + histories.length);
+  const historyOf = withAction('states:GetExecutionHistory').flatMap((s) => toArray(s.Resource));
+  expect(historyOf).toHaveLength(histories.length);
+  for (const name of histories) {
+    const ofMachine = historyOf.filter((r) => JSON.stringify(r).includes(JSON.stringify({ Ref: logicalId(name) })));
+    expect([name, ofMachine.length]).toEqual([name, 1]);
+  }
+  for (const name of describes) {
     // <machine ARN's account and region>:execution:<machine name>:*, the name taken from this machine's ARN.
     const ofMachine = described.filter((r) => JSON.stringify(r).includes(JSON.stringify({ Ref: logicalId(name) })));
     expect(ofMachine).toHaveLength(1);
