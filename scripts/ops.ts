@@ -28,7 +28,10 @@ export function formatEvent(event: TimelineEvent): string {
 }
 
 async function main(): Promise<void> {
-  const paymentId = process.argv.slice(2).find((arg, i, all) => !arg.startsWith('--') && !all[i - 1]?.startsWith('--'));
+  // --api and --key take a value; --json does not.
+  const paymentId = process.argv
+    .slice(2)
+    .find((arg, i, all) => !arg.startsWith('--') && all[i - 1] !== '--api' && all[i - 1] !== '--key');
   if (!paymentId) throw new Error('usage: npm run ops -- <payment_id> [--json] [--api URL] [--key KEY]');
   const config = loadLocalStackConfig();
   const api = option('api') ?? `http://${config.host}:${config.ports.api}`;

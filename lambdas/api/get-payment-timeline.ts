@@ -1,12 +1,20 @@
 /** GET /v1/payments/{payment_id}/timeline: the payment's whole story in time order (src/api/timeline.ts). */
 
 import { GetExecutionHistoryCommand, type HistoryEvent as SfnHistoryEvent } from '@aws-sdk/client-sfn';
+import { hasScope, scopesFromContext } from '../../src/api/api-keys';
 import { HttpError, json } from '../../src/api/http';
 import { apiHandler } from '../../src/api/middleware';
 import { pathParam, quote } from '../../src/api/request-guards';
-import { assembleTimeline, type ExecutionRecord, type FundsRecord, type HistoryEvent } from '../../src/api/timeline';
+import {
+  assembleTimeline,
+  type ExecutionRecord,
+  type FundsRecord,
+  type HistoryEvent,
+  visibleTo,
+} from '../../src/api/timeline';
 import { dynamo, runtimeConfig, sfn } from '../../src/core/clients';
 import { tableName } from '../../src/core/config';
+import { logger } from '../../src/core/observability';
 import { TimelineTable } from '../../src/core/timeline';
 import { LedgerTable } from '../../src/ledger/ledger-table';
 import { Wallets } from '../../src/ledger/wallets';
@@ -17,8 +25,11 @@ import { PayoutsTable } from '../../src/payout/payouts-table';
 import { ReconciliationTable } from '../../src/reconciliation/reconciliation-table';
 import { RefundsTable } from '../../src/refunds/refunds-table';
 
-/** An execution's whole history; undefined when Step Functions no longer has it (or never had). */
-async function history(arn: string): Promise<HistoryEvent[] | undefined> {
+/**
+ * An execution's whole history; undefined when Step Functions never had it; an error's name when it cannot be read
+ * (no longer kept, refused, throttled): the timeline says so instead of failing.
+ */
+async function history(arn: string): Promise<HistoryEvent[] | undefined | { error: string }> {
   const events: HistoryEvent[] = [];
   let nextToken: string | undefined;
   try {
@@ -30,8 +41,10 @@ async function history(arn: string): Promise<HistoryEvent[] | undefined> {
       nextToken = page.nextToken;
     } while (nextToken);
   } catch (error) {
-    if ((error as Error).name === 'ExecutionDoesNotExist') return undefined;
-    throw error;
+    const name = error instanceof Error ? error.name : String(error);
+    if (name === 'ExecutionDoesNotExist') return undefined;
+    logger.warn('execution history not read', { execution_arn: arn, error });
+    return { error: name };
   }
   return events;
 }
@@ -57,7 +70,12 @@ export const handler = apiHandler(
       if (payment.event.execution_name)
         payIn.add(executionArn(config.payInStateMachineArn, payment.event.execution_name));
     }
-    for (const e of recorded) if (e.type === 'execution.started' && e.ids.execution_arn) payIn.add(e.ids.execution_arn);
+    // Re-drives, as recorded when started (only executions of the configured pay-in machine).
+    const payInExecutions = config.payInStateMachineArn ? executionArn(config.payInStateMachineArn, '') : undefined;
+    for (const e of recorded) {
+      const arn = e.type === 'execution.started' ? e.ids.execution_arn : undefined;
+      if (arn && payInExecutions && arn.startsWith(payInExecutions)) payIn.add(arn);
+    }
     const wanted: Omit<ExecutionRecord, 'history'>[] = [
       ...[...payIn].map((arn) => ({ workflow: 'pay-in' as const, executionArn: arn })),
       ...(config.refundStateMachineArn
@@ -68,10 +86,14 @@ export const handler = apiHandler(
         : []),
     ];
     const executions: ExecutionRecord[] = [];
-    for (const w of wanted) {
-      const events = await history(w.executionArn);
-      if (events) executions.push({ ...w, history: events });
-    }
+    const unreadable: { executionArn: string; error: string; at: string }[] = [];
+    const read = await Promise.all(wanted.map((w) => history(w.executionArn)));
+    wanted.forEach((w, i) => {
+      const events = read[i];
+      if (Array.isArray(events)) executions.push({ ...w, history: events });
+      else if (events)
+        unreadable.push({ executionArn: w.executionArn, error: events.error, at: payment.event.created_at });
+    });
 
     // Each order's funds in its seller's wallet, and the seller's first payout after they became available.
     const wallets = new Wallets(db, tableName(config, 'wallets'));
@@ -83,19 +105,21 @@ export const handler = apiHandler(
       if (!record) continue;
       funds.push(record);
       if (!record.available_at) continue;
-      const after = (await payoutsTable.bySeller(record.seller_account, 100))
-        .filter((p) => p.currency === record.currency && p.created_at >= (record.available_at as string))
-        .sort((a, b) => a.created_at.localeCompare(b.created_at));
-      payouts[record.source_id] = after[0];
+      payouts[record.source_id] = await payoutsTable.firstSince(
+        record.seller_account,
+        record.currency,
+        record.available_at,
+      );
     }
 
     // The reconciliation runs of the day the charge was booked.
     const charged = ledger.find((e) => e.transaction_id.startsWith('payin:'));
-    const reconciliationRuns = charged
-      ? await new ReconciliationTable(db, tableName(config, 'reconciliation')).runsOfDate(
-          charged.posted_at.slice(0, 10),
-        )
-      : [];
+    const reconciliation = new ReconciliationTable(db, tableName(config, 'reconciliation'));
+    const day = charged?.posted_at.slice(0, 10);
+    const [reconciliationRuns, mismatches] = day
+      ? await Promise.all([reconciliation.runsOfDate(day), reconciliation.mismatchesOfDate(day)])
+      : [[], []];
+    const mismatchRuns = mismatches.filter((m) => m.payment_id === paymentId).map((m) => m.first_run_id ?? m.run_id);
 
     const events = assembleTimeline({
       payment,
@@ -106,8 +130,16 @@ export const handler = apiHandler(
       funds,
       payouts,
       reconciliationRuns,
+      mismatchRuns,
+      unreadable,
     });
-    return json(200, { payment_id: paymentId, status: payment.event.status, events });
+    // Payouts and reconciliation findings only for a key that may read those.
+    const scopes = scopesFromContext(event.requestContext?.authorizer?.scopes);
+    const visible = visibleTo(events, {
+      payouts: hasScope(scopes, 'payouts:read'),
+      reconciliation: hasScope(scopes, 'reconciliation:read'),
+    });
+    return json(200, { payment_id: paymentId, status: payment.event.status, events: visible });
   },
   { scope: 'payments:read' },
 );

@@ -57,6 +57,10 @@ export interface TimelineSources {
   payouts: Record<string, Payout | undefined>;
   /** The reconciliation runs of the day the charge was booked. */
   reconciliationRuns: ReconciliationRun[];
+  /** The run ids of that day's mismatches about this payment (whichever run found them, recorded or not). */
+  mismatchRuns?: string[];
+  /** Executions whose history could not be read (not kept any more, or refused), with why. */
+  unreadable?: { executionArn: string; error: string; at: string }[];
 }
 
 const iso = (value: Date | number | string): string => {
@@ -228,6 +232,16 @@ export function ledgerEvents(paymentId: string, entries: StoredLedgerEntry[]): T
   return out;
 }
 
+/** What a key may see of a timeline: payouts and reconciliation findings only with their own read scopes. */
+export function visibleTo(
+  events: TimelineEvent[],
+  may: { payouts: boolean; reconciliation: boolean },
+): TimelineEvent[] {
+  return events.filter(
+    (e) => (e.source !== 'payout' || may.payouts) && (e.source !== 'reconciliation' || may.reconciliation),
+  );
+}
+
 /** The payment's story: every source merged, in time order (ties keep the order the sources were read in). */
 export function assembleTimeline(sources: TimelineSources): TimelineEvent[] {
   const paymentId = sources.payment.event.payment_id;
@@ -279,23 +293,36 @@ export function assembleTimeline(sources: TimelineSources): TimelineEvent[] {
       });
     }
   }
+  // A date's mismatch has one id whichever run found it: any mismatch of this payment on that date means no run of
+  // the date matched it cleanly.
   const mismatched = new Set(
     sources.recorded.filter((e) => e.type === 'reconciliation.mismatch').map((e) => e.ids.run_id ?? ''),
   );
+  const anyMismatch = (sources.mismatchRuns ?? []).length > 0;
+  for (const gap of sources.unreadable ?? []) {
+    events.push({
+      payment_id: paymentId,
+      at: gap.at,
+      source: 'workflow',
+      type: 'execution.history_unavailable',
+      summary: `the history of execution ${gap.executionArn.split(':').pop()} could not be read (${gap.error})`,
+      ids: { payment_id: paymentId, execution_arn: gap.executionArn },
+    });
+  }
   const chargeBooked = sources.ledger.find((e) => e.transaction_id.startsWith('payin:'));
   for (const run of sources.reconciliationRuns) {
-    if (run.status !== 'COMPLETED' || mismatched.has(run.run_id) || !chargeBooked) continue;
+    if (run.status !== 'COMPLETED' || anyMismatch || mismatched.has(run.run_id) || !chargeBooked) continue;
     events.push({
       payment_id: paymentId,
       at: run.completed_at ?? run.updated_at ?? run.created_at,
       source: 'reconciliation',
       type: 'reconciliation.matched',
-      summary: `reconciliation of ${run.date} (run ${run.run_id}) found nothing wrong with this payment's money movements of the day`,
+      summary: `reconciliation of ${run.date} (run ${run.run_id}) recorded no mismatch about this payment`,
       ids: { payment_id: paymentId, run_id: run.run_id },
     });
   }
   return events
     .map((event, order) => ({ event, order }))
-    .sort((a, b) => a.event.at.localeCompare(b.event.at) || a.order - b.order)
+    .sort((a, b) => (a.event.at < b.event.at ? -1 : a.event.at > b.event.at ? 1 : a.order - b.order))
     .map(({ event }) => event);
 }

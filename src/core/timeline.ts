@@ -78,7 +78,10 @@ export function withTimeline<T>(scope: TimelineScope, fn: () => Promise<T>): Pro
   return scopes.run(scope, fn);
 }
 
-/** Runs `fn` with events recorded as coming from `source` (in the current scope's writer, if any). */
+/**
+ * Runs `fn` with events recorded as coming from `source`, in the current scope's writer if there is one, else in a
+ * scope of its own (the recovery decision opens one: the janitor's and replay's decisions are always recorded).
+ */
 export function asTimelineSource<T>(source: TimelineSource, fn: () => Promise<T>): Promise<T> {
   return scopes.run({ ...scopes.getStore(), source }, fn);
 }

@@ -13,22 +13,13 @@ async function recorded<T>(
   call: () => Promise<T>,
   describe: (result: T) => { outcome: string; ids?: Record<string, string> },
 ): Promise<T> {
+  let result: T;
   try {
-    const result = await call();
-    if (paymentId) {
-      const { outcome, ids: more = {} } = describe(result);
-      await recordTimeline({
-        payment_id: paymentId,
-        source: 'psp',
-        type: `psp.${operation}`,
-        summary: `PSP ${operation}: ${outcome}`,
-        ids: { ...ids, ...more },
-      });
-    }
-    return result;
+    result = await call();
   } catch (error) {
     if (paymentId) {
-      const { name, message } = error as Error;
+      const name = error instanceof Error ? error.name : 'Error';
+      const message = error instanceof Error ? error.message : String(error);
       await recordTimeline({
         payment_id: paymentId,
         source: 'psp',
@@ -40,6 +31,22 @@ async function recorded<T>(
     }
     throw error;
   }
+  if (paymentId) {
+    let told: { outcome: string; ids?: Record<string, string> };
+    try {
+      told = describe(result);
+    } catch {
+      told = { outcome: 'answered' };
+    }
+    await recordTimeline({
+      payment_id: paymentId,
+      source: 'psp',
+      type: `psp.${operation}`,
+      summary: `PSP ${operation}: ${told.outcome}`,
+      ids: { ...ids, ...(told.ids ?? {}) },
+    });
+  }
+  return result;
 }
 
 const stateOf = (states: PspChargeState[]) =>

@@ -51,6 +51,10 @@ export interface RecoveryOptions {
 export function recover(deps: RecoveryDeps, paymentId: string, options: RecoveryOptions): Promise<RecoveryResult> {
   return asTimelineSource(options.trigger, async () => {
     const result = await decide(deps, paymentId, options);
+    // A pass that left the payment as it was (still running, waiting for review or for the PSP) is not told again
+    // every few minutes: the timeline keeps what a decision did.
+    const didNothing = ['running', 'awaiting_review', 'pending_at_psp'].includes(result.action);
+    if (didNothing && result.resolved.length === 0) return result;
     await recordTimeline({
       payment_id: paymentId,
       type: `${options.trigger}.decision`,

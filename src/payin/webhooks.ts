@@ -20,7 +20,8 @@ export async function applyPspEvent(deps: PendingDeps, event: PspEvent): Promise
   }
   const first = await deps.payments.recordWebhook(event.id, { type: event.type, payment_id: paymentId, result });
   logger.info('PSP event applied', { event_id: event.id, type: event.type, payment_id: paymentId, result, first });
-  if (paymentId) await received(paymentId, event, first ? result : 'duplicate');
+  // An event about no payment of ours leaves nothing on a timeline.
+  if (paymentId && result !== 'ignored') await received(paymentId, event, first ? result : 'duplicate');
   return first ? result : 'duplicate';
 }
 

@@ -209,6 +209,30 @@ export class PayoutsTable implements PayoutsStore {
     return (page.Items ?? []).filter((item) => item.entity === 'PAYOUT').map(toPayout);
   }
 
+  /** The seller's first payout in `currency` created at or after `since` (oldest first, page by page). */
+  async firstSince(sellerAccount: string, currency: string, since: string): Promise<Payout | undefined> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await retryable(() =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'by-seller',
+            KeyConditionExpression: 'seller_account = :s AND created_at >= :since',
+            ExpressionAttributeValues: { ':s': sellerAccount, ':since': since },
+            ScanIndexForward: true,
+            Limit: 50,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      const found = (page.Items ?? []).find((item) => item.entity === 'PAYOUT' && item.currency === currency);
+      if (found) return toPayout(found);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return undefined;
+  }
+
   async openSince(before: string, limitPerStatus: number): Promise<Payout[]> {
     const found: Payout[] = [];
     // Each status has its own budget, so a crowd in one (payouts in transit for days) never starves another

@@ -352,7 +352,7 @@ export async function matchShardStep(deps: ReconciliationDeps, runId: string, sh
     tally.found(f);
     const out = await deps.store.recordMismatch(date, runId, f, now(), extra);
     recorded.push(out.mismatch.mismatch_id);
-    if (out.isNew) await onTimeline(out.mismatch, runId);
+    await onTimeline(out.mismatch, runId);
     return out;
   };
 
@@ -881,7 +881,7 @@ export async function finishRun(deps: ReconciliationDeps, runId: string): Promis
   const foundHere: Array<StoredMismatch & { published_at?: string }> = [];
   const found = async (f: Finding) => {
     const out = await deps.store.recordMismatch(date, runId, f, now());
-    if (out.isNew) await onTimeline(out.mismatch, runId);
+    await onTimeline(out.mismatch, runId);
     foundHere.push(out.mismatch);
   };
   const escalated: Array<StoredMismatch & { published_at?: string }> = [];
@@ -1081,7 +1081,7 @@ export async function resolveMismatch(
 
 export type { BookedTransaction };
 
-/** A mismatch about a payment, on the payment's timeline (once: the first run that found it). */
+/** A mismatch about a payment, on the payment's timeline (once per mismatch: the run that first recorded it). */
 async function onTimeline(mismatch: StoredMismatch, runId: string): Promise<void> {
   if (!mismatch.payment_id) return;
   await recordTimeline({

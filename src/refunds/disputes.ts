@@ -143,20 +143,15 @@ export async function applyDispute(deps: DisputeDeps, disputeId: string): Promis
     dispute_status: status,
     ...(status !== 'OPEN' ? { settled: true } : {}),
   });
-  if (
-    dispute.dispute_status !== status ||
-    dispute.psp_status !== psp.status ||
-    dispute.created_at === dispute.updated_at
-  ) {
-    await recordTimeline({
-      payment_id: dispute.payment_id,
-      source: 'dispute',
-      type: `dispute.${status.toLowerCase()}`,
-      summary: `dispute ${disputeId} (${dispute.reason ?? 'no reason given'}): ${status} at the PSP (${psp.status}), ${fromMinorUnits(dispute.amount_minor, dispute.currency)} ${dispute.currency}`,
-      ids: { dispute_id: disputeId, psp_reference: dispute.psp_reference },
-      once: `dispute:${disputeId}:${psp.status}`,
-    });
-  }
+  // Once per PSP status of the dispute (the `once` key): applied again, it records nothing new.
+  await recordTimeline({
+    payment_id: dispute.payment_id,
+    source: 'dispute',
+    type: `dispute.${status.toLowerCase()}`,
+    summary: `dispute ${disputeId} (${dispute.reason ?? 'no reason given'}): ${status} at the PSP (${psp.status}), ${fromMinorUnits(dispute.amount_minor, dispute.currency)} ${dispute.currency}`,
+    ids: { dispute_id: disputeId, psp_reference: dispute.psp_reference },
+    once: `dispute:${disputeId}:${psp.status}`,
+  });
   logger.info('dispute applied', {
     dispute_id: disputeId,
     payment_id: dispute.payment_id,

@@ -72,9 +72,9 @@ export async function refundAtPsp(deps: StepDeps, refundId: string): Promise<Ref
       payment_id: refund.payment_id,
       source: 'psp',
       type: 'psp.refund',
-      summary: `PSP refund ${refund.refund_id}: no answer (${(error as Error).name}: ${(error as Error).message})`,
+      summary: `PSP refund ${refund.refund_id}: no answer (${error instanceof Error ? `${error.name}: ${error.message}` : String(error)})`,
       ids: { refund_id: refund.refund_id, idempotency_key: refund.refund_id },
-      detail: { error: (error as Error).name, cause: (error as Error).message },
+      detail: { error: error instanceof Error ? error.name : 'Error' },
     });
     if (!(error instanceof PspOutcomeUnknownError)) throw error;
     await deps.refunds.move(refund, 'UNKNOWN', { unknown_since: new Date().toISOString() }, ['PROCESSING']);

@@ -9,6 +9,7 @@ import {
   type HistoryEvent,
   ledgerEvents,
   type TimelineSources,
+  visibleTo,
 } from '../../src/api/timeline';
 import { logger } from '../../src/core/observability';
 import {
@@ -277,5 +278,44 @@ describe('assembleTimeline', () => {
       reconciliationRuns: [run('rr_1', 'COMPLETED'), run('rr_2', 'COMPLETED'), run('rr_3', 'FAILED')],
     });
     expect(events.filter((e) => e.type === 'reconciliation.matched').map((e) => e.ids.run_id)).toEqual(['rr_1']);
+  });
+
+  it('no run is said to have matched a payment with a mismatch of that date, whichever run found it', () => {
+    const run = { run_id: 'rr_2', date: '2026-11-29', status: 'COMPLETED', created_at: t(50), updated_at: t(51) };
+    const events = assembleTimeline({
+      ...base,
+      ledger: [entry('payin:po_1', 'asset:psp_clearing', 'DEBIT', 1000, 'EUR')],
+      reconciliationRuns: [run as unknown as ReconciliationRun],
+      mismatchRuns: ['rr_1'],
+    });
+    expect(events.filter((e) => e.type === 'reconciliation.matched')).toEqual([]);
+  });
+
+  it('says which execution history could not be read instead of failing', () => {
+    const events = assembleTimeline({
+      ...base,
+      unreadable: [
+        { executionArn: 'arn:aws:states:r:1:execution:PayIn:pay_1', error: 'AccessDeniedException', at: t(1) },
+      ],
+    });
+    expect(events.map((e) => [e.type, e.summary])).toEqual([
+      ['execution.history_unavailable', 'the history of execution pay_1 could not be read (AccessDeniedException)'],
+    ]);
+  });
+
+  it('shows payouts and reconciliation findings only to a key with their read scopes', () => {
+    const events = [
+      recorded(1, 'payment.accepted'),
+      { ...recorded(2, 'payout.paid'), source: 'payout' as const },
+      { ...recorded(3, 'reconciliation.mismatch'), source: 'reconciliation' as const },
+    ];
+    expect(visibleTo(events, { payouts: false, reconciliation: false }).map((e) => e.type)).toEqual([
+      'payment.accepted',
+    ]);
+    expect(visibleTo(events, { payouts: true, reconciliation: false }).map((e) => e.type)).toEqual([
+      'payment.accepted',
+      'payout.paid',
+    ]);
+    expect(visibleTo(events, { payouts: true, reconciliation: true })).toHaveLength(3);
   });
 });
