@@ -327,9 +327,18 @@ export async function appendLedger(
   return { appended };
 }
 
-export async function finalize(deps: Pick<StepDeps, 'payments'>, paymentId: string): Promise<{ status: string }> {
+/** What Finalize answers: `finalized` is false when the payment was SUCCESS already (a retry: not counted twice). */
+export interface Finalized {
+  status: 'SUCCESS';
+  finalized: boolean;
+  currency: string;
+  total_minor: number;
+}
+
+export async function finalize(deps: Pick<StepDeps, 'payments'>, paymentId: string): Promise<Finalized> {
   const payment = await loadPayment(deps, paymentId);
-  if (payment.event.status === 'SUCCESS') return { status: 'SUCCESS' };
+  const amount = { currency: payment.event.currency, total_minor: payment.event.total_minor };
+  if (payment.event.status === 'SUCCESS') return { status: 'SUCCESS', finalized: false, ...amount };
   const unbooked = payment.orders.filter((o) => o.status !== 'SUCCESS' || !o.wallet_updated || !o.ledger_updated);
   if (unbooked.length > 0) {
     throw new InconsistentStateError(
@@ -339,5 +348,5 @@ export async function finalize(deps: Pick<StepDeps, 'payments'>, paymentId: stri
   if (!(await deps.payments.transition(payment, 'SUCCESS', { reason: null }, 'event'))) {
     throw new InconsistentStateError(`payment ${paymentId} moved while being finalized`);
   }
-  return { status: 'SUCCESS' };
+  return { status: 'SUCCESS', finalized: true, ...amount };
 }

@@ -1240,7 +1240,8 @@ describe('Step: finalize (src/payin/steps)', () => {
     const result = await finalize(stepDeps(), PAYMENT_ID);
 
     // Assess
-    expect(result).toEqual({ status: 'SUCCESS' });
+    expect(result).toMatchObject({ status: 'SUCCESS', finalized: true, currency: 'USD' });
+    expect(Number.isSafeInteger(result.total_minor)).toBe(true);
     const items = transactItems(0);
     expect(items).toHaveLength(1);
     expect(items[0]?.Update?.Key).toEqual({ pk: `PAY#${PAYMENT_ID}`, sk: 'EVENT' });
@@ -1265,7 +1266,7 @@ describe('Step: finalize (src/payin/steps)', () => {
 
   it('is a no-op for a payment already SUCCESS', async () => {
     ddb.on(QueryCommand).resolves(stored('SUCCESS', 'SUCCESS', booked));
-    await expect(finalize(stepDeps(), PAYMENT_ID)).resolves.toEqual({ status: 'SUCCESS' });
+    await expect(finalize(stepDeps(), PAYMENT_ID)).resolves.toMatchObject({ status: 'SUCCESS', finalized: false });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 });
@@ -1280,7 +1281,7 @@ describe('Handlers: pay-in step Lambdas (lambdas/payin)', () => {
     const result = await finalizeLambda.handler({ payment_id: PAYMENT_ID }, context);
 
     // Assess
-    expect(result).toEqual({ status: 'SUCCESS' });
+    expect(result).toEqual({ status: 'SUCCESS', finalized: true, currency: 'USD', total_minor: 1500 });
     expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
       TableName: 'payments-table',
       ExpressionAttributeValues: { ':pk': `PAY#${PAYMENT_ID}` },
