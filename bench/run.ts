@@ -14,7 +14,9 @@ import { ensureTables, startDynamoDbLocal } from '../local/dynamodb';
 import { freePort } from '../local/processes';
 import { tableSchemas } from '../src/core/table-schemas';
 import { apiKeysSuite } from './api-keys';
+import { bundlesSuite } from './bundles';
 import { environment, formatTable, type SuiteResult, writeResults } from './harness';
+import { payinSuite } from './payin';
 import { payoutRunSuite } from './payout-run';
 import { reconcileE2eSuite } from './reconcile-e2e';
 import { reconcileMatchSuite } from './reconcile-match';
@@ -26,6 +28,8 @@ interface BenchContext {
 
 /** The suites, by name. A new suite: a module of bench/ returning a SuiteResult, registered here. */
 const suites: Record<string, (context: BenchContext) => Promise<SuiteResult>> = {
+  // Starts two local stacks (child processes, in memory): the pay-in counted, under load, and the store's ceiling.
+  payin: ({ quick }) => payinSuite({ quick }),
   'api-keys': ({ client, quick }) => apiKeysSuite({ client, tableName: tableSchemas.apiKeys.id, quick }),
   // Starts its own local stack (a child process, in memory).
   'payout-run': ({ quick }) => payoutRunSuite({ quick }),
@@ -33,6 +37,8 @@ const suites: Record<string, (context: BenchContext) => Promise<SuiteResult>> = 
   'reconcile-match': ({ quick }) => reconcileMatchSuite({ quick }),
   // Starts its own local stack (a child process, in memory): 100,000 rows reconciled end to end over the API.
   'reconcile-e2e': ({ quick }) => reconcileE2eSuite({ quick }),
+  // Every function of the catalog bundled as `cdk synth` does (esbuild): its size, by package, and its module init time.
+  bundles: ({ quick }) => bundlesSuite({ quick }),
 };
 
 async function main(): Promise<void> {

@@ -25,6 +25,7 @@ import type { LocalStackConfig } from '../src/core/config';
 import { tableSchemas } from '../src/core/table-schemas';
 import { type LocalApiGateway, startApiGateway } from './api-gateway';
 import { ensureTables, type LocalDynamo, startDynamoDbLocal } from './dynamodb';
+import { startDynamoMeter } from './dynamodb-meter';
 import { cleanBuilds, invoke, LOCAL_ACCOUNT, LOCAL_REGION } from './lambda-runtime';
 import { createOpsConsole } from './ops-console/console';
 import { freePort } from './processes';
@@ -36,7 +37,7 @@ import { startSfnServer } from './stepfunctions/server';
 const machineNames = Object.keys(stateMachines) as StateMachineName[];
 
 export interface LocalStack {
-  urls: { api: string; sfn: string; dynamodb: string; sqs: string; psp: string };
+  urls: { api: string; sfn: string; dynamodb: string; sqs: string; psp: string; dynamodbMeter?: string };
   /** Where failed pay-in executions are dead-lettered (EventBridge rule -> SQS on AWS). */
   failedPaymentsQueueUrl: string;
   /** Where each state machine's failed executions are dead-lettered, by state machine name. */
@@ -222,8 +223,15 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
       psp: pspUrl,
       sfn: sfnServer.url,
       api: '',
-    };
-    Object.assign(process.env, functionEnvironment(config, urls, queueUrls, bucketNames));
+    } as LocalStack['urls'];
+    // The benchmark's meter (LOCAL_DYNAMODB_METER): the functions talk to DynamoDB Local through it.
+    if (config.dynamodbMeter) {
+      const meter = await startDynamoMeter(dynamo.endpoint, host);
+      stops.push(() => meter.close());
+      urls.dynamodbMeter = meter.url;
+    }
+    const functionUrls = { ...urls, dynamodb: urls.dynamodbMeter ?? urls.dynamodb };
+    Object.assign(process.env, functionEnvironment(config, functionUrls, queueUrls, bucketNames));
 
     // The local ops console under /ops on the API's port: admin keys only, checked against the stack's keys table.
     const consoleKeys = new ApiKeys(DynamoDBDocumentClient.from(dynamo.client), tableSchemas.apiKeys.id);
@@ -250,7 +258,7 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     fs.writeFileSync(
       path.join(config.dataDir, 'function-env.json'),
       JSON.stringify(
-        { ...functionEnvironment(config, urls, queueUrls, bucketNames), ...failedQueueEnvironment },
+        { ...functionEnvironment(config, functionUrls, queueUrls, bucketNames), ...failedQueueEnvironment },
         null,
         2,
       ),

@@ -242,6 +242,8 @@ export interface LocalStackConfig {
   dataDir: string;
   /** Keep DynamoDB Local and fauxqs in memory (tests) instead of under dataDir. */
   inMemory: boolean;
+  /** The benchmark's DynamoDB meter between the functions and DynamoDB Local (local/dynamodb-meter.ts). */
+  dynamodbMeter: boolean;
   pspSecretKey: string;
   pspWebhookSecret: string;
   /** A fixed dev API key; when unset one is generated on first start and kept under dataDir. */
@@ -287,6 +289,7 @@ export function loadLocalStackConfig(env: Env = process.env): LocalStackConfig {
     },
     dataDir: env.LOCAL_DATA_DIR ?? '.local',
     inMemory: flag(env, 'LOCAL_IN_MEMORY', false),
+    dynamodbMeter: flag(env, 'LOCAL_DYNAMODB_METER', false),
     pspSecretKey: env.PSP_SECRET_KEY ?? 'sk_test_local_simulator_key',
     pspWebhookSecret: env.PSP_WEBHOOK_SECRET ?? 'whsec_local_simulator_secret',
     devApiKey: env.DEV_API_KEY || undefined,

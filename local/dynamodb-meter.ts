@@ -1,0 +1,138 @@
+/**
+ * A metering proxy in front of DynamoDB Local, for the benchmark (`LOCAL_DYNAMODB_METER=true`): the functions talk to
+ * it instead of DynamoDB Local; it asks DynamoDB for the capacity each call consumed (`ReturnConsumedCapacity:
+ * INDEXES`, as DynamoDB on AWS reports it: transactional writes at 2 units per KB, index writes included), forwards
+ * the call, and keeps one record per call: operation, tables, items of a transaction, write and read units, the
+ * payment it is about (the first `pay_<32 hex>` in the request) and the request as the function sent it (for the
+ * benchmark's replay of the store's share). Local tooling only: nothing here is deployed.
+ *
+ *   GET  <meter>/__meter           every call recorded since the last reset
+ *   POST <meter>/__meter/reset     forget them
+ */
+import http from 'node:http';
+import { listen } from './http-server';
+
+export interface MeteredCall {
+  at: number;
+  operation: string;
+  tables: string[];
+  /** Items of a transaction or a batch (1 otherwise). */
+  items: number;
+  wcu: number;
+  rcu: number;
+  payment_id?: string;
+  ms: number;
+  /** The request body as the function sent it. */
+  request: string;
+}
+
+const PAYMENT = /pay_[0-9a-f]{32}/;
+
+type Capacity = { TableName?: string; CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
+
+const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
+
+function tablesOf(body: Record<string, unknown>): { tables: string[]; items: number } {
+  if (typeof body.TableName === 'string') return { tables: [body.TableName], items: 1 };
+  const transact = body.TransactItems as Record<string, { TableName?: string }>[] | undefined;
+  if (transact) {
+    const tables = transact.map((item) => Object.values(item)[0]?.TableName ?? '?');
+    return { tables: [...new Set(tables)], items: transact.length };
+  }
+  const batch = (body.RequestItems ?? {}) as Record<string, unknown[] | { Keys?: unknown[] }>;
+  const tables = Object.keys(batch);
+  const items = Object.values(batch).reduce<number>(
+    (sum, value) => sum + (Array.isArray(value) ? value.length : (value.Keys?.length ?? 0)),
+    0,
+  );
+  return { tables, items };
+}
+
+export interface DynamoMeter {
+  url: string;
+  calls(): MeteredCall[];
+  close(): Promise<void>;
+}
+
+export async function startDynamoMeter(upstream: string, host: string): Promise<DynamoMeter> {
+  let calls: MeteredCall[] = [];
+  const target = new URL(upstream);
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    if (req.url === '/__meter' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(calls));
+      return;
+    }
+    if (req.url === '/__meter/reset' && req.method === 'POST') {
+      calls = [];
+      res.writeHead(204).end();
+      return;
+    }
+    const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+    let body: Record<string, unknown> | undefined;
+    try {
+      body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const metered =
+      body !== undefined && operation !== '' && !operation.startsWith('Describe') && !operation.startsWith('List');
+    const asked = metered && body?.ReturnConsumedCapacity !== undefined;
+    const forwarded = metered ? JSON.stringify({ ...body, ReturnConsumedCapacity: 'INDEXES' }) : raw;
+    const started = performance.now();
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined && name !== 'host' && name !== 'content-length') headers[name] = String(value);
+    }
+    try {
+      const answer = await fetch(`${target.origin}${req.url ?? '/'}`, {
+        method: req.method,
+        headers,
+        body: req.method === 'GET' || req.method === 'HEAD' ? undefined : forwarded,
+      });
+      let text = await answer.text();
+      if (metered && body) {
+        let consumed: Capacity[] = [];
+        try {
+          const parsed = JSON.parse(text) as { ConsumedCapacity?: Capacity | Capacity[] };
+          if (parsed.ConsumedCapacity !== undefined) {
+            consumed = Array.isArray(parsed.ConsumedCapacity) ? parsed.ConsumedCapacity : [parsed.ConsumedCapacity];
+            if (!asked) {
+              delete parsed.ConsumedCapacity;
+              text = JSON.stringify(parsed);
+            }
+          }
+        } catch {
+          // an error answer: recorded with no capacity
+        }
+        const units = consumed.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+        const { tables, items } = tablesOf(body);
+        calls.push({
+          at: Date.now(),
+          operation,
+          tables,
+          items,
+          wcu: READS.has(operation) ? 0 : units,
+          rcu: READS.has(operation) ? units : 0,
+          payment_id: PAYMENT.exec(raw)?.[0],
+          ms: performance.now() - started,
+          request: raw,
+        });
+      }
+      const out: Record<string, string> = {};
+      answer.headers.forEach((value, name) => {
+        if (name !== 'content-length' && name !== 'content-encoding' && name !== 'transfer-encoding') out[name] = value;
+      });
+      res.writeHead(answer.status, out);
+      res.end(text);
+    } catch (error) {
+      res.writeHead(502, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify({ __type: 'MeterUpstreamError', message: (error as Error).message }));
+    }
+  });
+  const listening = await listen(server, host, 0);
+  return { url: listening.url, calls: () => calls, close: listening.close };
+}
