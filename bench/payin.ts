@@ -330,7 +330,6 @@ interface RatePhase {
 /** One offered rate for `durationMs`: every checkout accepted, then how long each took to SUCCESS. */
 async function ratePhase(stack: StackInfo, rate: number, durationMs: number): Promise<RatePhase> {
   const payments: string[] = [];
-  let refused = 0;
   const result = await load(
     [
       {
@@ -338,10 +337,7 @@ async function ratePhase(stack: StackInfo, rate: number, durationMs: number): Pr
         ratePerSecond: rate,
         fn: async () => {
           const accepted = await call<{ payment_id: string }>('POST', '/v1/payments', { body: body(2), stack });
-          if (accepted.status !== 202) {
-            refused++;
-            throw new Error(String(accepted.status));
-          }
+          if (accepted.status !== 202) throw new Error(String(accepted.status));
           payments.push(accepted.body.payment_id);
         },
       },
@@ -357,7 +353,7 @@ async function ratePhase(stack: StackInfo, rate: number, durationMs: number): Pr
   for (const paymentId of payments) {
     const view = await waitForStatus(paymentId, ['SUCCESS', 'FAILED'], 60_000, stack).catch(() => undefined);
     const v = view as unknown as { status: string; created_at: string; updated_at: string } | undefined;
-    if (!v || v.status !== 'SUCCESS') {
+    if (v?.status !== 'SUCCESS') {
       unfinished++;
       continue;
     }
@@ -488,7 +484,9 @@ export async function payinSuite({ quick }: { quick: boolean }): Promise<SuiteRe
     const violations = await checkInvariants(loaded.info, all);
     const concurrency = 16;
     const store = await storeOnly(loaded.info.urls.dynamodb, templates, concurrency, quick ? 3000 : 20_000);
-    const ratio = best && store.per_second > 0 ? round(best.completed_per_s / store.per_second, 2) : 0;
+    // The most the pay-in completed in any phase (its throughput at saturation) against the store's own rate.
+    const peak = Math.max(...phases.map((p) => p.completed_per_s));
+    const ratio = store.per_second > 0 ? round(peak / store.per_second, 2) : 0;
     process.stdout.write(
       `\nUnder load (2-order checkouts, open loop)\n${formatTable(
         [
@@ -517,7 +515,7 @@ export async function payinSuite({ quick }: { quick: boolean }): Promise<SuiteRe
       `invariants over ${all.length} payments: ${violations.length === 0 ? 'every charge booked once, ledger balanced, wallets equal ledger' : `${violations.length} violations`}\n`,
     );
     process.stdout.write(
-      `store only (the 2-order payments' DynamoDB calls replayed, ${concurrency} at a time): ${store.per_second} payments/s; end-to-end at ${best?.offered}/s offered: ${best?.completed_per_s}/s = ${ratio} of the store's rate\n`,
+      `store only (the 2-order payments' DynamoDB calls replayed, ${concurrency} at a time): ${store.per_second} payments/s; end-to-end at most ${peak}/s completed = ${ratio} of the store's rate; highest rate sustained (completed >= 90% of offered, no errors): ${best?.offered ?? 'none'}/s\n`,
     );
     for (const p of phases) {
       rows.push({
@@ -533,6 +531,8 @@ export async function payinSuite({ quick }: { quick: boolean }): Promise<SuiteRe
     details.load = phases.map(({ payments, ...p }) => ({ ...p, payments: payments.length }));
     details.store_only = { ...store, concurrency };
     details.end_to_end_over_store = ratio;
+    details.highest_sustained_offered = best?.offered;
+    details.peak_completed_per_s = peak;
     details.invariant_violations = violations;
     targets['invariants hold after the load'] = violations.length === 0;
     targets['end-to-end at least 70% of the store-only rate'] = ratio >= 0.7;

@@ -2,7 +2,7 @@
  * POST /v1/payments/{payment_id}/review: an operator's decision on a payment held for risk review. Four eyes: the
  * key that created the payment cannot review it, whatever its scopes (`admin` included).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { badRequest, HttpError, json, parseJsonBody } from '../../src/api/http';
 import { apiHandler, callerKeyId } from '../../src/api/middleware';
 import { pathParam, quote } from '../../src/api/request-guards';

@@ -5,7 +5,7 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { logger } from '../../src/core/observability';
 import { payoutDeps } from '../../src/payout/deps';
 import { runPage, runSeller } from '../../src/payout/runs';

@@ -1,5 +1,5 @@
 /** Pay-in step (.waitForTaskToken): keeps the task token on the pending payment; a webhook or the janitor resumes. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { stepHandler } from '../../src/core/step-handler';
 import { stepDeps } from '../../src/payin/deps';
 import { awaitPsp } from '../../src/payin/pending';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { publishPaymentFailed } from '../../src/core/metrics';
 import { stepHandler } from '../../src/core/step-handler';
 import { stepDeps } from '../../src/payin/deps';

@@ -1,5 +1,5 @@
 /** Pay-out step (.waitForTaskToken): keeps the task token on the payout; a webhook or the janitor resumes it. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { payoutStepInput, taskHandler } from '../../src/core/step-handler';
 import { payoutDeps } from '../../src/payout/deps';
 import { awaitPayout } from '../../src/payout/steps';

@@ -1,5 +1,5 @@
 /** The input of a reconciliation step: the run, and for a shard its number; FailRun gets the caught error. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const runInput = z.object({ run_id: z.string().min(1) });
 export const shardInput = z.object({ run_id: z.string().min(1), shard: z.number().int().min(0).max(1023) });

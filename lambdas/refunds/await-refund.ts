@@ -1,5 +1,5 @@
 /** Refund step (.waitForTaskToken): keeps the task token of a refund pending at the PSP. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { taskHandler } from '../../src/core/step-handler';
 import { refundStepInput } from '../../src/refunds/step-input';
 import { awaitRefund } from '../../src/refunds/steps';

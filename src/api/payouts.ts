@@ -2,7 +2,7 @@
  * The pay-out at the HTTP edge: request bodies checked (zod; every problem a 400 naming its field), amounts turned
  * into minor units by the money module, and what the API shows of sellers, payouts and runs (decimal strings).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { fromMinorUnits, isSupportedCurrency, MoneyError, toMinorUnits } from '../core/money';
 import type { Payout } from '../payout/payout';
 import type { PayoutRun } from '../payout/ports';

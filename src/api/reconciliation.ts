@@ -4,7 +4,7 @@
  * the report page src/reconciliation/report.ts). The handlers (lambdas/api/*reconciliation*.ts) only adapt the event.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MISMATCH_CLASSES, type MismatchClass } from '../reconciliation/domain/mismatch';
 import { isDay, MISMATCH_STATUSES, type MismatchStatus, type StoredMismatch } from '../reconciliation/domain/run';
 import type { ReconciliationDeps } from '../reconciliation/ports';

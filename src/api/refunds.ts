@@ -1,5 +1,5 @@
 /** Refunds and disputes at the HTTP edge: request bodies checked (zod), amounts in minor units, views as decimals. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { fromMinorUnits, MoneyError, toMinorUnits } from '../core/money';
 import type { Dispute } from '../refunds/dispute';
 import { REFUND_REASONS, type Refund, type RefundReason } from '../refunds/refund';

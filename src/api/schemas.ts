@@ -1,5 +1,5 @@
 /** Request schemas of the public API (zod), each exporting the schema and its inferred type. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isSupportedCurrency, MAX_MINOR_UNITS } from '../core/money';
 
 /**

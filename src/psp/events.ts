@@ -1,5 +1,5 @@
 /** PSP (Stripe) events: what we read of them, its shape checked, and which of our objects they concern. No SDK needed. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The part of a Stripe event we read. */
 export interface PspEvent {
