@@ -103,6 +103,10 @@ function causeLine(cause: string): string {
   return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }
 
+/** A state's output as shown on the timeline: the first 2,000 characters (the execution's history has it whole). */
+const clip = (text: string | undefined) =>
+  text !== undefined && text.length > 2000 ? `${text.slice(0, 2000)}... (${text.length} characters)` : text;
+
 /** An execution's history as timeline events: every state entered, succeeded, retried or failed, and its end. */
 export function executionEvents(paymentId: string, execution: ExecutionRecord): TimelineEvent[] {
   const out: TimelineEvent[] = [];
@@ -130,7 +134,7 @@ export function executionEvents(paymentId: string, execution: ExecutionRecord): 
         summary: wasCaught
           ? `${what} ${name}: ${state} left through its Catch (the error above is handled by the workflow)`
           : `${what} ${name}: ${state} succeeded`,
-        detail: { output: event.stateExitedEventDetails?.output },
+        detail: { output: clip(event.stateExitedEventDetails?.output) },
       });
       return;
     }

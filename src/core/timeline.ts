@@ -92,6 +92,7 @@ export function timelineSource(): TimelineSource | undefined {
 }
 
 const PK = (paymentId: string) => `PAY#${paymentId}`;
+let sequence = 0;
 
 export class TimelineTable implements TimelineWriter {
   constructor(
@@ -101,7 +102,8 @@ export class TimelineTable implements TimelineWriter {
 
   /** Appends an event; an event recorded `once` under a key already there is not written again. */
   async put(event: TimelineEvent, once?: string): Promise<void> {
-    const sk = once ? `ONCE#${once}` : `${event.at}#${randomUUID().slice(0, 8)}`;
+    // Events of one millisecond keep the order they were recorded in (a counter of this process), then a random tail.
+    const sk = once ? `ONCE#${once}` : `${event.at}#${String(++sequence).padStart(9, '0')}${randomUUID().slice(0, 4)}`;
     try {
       await this.client.send(
         new PutCommand({
@@ -124,9 +126,12 @@ export class TimelineTable implements TimelineWriter {
       ExpressionAttributeValues: { ':pk': PK(paymentId) },
       ConsistentRead: true,
     });
-    return items
-      .map(({ pk: _pk, sk: _sk, ...event }) => event as unknown as TimelineEvent)
-      .sort((a, b) => a.at.localeCompare(b.at));
+    return (
+      items
+        .map(({ pk: _pk, sk: _sk, ...event }) => event as unknown as TimelineEvent)
+        // Stable: events of the same millisecond stay in their sort-key order.
+        .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
+    );
   }
 }
 

@@ -28,7 +28,7 @@ export async function applyPspEvent(deps: PendingDeps, event: PspEvent): Promise
 /** What became of a webhook event, in the payment's words. */
 const WEBHOOK_RESULTS: Record<string, string> = {
   duplicate: 'skipped: a duplicate of an event already applied',
-  already_settled: 'skipped: stale, the payment was already settled',
+  already_settled: 'skipped: stale, the payment was already charged or ended',
   pending: 'applied: the PSP still has it pending',
   succeeded: 'applied: the payment is charged',
   failed: 'applied: the payment failed',
