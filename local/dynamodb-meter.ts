@@ -21,6 +21,8 @@ export interface MeteredCall {
   wcu: number;
   rcu: number;
   payment_id?: string;
+  /** DynamoDB's HTTP status (a refused condition is a 400). */
+  status: number;
   ms: number;
   /** The request body as the function sent it. */
   request: string;
@@ -80,7 +82,7 @@ export async function startDynamoMeter(upstream: string, host: string): Promise<
     }
     const metered =
       body !== undefined && operation !== '' && !operation.startsWith('Describe') && !operation.startsWith('List');
-    const asked = metered && body?.ReturnConsumedCapacity !== undefined;
+    const asked = metered && body?.ReturnConsumedCapacity !== undefined && body.ReturnConsumedCapacity !== 'NONE';
     const forwarded = metered ? JSON.stringify({ ...body, ReturnConsumedCapacity: 'INDEXES' }) : raw;
     const started = performance.now();
     const headers: Record<string, string> = {};
@@ -118,13 +120,16 @@ export async function startDynamoMeter(upstream: string, host: string): Promise<
           wcu: READS.has(operation) ? 0 : units,
           rcu: READS.has(operation) ? units : 0,
           payment_id: PAYMENT.exec(raw)?.[0],
+          status: answer.status,
           ms: performance.now() - started,
           request: raw,
         });
       }
       const out: Record<string, string> = {};
       answer.headers.forEach((value, name) => {
-        if (name !== 'content-length' && name !== 'content-encoding' && name !== 'transfer-encoding') out[name] = value;
+        // The body may have been rewritten (the capacity taken out): its checksum no longer holds.
+        const stale = name === 'content-length' || name === 'content-encoding' || name === 'transfer-encoding';
+        if (!stale && name !== 'x-amz-crc32') out[name] = value;
       });
       res.writeHead(answer.status, out);
       res.end(text);

@@ -8,6 +8,7 @@
  * On AWS, set AWS_REGION, PAYMENTS_TABLE, PAYIN_STATE_MACHINE_ARN, PSP_SECRET_ARN and FAILED_PAYMENTS_QUEUE_URL
  * (the stack outputs and table names). A message is deleted only once its payment was handled.
  */
+import '../src/payin/with-psp';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';

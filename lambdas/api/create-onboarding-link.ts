@@ -1,4 +1,5 @@
 /** POST /v1/sellers/{seller_account}/onboarding-link: a fresh one-time link to the PSP's hosted onboarding page. */
+import '../../src/payout/with-psp';
 import { HttpError, json } from '../../src/api/http';
 import { apiHandler } from '../../src/api/middleware';
 import { pathParam } from '../../src/api/request-guards';

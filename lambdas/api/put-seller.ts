@@ -3,6 +3,7 @@
  * account created once: Idempotency-Key derived from the seller id). Answers an onboarding link while the PSP does
  * not pay out to the account yet: the seller enters bank details on the PSP's page, never through us.
  */
+import '../../src/payout/with-psp';
 import { json, parseJsonBody } from '../../src/api/http';
 import { apiHandler } from '../../src/api/middleware';
 import { sellerView, validateSeller } from '../../src/api/payouts';

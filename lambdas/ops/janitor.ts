@@ -1,5 +1,6 @@
 /** Scheduled (EventBridge on AWS, the local scheduler locally): the janitor. */
 
+import '../../src/payin/with-psp';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { runtimeConfig, sfn } from '../../src/core/clients';

@@ -3,6 +3,7 @@
  * workflow's own steps, and settles UNKNOWN ones from the PSP's record. Fails the run (the Errors alarm pages)
  * when a payout needs a person.
  */
+import '../../src/payout/with-psp';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { InconsistentStateError } from '../../src/core/errors';

@@ -3,6 +3,7 @@
  * (its funds checked at the PSP, one payout per currency at or above the minimum). Partial failures are retried
  * alone and, after bounded receives, dead-lettered (alarmed); every step is safe to repeat.
  */
+import '../../src/payout/with-psp';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';

@@ -4,6 +4,9 @@
  * event (not JSON, or missing a field we read) is not dropped: it fails on every receive, its reason logged each time,
  * and ends in the dead-letter queue, where nothing accepted from the PSP is lost.
  */
+import '../../src/payout/with-psp';
+import '../../src/refunds/with-psp';
+import '../../src/payin/with-psp';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { logger } from '../../src/core/observability';

@@ -2,6 +2,7 @@
  * Scheduled: drives every open refund left unchanged for a while with the workflow's steps and settles UNKNOWN ones
  * from the PSP's record. Fails the run (the Errors alarm pages) when a refund needs a person.
  */
+import '../../src/refunds/with-psp';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { InconsistentStateError } from '../../src/core/errors';

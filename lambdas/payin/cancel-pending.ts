@@ -1,5 +1,6 @@
 /** Pay-in step at the pending deadline: stops the payment at the PSP; FAILED, or SUCCEEDED if it was paid meanwhile. */
 
+import '../../src/payin/with-psp';
 import { publishPaymentFailed } from '../../src/core/metrics';
 import { stepHandler } from '../../src/core/step-handler';
 import { stepDeps } from '../../src/payin/deps';

@@ -1,3 +1,4 @@
+import '../../src/payin/with-psp';
 import { publishPaymentFailed } from '../../src/core/metrics';
 import { stepHandler } from '../../src/core/step-handler';
 import { stepDeps } from '../../src/payin/deps';

@@ -1,4 +1,5 @@
 /** Pay-out step: the payout from the connected account to the seller's bank (refused: the transfer is undone). */
+import '../../src/payout/with-psp';
 import { payoutStepInput, taskHandler } from '../../src/core/step-handler';
 import { payoutDeps } from '../../src/payout/deps';
 import { sendPayout } from '../../src/payout/steps';

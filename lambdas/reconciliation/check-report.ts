@@ -1,4 +1,5 @@
 /** Reconciliation step: one poll of the PSP's report run (bounded: a report never ready fails the run). */
+import '../../src/reconciliation/with-psp';
 import { taskHandler } from '../../src/core/step-handler';
 import { checkReport } from '../../src/reconciliation/run';
 import { deps } from './deps';

@@ -1,4 +1,5 @@
 /** Reconciliation step: asks the PSP for the day's itemized balance report (or takes the file at hand). */
+import '../../src/reconciliation/with-psp';
 import { taskHandler } from '../../src/core/step-handler';
 import { requestReport } from '../../src/reconciliation/run';
 import { deps } from './deps';

@@ -1,4 +1,5 @@
 /** Reconciliation step: archives the raw settlement file and splits it into shards, streaming. */
+import '../../src/reconciliation/with-psp';
 import { taskHandler } from '../../src/core/step-handler';
 import { splitFile } from '../../src/reconciliation/run';
 import { deps } from './deps';

@@ -6,20 +6,21 @@
 import { dynamo, runtimeConfig, sfn } from '../core/clients';
 import { ConfigError, tableName } from '../core/config';
 import { lazy } from '../core/lazy';
+import { provided } from '../core/provided';
 import { SfnTaskResponder } from '../core/task-responder';
 import { LedgerTable } from '../ledger/ledger-table';
 import { Wallets } from '../ledger/wallets';
-import { stripe } from '../psp/client';
-import { StripePsp } from '../psp/stripe-psp';
 import { PaymentsTable } from './payments-table';
 import type { PendingDeps } from './pending';
-import type { BuyerVelocity } from './ports';
-import { recordingPsp } from './psp-timeline';
+import type { BuyerVelocity, PayInPsp } from './ports';
 import { RulesRiskProvider } from './risk';
 import type { StepDeps } from './steps';
 import type { WorkflowDeps } from './workflow';
 
 type AllDeps = StepDeps & PendingDeps & { workflow: WorkflowDeps };
+
+/** The PSP, provided by src/payin/with-psp.ts to the functions that call it. */
+export const payInPsp = provided<PayInPsp>('the pay-in PSP', 'src/payin/with-psp.ts');
 let deps: AllDeps | undefined;
 let paymentsTable: PaymentsTable | undefined;
 const payments = () => {
@@ -44,7 +45,7 @@ export function stepDeps(): AllDeps {
     payments,
     wallets: () => new Wallets(dynamo(), tableName(runtimeConfig(), 'wallets')),
     ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
-    psp: () => recordingPsp(new StripePsp(stripe)),
+    psp: () => payInPsp.get(),
     risk: () => riskProvider(payments),
     settings: () => runtimeConfig().payIn,
     workflow: () => {

@@ -5,16 +5,19 @@
 import { dynamo, runtimeConfig, sfn, sqs } from '../core/clients';
 import { ConfigError, tableName } from '../core/config';
 import { lazy } from '../core/lazy';
+import { provided } from '../core/provided';
 import { SfnTaskResponder } from '../core/task-responder';
 import { LedgerTable } from '../ledger/ledger-table';
 import { Wallets } from '../ledger/wallets';
-import { stripeConnect } from '../psp/client';
-import { StripeConnect } from '../psp/stripe-connect';
+import type { ConnectPsp } from '../psp/connect-types';
 import { SfnPayoutWorkflow, SqsRunQueue } from './adapters';
 import { PayoutsTable } from './payouts-table';
 import type { PayoutDeps } from './ports';
 import type { RunDeps } from './runs';
 import { SellersTable } from './sellers-table';
+
+/** The PSP (Connect), provided by src/payout/with-psp.ts to the functions that call it. */
+export const payoutPsp = provided<ConnectPsp>('the pay-out PSP', 'src/payout/with-psp.ts');
 
 let deps: RunDeps | undefined;
 
@@ -24,7 +27,7 @@ export function payoutDeps(): RunDeps {
     payouts: () => new PayoutsTable(dynamo(), tableName(runtimeConfig(), 'payouts')),
     wallets: () => new Wallets(dynamo(), tableName(runtimeConfig(), 'wallets')),
     ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
-    psp: () => new StripeConnect(stripeConnect),
+    psp: () => payoutPsp.get(),
     tasks: () => new SfnTaskResponder(sfn),
     workflow: () =>
       new SfnPayoutWorkflow(sfn, () => {

@@ -7,17 +7,16 @@
 import { dynamo, runtimeConfig, s3, sfn, sqs } from '../core/clients';
 import { bucketName, ConfigError, tableName } from '../core/config';
 import { lazy } from '../core/lazy';
+import { provided } from '../core/provided';
 import { LedgerTable } from '../ledger/ledger-table';
 import { Wallets } from '../ledger/wallets';
-import { pspSecret, stripe } from '../psp/client';
-import { StripeReporting } from '../psp/stripe-reporting';
 import {
   PowertoolsReconciliationMetrics,
   S3SettlementArchive,
   SfnReconciliationWorkflow,
   SqsWorkQueues,
 } from './adapters';
-import type { OurRecords, ReconciliationDeps, RecoveryActions } from './ports';
+import type { OurRecords, ReconciliationDeps, RecoveryActions, SettlementPsp } from './ports';
 import { ReconciliationTable } from './reconciliation-table';
 
 const required = (value: string | undefined, name: string) => {
@@ -29,6 +28,9 @@ const notWired = (what: string) => () => {
   throw new ConfigError(`${what} is not wired in this function`);
 };
 
+/** The PSP's reports, provided by src/reconciliation/with-psp.ts to the functions that read them. */
+export const reconciliationPsp = provided<SettlementPsp>("the PSP's reports", 'src/reconciliation/with-psp.ts');
+
 let deps: ReconciliationDeps | undefined;
 
 export function reconciliationDeps(
@@ -37,7 +39,7 @@ export function reconciliationDeps(
 ): ReconciliationDeps {
   deps ??= lazy<ReconciliationDeps>({
     store: () => new ReconciliationTable(dynamo(), tableName(runtimeConfig(), 'reconciliation')),
-    psp: () => new StripeReporting(stripe, pspSecret),
+    psp: () => reconciliationPsp.get(),
     archive: () => new S3SettlementArchive(s3, () => bucketName(runtimeConfig(), 'SETTLEMENT_BUCKET')),
     records,
     recovery,

@@ -8,11 +8,11 @@ import { dynamo, runtimeConfig, sfn } from '../core/clients';
 import { ConfigError, tableName } from '../core/config';
 import { asRetryable } from '../core/errors';
 import { lazy } from '../core/lazy';
+import { provided } from '../core/provided';
 import { SfnTaskResponder } from '../core/task-responder';
 import { LedgerTable } from '../ledger/ledger-table';
 import { Wallets } from '../ledger/wallets';
-import { stripe } from '../psp/client';
-import { StripeRefunds } from '../psp/stripe-refunds';
+import type { RefundsPsp } from '../psp/refund-types';
 import type { PaymentOrders, RefundDeps, RefundWorkflow } from './ports';
 import { RefundsTable } from './refunds-table';
 
@@ -39,6 +39,9 @@ export class SfnRefundWorkflow implements RefundWorkflow {
   }
 }
 
+/** The PSP, provided by src/refunds/with-psp.ts to the functions that call it. */
+export const refundPsp = provided<RefundsPsp>('the refunds PSP', 'src/refunds/with-psp.ts');
+
 let deps: RefundDeps | undefined;
 
 /** `orders`: how to read a payment's orders (the handler passes the pay-in's table). */
@@ -47,7 +50,7 @@ export function refundDeps(orders: () => PaymentOrders): RefundDeps {
     refunds: () => new RefundsTable(dynamo(), tableName(runtimeConfig(), 'refunds')),
     wallets: () => new Wallets(dynamo(), tableName(runtimeConfig(), 'wallets')),
     ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
-    psp: () => new StripeRefunds(stripe),
+    psp: () => refundPsp.get(),
     tasks: () => new SfnTaskResponder(sfn),
     workflow: () =>
       new SfnRefundWorkflow(sfn, () => {

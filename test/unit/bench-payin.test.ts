@@ -12,6 +12,7 @@ const metered = (at: number, operation: string, extra: Partial<MeteredCall> = {}
   wcu: 0,
   rcu: 0,
   ms: 1,
+  status: 200,
   request: '{}',
   ...extra,
 });
@@ -74,6 +75,7 @@ describe('the pay-in benchmark', () => {
       }),
     ];
     const copy = renamed(calls, 'r7');
+    expect(copy.map((c) => c.status)).toEqual([200, 200, 200]);
     expect(copy.map((c) => c.target)).toEqual([
       'DynamoDB_20120810.PutItem',
       'DynamoDB_20120810.PutItem',

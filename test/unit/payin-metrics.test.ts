@@ -8,7 +8,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 
 jest.mock('../../src/payin/steps', () => ({ finalize: jest.fn(), recordFailure: jest.fn() }));
-jest.mock('../../src/payin/deps', () => ({ stepDeps: () => ({}) }));
+jest.mock('../../src/payin/deps', () => ({ stepDeps: () => ({}), payInPsp: { provide: () => undefined } }));
 jest.mock('../../src/payin/janitor', () => ({ runJanitor: jest.fn(), needingAPerson: jest.fn() }));
 
 Object.assign(process.env, {
