@@ -8,7 +8,7 @@
 export const BUSINESS_METRICS = {
   /** Count, 1 per payment the workflow finalized SUCCESS (Finalize). */
   paymentsSucceeded: 'PaymentsSucceeded',
-  /** Count, 1 per payment whose workflow gave up (RecordFailure: the charge's outcome unknown, or booking incomplete). */
+  /** Count, 1 per payment that failed (declined, rejected, stopped at its deadline), by the write that moved it to FAILED. */
   paymentsFailed: 'PaymentsFailed',
   /** The total of a payment finalized SUCCESS, in integer minor units of its currency; extra dimension `currency`. */
   paymentAmountSucceeded: 'PaymentAmountSucceeded',

@@ -12,6 +12,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { asRetryable, cancellationCodes, retryable, TransientError } from '../core/errors';
+import { publishPaymentFailed } from '../core/metrics';
 import { recordTimeline } from '../core/timeline';
 import { DuplicateCheckoutError, DuplicateOrderError, PaymentIdTakenError } from './errors';
 import type { BuyerVelocity, Payment, PaymentsStore, TransitionChanges, TransitionScope, WebhookLog } from './ports';
@@ -205,6 +206,11 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     } catch (error) {
       if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return false;
       throw asRetryable(error);
+    }
+    // A payment failed, counted once: by the conditional write that moved it (a decline at the charge or on the PSP's
+    // page, a risk rejection, a deadline, the PSP's record). Never throws.
+    if (to === 'FAILED' && scope !== 'orders') {
+      publishPaymentFailed({ payment_id: payment.event.payment_id, reason: changes.reason ?? 'failed', status: to });
     }
     const what = scope === 'orders' ? 'its orders' : scope === 'event' ? 'the payment' : 'the payment and its orders';
     const from = scope === 'orders' ? (payment.orders[0]?.status ?? payment.event.status) : payment.event.status;

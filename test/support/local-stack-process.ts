@@ -56,10 +56,11 @@ export async function startStackProcess(options: {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const info = await new Promise<StackInfo>((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(
-      () => reject(new Error(`local stack not ready after 120 s; see ${options.logFile}`)),
-      120_000,
-    );
+    const timer = setTimeout(() => {
+      // Not left running: a stack that never got ready is killed (DynamoDB Local with it).
+      child.kill('SIGKILL');
+      reject(new Error(`local stack not ready after 120 s; see ${options.logFile}`));
+    }, 120_000);
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -88,7 +89,10 @@ export async function startStackProcess(options: {
     stop: (signal: NodeJS.Signals = 'SIGTERM') => {
       stopped ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        // A stack that does not stop within 30 s is killed.
+        const late = setTimeout(() => child.kill('SIGKILL'), 30_000);
         const code = await exited;
+        clearTimeout(late);
         await new Promise((resolve) => log.end(resolve));
         return code;
       })();

@@ -1,6 +1,6 @@
 /**
- * The business metrics, as CloudWatch receives them: the Finalize, RecordFailure and Janitor handlers run (their
- * pay-in steps replaced by fakes) with Powertools' own Metrics, and the EMF lines it writes to stdout are read back:
+ * The business metrics, as CloudWatch receives them: the Finalize and Janitor handlers run (their pay-in steps
+ * replaced by fakes), and the payments table's move to FAILED, with Powertools' own Metrics, and the EMF lines it writes to stdout are read back:
  * names, units, dimensions, integer minor-unit values, the payment id riding along; and a metric that cannot be
  * published never fails the step.
  */
@@ -28,6 +28,7 @@ const finalizeLambda = require('../../lambdas/payin/finalize') as typeof import(
 const recordFailureLambda =
   require('../../lambdas/payin/record-failure') as typeof import('../../lambdas/payin/record-failure');
 const janitorLambda = require('../../lambdas/ops/janitor') as typeof import('../../lambdas/ops/janitor');
+const { PaymentsTable } = require('../../src/payin/payments-table') as typeof import('../../src/payin/payments-table');
 
 const context = {
   functionName: 'unit-test',
@@ -157,15 +158,18 @@ describe('Finalize: PaymentsSucceeded and the amount per currency', () => {
   });
 });
 
-describe('RecordFailure: PaymentsFailed', () => {
-  test('the workflow gives up after the charge: one PaymentsFailed, with the payment id, reason and status', async () => {
-    steps.recordFailure.mockResolvedValue({ status: 'UNKNOWN' });
+describe('PaymentsFailed: counted by the write that moves a payment to FAILED', () => {
+  const payment = {
+    event: { payment_id: 'pay_8', status: 'EXECUTING', order_ids: ['o1'] },
+    orders: [{ payment_id: 'pay_8', payment_order_id: 'o1', status: 'EXECUTING' }],
+  } as unknown as import('../../src/payin/payment').Payment;
+  const table = (send: () => Promise<unknown>) =>
+    new PaymentsTable({ send } as unknown as import('@aws-sdk/lib-dynamodb').DynamoDBDocumentClient, 'payments');
+
+  test('a decline moves the payment to FAILED: one PaymentsFailed, with the payment id and the reason', async () => {
     await expect(
-      recordFailureLambda.handler(
-        { payment_id: 'pay_8', stage: 'charge', error: { Error: 'PspTransientError' } },
-        context,
-      ),
-    ).resolves.toEqual({ status: 'UNKNOWN' });
+      table(async () => ({})).transition(payment, 'FAILED', { reason: 'declined:card_declined' }),
+    ).resolves.toBe(true);
     expect(published()).toEqual([
       {
         name: 'PaymentsFailed',
@@ -176,23 +180,39 @@ describe('RecordFailure: PaymentsFailed', () => {
         payment_id: 'pay_8',
       },
     ]);
-    expect(emf()[0]).toMatchObject({ reason: 'charge', status: 'UNKNOWN' });
+    expect(emf()[0]).toMatchObject({ reason: 'declined:card_declined', status: 'FAILED' });
   });
 
-  test('a booking failure of a payment that is SUCCESS after all is not a failed payment', async () => {
-    steps.recordFailure.mockResolvedValue({ status: 'SUCCESS' });
-    await recordFailureLambda.handler({ payment_id: 'pay_9', stage: 'booking' }, context);
+  test('a second attempt whose condition fails (moved before) counts nothing', async () => {
+    const refused = Object.assign(new Error('Transaction cancelled'), {
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'ConditionalCheckFailed' }],
+    });
+    await expect(
+      table(async () => {
+        throw refused;
+      }).transition(payment, 'FAILED', { reason: 'declined:card_declined' }),
+    ).resolves.toBe(false);
     expect(published()).toEqual([]);
   });
 
-  test('metrics that cannot be published do not fail the step', async () => {
+  test('other moves count no failure; RecordFailure (UNKNOWN: the janitor settles it) counts none', async () => {
+    await table(async () => ({})).transition(payment, 'UNKNOWN', { reason: 'psp_outcome_unknown:x' });
+    steps.recordFailure.mockResolvedValue({ status: 'UNKNOWN' });
+    await expect(
+      recordFailureLambda.handler(
+        { payment_id: 'pay_9', stage: 'charge', error: { Error: 'PspTransientError' } },
+        context,
+      ),
+    ).resolves.toEqual({ status: 'UNKNOWN' });
+    expect(published()).toEqual([]);
+  });
+
+  test('metrics that cannot be published do not fail the write', async () => {
     jest.spyOn(Metrics.prototype, 'addMetric').mockImplementation(() => {
       throw new RangeError('bad metric');
     });
-    steps.recordFailure.mockResolvedValue({ status: 'EXECUTING' });
-    await expect(recordFailureLambda.handler({ payment_id: 'pay_10', stage: 'booking' }, context)).resolves.toEqual({
-      status: 'EXECUTING',
-    });
+    await expect(table(async () => ({})).transition(payment, 'FAILED', { reason: 'x' })).resolves.toBe(true);
   });
 });
 
