@@ -17,6 +17,7 @@
  *
  * No figure is hard-coded: every ratio compares two things measured in this run.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -153,9 +154,13 @@ async function startStack(name: string, env: Record<string, string>): Promise<St
   });
 }
 
+/** A checkout of `orders` orders, each to a seller of its own (a marketplace's many sellers: no one wallet is hot). */
 function body(orders: number) {
   return checkout({
-    sellers: Array.from({ length: orders }, (_, i) => ({ seller: `bench_seller_${i}`, amount: `${12 + i}.34` })),
+    sellers: Array.from({ length: orders }, (_, i) => ({
+      seller: `bench_seller_${randomUUID().slice(0, 8)}`,
+      amount: `${12 + i}.34`,
+    })),
   });
 }
 
@@ -274,7 +279,9 @@ function medianCount(counts: PaymentCount[]): PaymentCount {
 export function renamed(calls: MeteredCall[], suffix: string): { target: string; body: string; status: number }[] {
   const ids = new Set<string>();
   for (const c of calls) {
-    for (const match of c.request.matchAll(/pay_[0-9a-f]{32}|buyer_[0-9a-f]{8}|chk_[0-9a-f]{8}|evt_[A-Za-z0-9]+/g))
+    for (const match of c.request.matchAll(
+      /pay_[0-9a-f]{32}|buyer_[0-9a-f]{8}|chk_[0-9a-f]{8}|bench_seller_[0-9a-f]{8}|evt_[A-Za-z0-9]+/g,
+    ))
       ids.add(match[0]);
   }
   return calls.map((c) => {
@@ -282,6 +289,12 @@ export function renamed(calls: MeteredCall[], suffix: string): { target: string;
     for (const id of ids) text = text.split(id).join(`${id}${suffix}`);
     // Powertools' idempotency records are keyed by a hash of the request: a fresh key per copy.
     if (c.tables.includes('Idempotency')) text = text.replace(/("id":\{"S":")([^"]+)/, `$1$2${suffix}`);
+    // A transaction's ClientRequestToken (the SDK's own) is the original's: a copy sending it again would be refused.
+    if (c.operation.startsWith('Transact')) {
+      const parsed = JSON.parse(text) as { ClientRequestToken?: string };
+      delete parsed.ClientRequestToken;
+      text = JSON.stringify(parsed);
+    }
     return { target: `DynamoDB_20120810.${c.operation}`, body: text, status: c.status };
   });
 }
@@ -291,6 +304,7 @@ async function storeOnly(endpoint: string, templates: MeteredCall[][], concurren
   let done = 0;
   let failed = 0;
   let next = 0;
+  const unlike: Record<string, unknown>[] = [];
   const deadline = Date.now() + durationMs;
   const started = Date.now();
   await Promise.all(
@@ -309,9 +323,20 @@ async function storeOnly(endpoint: string, templates: MeteredCall[][], concurren
             },
             body: request.body,
           });
-          await response.text();
+          const answer = await response.text();
           // Faithful only if each copy meets the state its original met: the same answer (a refused condition too).
-          if (response.status !== request.status) failed++;
+          if (response.status !== request.status) {
+            failed++;
+            if (unlike.length < 5) {
+              unlike.push({
+                target: request.target,
+                original: request.status,
+                copy: response.status,
+                answer: answer.slice(0, 200),
+                request: request.body.slice(0, 300),
+              });
+            }
+          }
         }
         done++;
       }
@@ -320,6 +345,7 @@ async function storeOnly(endpoint: string, templates: MeteredCall[][], concurren
   return {
     payments: done,
     calls_answered_unlike_the_original: failed,
+    unlike_examples: unlike,
     per_second: round(done / ((Date.now() - started) / 1000)),
   };
 }
