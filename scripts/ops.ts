@@ -7,15 +7,8 @@
  * The same as GET /v1/payments/{payment_id}/timeline. It calls the running stack's API with the dev key kept under the
  * data folder (or DEV_API_KEY, or --key); --api sets another API base URL (a deployed stage, with its own key).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { loadLocalStackConfig } from '../src/core/config';
 import type { TimelineEvent } from '../src/core/timeline';
-
-function option(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
+import { localApi } from './cli';
 
 /** One event as one line: time, source, type, summary; then the ids it touches, indented. */
 export function formatEvent(event: TimelineEvent): string {
@@ -33,12 +26,7 @@ async function main(): Promise<void> {
     .slice(2)
     .find((arg, i, all) => !arg.startsWith('--') && all[i - 1] !== '--api' && all[i - 1] !== '--key');
   if (!paymentId) throw new Error('usage: npm run ops -- <payment_id> [--json] [--api URL] [--key KEY]');
-  const config = loadLocalStackConfig();
-  const api = option('api') ?? `http://${config.host}:${config.ports.api}`;
-  const keyFile = path.join(config.dataDir, 'dev-api-key');
-  const key =
-    option('key') ?? config.devApiKey ?? (fs.existsSync(keyFile) ? fs.readFileSync(keyFile, 'utf8').trim() : '');
-  if (!key) throw new Error(`no API key: start the stack (npm start) or pass --key (looked in ${keyFile})`);
+  const { api, key } = localApi();
   const response = await fetch(`${api}/v1/payments/${encodeURIComponent(paymentId)}/timeline`, {
     headers: { authorization: `Bearer ${key}` },
   });

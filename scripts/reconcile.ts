@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { loadLocalStackConfig } from '../src/core/config';
+import { bar, localApi, option } from './cli';
 
 type Run = {
   run_id: string;
@@ -30,24 +30,8 @@ type Run = {
   error?: string;
 };
 
-function option(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
-
-function bar(done: number, total: number, width = 30): string {
-  const ratio = total > 0 ? Math.min(1, done / total) : 0;
-  const filled = Math.round(ratio * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(ratio * 100)).padStart(3)}%`;
-}
-
 async function main(): Promise<void> {
-  const config = loadLocalStackConfig();
-  const api = option('api') ?? `http://${config.host}:${config.ports.api}`;
-  const keyFile = path.join(config.dataDir, 'dev-api-key');
-  const key =
-    option('key') ?? config.devApiKey ?? (fs.existsSync(keyFile) ? fs.readFileSync(keyFile, 'utf8').trim() : '');
-  if (!key) throw new Error(`no API key: start the stack (npm start) or pass --key (looked in ${keyFile})`);
+  const { api, key, config } = localApi();
   const date = option('date');
   if (!date) throw new Error('--date YYYY-MM-DD is required');
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
