@@ -113,7 +113,11 @@ export class OperationsDashboard extends Construct {
         title: 'Payments by status',
         left: [
           businessMetric(BUSINESS_METRICS.paymentsSucceeded, Stats.SUM, 'Succeeded (Finalize)'),
-          businessMetric(BUSINESS_METRICS.paymentsFailed, Stats.SUM, 'Failed (declined, rejected, stopped at the deadline)'),
+          businessMetric(
+            BUSINESS_METRICS.paymentsFailed,
+            Stats.SUM,
+            'Failed (declined, rejected, stopped at the deadline)',
+          ),
         ],
       }),
       graph({
