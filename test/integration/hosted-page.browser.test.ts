@@ -7,14 +7,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { call, checkout, type PaymentView, stackInfo, unique, waitForStatus } from '../support/api-client';
+import { launchChromium } from '../support/browser';
 import { checkInvariants } from '../support/invariants';
 import { ARTIFACTS } from '../support/local-stack-process';
 
 jest.setTimeout(180_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.join(ARTIFACTS, 'screenshots');
 let RETURN_URL = '';
 let browser: Browser;
@@ -29,19 +29,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => shop.listen(0, '127.0.0.1', resolve));
   RETURN_URL = `http://127.0.0.1:${(shop.address() as AddressInfo).port}/checkout/return`;
   fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -10,17 +10,17 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createOpsConsole } from '../../local/ops-console/console';
 import type { TimelineFetcher } from '../../local/ops-console/timeline';
 import { LocalStepFunctions, stateMachineArn } from '../../local/stepfunctions/engine';
 import { call, checkout, reviewerKey, stackInfo, unique, waitForStatus } from '../support/api-client';
+import { launchChromium } from '../support/browser';
 import { closedExecution, payInExecutionArn, sfnClient } from '../support/executions';
 import { ARTIFACTS } from '../support/local-stack-process';
 
 jest.setTimeout(180_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.join(ARTIFACTS, 'screenshots');
 let browser: Browser;
 let sfn: SFNClient;
@@ -28,19 +28,7 @@ let sfn: SFNClient;
 beforeAll(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   sfn = sfnClient(stackInfo());
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

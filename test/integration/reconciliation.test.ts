@@ -10,8 +10,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { call, checkout, unique, waitForStatus } from '../support/api-client';
+import { launchChromium } from '../support/browser';
 import { ARTIFACTS, type StackProcess, startStackProcess } from '../support/local-stack-process';
 import { pspAdmin, until } from '../support/payouts';
 import { timelineOf } from '../support/timeline';
@@ -19,7 +20,6 @@ import { TEST_STACK_ENV } from './global-setup';
 
 jest.setTimeout(240_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.join(ARTIFACTS, 'screenshots');
 
 type Counts = { auto_fixed: number; manual: number; unclassifiable: number };
@@ -131,7 +131,7 @@ describe('reconciliation on the local stack', () => {
     expect(await mismatchesOf(runId)).toEqual([]);
 
     // The report, as a finance person opens it.
-    const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const browser: Browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.setExtraHTTPHeaders({ authorization: `Bearer ${stack.info.devApiKey}` });
