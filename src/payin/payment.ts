@@ -84,6 +84,11 @@ export interface PaymentEvent {
   pending_deadline?: string;
   /** The hosted page's expiry sent to the PSP (unix seconds), fixed with the deadline. */
   psp_expires_at?: number;
+  /**
+   * Where the charge's success came from, once charged: the PSP's answer to our own charge call, or its record read
+   * later (a webhook, the janitor, the deadline's stop). A webhook echoing our own answer is expected and is not news.
+   */
+  outcome_from?: 'charge_response' | 'psp_record';
   /** The workflow's task token while it waits for the PSP. */
   task_token?: string;
   /** Name of the pay-in execution currently responsible for the payment. */
@@ -132,7 +137,12 @@ export const isFinal = (payment: Pick<Payment, 'event'>) =>
 export function afterTransition(
   payment: Payment,
   to: OrderStatus,
-  changes: { reason?: string | null; pspReference?: string; set?: Record<string, unknown> },
+  changes: {
+    reason?: string | null;
+    pspReference?: string;
+    set?: Record<string, unknown>;
+    eventSet?: Record<string, unknown>;
+  },
   scope: 'all' | 'event' | 'orders',
   now: string,
 ): Payment {
@@ -143,8 +153,14 @@ export function afterTransition(
     if (changes.pspReference !== undefined) next.psp_reference = changes.pspReference;
     return next;
   };
+  const eventSet = changes.eventSet ?? {};
   return {
-    event: scope === 'orders' ? payment.event : apply(payment.event),
+    event:
+      scope === 'orders'
+        ? Object.keys(eventSet).length > 0
+          ? { ...payment.event, ...eventSet, updated_at: now }
+          : payment.event
+        : { ...apply(payment.event), ...eventSet },
     orders: scope === 'event' ? payment.orders : payment.orders.map(apply),
   };
 }

@@ -122,6 +122,15 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     }
   }
 
+  async getEvent(paymentId: string): Promise<PaymentEvent | undefined> {
+    const { Item } = await this.client
+      .send(new GetCommand({ TableName: this.tableName, Key: keys.event(paymentId), ConsistentRead: true }))
+      .catch((error) => {
+        throw asRetryable(error);
+      });
+    return Item ? strip<PaymentEvent>(Item) : undefined;
+  }
+
   async get(paymentId: string): Promise<Payment | undefined> {
     const items = await queryPartition(this.client, this.tableName, `PAY#${paymentId}`);
     const event = items.find((item) => item.sk === 'EVENT');
@@ -187,16 +196,37 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
         },
       },
     });
+    // Fields of the event alone (never on the orders): named, so any attribute name is safe.
+    const eventNames: Record<string, string> = {};
+    const eventValues: Record<string, unknown> = {};
+    let eventSet = '';
+    for (const [name, value] of Object.entries(changes.eventSet ?? {})) {
+      eventNames[`#e_${name}`] = name;
+      eventValues[`:e_${name}`] = value;
+      eventSet += `, #e_${name} = :e_${name}`;
+    }
     const items: TransactItem[] = [];
     if (scope !== 'orders') {
-      items.push(
-        update(
-          keys.event(payment.event.payment_id),
-          ', gsi1pk = :gsi1pk, gsi1sk = :now',
-          { ':gsi1pk': `STATUS#${to}` },
-          changes.eventIf,
-        ),
+      const item = update(
+        keys.event(payment.event.payment_id),
+        `, gsi1pk = :gsi1pk, gsi1sk = :now${eventSet}`,
+        { ':gsi1pk': `STATUS#${to}`, ...eventValues },
+        changes.eventIf,
       );
+      Object.assign(item.Update.ExpressionAttributeNames, eventNames);
+      items.push(item);
+    } else if (eventSet) {
+      // The orders move; the event keeps its status and takes the fields in the same transaction.
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: keys.event(payment.event.payment_id),
+          UpdateExpression: `SET updated_at = :now${eventSet}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: eventNames,
+          ExpressionAttributeValues: { ':now': now, ...eventValues },
+        },
+      });
     }
     if (scope !== 'event') {
       items.push(...payment.orders.map((order) => update(keys.order(order.payment_id, order.payment_order_id))));

@@ -21,6 +21,11 @@ export interface TransitionChanges {
   reason?: string | null;
   pspReference?: string;
   set?: Record<string, unknown>;
+  /**
+   * Fields set on the payment event only, in the same write (with scope 'orders' too: the event's fields change in
+   * the orders' transaction, its status does not).
+   */
+  eventSet?: Record<string, unknown>;
   /** Only from these states (still within the transition table): the state the caller observed. */
   from?: OrderStatus[];
   /** An extra condition on the event item, e.g. that it is still held for review. */
@@ -33,6 +38,8 @@ export interface PaymentsStore {
   /** Stores a new payment; DuplicateCheckoutError, PaymentIdTakenError or DuplicateOrderError when not new. */
   create(event: PaymentEvent, orders: PaymentOrder[]): Promise<void>;
   get(paymentId: string): Promise<Payment | undefined>;
+  /** The payment event alone (one item read, its orders not read), or undefined. */
+  getEvent(paymentId: string): Promise<PaymentEvent | undefined>;
   /** Conditional move of the event and/or orders to `to`; false, changing nothing, when not allowed from their state. */
   transition(payment: Payment, to: OrderStatus, changes?: TransitionChanges, scope?: TransitionScope): Promise<boolean>;
   /** Sets event fields without a status change; false, changing nothing, when a condition fails. */

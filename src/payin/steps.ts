@@ -149,25 +149,26 @@ export async function charge(
     // Only the PSP's answer (the janitor's query) may resolve an unknown outcome; charging again could double-charge.
     throw new InconsistentStateError(`payment ${paymentId} has an unknown PSP outcome; the janitor resolves it`);
   }
-  // Only from NOT_STARTED, the state observed: a payment held for review meanwhile must not be charged.
-  if (event.status === 'NOT_STARTED') ({ payment } = await move(deps, payment, 'EXECUTING', { from: ['NOT_STARTED'] }));
-  if (payment.event.status !== 'EXECUTING') {
-    throw new InconsistentStateError(`payment ${paymentId} is ${payment.event.status}, cannot charge`);
-  }
-  const metadata = { payment_id: paymentId, checkout_id: event.checkout_id };
-  // The deadline (and the hosted page's expiry) are fixed once, before the first PSP call: a retried request must
-  // send the very same parameters under its idempotency key.
-  if (!payment.event.pending_deadline || !payment.event.psp_expires_at) {
+  // The deadline (and the hosted page's expiry) are fixed once, before the first PSP call, in the same write that
+  // moves the payment to EXECUTING: a retried request must send the very same parameters under its idempotency key.
+  const deadlines = () => {
     const now = Date.now();
     const deadlineMs = now + deps.settings.pendingDeadlineSeconds * 1000;
     // The PSP takes 30 minutes to 24 hours; a shorter deadline of ours is enforced by us (we expire the page).
     const expiresAt = Math.floor(Math.min(Math.max(deadlineMs, now + 31 * 60_000), now + 23 * 3600_000) / 1000);
-    payment = await withEventFields(
-      deps,
-      payment,
-      { pending_deadline: new Date(deadlineMs).toISOString(), psp_expires_at: expiresAt },
-      'pending_deadline',
-    );
+    return { pending_deadline: new Date(deadlineMs).toISOString(), psp_expires_at: expiresAt };
+  };
+  // Only from NOT_STARTED, the state observed: a payment held for review meanwhile must not be charged.
+  if (event.status === 'NOT_STARTED') {
+    ({ payment } = await move(deps, payment, 'EXECUTING', { from: ['NOT_STARTED'], eventSet: deadlines() }));
+  }
+  if (payment.event.status !== 'EXECUTING') {
+    throw new InconsistentStateError(`payment ${paymentId} is ${payment.event.status}, cannot charge`);
+  }
+  const metadata = { payment_id: paymentId, checkout_id: event.checkout_id };
+  if (!payment.event.pending_deadline || !payment.event.psp_expires_at) {
+    // Moved to EXECUTING without them (an approved review, a payment stored before they were set with the move).
+    payment = await withEventFields(deps, payment, deadlines(), 'pending_deadline');
   }
   const deadline = new Date(payment.event.pending_deadline ?? Date.now());
   if (event.mode === 'hosted') {
@@ -201,7 +202,7 @@ export async function charge(
   });
   switch (result.outcome) {
     case 'SUCCEEDED':
-      await recordCharged(deps, payment, result.pspReference);
+      await recordCharged(deps, payment, result.pspReference, 'charge_response');
       return { outcome: 'SUCCEEDED', psp_reference: result.pspReference };
     case 'DECLINED':
       await deps.payments.transition(payment, 'FAILED', {
@@ -233,20 +234,31 @@ async function markPending(
   deadline: Date,
   fields: Record<string, unknown>,
 ) {
-  const { payment_id } = payment.event;
-  await deps.payments.setEventFields(payment_id, { ...fields, pending_deadline: deadline.toISOString() });
-  await deps.payments.transition(payment, 'PENDING', { pspReference });
+  await deps.payments.transition(payment, 'PENDING', {
+    pspReference,
+    eventSet: { ...fields, pending_deadline: deadline.toISOString() },
+  });
 }
 
-/** The PSP charged: every order is SUCCESS with the PSP reference (the event stays open until booked). */
+/**
+ * The PSP charged: every order is SUCCESS with the PSP reference, and the event takes the reference and where the
+ * outcome came from, in one transaction (the event stays open until booked). `from`: the PSP's answer to our own
+ * charge call, or its record read later (a webhook, the janitor, the deadline's stop).
+ */
 export async function recordCharged(
   deps: Pick<StepDeps, 'payments'>,
   payment: Payment,
   pspReference: string,
+  from: 'charge_response' | 'psp_record' = 'psp_record',
 ): Promise<Payment> {
-  const withReference = await withEventFields(deps, payment, { psp_reference: pspReference });
-  // Only the orders move (the event stays open until booked); a failed condition means someone recorded it first.
-  const { payment: after } = await move(deps, withReference, 'SUCCESS', { pspReference }, 'orders');
+  // Only the orders move; a failed condition means someone recorded it first.
+  const { payment: after } = await move(
+    deps,
+    payment,
+    'SUCCESS',
+    { pspReference, eventSet: { psp_reference: pspReference, outcome_from: from } },
+    'orders',
+  );
   if (!isCharged(after)) {
     throw new InconsistentStateError(
       `payment ${payment.event.payment_id}: orders did not move to SUCCESS after a charge`,

@@ -2,6 +2,11 @@
  * PSP webhook events, after their signature was verified and they were queued: applied exactly once per event id.
  * Event data may be stale (Stripe redelivers for days, in no order), so the PaymentIntent is re-read from the PSP
  * and only its current state is applied; the transition table keeps a settled payment where it is.
+ *
+ * Most events change nothing and cost next to nothing: an event that settles no payment of ours is not read or
+ * written at all, and the PSP's echo of the answer it gave our own charge call (the ordinary payment: its
+ * `payment_intent.*` events arrive after the charge step recorded the success) costs one read of the payment and
+ * no write. Every other event is logged as applied (once per event id) and told on the payment's timeline.
  */
 import { logger } from '../core/observability';
 import { recordTimeline } from '../core/timeline';
@@ -10,18 +15,31 @@ import { type PendingDeps, settle } from './pending';
 
 export async function applyPspEvent(deps: PendingDeps, event: PspEvent): Promise<string> {
   const { paymentId, pspReference } = paymentEventRouting(event);
+  const facts = { event_id: event.id, type: event.type, payment_id: paymentId };
+  if (!isPaymentEvent(event) || !paymentId || !pspReference) {
+    logger.info('PSP event ignored: it settles no payment', facts);
+    return 'ignored';
+  }
+  const current = await deps.payments.getEvent(paymentId);
+  if (!current) {
+    // An event about no payment of ours leaves nothing on a timeline.
+    logger.info('PSP event ignored: no such payment', facts);
+    return 'ignored';
+  }
+  if (current.outcome_from === 'charge_response') {
+    // Charged by the PSP's answer to our charge call: whatever the PSP says of it now is the same success (a
+    // succeeded PaymentIntent never changes state), so there is nothing to apply, re-read or remember.
+    logger.info('PSP event skipped: the payment was charged by the answer to our charge call', facts);
+    return 'already_settled';
+  }
   if (await deps.payments.webhookSeen(event.id)) {
-    if (paymentId) await received(paymentId, event, 'duplicate');
+    await received(paymentId, event, 'duplicate');
     return 'duplicate';
   }
-  let result = 'ignored';
-  if (isPaymentEvent(event) && paymentId && pspReference && (await deps.payments.get(paymentId))) {
-    result = await settle(deps, paymentId, await deps.psp.retrieve(pspReference));
-  }
+  const result = await settle(deps, paymentId, await deps.psp.retrieve(pspReference));
   const first = await deps.payments.recordWebhook(event.id, { type: event.type, payment_id: paymentId, result });
-  logger.info('PSP event applied', { event_id: event.id, type: event.type, payment_id: paymentId, result, first });
-  // An event about no payment of ours leaves nothing on a timeline.
-  if (paymentId && result !== 'ignored') await received(paymentId, event, first ? result : 'duplicate');
+  logger.info('PSP event applied', { ...facts, result, first });
+  await received(paymentId, event, first ? result : 'duplicate');
   return first ? result : 'duplicate';
 }
 

@@ -25,6 +25,7 @@ type Changes = {
   reason?: string | null;
   pspReference?: string;
   set?: Record<string, unknown>;
+  eventSet?: Record<string, unknown>;
   /** Only from these states (within the transition table). */
   from?: OrderStatus[];
   /** An extra condition on the event item. */
@@ -59,6 +60,11 @@ export class FakePaymentsTable implements PaymentsStore, WebhookLog {
   /** The typed view the code under test expects. */
   asTable(): PaymentsStore & WebhookLog {
     return this;
+  }
+
+  async getEvent(paymentId: string): Promise<PaymentEvent | undefined> {
+    const stored = this.items.get(paymentId);
+    return stored ? structuredClone(stored.event) : undefined;
   }
 
   async get(paymentId: string): Promise<Payment | undefined> {
@@ -105,6 +111,10 @@ export class FakePaymentsTable implements PaymentsStore, WebhookLog {
       else if (changes.reason !== undefined) record.status_reason = changes.reason;
       Object.assign(record, structuredClone(changes.set ?? {}));
       if (changes.pspReference !== undefined) record.psp_reference = changes.pspReference;
+    }
+    if (stored && changes.eventSet && Object.keys(changes.eventSet).length > 0) {
+      Object.assign(stored.event, structuredClone(changes.eventSet));
+      if (scope === 'orders') stored.event.updated_at = now;
     }
     if (scope !== 'orders' && stored) stored.index = { status: to, since: now };
     return true;

@@ -934,13 +934,9 @@ const charged = { psp_reference: 'pi_1' };
 const booked = { ...charged, wallet_updated: true, ledger_updated: true };
 
 describe('Step: charge (src/payin/steps)', () => {
-  it('moves a new payment to EXECUTING, charges the total once, then records the reference and the charged orders', async () => {
+  it('reads the payment once, moves it to EXECUTING with its deadline, charges the total once, then records the reference and the charged orders in one write', async () => {
     // Prepare
-    ddb
-      .on(QueryCommand)
-      .resolvesOnce(stored('NOT_STARTED'))
-      .resolvesOnce(stored('EXECUTING'))
-      .resolvesOnce(stored('EXECUTING', 'SUCCESS', { psp_reference: 'pi_123' }));
+    ddb.on(QueryCommand).resolvesOnce(stored('NOT_STARTED'));
     ddb.on(TransactWriteCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
     const psp = new FakePsp([{ outcome: 'SUCCEEDED', pspReference: 'pi_123' }]);
@@ -960,9 +956,17 @@ describe('Step: charge (src/payin/steps)', () => {
         description: 'checkout co_1',
       },
     ]);
+    // The payment is read once; every write is one of the two transactions.
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
-    // 1. NOT_STARTED -> EXECUTING on the event and both orders
+    // 1. NOT_STARTED -> EXECUTING on the event and both orders, the deadline fixed on the event in the same write
     const toExecuting = transactItems(0);
+    expect(toExecuting[0]?.Update?.ExpressionAttributeNames).toMatchObject({
+      '#e_pending_deadline': 'pending_deadline',
+      '#e_psp_expires_at': 'psp_expires_at',
+    });
+    expect(toExecuting[1]?.Update?.UpdateExpression).not.toMatch(/pending_deadline/);
     expect(toExecuting.map((i) => i.Update?.Key)).toEqual([
       { pk: `PAY#${PAYMENT_ID}`, sk: 'EVENT' },
       { pk: `PAY#${PAYMENT_ID}`, sk: 'ORDER#po_1' },
@@ -974,18 +978,19 @@ describe('Step: charge (src/payin/steps)', () => {
       expect(item.Update?.ExpressionAttributeValues).toMatchObject({ ':to': 'EXECUTING', ':from0': 'NOT_STARTED' });
       expect(item.Update?.ExpressionAttributeValues).not.toHaveProperty(':from1');
     }
-    // 2. The PSP reference on the event...
-    const [setReference] = ddb.commandCalls(UpdateCommand);
-    expect(setReference!.args[0].input).toMatchObject({
-      TableName: 'payments-table',
-      Key: { pk: `PAY#${PAYMENT_ID}`, sk: 'EVENT' },
-      ExpressionAttributeNames: { '#f_psp_reference': 'psp_reference' },
-      ExpressionAttributeValues: expect.objectContaining({ ':f_psp_reference': 'pi_123' }),
-    });
-    // 3. ...then the orders (only) to SUCCESS with the reference; the event stays EXECUTING until booked
+    // 2. The orders to SUCCESS with the reference and, in the same transaction, the reference and where the outcome
+    // came from on the event, whose status stays EXECUTING until booked
     const toSuccess = transactItems(1);
-    expect(toSuccess.map((i) => i.Update?.Key?.sk)).toEqual(['ORDER#po_1', 'ORDER#po_2']);
-    for (const item of toSuccess) {
+    expect(toSuccess.map((i) => i.Update?.Key?.sk)).toEqual(['EVENT', 'ORDER#po_1', 'ORDER#po_2']);
+    expect(toSuccess[0]?.Update).toMatchObject({
+      UpdateExpression: expect.not.stringMatching(/#status/),
+      ExpressionAttributeNames: { '#e_psp_reference': 'psp_reference', '#e_outcome_from': 'outcome_from' },
+      ExpressionAttributeValues: expect.objectContaining({
+        ':e_psp_reference': 'pi_123',
+        ':e_outcome_from': 'charge_response',
+      }),
+    });
+    for (const item of toSuccess.slice(1)) {
       expect(item.Update?.ExpressionAttributeValues).toMatchObject({ ':to': 'SUCCESS', ':ref': 'pi_123' });
     }
   });

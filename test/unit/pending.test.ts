@@ -6,6 +6,7 @@
 import { loadPayInSettings } from '../../src/core/config';
 import { InconsistentStateError, NotFoundError, PspTransientError } from '../../src/core/errors';
 import { logger } from '../../src/core/observability';
+import { withTimeline } from '../../src/core/timeline';
 import type { PaymentEvent } from '../../src/payin/payment';
 import type { Payment } from '../../src/payin/payments-table';
 import { awaitPsp, cancelPending, type PendingDeps, settle, settledOutcome } from '../../src/payin/pending';
@@ -91,7 +92,7 @@ const partlyCharged = () => {
 
 /** The payment after a charge: orders SUCCESS with the reference, the event's reference set, its status kept. */
 const asCharged = (payment: Payment, pspReference: string): Payment => ({
-  event: { ...payment.event, psp_reference: pspReference, updated_at: NOW_ISO },
+  event: { ...payment.event, psp_reference: pspReference, outcome_from: 'psp_record', updated_at: NOW_ISO },
   orders: payment.orders.map((o) => ({ ...o, status: 'SUCCESS', psp_reference: pspReference, updated_at: NOW_ISO })),
 });
 /** The payment after a failure: event and orders FAILED with the reason. */
@@ -548,6 +549,69 @@ describe('Module: webhooks', () => {
       ]);
     });
 
+    it.each([
+      ['payment_intent.succeeded', 'EXECUTING' as const],
+      ['payment_intent.created', 'SUCCESS' as const],
+      ['payment_intent.payment_failed', 'SUCCESS' as const],
+    ])(
+      '%s for a payment the charge call answered as charged (%s): one read, no write, no PSP call',
+      async (type, status) => {
+        // Prepare: charged by the answer to our own charge call (the ordinary payment)
+        const charged = makePayment({
+          status,
+          order: { status: 'SUCCESS', psp_reference: 'pi_1' },
+          event: { psp_reference: 'pi_1', outcome_from: 'charge_response' },
+        });
+        payments.put(charged);
+        psp.states.set('pi_1', pspState('succeeded'));
+        const reads = { get: jest.spyOn(payments, 'get'), getEvent: jest.spyOn(payments, 'getEvent') };
+        const writes = [
+          jest.spyOn(payments, 'transition'),
+          jest.spyOn(payments, 'setEventFields'),
+          jest.spyOn(payments, 'recordWebhook'),
+          jest.spyOn(payments, 'webhookSeen'),
+        ];
+        const recorded: unknown[] = [];
+
+        // Act
+        const result = await withTimeline(
+          { source: 'webhook', writer: { put: async (e) => void recorded.push(e) } },
+          () => applyPspEvent(deps(), intentEvent(type)),
+        );
+
+        // Assess
+        expect(result).toBe('already_settled');
+        expect(reads.getEvent).toHaveBeenCalledTimes(1);
+        expect(reads.get).not.toHaveBeenCalled();
+        for (const spy of writes) expect(spy).not.toHaveBeenCalled();
+        expect(psp.calls).toEqual([]);
+        expect(psp.retrieveRequests).toEqual([]);
+        expect(recorded).toEqual([]);
+        expect(await stored()).toEqual(charged);
+      },
+    );
+
+    it("a payment charged from the PSP's record (not our charge call's answer): the event is applied and recorded as before", async () => {
+      // Prepare
+      const charged = makePayment({
+        status: 'EXECUTING',
+        order: { status: 'SUCCESS', psp_reference: 'pi_1' },
+        event: { psp_reference: 'pi_1', outcome_from: 'psp_record' },
+      });
+      payments.put(charged);
+      psp.states.set('pi_1', pspState('succeeded'));
+
+      // Act
+      const result = await applyPspEvent(deps(), intentEvent());
+
+      // Assess
+      expect(result).toBe('already_settled');
+      expect(psp.retrieveRequests).toEqual(['pi_1']);
+      expect([...payments.webhooks]).toEqual([
+        ['evt_1', { type: 'payment_intent.succeeded', payment_id: 'pay_1', result: 'already_settled' }],
+      ]);
+    });
+
     it("applies the PSP's current state, not the stale event's", async () => {
       // Prepare
       const payment = pendingPayment('token');
@@ -630,7 +694,7 @@ describe('Module: webhooks', () => {
       ['an irrelevant type', intentEvent('charge.refunded'), 'pay_1'],
       ['no payment id', intentEvent('payment_intent.succeeded', { metadata: null }), undefined],
       ['an object neither intent nor session', intentEvent('payment_intent.succeeded', { object: 'charge' }), 'pay_1'],
-    ])('%s: recorded and ignored, no PSP call', async (_name, event, paymentId) => {
+    ])('%s: ignored, no PSP call, nothing recorded', async (_name, event, _paymentId) => {
       // Prepare
       const payment = pendingPayment('token');
       payments.put(payment);
@@ -643,9 +707,7 @@ describe('Module: webhooks', () => {
       expect(result).toBe('ignored');
       expect(psp.calls).toEqual([]);
       expect(await stored()).toEqual(payment);
-      expect([...payments.webhooks]).toEqual([
-        ['evt_1', { type: event.type, payment_id: paymentId, result: 'ignored' }],
-      ]);
+      expect([...payments.webhooks]).toEqual([]);
     });
 
     it('a second concurrent application: duplicate when the event was recorded meanwhile', async () => {

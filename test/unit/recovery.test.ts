@@ -520,7 +520,12 @@ describe('Module: steps', () => {
         expect(psp.calls).toEqual(['findCharges']);
         const after = await stored();
         // The event stays open (its status unchanged) until a re-drive books the orders.
-        expect(after.event).toEqual({ ...payment.event, psp_reference: 'pi_ok', updated_at: NOW_ISO });
+        expect(after.event).toEqual({
+          ...payment.event,
+          psp_reference: 'pi_ok',
+          outcome_from: 'psp_record',
+          updated_at: NOW_ISO,
+        });
         expect(after.orders).toEqual(
           payment.orders.map((o) => ({ ...o, status: 'SUCCESS', psp_reference: 'pi_ok', updated_at: NOW_ISO })),
         );
