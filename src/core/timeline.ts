@@ -10,10 +10,15 @@
  * flow directly) nothing is recorded. A timeline write never fails the money movement it describes: it is written
  * after the fact it reports, and when it cannot be written the whole event is logged (with the payment id) and
  * counted, so an investigator still finds it.
+ *
+ * A scope's events are written together when it ends: one item per payment holding that invocation's events in
+ * order (a Task that moves a payment, calls the PSP and records the outcome writes once, not three times). A fact
+ * that happens once (`once`) is written at once, conditionally. What this costs: the events of an invocation that is
+ * killed (a timeout) before its scope ends are lost with it; Step Functions' history still shows that state failing.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo, runtimeConfig } from './clients';
 import { logger } from './observability';
 import { queryAll } from './query';
@@ -63,6 +68,8 @@ export type NewTimelineEvent = Omit<TimelineEvent, 'at' | 'source'> & {
 /** Where events go: the timeline table, or a test's fake. */
 export interface TimelineWriter {
   put(event: TimelineEvent, once?: string): Promise<void>;
+  /** Several events at once (a scope's, in order); each written by `put` when the writer has no such method. */
+  putMany?(events: TimelineEvent[]): Promise<void>;
 }
 
 export interface TimelineScope {
@@ -71,19 +78,34 @@ export interface TimelineScope {
   writer?: TimelineWriter;
 }
 
-const scopes = new AsyncLocalStorage<TimelineScope>();
+/** A scope as it runs: its events waiting to be written when it ends. */
+type OpenScope = TimelineScope & { buffer: TimelineEvent[] };
+
+const scopes = new AsyncLocalStorage<OpenScope>();
+
+async function runScope<T>(scope: TimelineScope, fn: () => Promise<T>): Promise<T> {
+  const open: OpenScope = { ...scope, buffer: [] };
+  try {
+    return await scopes.run(open, fn);
+  } finally {
+    await flush(open);
+  }
+}
 
 /** Runs `fn` with timeline recording on: events recorded inside default to `scope.source`. */
 export function withTimeline<T>(scope: TimelineScope, fn: () => Promise<T>): Promise<T> {
-  return scopes.run(scope, fn);
+  return runScope(scope, fn);
 }
 
 /**
- * Runs `fn` with events recorded as coming from `source`, in the current scope's writer if there is one, else in a
- * scope of its own (the recovery decision opens one: the janitor's and replay's decisions are always recorded).
+ * Runs `fn` with events recorded as coming from `source`, in the current scope (written when it ends) if there is
+ * one, else in a scope of its own (the recovery decision opens one: the janitor's and replay's decisions are always
+ * recorded).
  */
 export function asTimelineSource<T>(source: TimelineSource, fn: () => Promise<T>): Promise<T> {
-  return scopes.run({ ...scopes.getStore(), source }, fn);
+  const parent = scopes.getStore();
+  if (parent) return scopes.run({ ...parent, source }, fn);
+  return runScope({ source }, fn);
 }
 
 /** The source of the current scope (undefined outside one). */
@@ -118,6 +140,36 @@ export class TimelineTable implements TimelineWriter {
     }
   }
 
+  /**
+   * Appends a scope's events: one item per payment (its events in order, at most 50 an item), in batches of 25
+   * items; items the store could not take yet are sent again, a bounded number of times.
+   */
+  async putMany(events: TimelineEvent[]): Promise<void> {
+    const byPayment = new Map<string, TimelineEvent[]>();
+    for (const event of events) byPayment.set(event.payment_id, [...(byPayment.get(event.payment_id) ?? []), event]);
+    const items: Record<string, unknown>[] = [];
+    for (const [paymentId, own] of byPayment) {
+      for (let start = 0; start < own.length; start += 50) {
+        const chunk = own.slice(start, start + 50);
+        const first = chunk[0] as TimelineEvent;
+        items.push({
+          pk: PK(paymentId),
+          sk: `${first.at}#${String(++sequence).padStart(9, '0')}${randomUUID().slice(0, 4)}`,
+          events: chunk,
+        });
+      }
+    }
+    for (let start = 0; start < items.length; start += 25) {
+      let pending = items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= 5) throw new Error(`${pending.length} timeline item(s) left unprocessed`);
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+        const out = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+        pending = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
+      }
+    }
+  }
+
   /** A payment's recorded events, in time order. */
   async eventsOf(paymentId: string): Promise<TimelineEvent[]> {
     const items = await queryAll(this.client, {
@@ -128,7 +180,10 @@ export class TimelineTable implements TimelineWriter {
     });
     return (
       items
-        .map(({ pk: _pk, sk: _sk, ...event }) => event as unknown as TimelineEvent)
+        // An item holds one event, or a scope's events of this payment (`events`, in order).
+        .flatMap(({ pk: _pk, sk: _sk, ...item }) =>
+          Array.isArray(item.events) ? (item.events as TimelineEvent[]) : [item as unknown as TimelineEvent],
+        )
         // Stable: events of the same millisecond stay in their sort-key order.
         .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
     );
@@ -164,6 +219,10 @@ export async function recordTimeline(event: NewTimelineEvent): Promise<void> {
     source: event.source ?? scope.source,
     ids: { payment_id: event.payment_id, ...event.ids },
   };
+  if (!once) {
+    scope.buffer.push(full);
+    return;
+  }
   try {
     const writer = scope.writer ?? configuredWriter();
     if (!writer) {
@@ -173,6 +232,25 @@ export async function recordTimeline(event: NewTimelineEvent): Promise<void> {
     await writer.put(full, once);
   } catch (error) {
     logger.error('timeline event not stored', { payment_id: full.payment_id, timeline_event: full, error });
+  }
+}
+
+/** Writes a scope's events when it ends. Never throws: events that cannot be stored are logged whole. */
+async function flush(scope: OpenScope): Promise<void> {
+  const events = scope.buffer.splice(0);
+  if (events.length === 0) return;
+  try {
+    const writer = scope.writer ?? configuredWriter();
+    if (!writer) {
+      for (const event of events) logger.info('timeline event', { timeline_event: event });
+      return;
+    }
+    if (writer.putMany) await writer.putMany(events);
+    else for (const event of events) await writer.put(event);
+  } catch (error) {
+    for (const event of events) {
+      logger.error('timeline event not stored', { payment_id: event.payment_id, timeline_event: event, error });
+    }
   }
 }
 

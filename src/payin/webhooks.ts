@@ -13,10 +13,16 @@ import { recordTimeline } from '../core/timeline';
 import { isPaymentEvent, type PspEvent, paymentEventRouting } from '../psp/events';
 import { type PendingDeps, settle } from './pending';
 
+/**
+ * Events that settle nothing: an intent we created ourselves, announced. Whatever becomes of it later has an event
+ * of its own (succeeded, failed, canceled), so nothing is lost by not reading the payment for this one.
+ */
+const ANNOUNCES_ONLY = new Set(['payment_intent.created']);
+
 export async function applyPspEvent(deps: PendingDeps, event: PspEvent): Promise<string> {
   const { paymentId, pspReference } = paymentEventRouting(event);
   const facts = { event_id: event.id, type: event.type, payment_id: paymentId };
-  if (!isPaymentEvent(event) || !paymentId || !pspReference) {
+  if (!isPaymentEvent(event) || ANNOUNCES_ONLY.has(event.type) || !paymentId || !pspReference) {
     logger.info('PSP event ignored: it settles no payment', facts);
     return 'ignored';
   }

@@ -551,7 +551,7 @@ describe('Module: webhooks', () => {
 
     it.each([
       ['payment_intent.succeeded', 'EXECUTING' as const],
-      ['payment_intent.created', 'SUCCESS' as const],
+      ['payment_intent.processing', 'SUCCESS' as const],
       ['payment_intent.payment_failed', 'SUCCESS' as const],
     ])(
       '%s for a payment the charge call answered as charged (%s): one read, no write, no PSP call',
@@ -692,6 +692,7 @@ describe('Module: webhooks', () => {
     it.each([
       ['an unknown payment', intentEvent('payment_intent.succeeded', { metadata: { payment_id: 'pay_x' } }), 'pay_x'],
       ['an irrelevant type', intentEvent('charge.refunded'), 'pay_1'],
+      ['an intent announced (created), which settles nothing', intentEvent('payment_intent.created'), 'pay_1'],
       ['no payment id', intentEvent('payment_intent.succeeded', { metadata: null }), undefined],
       ['an object neither intent nor session', intentEvent('payment_intent.succeeded', { object: 'charge' }), 'pay_1'],
     ])('%s: ignored, no PSP call, nothing recorded', async (_name, event, _paymentId) => {

@@ -1,0 +1,188 @@
+/**
+ * What a pay-in asks of its store, counted (issue: a pay-in that asks half as much of its store). The flows run in
+ * the order the pay-in workflow runs them on the happy path (accept with the API's idempotency, RiskCheck, Charge,
+ * the PSP's three webhooks, then per order CreditWallet and AppendLedger, then Finalize), each in the timeline scope
+ * its handler opens, against DynamoDB Local, with a fake PSP answering the charge at once. Every DynamoDB call is
+ * counted with the capacity DynamoDB reports for it. Deterministic: no clock, no concurrency, no network but the
+ * store; `npm run bench -- payin` counts the same through the whole local stack.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { ensureTables, type LocalDynamo, startDynamoDbLocal } from '../../local/dynamodb';
+import { freePort } from '../../local/processes';
+import { validateCheckout } from '../../src/api/checkout';
+import { idempotent } from '../../src/api/idempotency';
+import { loadPayInSettings, loadRiskSettings } from '../../src/core/config';
+import { tableSchemas } from '../../src/core/table-schemas';
+import { type TimelineSource, TimelineTable, withTimeline } from '../../src/core/timeline';
+import { LedgerTable } from '../../src/ledger/ledger-table';
+import { Wallets } from '../../src/ledger/wallets';
+import { acceptPayment, paymentIdFor } from '../../src/payin/create-payment';
+import { riskProvider } from '../../src/payin/deps';
+import { PaymentsTable } from '../../src/payin/payments-table';
+import { appendLedger, charge, creditWallet, finalize, riskCheck } from '../../src/payin/steps';
+import { applyPspEvent } from '../../src/payin/webhooks';
+import type { PspEvent } from '../../src/psp/events';
+import { FakePsp, FakeTasks } from '../unit/fakes';
+
+jest.setTimeout(120_000);
+
+interface Call {
+  step: string;
+  operation: string;
+  wcu: number;
+  rcu: number;
+}
+
+let dynamo: LocalDynamo;
+let doc: DynamoDBDocumentClient;
+const calls: Call[] = [];
+let step = 'setup';
+
+beforeAll(async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-calls-'));
+  dynamo = await startDynamoDbLocal({ host: '127.0.0.1', port: await freePort('127.0.0.1'), dataDir, inMemory: true });
+  const { payments, wallets, ledger, timeline, idempotency } = tableSchemas;
+  await ensureTables(
+    dynamo.client,
+    [payments, wallets, ledger, timeline, idempotency].map((schema) => ({ schema, name: schema.id })),
+  );
+  // Every call, with the capacity DynamoDB reports for it (asked for on each call, as the benchmark's meter does).
+  dynamo.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as Record<string, unknown>;
+      input.ReturnConsumedCapacity = 'INDEXES';
+      const result = await next(args);
+      const consumed = (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
+      const list = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as { CapacityUnits?: number }[];
+      const units = list.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+      const operation = String(context.commandName).replace(/Command$/, '');
+      const read = /^(Get|BatchGet|Query|Scan|TransactGet)/.test(operation);
+      calls.push({ step, operation, wcu: read ? 0 : units, rcu: read ? units : 0 });
+      return result;
+    },
+    { step: 'initialize', name: 'countCalls' },
+  );
+  doc = DynamoDBDocumentClient.from(dynamo.client, { marshallOptions: { removeUndefinedValues: true } });
+});
+
+afterAll(async () => {
+  doc?.destroy();
+  await dynamo?.stop();
+});
+
+const lambdaContext = { getRemainingTimeInMillis: () => 10_000, functionName: 'CreatePayment' } as unknown as Context;
+let sequence = 0;
+
+/** One ordinary payment through the flows as the workflow runs them; the calls each made, by step. */
+async function onePayment(orders: number): Promise<Call[]> {
+  calls.length = 0;
+  const n = ++sequence;
+  const payments = new PaymentsTable(doc, tableSchemas.payments.id);
+  const psp = new FakePsp();
+  psp.chargeResult = { outcome: 'SUCCEEDED', pspReference: `pi_calls_${n}` };
+  const deps = {
+    payments,
+    wallets: new Wallets(doc, tableSchemas.wallets.id),
+    ledger: new LedgerTable(doc, tableSchemas.ledger.id),
+    psp,
+    risk: riskProvider(() => payments, loadRiskSettings({})),
+    settings: loadPayInSettings({}),
+    tasks: new FakeTasks(),
+    sfn: { send: async () => ({}) } as never,
+    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:PayIn',
+  };
+  const writer = new TimelineTable(doc, tableSchemas.timeline.id);
+  const run = <T>(name: string, source: TimelineSource, fn: () => Promise<T>) => {
+    step = name;
+    return withTimeline({ source, writer }, fn);
+  };
+
+  const body = {
+    checkout_id: `chk_calls_${n}`,
+    buyer: { id: `buyer_calls_${n}`, country: 'FR' },
+    currency: 'EUR',
+    payment_method: 'pm_card_visa',
+    payment_orders: Array.from({ length: orders }, (_, i) => ({
+      payment_order_id: `po_calls_${n}_${i}`,
+      seller_account: `acct_calls_${n}_${i}`,
+      amount: `${12 + i}.34`,
+    })),
+  };
+  const paymentId = paymentIdFor('key_calls', `idem_${n}`);
+  const payment = validateCheckout(body, 250, { paymentId, now: new Date().toISOString() });
+  const accept = idempotent(dynamo.client, tableSchemas.idempotency.id, async () => {
+    const accepted = await acceptPayment(deps, payment);
+    return { statusCode: 202, body: { payment_id: accepted.event.payment_id } };
+  });
+  await run('CreatePayment', 'api', () => accept({ idempotency_key: `key_calls:idem_${n}`, body }, lambdaContext));
+  expect((await run('RiskCheck', 'workflow', () => riskCheck(deps, paymentId))).decision).toBe('APPROVE');
+  expect((await run('Charge', 'workflow', () => charge(deps, paymentId))).outcome).toBe('SUCCEEDED');
+  // The PSP's events of a charge, as its webhooks deliver them after the charge's answer.
+  const intent = { id: `pi_calls_${n}`, object: 'payment_intent', metadata: { payment_id: paymentId } };
+  for (const [i, type] of ['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded'].entries()) {
+    const object = type.startsWith('charge.') ? { ...intent, id: `ch_calls_${n}`, object: 'charge' } : intent;
+    const event = { id: `evt_calls_${n}_${i}`, type, data: { object } } as unknown as PspEvent;
+    await run('webhooks', 'webhook', () => applyPspEvent(deps, event));
+  }
+  for (const order of payment.orders) {
+    await run('CreditWallet', 'workflow', () => creditWallet(deps, paymentId, order.payment_order_id));
+    await run('AppendLedger', 'workflow', () => appendLedger(deps, paymentId, order.payment_order_id));
+  }
+  expect((await run('Finalize', 'workflow', () => finalize(deps, paymentId))).finalized).toBe(true);
+  step = 'after';
+  return [...calls];
+}
+
+function byStep(list: Call[]) {
+  const steps = new Map<string, { calls: number; wcu: number; rcu: number; operations: string[] }>();
+  for (const call of list) {
+    const entry = steps.get(call.step) ?? { calls: 0, wcu: 0, rcu: 0, operations: [] };
+    entry.calls += 1;
+    entry.wcu += call.wcu;
+    entry.rcu += call.rcu;
+    entry.operations.push(call.operation);
+    steps.set(call.step, entry);
+  }
+  return Object.fromEntries(steps);
+}
+
+const total = (list: Call[], field: 'wcu' | 'rcu') => list.reduce((sum, call) => sum + call[field], 0);
+
+describe('the store calls of one ordinary payment', () => {
+  it('single order: the calls each step makes, and the total', async () => {
+    const list = await onePayment(1);
+    const steps = byStep(list);
+    // What each step asks (a change to any of these is a change to the pay-in's cost: update the README's figures).
+    expect(Object.fromEntries(Object.entries(steps).map(([name, s]) => [name, s.operations]))).toEqual({
+      CreatePayment: [
+        'PutItem', // the API's idempotency record
+        'TransactWriteItems', // checkout guard, payment event, order guard, order
+        'PutItem', // the timeline: accepted (once)
+        'UpdateItem', // the execution's name on the payment
+        'UpdateItem', // the idempotency record completed
+        'BatchWriteItem', // the timeline: execution started
+      ],
+      RiskCheck: ['Query'], // (the default rules count no buyer velocity)
+      Charge: ['Query', 'TransactWriteItems', 'TransactWriteItems', 'BatchWriteItem'],
+      webhooks: ['GetItem'],
+      CreditWallet: ['Query', 'TransactWriteItems'],
+      AppendLedger: ['Query', 'TransactWriteItems'],
+      Finalize: ['Query', 'TransactWriteItems', 'BatchWriteItem'],
+    });
+    expect(steps.Charge?.operations.filter((op) => op === 'Query' || op === 'GetItem')).toHaveLength(1);
+    expect(steps.webhooks?.wcu).toBe(0);
+    expect(list.length).toBe(19);
+    console.log(`single order: ${list.length} calls, ${total(list, 'wcu')} WCU, ${total(list, 'rcu')} RCU`, steps);
+  });
+
+  it('two orders: the bookings repeat per order, nothing else grows', async () => {
+    const one = await onePayment(1);
+    const two = await onePayment(2);
+    expect(two.length - one.length).toBe(4);
+    console.log(`two orders: ${two.length} calls, ${total(two, 'wcu')} WCU, ${total(two, 'rcu')} RCU`);
+  });
+});
