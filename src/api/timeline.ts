@@ -246,10 +246,53 @@ export function visibleTo(
   );
 }
 
+/**
+ * The facts of an ordinary start that are kept already, told as events rather than written twice: the payment
+ * accepted (its event item, written once at acceptance) and the start of an execution that has no recorded start
+ * (the first, named after the payment: its history begins with it). Re-drives are recorded when started.
+ */
+export function startEvents(
+  payment: Payment,
+  executions: ExecutionRecord[],
+  recorded: TimelineEvent[],
+): TimelineEvent[] {
+  const { event } = payment;
+  const paymentId = event.payment_id;
+  const out: TimelineEvent[] = [];
+  if (!recorded.some((e) => e.type === 'payment.accepted')) {
+    out.push({
+      payment_id: paymentId,
+      at: event.created_at,
+      source: 'api',
+      type: 'payment.accepted',
+      summary: `accepted: ${event.order_ids.length} order(s), ${money(event.total_minor, event.currency)}, ${event.mode === 'hosted' ? 'hosted page' : 'card token'}`,
+      ids: { payment_id: paymentId, checkout_id: event.checkout_id, payment_order_ids: event.order_ids.join(',') },
+    });
+  }
+  const started = new Set(recorded.filter((e) => e.type === 'execution.started').map((e) => e.ids.execution_arn));
+  for (const execution of executions) {
+    const first = execution.history.find((e) => e.type === 'ExecutionStarted');
+    if (execution.workflow !== 'pay-in' || !first || started.has(execution.executionArn)) continue;
+    const name = execution.executionArn.split(':').pop() ?? execution.executionArn;
+    out.push({
+      payment_id: paymentId,
+      at: iso(first.timestamp),
+      source: name === paymentId ? 'api' : 'workflow',
+      type: 'execution.started',
+      summary: `pay-in workflow started: execution ${name}`,
+      ids: { payment_id: paymentId, execution_arn: execution.executionArn, execution_name: name },
+    });
+  }
+  return out;
+}
+
 /** The payment's story: every source merged, in time order (ties keep the order the sources were read in). */
 export function assembleTimeline(sources: TimelineSources): TimelineEvent[] {
   const paymentId = sources.payment.event.payment_id;
-  const events: TimelineEvent[] = [...sources.recorded];
+  const events: TimelineEvent[] = [
+    ...startEvents(sources.payment, sources.executions, sources.recorded),
+    ...sources.recorded,
+  ];
   for (const execution of sources.executions) events.push(...executionEvents(paymentId, execution));
   events.push(...ledgerEvents(paymentId, sources.ledger));
   for (const refund of sources.refunds) {

@@ -5,8 +5,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { feeMinor, fromMinorUnits, MAX_MINOR_UNITS, MoneyError, sumMinor, toMinorUnits } from '../core/money';
-import { recordTimeline } from '../core/timeline';
+import { feeMinor, MAX_MINOR_UNITS, MoneyError, sumMinor, toMinorUnits } from '../core/money';
 import { DuplicateCheckoutError, type FieldProblem, InvalidCheckoutError } from './errors';
 import type { Buyer, PaymentEvent, PaymentOrder } from './payment';
 import type { PaymentsStore } from './ports';
@@ -94,11 +93,14 @@ export function paymentIdFor(apiKeyId: string, idempotencyKey: string): string {
 /**
  * Stores a validated checkout and starts its workflow. Safe to repeat: a second call for the same payment
  * (a retry after a failure between the two steps) finds its own payment and only makes sure the workflow runs.
+ * The payment is stored with the name of its first execution (its id), so starting it writes nothing more; its
+ * acceptance and that start are told on its timeline from the payment and the execution's history.
  */
 export async function acceptPayment(
   deps: CreatePaymentDeps,
   payment: { event: PaymentEvent; orders: PaymentOrder[] },
 ): Promise<{ event: PaymentEvent; orders: PaymentOrder[] }> {
+  payment = { ...payment, event: { ...payment.event, execution_name: payment.event.payment_id } };
   try {
     await deps.payments.create(payment.event, payment.orders);
   } catch (error) {
@@ -108,13 +110,6 @@ export async function acceptPayment(
     if (!stored) throw error;
     payment = stored;
   }
-  await recordTimeline({
-    payment_id: payment.event.payment_id,
-    type: 'payment.accepted',
-    summary: `accepted: ${payment.orders.length} order(s), ${fromMinorUnits(payment.event.total_minor, payment.event.currency)} ${payment.event.currency}, ${payment.event.mode === 'hosted' ? 'hosted page' : 'card token'}`,
-    ids: { checkout_id: payment.event.checkout_id, payment_order_ids: payment.event.order_ids.join(',') },
-    once: 'accepted',
-  });
   await startPayIn(deps, payment.event);
   return payment;
 }

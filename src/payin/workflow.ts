@@ -1,7 +1,8 @@
 /**
  * Starting the pay-in workflow. The first execution is named after the payment id, so a repeated start cannot
  * run a second workflow; a re-drive (janitor, replay, review approval) gets a new name, and relies on every step
- * being idempotent. The current execution's name is kept on the payment event.
+ * being idempotent. The current execution's name is kept on the payment event (the first's from its creation).
+ * A re-drive's start is recorded on the payment's timeline; the first's is in its own history.
  */
 import {
   DescribeExecutionCommand,
@@ -26,7 +27,7 @@ export function executionArn(stateMachineArn: string, name: string): string {
 
 export async function startPayIn(
   deps: WorkflowDeps,
-  event: Pick<PaymentEvent, 'payment_id' | 'order_ids'>,
+  event: Pick<PaymentEvent, 'payment_id' | 'order_ids' | 'execution_name'>,
   executionName: string = event.payment_id,
 ): Promise<void> {
   try {
@@ -53,6 +54,8 @@ export async function startPayIn(
     );
     return;
   }
+  // The first execution's name was stored with the payment; a re-drive's is stored now.
+  if (event.execution_name === executionName) return;
   await deps.payments.setEventFields(event.payment_id, { execution_name: executionName });
   await recordTimeline({
     payment_id: event.payment_id,

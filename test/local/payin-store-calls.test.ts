@@ -160,11 +160,8 @@ describe('the store calls of one ordinary payment', () => {
     expect(Object.fromEntries(Object.entries(steps).map(([name, s]) => [name, s.operations]))).toEqual({
       CreatePayment: [
         'PutItem', // the API's idempotency record
-        'TransactWriteItems', // checkout guard, payment event, order guard, order
-        'PutItem', // the timeline: accepted (once)
-        'UpdateItem', // the execution's name on the payment
+        'TransactWriteItems', // checkout guard, payment event (with its first execution's name), order guard, order
         'UpdateItem', // the idempotency record completed
-        'BatchWriteItem', // the timeline: execution started
       ],
       RiskCheck: ['Query'], // (the default rules count no buyer velocity)
       Charge: ['Query', 'TransactWriteItems', 'TransactWriteItems', 'BatchWriteItem'],
@@ -175,7 +172,7 @@ describe('the store calls of one ordinary payment', () => {
     });
     expect(steps.Charge?.operations.filter((op) => op === 'Query' || op === 'GetItem')).toHaveLength(1);
     expect(steps.webhooks?.wcu).toBe(0);
-    expect(list.length).toBe(19);
+    expect(list.length).toBe(16);
     console.log(`single order: ${list.length} calls, ${total(list, 'wcu')} WCU, ${total(list, 'rcu')} RCU`, steps);
   });
 

@@ -8,6 +8,7 @@ import {
   executionEvents,
   type HistoryEvent,
   ledgerEvents,
+  startEvents,
   type TimelineSources,
   visibleTo,
 } from '../../src/api/timeline';
@@ -185,7 +186,19 @@ describe('ledgerEvents', () => {
 });
 
 describe('assembleTimeline', () => {
-  const payment = { event: { payment_id: 'pay_1', status: 'SUCCESS' }, orders: [] } as unknown as Payment;
+  const payment = {
+    event: {
+      payment_id: 'pay_1',
+      checkout_id: 'chk_1',
+      status: 'SUCCESS',
+      currency: 'EUR',
+      total_minor: 2000,
+      mode: 'token',
+      order_ids: ['po_1'],
+      created_at: t(0),
+    },
+    orders: [],
+  } as unknown as Payment;
   const base: TimelineSources = {
     payment,
     recorded: [],
@@ -299,8 +312,33 @@ describe('assembleTimeline', () => {
       ],
     });
     expect(events.map((e) => [e.type, e.summary])).toEqual([
+      ['payment.accepted', 'accepted: 1 order(s), 20.00 EUR, card token'],
       ['execution.history_unavailable', 'the history of execution pay_1 could not be read (AccessDeniedException)'],
     ]);
+  });
+
+  it('tells the acceptance from the payment and a start from its history, unless they were recorded', () => {
+    const arn = (name: string) => `arn:aws:states:us-east-1:000000000000:execution:PayIn:${name}`;
+    const started = (second: number) => ({ timestamp: t(second), type: 'ExecutionStarted', id: 1 });
+    const executions = [
+      { workflow: 'pay-in' as const, executionArn: arn('pay_1'), history: [started(1)] },
+      { workflow: 'pay-in' as const, executionArn: arn('pay_1-janitor-9'), history: [started(9)] },
+      { workflow: 'pay-in' as const, executionArn: arn('pay_1-replay-12'), history: [started(12)] },
+    ] as unknown as TimelineSources['executions'];
+    const redrive = {
+      ...recorded(9, 'execution.started', { execution_arn: arn('pay_1-janitor-9') }),
+      source: 'janitor' as const,
+    };
+
+    const told = startEvents(payment, executions, [redrive]);
+
+    expect(told.map((e) => [e.at, e.source, e.type, e.ids.execution_arn ?? e.ids.checkout_id])).toEqual([
+      [t(0), 'api', 'payment.accepted', 'chk_1'],
+      [t(1), 'api', 'execution.started', arn('pay_1')],
+      [t(12), 'workflow', 'execution.started', arn('pay_1-replay-12')],
+    ]);
+    // Recorded before (by an earlier version): not told twice.
+    expect(startEvents(payment, [], [recorded(0, 'payment.accepted')])).toEqual([]);
   });
 
   it('shows payouts and reconciliation findings only to a key with their read scopes', () => {
