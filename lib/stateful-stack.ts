@@ -156,7 +156,9 @@ function createTable(scope: Construct, schema: TableSchema, key: IKey): Table {
       indexName: index.indexName,
       partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
       sortKey: index.sortKey ? { name: index.sortKey, type: AttributeType.STRING } : undefined,
-      projectionType: ProjectionType.ALL,
+      ...(index.include
+        ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.include] }
+        : { projectionType: ProjectionType.ALL }),
     });
   }
   return table;

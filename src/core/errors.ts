@@ -38,6 +38,8 @@ const TRANSIENT_AWS_ERRORS = new Set([
   'InternalServerError',
   'ServiceUnavailable',
   'TransactionInProgressException',
+  // A single-item write to an item a transaction is writing at that moment: nothing was written, try again.
+  'TransactionConflictException',
   'TimeoutError',
   'ECONNREFUSED',
   'ECONNRESET',

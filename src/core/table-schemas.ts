@@ -6,6 +6,11 @@ export interface IndexSchema {
   indexName: string;
   partitionKey: string;
   sortKey?: string;
+  /**
+   * The attributes the index keeps besides the keys, when not all: what its readers read, so an index write costs
+   * the size of those, not of the whole item. Unset: every attribute.
+   */
+  include?: readonly string[];
 }
 
 export interface TableSchema {
@@ -23,14 +28,17 @@ export const tableSchemas = {
   /**
    * Payment events and orders (item collection per payment), plus uniqueness guards:
    * `PAY#<id>`/`EVENT`, `PAY#<id>`/`ORDER#<order id>`, `CHECKOUT#<checkout id>`/`GUARD`, `ORDER#<order id>`/`GUARD`.
-   * The by-status index (on the event items) lets the janitor find stuck payments.
+   * The by-status index (on the event items, while the payment is open: a SUCCESS or FAILED payment leaves it) lets
+   * the janitor find stuck payments; it keeps only their ids.
    */
   payments: {
     id: 'Payments',
     envVar: 'PAYMENTS_TABLE',
     partitionKey: 'pk',
     sortKey: 'sk',
-    globalSecondaryIndexes: [{ indexName: 'by-status', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+    globalSecondaryIndexes: [
+      { indexName: 'by-status', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', include: ['payment_id'] },
+    ],
     // Buyer velocity windows (`VELOCITY#<buyer>`/`<hour>`) expire by themselves.
     timeToLiveAttribute: 'expires_at',
   },

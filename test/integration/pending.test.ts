@@ -197,12 +197,20 @@ describe('Webhooks', () => {
 
   describe('refuses unverifiable calls with 400, storing nothing', () => {
     const secret = 'whsec_local_simulator_secret';
+    // About a payment waiting for 3-D Secure: an event the consumer applies and records (the control case shows it).
+    let target = { paymentId: 'pay_unset', pspReference: 'pi_unset' };
+    beforeAll(async () => {
+      const { paymentId, pending } = await pendingPayment();
+      target = { paymentId, pspReference: pending.psp_reference ?? 'pi_missing' };
+    });
     const payload = (id: string) =>
       JSON.stringify({
         id,
         object: 'event',
         type: 'payment_intent.succeeded',
-        data: { object: { id: 'pi_forged', object: 'payment_intent', metadata: { payment_id: 'pay_forged' } } },
+        data: {
+          object: { id: target.pspReference, object: 'payment_intent', metadata: { payment_id: target.paymentId } },
+        },
       });
 
     async function post(body: string, signature: string | undefined) {
@@ -236,7 +244,7 @@ describe('Webhooks', () => {
       [
         'a tampered body',
         (id: string) => ({
-          body: payload(id).replace('pay_forged', 'pay_other'),
+          body: payload(id).replace(target.paymentId, 'pay_other'),
           signature: Stripe.webhooks.generateTestHeaderString({ payload: payload(id), secret }),
         }),
       ],

@@ -168,12 +168,14 @@ describe('the store calls of one ordinary payment', () => {
       webhooks: ['GetItem'],
       CreditWallet: ['Query', 'TransactWriteItems'],
       AppendLedger: ['Query', 'TransactWriteItems'],
-      Finalize: ['Query', 'TransactWriteItems', 'BatchWriteItem'],
+      Finalize: ['Query', 'UpdateItem', 'BatchWriteItem'], // one item: a conditional update, not a transaction
     });
     expect(steps.Charge?.operations.filter((op) => op === 'Query' || op === 'GetItem')).toHaveLength(1);
     expect(steps.webhooks?.wcu).toBe(0);
     expect(list.length).toBe(16);
-    console.log(`single order: ${list.length} calls, ${total(list, 'wcu')} WCU, ${total(list, 'rcu')} RCU`, steps);
+    console.log(
+      `single order: ${list.length} calls, ${total(list, 'wcu')} WCU, ${total(list, 'rcu')} RCU\n${list.map((c) => `${c.step} ${c.operation} ${c.wcu || c.rcu}`).join('\n')}`,
+    );
   });
 
   it('two orders: the bookings repeat per order, nothing else grows', async () => {

@@ -1232,10 +1232,10 @@ describe('Step: finalize (src/payin/steps)', () => {
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 
-  it('moves the payment event to SUCCESS when every order is charged and booked', async () => {
+  it('moves the payment event to SUCCESS (one conditional update) when every order is charged and booked', async () => {
     // Prepare
     ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', booked));
-    ddb.on(TransactWriteCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
 
     // Act
     const result = await finalize(stepDeps(), PAYMENT_ID);
@@ -1243,23 +1243,28 @@ describe('Step: finalize (src/payin/steps)', () => {
     // Assess
     expect(result).toMatchObject({ status: 'SUCCESS', finalized: true, currency: 'USD' });
     expect(Number.isSafeInteger(result.total_minor)).toBe(true);
-    const items = transactItems(0);
-    expect(items).toHaveLength(1);
-    expect(items[0]?.Update?.Key).toEqual({ pk: `PAY#${PAYMENT_ID}`, sk: 'EVENT' });
-    expect(items[0]?.Update?.UpdateExpression).toMatch(/ REMOVE status_reason$/);
-    expect(items[0]?.Update?.ConditionExpression).toBe('#status IN (:from0, :from1, :from2)');
-    expect(items[0]?.Update?.ExpressionAttributeValues).toMatchObject({
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    const updates = ddb.commandCalls(UpdateCommand);
+    expect(updates).toHaveLength(1);
+    const update = updates[0]!.args[0].input;
+    expect(update.Key).toEqual({ pk: `PAY#${PAYMENT_ID}`, sk: 'EVENT' });
+    // A final payment leaves the by-status index (the janitor looks only for open ones).
+    expect(update.UpdateExpression).toMatch(/ REMOVE status_reason, gsi1pk, gsi1sk$/);
+    expect(update.UpdateExpression).not.toMatch(/gsi1pk =/);
+    expect(update.ConditionExpression).toBe('#status IN (:from0, :from1, :from2)');
+    expect(update.ExpressionAttributeValues).toMatchObject({
       ':to': 'SUCCESS',
       ':from0': 'EXECUTING',
       ':from1': 'PENDING',
       ':from2': 'UNKNOWN',
-      ':gsi1pk': 'STATUS#SUCCESS',
     });
   });
 
   it('refuses when the payment moved while being finalized', async () => {
     ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', booked));
-    ddb.on(TransactWriteCommand).rejects(canceled('ConditionalCheckFailed'));
+    ddb.on(UpdateCommand).rejects(
+      Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }),
+    );
     await expect(finalize(stepDeps(), PAYMENT_ID)).rejects.toThrow(
       new InconsistentStateError(`payment ${PAYMENT_ID} moved while being finalized`),
     );
@@ -1316,10 +1321,12 @@ describe('Handlers: pay-in step Lambdas (lambdas/payin)', () => {
     expect(((thrown as Error).cause as Error).name).toBe('ThrottlingException');
   });
 
-  it('surfaces a TransactionCanceledException caused by a TransactionConflict as TransientError', async () => {
+  it('surfaces a conflict with a transaction in flight (TransactionConflictException) as TransientError', async () => {
     // Prepare
     ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', booked));
-    ddb.on(TransactWriteCommand).rejects(canceled('TransactionConflict'));
+    ddb.on(UpdateCommand).rejects(
+      Object.assign(new Error('Transaction is ongoing for the item'), { name: 'TransactionConflictException' }),
+    );
 
     // Act & Assess
     await expect(finalizeLambda.handler({ payment_id: PAYMENT_ID }, context)).rejects.toMatchObject({
