@@ -1262,9 +1262,9 @@ describe('Step: finalize (src/payin/steps)', () => {
 
   it('refuses when the payment moved while being finalized', async () => {
     ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', booked));
-    ddb.on(UpdateCommand).rejects(
-      Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }),
-    );
+    ddb
+      .on(UpdateCommand)
+      .rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
     await expect(finalize(stepDeps(), PAYMENT_ID)).rejects.toThrow(
       new InconsistentStateError(`payment ${PAYMENT_ID} moved while being finalized`),
     );
@@ -1324,9 +1324,11 @@ describe('Handlers: pay-in step Lambdas (lambdas/payin)', () => {
   it('surfaces a conflict with a transaction in flight (TransactionConflictException) as TransientError', async () => {
     // Prepare
     ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', booked));
-    ddb.on(UpdateCommand).rejects(
-      Object.assign(new Error('Transaction is ongoing for the item'), { name: 'TransactionConflictException' }),
-    );
+    ddb
+      .on(UpdateCommand)
+      .rejects(
+        Object.assign(new Error('Transaction is ongoing for the item'), { name: 'TransactionConflictException' }),
+      );
 
     // Act & Assess
     await expect(finalizeLambda.handler({ payment_id: PAYMENT_ID }, context)).rejects.toMatchObject({
