@@ -162,7 +162,8 @@ export const functions = {
     entry: 'lambdas/api/create-payment.ts',
     description: 'POST /v1/payments: validates a checkout, stores it, starts the pay-in workflow',
     timeoutSeconds: 15,
-    tables: { payments: 'readWrite', idempotency: 'readWrite' },
+    // The stored payment is the request's idempotency record (its id derives from the Idempotency-Key).
+    tables: { payments: 'readWrite' },
     startsWorkflows: ['payIn'],
   }),
   ReviewPayment: fn({

@@ -8,6 +8,7 @@ import { fromMinorUnits } from '../core/money';
 import { logger } from '../core/observability';
 import { withTimeline } from '../core/timeline';
 import {
+  CheckoutInProgressError,
   DuplicateCheckoutError,
   DuplicateOrderError,
   InvalidCheckoutError,
@@ -150,7 +151,20 @@ export function fromDomainError(error: unknown): HttpError | undefined {
     });
   }
   if (error instanceof PaymentIdTakenError) {
-    return new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for another checkout');
+    return new HttpError(
+      422,
+      'idempotency_key_reused',
+      'this Idempotency-Key was already used with other parameters; use a new key for a different request',
+    );
+  }
+  if (error instanceof CheckoutInProgressError) {
+    return new HttpError(
+      409,
+      'request_in_progress',
+      'a request with this Idempotency-Key is still being processed; retry after a moment',
+      {},
+      { 'retry-after': '1' },
+    );
   }
   return undefined;
 }

@@ -6,8 +6,8 @@
 
 import { createHash } from 'node:crypto';
 import { feeMinor, MAX_MINOR_UNITS, MoneyError, sumMinor, toMinorUnits } from '../core/money';
-import { DuplicateCheckoutError, type FieldProblem, InvalidCheckoutError } from './errors';
-import type { Buyer, PaymentEvent, PaymentOrder } from './payment';
+import { DuplicateCheckoutError, type FieldProblem, InvalidCheckoutError, PaymentIdTakenError } from './errors';
+import type { Buyer, Payment, PaymentEvent, PaymentOrder } from './payment';
 import type { PaymentsStore } from './ports';
 import { startPayIn, type WorkflowDeps } from './workflow';
 
@@ -90,26 +90,93 @@ export function paymentIdFor(apiKeyId: string, idempotencyKey: string): string {
   return `pay_${createHash('sha256').update(`${apiKeyId}\n${idempotencyKey}`).digest('hex').slice(0, 32)}`;
 }
 
+/** A fingerprint of a request body: SHA-256 of its JSON with every object's keys sorted (their order is not meaning). */
+export function requestHash(body: unknown): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value !== null && typeof value === 'object'
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+          )
+        : value;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(body)))
+    .digest('hex');
+}
+
 /**
- * Stores a validated checkout and starts its workflow. Safe to repeat: a second call for the same payment
- * (a retry after a failure between the two steps) finds its own payment and only makes sure the workflow runs.
- * The payment is stored with the name of its first execution (its id), so starting it writes nothing more; its
- * acceptance and that start are told on its timeline from the payment and the execution's history.
+ * The payment as it was accepted (before anything happened to it): what the answer to its request says, the first
+ * time and on every repeat of the request, from the stored payment's unchanging fields.
+ */
+export function asAccepted({ event, orders }: Payment): Payment {
+  return {
+    event: {
+      payment_id: event.payment_id,
+      checkout_id: event.checkout_id,
+      buyer: event.buyer,
+      currency: event.currency,
+      total_minor: event.total_minor,
+      mode: event.mode,
+      payment_method: event.payment_method,
+      return_url: event.return_url,
+      status: 'NOT_STARTED',
+      order_ids: event.order_ids,
+      created_at: event.created_at,
+      updated_at: event.created_at,
+    },
+    orders: orders.map((order) => ({
+      payment_id: order.payment_id,
+      payment_order_id: order.payment_order_id,
+      seller_account: order.seller_account,
+      currency: order.currency,
+      amount_minor: order.amount_minor,
+      fee_minor: order.fee_minor,
+      status: 'NOT_STARTED',
+      wallet_updated: false,
+      ledger_updated: false,
+      created_at: order.created_at,
+      updated_at: order.created_at,
+    })),
+  };
+}
+
+/**
+ * Stores a validated checkout and starts its workflow, exactly once per payment id (derived from the caller's
+ * Idempotency-Key): the stored payment is the request's idempotency record. A repeat of the request (a client's
+ * retry, a retry after a failure between the two steps) finds its own payment, checks it was made by the same body
+ * (`hash`, else PaymentIdTakenError) and only makes sure the workflow runs: `replayed`. The payment is stored with
+ * the name of its first execution (its id), so starting it writes nothing more; its acceptance and that start are
+ * told on its timeline from the payment and the execution's history.
  */
 export async function acceptPayment(
   deps: CreatePaymentDeps,
-  payment: { event: PaymentEvent; orders: PaymentOrder[] },
-): Promise<{ event: PaymentEvent; orders: PaymentOrder[] }> {
-  payment = { ...payment, event: { ...payment.event, execution_name: payment.event.payment_id } };
+  payment: Payment,
+  hash?: string,
+): Promise<{ payment: Payment; replayed: boolean }> {
+  const event: PaymentEvent = {
+    ...payment.event,
+    execution_name: payment.event.payment_id,
+    ...(hash ? { request_hash: hash } : {}),
+  };
+  let accepted: Payment = { ...payment, event };
+  let replayed = false;
   try {
-    await deps.payments.create(payment.event, payment.orders);
+    await deps.payments.create(event, payment.orders);
   } catch (error) {
-    const ours = error instanceof DuplicateCheckoutError && error.existingPaymentId === payment.event.payment_id;
+    const ours = error instanceof DuplicateCheckoutError && error.existingPaymentId === event.payment_id;
     if (!ours) throw error;
-    const stored = await deps.payments.get(payment.event.payment_id);
+    const stored = await deps.payments.get(event.payment_id);
     if (!stored) throw error;
-    payment = stored;
+    // A payment stored before requests were fingerprinted is taken as this request's.
+    if (hash && stored.event.request_hash && stored.event.request_hash !== hash) {
+      throw new PaymentIdTakenError(`payment ${event.payment_id} was created by a request with another body`);
+    }
+    accepted = stored;
+    replayed = true;
   }
-  await startPayIn(deps, payment.event);
-  return payment;
+  await startPayIn(deps, accepted.event);
+  return { payment: accepted, replayed };
 }

@@ -32,6 +32,11 @@ export class PaymentIdTakenError extends Error {
   override readonly name = 'PaymentIdTakenError';
 }
 
+/** Another request with the same payment id (the same Idempotency-Key) is being stored at this moment. */
+export class CheckoutInProgressError extends Error {
+  override readonly name = 'CheckoutInProgressError';
+}
+
 export class DuplicateOrderError extends Error {
   override readonly name = 'DuplicateOrderError';
   constructor(readonly paymentOrderIds: string[]) {

@@ -89,6 +89,11 @@ export interface PaymentEvent {
    * later (a webhook, the janitor, the deadline's stop). A webhook echoing our own answer is expected and is not news.
    */
   outcome_from?: 'charge_response' | 'psp_record';
+  /**
+   * A fingerprint of the request that created the payment (SHA-256 of its body, keys sorted): a repeat of the
+   * request under the same Idempotency-Key must carry the same body.
+   */
+  request_hash?: string;
   /** The workflow's task token while it waits for the PSP. */
   task_token?: string;
   /** Name of the pay-in execution currently responsible for the payment. */

@@ -14,7 +14,7 @@ import {
 import { asRetryable, cancellationCodes, retryable, TransientError } from '../core/errors';
 import { publishPaymentFailed } from '../core/metrics';
 import { recordTimeline } from '../core/timeline';
-import { DuplicateCheckoutError, DuplicateOrderError, PaymentIdTakenError } from './errors';
+import { CheckoutInProgressError, DuplicateCheckoutError, DuplicateOrderError, PaymentIdTakenError } from './errors';
 import type { BuyerVelocity, Payment, PaymentsStore, TransitionChanges, TransitionScope, WebhookLog } from './ports';
 
 export type { Payment };
@@ -118,6 +118,10 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
       }
       const duplicates = orders.filter((_, i) => codes?.[2 + i] === 'ConditionalCheckFailed');
       if (duplicates.length > 0) throw new DuplicateOrderError(duplicates.map((order) => order.payment_order_id));
+      // The same payment written by a concurrent request (the same key, sent twice at once).
+      if (codes?.[1] === 'TransactionConflict') {
+        throw new CheckoutInProgressError(`payment ${event.payment_id} is being stored by another request`);
+      }
       throw asRetryable(error);
     }
   }

@@ -180,16 +180,22 @@ describe('Stack: PaymentsStateful', () => {
         );
       });
 
-      test('GSIs with projection ALL', () => {
+      test('GSIs projecting what the schema says (every attribute, or only those its readers read)', () => {
         const expected = schema.globalSecondaryIndexes.map((index) => ({
           IndexName: index.indexName,
           KeySchema: [
             { AttributeName: index.partitionKey, KeyType: 'HASH' },
             ...(index.sortKey ? [{ AttributeName: index.sortKey, KeyType: 'RANGE' }] : []),
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: index.include
+            ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.include] }
+            : { ProjectionType: 'ALL' },
         }));
         expect(table.Properties.GlobalSecondaryIndexes ?? []).toEqual(expected);
+        if (schema.id === 'Payments') {
+          // The janitor reads only ids from by-status: an index write costs the id, not the whole event.
+          expect(expected[0]?.Projection).toEqual({ ProjectionType: 'INCLUDE', NonKeyAttributes: ['payment_id'] });
+        }
       });
 
       test('on demand, PITR, customer-managed KMS encryption (the data key), deletion protection, TTL per schema', () => {

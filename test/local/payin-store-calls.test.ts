@@ -1,6 +1,6 @@
 /**
  * What a pay-in asks of its store, counted (issue: a pay-in that asks half as much of its store). The flows run in
- * the order the pay-in workflow runs them on the happy path (accept with the API's idempotency, RiskCheck, Charge,
+ * the order the pay-in workflow runs them on the happy path (accept, RiskCheck, Charge,
  * the PSP's three webhooks, then per order CreditWallet and AppendLedger, then Finalize), each in the timeline scope
  * its handler opens, against DynamoDB Local, with a fake PSP answering the charge at once. Every DynamoDB call is
  * counted with the capacity DynamoDB reports for it. Deterministic: no clock, no concurrency, no network but the
@@ -10,17 +10,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Context } from 'aws-lambda';
 import { ensureTables, type LocalDynamo, startDynamoDbLocal } from '../../local/dynamodb';
 import { freePort } from '../../local/processes';
 import { validateCheckout } from '../../src/api/checkout';
-import { idempotent } from '../../src/api/idempotency';
 import { loadPayInSettings, loadRiskSettings } from '../../src/core/config';
 import { tableSchemas } from '../../src/core/table-schemas';
 import { type TimelineSource, TimelineTable, withTimeline } from '../../src/core/timeline';
 import { LedgerTable } from '../../src/ledger/ledger-table';
 import { Wallets } from '../../src/ledger/wallets';
-import { acceptPayment, paymentIdFor } from '../../src/payin/create-payment';
+import { acceptPayment, paymentIdFor, requestHash } from '../../src/payin/create-payment';
 import { riskProvider } from '../../src/payin/deps';
 import { PaymentsTable } from '../../src/payin/payments-table';
 import { appendLedger, charge, creditWallet, finalize, riskCheck } from '../../src/payin/steps';
@@ -74,7 +72,6 @@ afterAll(async () => {
   await dynamo?.stop();
 });
 
-const lambdaContext = { getRemainingTimeInMillis: () => 10_000, functionName: 'CreatePayment' } as unknown as Context;
 let sequence = 0;
 
 /** One ordinary payment through the flows as the workflow runs them; the calls each made, by step. */
@@ -114,11 +111,7 @@ async function onePayment(orders: number): Promise<Call[]> {
   };
   const paymentId = paymentIdFor('key_calls', `idem_${n}`);
   const payment = validateCheckout(body, 250, { paymentId, now: new Date().toISOString() });
-  const accept = idempotent(dynamo.client, tableSchemas.idempotency.id, async () => {
-    const accepted = await acceptPayment(deps, payment);
-    return { statusCode: 202, body: { payment_id: accepted.event.payment_id } };
-  });
-  await run('CreatePayment', 'api', () => accept({ idempotency_key: `key_calls:idem_${n}`, body }, lambdaContext));
+  await run('CreatePayment', 'api', () => acceptPayment(deps, payment, requestHash(body)));
   expect((await run('RiskCheck', 'workflow', () => riskCheck(deps, paymentId))).decision).toBe('APPROVE');
   expect((await run('Charge', 'workflow', () => charge(deps, paymentId))).outcome).toBe('SUCCEEDED');
   // The PSP's events of a charge, as its webhooks deliver them after the charge's answer.
@@ -158,11 +151,9 @@ describe('the store calls of one ordinary payment', () => {
     const steps = byStep(list);
     // What each step asks (a change to any of these is a change to the pay-in's cost: update the README's figures).
     expect(Object.fromEntries(Object.entries(steps).map(([name, s]) => [name, s.operations]))).toEqual({
-      CreatePayment: [
-        'PutItem', // the API's idempotency record
-        'TransactWriteItems', // checkout guard, payment event (with its first execution's name), order guard, order
-        'UpdateItem', // the idempotency record completed
-      ],
+      // Checkout guard, payment event (the request's idempotency record, with its first execution's name), order
+      // guard, order.
+      CreatePayment: ['TransactWriteItems'],
       RiskCheck: ['Query'], // (the default rules count no buyer velocity)
       Charge: ['Query', 'TransactWriteItems', 'TransactWriteItems', 'BatchWriteItem'],
       webhooks: ['GetItem'],
@@ -172,7 +163,7 @@ describe('the store calls of one ordinary payment', () => {
     });
     expect(steps.Charge?.operations.filter((op) => op === 'Query' || op === 'GetItem')).toHaveLength(1);
     expect(steps.webhooks?.wcu).toBe(0);
-    expect(list.length).toBe(16);
+    expect(list.length).toBe(14);
     console.log(
       `single order: ${list.length} calls, ${total(list, 'wcu')} WCU, ${total(list, 'rcu')} RCU\n${list.map((c) => `${c.step} ${c.operation} ${c.wcu || c.rcu}`).join('\n')}`,
     );

@@ -5,15 +5,7 @@
 
 import { createHash, randomBytes, scrypt as scryptCallback } from 'node:crypto';
 import { promisify } from 'node:util';
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DynamoDBClient,
-  PutItemCommand,
-  ThrottlingException,
-  TransactionCanceledException,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ThrottlingException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import {
   DynamoDBDocumentClient,
@@ -144,9 +136,6 @@ const awsCalls = () => ddb.calls().length + rawDdb.calls().length + sfnMock.call
 
 /** The happy path of the AWS calls behind POST /v1/payments. */
 function acceptEverything() {
-  rawDdb.on(PutItemCommand).resolves({});
-  rawDdb.on(UpdateItemCommand).resolves({});
-  rawDdb.on(DeleteItemCommand).resolves({});
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(UpdateCommand).resolves({});
   sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
@@ -255,61 +244,70 @@ describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
     expect(items[1]?.Put?.Item).toMatchObject({ sk: 'EVENT', execution_name: PAYMENT_ID_1 });
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
 
-    // Assess: the idempotency record, taken before and completed after the side effect
-    const puts = rawDdb.commandCalls(PutItemCommand);
-    expect(puts).toHaveLength(1);
-    expect(puts[0]!.args[0].input.TableName).toBe('idempotency-table');
-    expect(puts[0]!.args[0].input.Item?.status).toEqual({ S: 'INPROGRESS' });
-    expect(rawDdb.commandCalls(UpdateItemCommand)).toHaveLength(1);
-    expect(rawDdb.commandCalls(UpdateItemCommand)[0]!.args[0].input.ExpressionAttributeValues?.[':status']).toEqual({
-      S: 'COMPLETED',
-    });
+    // Assess: the payment is the request's idempotency record (its id from the key, its body's fingerprint kept):
+    // no other record is written.
+    expect(items[1]?.Put?.Item?.request_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(rawDdb.calls()).toHaveLength(0);
+    expect(ddb.calls()).toHaveLength(1);
   });
 
-  it('replays the stored response for the same Idempotency-Key and body, without a second write or execution', async () => {
-    // Prepare: a first request stores its idempotency record
+  /** The items a first request stored, as the payment partition's query returns them (moved on to `status`). */
+  async function storeFirst(key: string, status = 'SUCCESS') {
     acceptEverything();
-    const first = await handler(apiEvent(checkout(), { idempotencyKey: 'idem-replay' }), context);
-    const stored = rawDdb.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
-    const completed = rawDdb.commandCalls(UpdateItemCommand)[0]!.args[0].input.ExpressionAttributeValues!;
+    const first = await handler(apiEvent(checkout(), { idempotencyKey: key }), context);
+    const written = transactItems().map((item) => item.Put?.Item ?? {});
+    const paymentItems = written
+      .filter((item) => String(item.pk).startsWith('PAY#'))
+      .map((item) => ({ ...item, status, updated_at: '2030-01-01T00:00:00.000Z', psp_reference: 'pi_later' }));
+    const paymentId = String((paymentItems[0] as Record<string, unknown> | undefined)?.payment_id);
     rawDdb.reset();
     ddb.reset();
     sfnMock.reset();
-    rawDdb.on(PutItemCommand).rejects(
-      new ConditionalCheckFailedException({
-        message: 'The conditional request failed',
-        $metadata: {},
-        Item: { ...stored, status: { S: 'COMPLETED' }, data: completed[':response_data']! },
-      }),
-    );
+    // The repeat's transaction finds the checkout guard and the payment there; the guard names this payment.
+    ddb.on(TransactWriteCommand).rejects(canceled('ConditionalCheckFailed', 'ConditionalCheckFailed'));
+    ddb.on(GetCommand).resolves({ Item: { payment_id: paymentId } });
+    ddb.on(QueryCommand).resolves({ Items: paymentItems });
+    sfnMock.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    ddb
+      .on(UpdateCommand)
+      .rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
+    return first;
+  }
+
+  it('replays the first answer for the same Idempotency-Key and body, with no second payment or execution', async () => {
+    // Prepare: the payment of a first request, charged since
+    const first = await storeFirst('idem-replay');
 
     // Act
     const second = await handler(apiEvent(checkout(), { idempotencyKey: 'idem-replay' }), context);
 
-    // Assess
+    // Assess: the first answer (the payment as accepted), told again
+    expect(first.statusCode).toBe(202);
     expect(second.statusCode).toBe(202);
     expect(second.headers?.['idempotent-replayed']).toBe('true');
     expect(JSON.parse(second.body)).toEqual(JSON.parse(first.body));
-    expect(ddb.calls()).toHaveLength(0);
-    expect(sfnMock.calls()).toHaveLength(0);
+    // Only the one execution of the payment (the repeat's start finds it exists).
+    expect(sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([
+      paymentIdFor(API_KEY_ID, 'idem-replay'),
+    ]);
   });
 
-  it('answers 422 when an Idempotency-Key is reused with another body', async () => {
+  it('replays the first answer for the same body with its keys in another order', async () => {
+    const first = await storeFirst('idem-order');
+    const reordered = Object.fromEntries(Object.entries(checkout()).reverse());
+    const second = await handler(apiEvent(reordered, { idempotencyKey: 'idem-order' }), context);
+    expect([second.statusCode, second.headers?.['idempotent-replayed']]).toEqual([202, 'true']);
+    expect(JSON.parse(second.body)).toEqual(JSON.parse(first.body));
+  });
+
+  it('answers 422 when an Idempotency-Key is reused with another body, starting nothing', async () => {
     // Prepare
-    acceptEverything();
-    await handler(apiEvent(checkout(), { idempotencyKey: 'idem-reuse' }), context);
-    const stored = rawDdb.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
-    rawDdb.reset();
-    ddb.reset();
-    rawDdb.on(PutItemCommand).rejects(
-      new ConditionalCheckFailedException({
-        message: 'The conditional request failed',
-        $metadata: {},
-        Item: { ...stored, status: { S: 'COMPLETED' }, data: { M: { statusCode: { N: '202' } } } },
-      }),
-    );
+    await storeFirst('idem-reuse');
     const changed = checkout({
-      payment_orders: [{ payment_order_id: 'po_1', seller_account: 'seller_a', amount: '99.00' }],
+      payment_orders: [
+        { payment_order_id: 'po_1', seller_account: 'seller_a', amount: '10.00' },
+        { payment_order_id: 'po_2', seller_account: 'seller_b', amount: '99.00' },
+      ],
     });
 
     // Act
@@ -318,23 +316,13 @@ describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
     // Assess
     expect(response.statusCode).toBe(422);
     expect(JSON.parse(response.body).error.code).toBe('idempotency_key_reused');
-    expect(ddb.calls()).toHaveLength(0);
+    expect(sfnMock.calls()).toHaveLength(0);
   });
 
-  it('answers 409 with Retry-After while the first request with the key is still in progress', async () => {
-    // Prepare
+  it('answers 409 with Retry-After while another request with the key is storing the payment', async () => {
+    // Prepare: the transaction meets a concurrent one writing the same payment
     acceptEverything();
-    await handler(apiEvent(checkout(), { idempotencyKey: 'idem-busy' }), context);
-    const stored = rawDdb.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
-    rawDdb.reset();
-    ddb.reset();
-    rawDdb.on(PutItemCommand).rejects(
-      new ConditionalCheckFailedException({
-        message: 'The conditional request failed',
-        $metadata: {},
-        Item: { ...stored, in_progress_expiration: { N: String(Date.now() + 60_000) } },
-      }),
-    );
+    ddb.on(TransactWriteCommand).rejects(canceled('None', 'TransactionConflict', 'None', 'None', 'None', 'None'));
 
     // Act
     const response = await handler(apiEvent(checkout(), { idempotencyKey: 'idem-busy' }), context);
@@ -343,7 +331,7 @@ describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
     expect(response.statusCode).toBe(409);
     expect(response.headers?.['retry-after']).toBe('1');
     expect(JSON.parse(response.body).error.code).toBe('request_in_progress');
-    expect(ddb.calls()).toHaveLength(0);
+    expect(sfnMock.calls()).toHaveLength(0);
   });
 
   it.each([
@@ -399,9 +387,8 @@ describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
     expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
     expect(ddb.commandCalls(GetCommand)[0]!.args[0].input.ConsistentRead).toBe(true);
     expect(sfnMock.calls()).toHaveLength(0);
-    // An error is not stored: the idempotency record is deleted so that a retry runs again.
-    expect(rawDdb.commandCalls(DeleteItemCommand)).toHaveLength(1);
-    expect(rawDdb.commandCalls(UpdateItemCommand)).toHaveLength(0);
+    // Nothing was stored under the key: a retry with it runs again.
+    expect(rawDdb.calls()).toHaveLength(0);
   });
 
   it('finishes its own earlier attempt when the checkout guard holds its own payment id (retry after a crash)', async () => {
