@@ -8,7 +8,7 @@ import { InconsistentStateError, NotFoundError } from '../core/errors';
 import { payInPosting } from '../ledger/postings';
 import { afterTransition, isCharged, type OrderStatus, type Payment } from './payment';
 import type { LedgerStore, PayInPsp, PaymentsStore, TransitionChanges, TransitionScope, WalletPostings } from './ports';
-import type { RiskDecision, RiskProvider } from './risk';
+import type { RiskDecision, RiskProvider, RiskSubject } from './risk';
 
 export interface StepDeps {
   payments: PaymentsStore;
@@ -30,16 +30,46 @@ export function pspIdempotencyKey(paymentId: string, operation: 'charge' | 'regi
   return `${paymentId}:${operation}`;
 }
 
-export async function riskCheck(
-  deps: Pick<StepDeps, 'payments' | 'risk'>,
-  paymentId: string,
-): Promise<{ decision: RiskDecision; reasons: string[] }> {
-  const payment = await loadPayment(deps, paymentId);
+/** What the workflow's start says of the payment: enough to assess it without reading it (src/payin/workflow.ts). */
+export type StartSubject = Omit<RiskSubject, 'payment_id'> & { status: OrderStatus };
+
+/** The decision of a payment already past (or out of) the risk check, from its stored state. */
+function decided(payment: Payment): { decision: RiskDecision; reasons: string[] } | undefined {
   const { status, risk_decision } = payment.event;
   if (status === 'FAILED') return { decision: 'REJECT', reasons: [payment.event.status_reason ?? 'failed'] };
   if (status === 'PENDING' && risk_decision === 'REVIEW') return { decision: 'REVIEW', reasons: [] };
   if (status !== 'NOT_STARTED') return { decision: 'APPROVE', reasons: [] }; // already past the risk check
-  const assessment = await deps.risk.assess(payment.event);
+  return undefined;
+}
+
+/**
+ * The risk check. A payment the workflow's start describes as new (`subject`) is assessed without reading it: an
+ * approval writes nothing (Charge moves the payment only from NOT_STARTED, the state it reads), and a rejection or
+ * review reads the payment first and is written only from NOT_STARTED.
+ */
+export async function riskCheck(
+  deps: Pick<StepDeps, 'payments' | 'risk'>,
+  paymentId: string,
+  subject?: StartSubject,
+): Promise<{ decision: RiskDecision; reasons: string[] }> {
+  let payment: Payment | undefined;
+  let assessed: RiskSubject;
+  if (subject?.status === 'NOT_STARTED') {
+    const { status: _status, ...described } = subject;
+    assessed = { payment_id: paymentId, ...described };
+  } else {
+    payment = await loadPayment(deps, paymentId);
+    const known = decided(payment);
+    if (known) return known;
+    assessed = payment.event;
+  }
+  const assessment = await deps.risk.assess(assessed);
+  if (assessment.decision === 'APPROVE') return assessment;
+  if (!payment) {
+    payment = await loadPayment(deps, paymentId);
+    const known = decided(payment);
+    if (known) return known;
+  }
   if (assessment.decision === 'REJECT') {
     await deps.payments.transition(payment, 'FAILED', {
       reason: `risk_rejected:${assessment.reasons.join(',')}`,

@@ -21,13 +21,19 @@ export interface WorkflowDeps {
   payments: PaymentsStore;
 }
 
+/** What a start needs of the payment: its ids, its current execution, and what the risk check assesses. */
+export type StartedEvent = Pick<
+  PaymentEvent,
+  'payment_id' | 'order_ids' | 'execution_name' | 'buyer' | 'currency' | 'total_minor' | 'status'
+>;
+
 export function executionArn(stateMachineArn: string, name: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
 }
 
 export async function startPayIn(
   deps: WorkflowDeps,
-  event: Pick<PaymentEvent, 'payment_id' | 'order_ids' | 'execution_name'>,
+  event: StartedEvent,
   executionName: string = event.payment_id,
 ): Promise<void> {
   try {
@@ -38,6 +44,13 @@ export async function startPayIn(
         input: JSON.stringify({
           payment_id: event.payment_id,
           orders: event.order_ids.map((id) => ({ payment_order_id: id })),
+          // What the risk check needs, as the payment is now (so it need not read it).
+          subject: {
+            buyer: event.buyer,
+            currency: event.currency,
+            total_minor: event.total_minor,
+            status: event.status,
+          },
         }),
       }),
     );
@@ -68,7 +81,7 @@ export async function startPayIn(
 /** Starts a new execution for a payment whose workflow ended or was lost. */
 export async function redrive(
   deps: WorkflowDeps,
-  event: Pick<PaymentEvent, 'payment_id' | 'order_ids'>,
+  event: StartedEvent,
   why: 'janitor' | 'replay' | 'review',
   now: Date = new Date(),
 ): Promise<string> {

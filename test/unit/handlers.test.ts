@@ -239,6 +239,7 @@ describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
     expect(JSON.parse(input.input ?? '')).toEqual({
       payment_id: PAYMENT_ID_1,
       orders: [{ payment_order_id: 'po_1' }, { payment_order_id: 'po_2' }],
+      subject: { buyer: { id: 'buyer_1', country: 'DE' }, currency: 'EUR', total_minor: 1555, status: 'NOT_STARTED' },
     });
     // The execution's name was stored with the payment, so the start writes nothing more.
     expect(items[1]?.Put?.Item).toMatchObject({ sk: 'EVENT', execution_name: PAYMENT_ID_1 });

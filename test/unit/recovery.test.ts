@@ -70,7 +70,12 @@ const pspCharge = (state: PspChargeState['state'], pspReference = 'pi_1', amount
 const workflow = () => ({ sfn, stateMachineArn: STATE_MACHINE_ARN, payments: payments });
 const settings = loadPayInSettings({});
 const recoveryDeps = () => ({ payments: payments, psp, tasks, settings, workflow: workflow() });
-const startInputs = () => sfnMock.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
+/** The executions started, their input without the risk check's subject (asserted on its own in recovery.test.ts). */
+const startInputs = () =>
+  sfnMock.commandCalls(StartExecutionCommand).map((call) => {
+    const { subject: _subject, ...input } = JSON.parse(call.args[0].input.input ?? '{}');
+    return { ...call.args[0].input, input: JSON.stringify(input) };
+  });
 const describedArns = () =>
   sfnMock.commandCalls(DescribeExecutionCommand).map((call) => call.args[0].input.executionArn);
 const startInput = (paymentId: string, name: string) => ({
@@ -96,6 +101,75 @@ const chargedOrders = (status: OrderStatus) =>
 
 describe('Module: steps', () => {
   describe('Function: riskCheck', () => {
+    const subject = (status: OrderStatus = 'NOT_STARTED') => ({
+      buyer: { id: 'buyer_1', country: 'FR' },
+      currency: 'EUR',
+      total_minor: 3000,
+      status,
+    });
+
+    it('approves a payment the start describes as new without reading or writing it', async () => {
+      // Prepare
+      const payment = makePayment();
+      payments.put(payment);
+      const risk = new FakeRisk();
+      const reads = [jest.spyOn(payments, 'get'), jest.spyOn(payments, 'getEvent')];
+      const writes = [jest.spyOn(payments, 'transition'), jest.spyOn(payments, 'setEventFields')];
+
+      // Act
+      const result = await riskCheck({ payments: payments, risk }, 'pay_1', subject());
+
+      // Assess
+      expect(result).toEqual({ decision: 'APPROVE', reasons: [] });
+      expect(risk.subjects).toEqual([
+        { payment_id: 'pay_1', buyer: { id: 'buyer_1', country: 'FR' }, currency: 'EUR', total_minor: 3000 },
+      ]);
+      for (const spy of [...reads, ...writes]) expect(spy).not.toHaveBeenCalled();
+      expect(await stored()).toEqual(payment);
+    });
+
+    it('reads the payment before writing a rejection the start’s description led to', async () => {
+      // Prepare
+      payments.put(makePayment());
+      const risk = new FakeRisk({ decision: 'REJECT', reasons: ['blocked_country:KP'] });
+
+      // Act
+      const result = await riskCheck({ payments: payments, risk }, 'pay_1', subject());
+
+      // Assess
+      expect(result).toEqual({ decision: 'REJECT', reasons: ['blocked_country:KP'] });
+      expect((await stored()).event).toMatchObject({ status: 'FAILED', risk_decision: 'REJECT' });
+    });
+
+    it('a description out of date (the payment moved on): the stored state decides, nothing is written', async () => {
+      // Prepare: the start said NOT_STARTED; the payment is EXECUTING (a re-drive raced it)
+      const payment = makePayment({ status: 'EXECUTING' });
+      payments.put(payment);
+      const risk = new FakeRisk({ decision: 'REJECT', reasons: ['blocked_country:KP'] });
+
+      // Act
+      const result = await riskCheck({ payments: payments, risk }, 'pay_1', subject());
+
+      // Assess
+      expect(result).toEqual({ decision: 'APPROVE', reasons: [] });
+      expect(await stored()).toEqual(payment);
+    });
+
+    it('reads the payment when the start describes it as past the risk check', async () => {
+      // Prepare
+      const payment = makePayment({ status: 'EXECUTING' });
+      payments.put(payment);
+      const risk = new FakeRisk({ decision: 'REJECT', reasons: ['blocked_country:KP'] });
+
+      // Act
+      const result = await riskCheck({ payments: payments, risk }, 'pay_1', subject('EXECUTING'));
+
+      // Assess
+      expect(result).toEqual({ decision: 'APPROVE', reasons: [] });
+      expect(risk.subjects).toEqual([]);
+      expect(await stored()).toEqual(payment);
+    });
+
     it('approves a new payment without writing anything', async () => {
       // Prepare
       const payment = makePayment();
@@ -694,6 +768,14 @@ describe('Module: workflow', () => {
       // Assess
       expect(startInputs()).toEqual([startInput('pay_1', 'pay_1')]);
       expect((await stored()).event.execution_name).toBe('pay_1');
+      // What the risk check assesses, as the payment is: it need not read it.
+      const [start] = sfnMock.commandCalls(StartExecutionCommand);
+      expect(JSON.parse(start?.args[0].input.input ?? '{}').subject).toEqual({
+        buyer: { id: 'buyer_1', country: 'FR' },
+        currency: 'EUR',
+        total_minor: 3000,
+        status: 'NOT_STARTED',
+      });
     });
 
     it('accepts ExecutionAlreadyExists (a repeated start) and still records the name', async () => {
