@@ -122,6 +122,14 @@ export class LedgerTable {
   }
 
   /**
+   * The conditional writes that append a balanced transaction once, for a caller's own DynamoDB transaction (a
+   * booking that writes the wallet and the ledger together). A transaction booked before fails their condition.
+   */
+  appendItems(transaction: LedgerTransaction): TransactItems {
+    return this.itemsOf(transaction);
+  }
+
+  /**
    * Appends a balanced transaction once, together with `alsoWrite` (e.g. the order flag).
    * Returns false, writing nothing, when a transaction with this id already exists.
    */

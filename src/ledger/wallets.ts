@@ -119,6 +119,8 @@ export class Wallets {
     posting: WalletPosting,
     funds: Omit<PendingFunds, 'seller_account' | 'currency' | 'amount_minor'>,
     guard?: TransactGuard,
+    /** More conditional writes of the caller's in the same transaction (the ledger's posting of the same money). */
+    also: TransactGuard[] = [],
   ): Promise<boolean> {
     const record: PendingFunds = { ...funds, ...posting };
     const fundsItem: TransactGuard = {
@@ -135,7 +137,10 @@ export class Wallets {
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     };
-    return this.post(posting, guard, { balance: 1, available: 0, held: 0, pending: 1 }, undefined, [fundsItem]);
+    return this.post(posting, guard, { balance: 1, available: 0, held: 0, pending: 1 }, undefined, [
+      fundsItem,
+      ...also,
+    ]);
   }
 
   /** A funds record as stored (pending or made available, with when), or undefined. */

@@ -15,7 +15,15 @@ import { asRetryable, cancellationCodes, retryable, TransientError } from '../co
 import { publishPaymentFailed } from '../core/metrics';
 import { recordTimeline } from '../core/timeline';
 import { CheckoutInProgressError, DuplicateCheckoutError, DuplicateOrderError, PaymentIdTakenError } from './errors';
-import type { BuyerVelocity, Payment, PaymentsStore, TransitionChanges, TransitionScope, WebhookLog } from './ports';
+import type {
+  BookedFlag,
+  BuyerVelocity,
+  Payment,
+  PaymentsStore,
+  TransitionChanges,
+  TransitionScope,
+  WebhookLog,
+} from './ports';
 
 export type { Payment };
 
@@ -414,15 +422,18 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
   }
 
   /** The write that marks an order's wallet or ledger booking as done, for use inside a transaction. */
-  markBooked(order: PaymentOrder, flag: 'wallet_updated' | 'ledger_updated'): TransactItem {
+  markBooked(order: PaymentOrder, flag: BookedFlag | BookedFlag[]): TransactItem {
+    const flags = Array.isArray(flag) ? flag : [flag];
+    const names = Object.fromEntries(flags.map((f, i) => [i === 0 ? '#flag' : `#flag${i}`, f]));
+    const placeholders = Object.keys(names);
     return {
       Update: {
         TableName: this.tableName,
         Key: keys.order(order.payment_id, order.payment_order_id),
-        UpdateExpression: 'SET #flag = :true, updated_at = :now',
+        UpdateExpression: `SET ${placeholders.map((n) => `${n} = :true`).join(', ')}, updated_at = :now`,
         // Only a charged order is booked, and only once.
-        ConditionExpression: '#status = :success AND #flag = :false',
-        ExpressionAttributeNames: { '#flag': flag, '#status': 'status' },
+        ConditionExpression: `#status = :success AND ${placeholders.map((n) => `${n} = :false`).join(' AND ')}`,
+        ExpressionAttributeNames: { ...names, '#status': 'status' },
         ExpressionAttributeValues: {
           ':true': true,
           ':false': false,

@@ -34,6 +34,8 @@ export interface TransitionChanges {
 
 export type TransitionScope = 'all' | 'event' | 'orders';
 
+export type BookedFlag = 'wallet_updated' | 'ledger_updated';
+
 export interface PaymentsStore {
   /** Stores a new payment; DuplicateCheckoutError, PaymentIdTakenError or DuplicateOrderError when not new. */
   create(event: PaymentEvent, orders: PaymentOrder[]): Promise<void>;
@@ -51,8 +53,8 @@ export interface PaymentsStore {
   ): Promise<boolean>;
   /** Payment ids whose event has been in `status` since before `before`, oldest first. */
   idsInStatusSince(status: OrderStatus, before: string, limit?: number): Promise<string[]>;
-  /** The conditional write that marks an order's wallet or ledger booking done, for the booking's transaction. */
-  markBooked(order: PaymentOrder, flag: 'wallet_updated' | 'ledger_updated'): TransactGuard;
+  /** The conditional write that marks an order's wallet and/or ledger booking done, for the booking's transaction. */
+  markBooked(order: PaymentOrder, flag: BookedFlag | BookedFlag[]): TransactGuard;
 }
 
 /** PSP webhook events applied, kept beyond the PSP's redelivery window. */
@@ -73,12 +75,19 @@ export interface WalletPostings {
    * Credits the order's share as pending (available once the PSP makes the charge's money available); the guard
    * (the order's booked flag) makes the credit happen once.
    */
-  creditPending(posting: WalletPosting, funds: CreditSource, guard: TransactGuard): Promise<boolean>;
+  creditPending(
+    posting: WalletPosting,
+    funds: CreditSource,
+    guard: TransactGuard,
+    also?: TransactGuard[],
+  ): Promise<boolean>;
   balances(seller: string): Promise<WalletBalance[]>;
 }
 
 export interface LedgerStore {
   appendOnce(transaction: LedgerTransaction, alsoWrite?: TransactGuard[]): Promise<boolean>;
+  /** The conditional writes that append a transaction once, for a transaction of the caller's. */
+  appendItems(transaction: LedgerTransaction): TransactGuard[];
   entriesFor(reference: string): Promise<StoredLedgerEntry[]>;
 }
 

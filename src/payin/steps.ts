@@ -332,17 +332,32 @@ function assertCharged(payment: Payment, orderId: string) {
   return order;
 }
 
+/**
+ * What CreditWallet answers: `credited` when this call credited the wallet; `ledger_booked` when the order's ledger
+ * transaction is known to be booked (written in the same transaction, or before), so AppendLedger has nothing to do.
+ */
+export interface Credited {
+  credited: boolean;
+  ledger_booked?: boolean;
+}
+
+/**
+ * Books a charged order: the seller's wallet credited (pending, with its funds record), the ledger's balanced
+ * transaction appended and both of the order's flags set, in one DynamoDB transaction. An order whose wallet was
+ * credited without its ledger transaction (by an earlier version, one write each) is left to AppendLedger.
+ */
 export async function creditWallet(
-  deps: Pick<StepDeps, 'payments' | 'wallets'>,
+  deps: Pick<StepDeps, 'payments' | 'wallets' | 'ledger'>,
   paymentId: string,
   orderId: string,
-): Promise<{ credited: boolean }> {
+): Promise<Credited> {
   const payment = await loadPayment(deps, paymentId);
   const order = assertCharged(payment, orderId);
-  if (order.wallet_updated) return { credited: false };
-  const { wallet } = payInPosting(order);
+  if (order.wallet_updated) return { credited: false, ledger_booked: order.ledger_updated };
+  const { wallet, transaction } = payInPosting(order);
   const pspReference = order.psp_reference ?? payment.event.psp_reference;
   if (!pspReference) throw new InconsistentStateError(`payment ${paymentId} is charged without a PSP reference`);
+  const withLedger = !order.ledger_updated;
   const credited = await deps.wallets.creditPending(
     wallet,
     {
@@ -351,16 +366,24 @@ export async function creditWallet(
       psp_reference: pspReference,
       created_at: order.updated_at,
     },
-    deps.payments.markBooked(order, 'wallet_updated'),
+    deps.payments.markBooked(order, withLedger ? ['wallet_updated', 'ledger_updated'] : 'wallet_updated'),
+    withLedger ? deps.ledger.appendItems(transaction) : [],
   );
-  return { credited };
+  // Not credited: someone booked the order meanwhile (the guard failed); AppendLedger reads what was done.
+  return credited ? { credited, ledger_booked: true } : { credited };
 }
 
+/**
+ * Appends the order's ledger transaction once, unless CreditWallet says it is booked already (`credit`, its answer,
+ * passed along by the workflow): then nothing is read or written.
+ */
 export async function appendLedger(
   deps: Pick<StepDeps, 'payments' | 'ledger'>,
   paymentId: string,
   orderId: string,
+  credit?: Credited,
 ): Promise<{ appended: boolean }> {
+  if (credit?.ledger_booked) return { appended: false };
   const order = assertCharged(await loadPayment(deps, paymentId), orderId);
   if (order.ledger_updated) return { appended: false };
   const appended = await deps.ledger.appendOnce(payInPosting(order).transaction, [

@@ -1075,7 +1075,7 @@ describe('Step: charge (src/payin/steps)', () => {
 });
 
 describe('Steps: creditWallet and appendLedger (src/payin/steps)', () => {
-  it('credits the net amount with the order flag in one transaction', async () => {
+  it('books the order in one transaction: the wallet credit, the ledger transaction and both flags', async () => {
     // Prepare
     ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', charged));
     ddb.on(TransactWriteCommand).resolves({});
@@ -1084,16 +1084,23 @@ describe('Steps: creditWallet and appendLedger (src/payin/steps)', () => {
     const result = await creditWallet(stepDeps(), PAYMENT_ID, 'po_1');
 
     // Assess
-    expect(result).toEqual({ credited: true });
+    expect(result).toEqual({ credited: true, ledger_booked: true });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
     const items = transactItems(0);
-    expect(items).toHaveLength(3);
+    expect(items).toHaveLength(7); // order flags, wallet, funds record, ledger header and its 3 entries
     expect(items[0]?.Update).toMatchObject({
       TableName: 'payments-table',
       Key: { pk: `PAY#${PAYMENT_ID}`, sk: 'ORDER#po_1' },
-      ConditionExpression: '#status = :success AND #flag = :false',
-      ExpressionAttributeNames: { '#flag': 'wallet_updated', '#status': 'status' },
+      UpdateExpression: 'SET #flag = :true, #flag1 = :true, updated_at = :now',
+      ConditionExpression: '#status = :success AND #flag = :false AND #flag1 = :false',
+      ExpressionAttributeNames: { '#flag': 'wallet_updated', '#flag1': 'ledger_updated', '#status': 'status' },
       ExpressionAttributeValues: expect.objectContaining({ ':success': 'SUCCESS', ':true': true, ':false': false }),
     });
+    // The ledger's balanced transaction of the same money, each item written once.
+    expect(items.slice(3).map((i) => [i.Put?.TableName, i.Put?.Item?.sk, i.Put?.ConditionExpression])).toEqual([
+      ['ledger-table', 'TXN#payin:po_1', 'attribute_not_exists(pk)'],
+      ...[0, 1, 2].map((n) => ['ledger-table', expect.stringContaining('payin:po_1'), 'attribute_not_exists(pk)']),
+    ]);
     // Credited as pending (available once the PSP says so), with the funds record naming the PSP payment.
     expect(items[1]?.Update).toMatchObject({
       TableName: 'wallets-table',
@@ -1115,9 +1122,28 @@ describe('Steps: creditWallet and appendLedger (src/payin/steps)', () => {
     // Act
     const result = await creditWallet(stepDeps(), PAYMENT_ID, 'po_2');
 
-    // Assess
-    expect(result).toEqual({ credited: false });
+    // Assess: whether the ledger is booked is said, so AppendLedger knows what is left
+    expect(result).toEqual({ credited: false, ledger_booked: false });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('credits only the wallet of an order whose ledger transaction was booked before', async () => {
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', { ...charged, ledger_updated: true }));
+    ddb.on(TransactWriteCommand).resolves({});
+    await expect(creditWallet(stepDeps(), PAYMENT_ID, 'po_1')).resolves.toEqual({
+      credited: true,
+      ledger_booked: true,
+    });
+    const items = transactItems(0);
+    expect(items).toHaveLength(3);
+    expect(items[0]?.Update?.ExpressionAttributeNames).toEqual({ '#flag': 'wallet_updated', '#status': 'status' });
+  });
+
+  it('AppendLedger reads and writes nothing when CreditWallet booked the ledger', async () => {
+    await expect(
+      appendLedger(stepDeps(), PAYMENT_ID, 'po_1', { credited: false, ledger_booked: true }),
+    ).resolves.toEqual({ appended: false });
+    expect(ddb.calls()).toHaveLength(0);
   });
 
   it('reports no credit when the flag was set concurrently (guard condition failed)', async () => {
