@@ -229,14 +229,15 @@ export const functions = {
   CreditWallet: fn({
     id: 'CreditWallet',
     entry: 'lambdas/payin/credit-wallet.ts',
-    description: "Pay-in step: credits one payment order to its seller's wallet, once",
+    description:
+      "Pay-in step: books one payment order once (its seller's wallet credit and its ledger transaction, one write)",
     timeoutSeconds: 15,
-    tables: { payments: 'readWrite', wallets: 'readWrite' },
+    tables: { payments: 'readWrite', wallets: 'readWrite', ledger: 'readWrite' },
   }),
   AppendLedger: fn({
     id: 'AppendLedger',
     entry: 'lambdas/payin/append-ledger.ts',
-    description: 'Pay-in step: appends the balanced ledger transaction of one payment order, once',
+    description: 'Pay-in step: appends the ledger transaction of an order credited without it, once',
     timeoutSeconds: 15,
     tables: { payments: 'readWrite', ledger: 'readWrite' },
   }),

@@ -3,13 +3,18 @@
  * by esbuild the way the CDK app bundles it (CommonJS, node22, the AWS SDK left external), loaded on first
  * invocation and kept (a warm container, with its own module singletons), and called with an event and a Context.
  * Crash injection for the fault tests (local/faults.ts) wraps the handlers here, outside the bundled code.
+ * Every table's name is in this one process's environment, so the runtime refuses a function a table its catalog
+ * entry does not grant (src/core/config.ts, LOCAL_TABLE_GUARD), as the function's environment and role on AWS would.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Context } from 'aws-lambda';
 import { buildSync } from 'esbuild';
 import { type FunctionId, functions } from '../lambdas/catalog';
+import { ConfigError, LOCAL_TABLE_GUARD } from '../src/core/config';
+import { type TableName, tableSchemas } from '../src/core/table-schemas';
 import { withCrashInjection } from './faults';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -87,7 +92,18 @@ function context(id: FunctionId): Context {
   };
 }
 
+/** The function being invoked, for the table guard. */
+const invoking = new AsyncLocalStorage<FunctionId>();
+(globalThis as { [LOCAL_TABLE_GUARD]?: (table: TableName) => void })[LOCAL_TABLE_GUARD] = (table) => {
+  const id = invoking.getStore();
+  if (id && !(functions[id].tables as Partial<Record<TableName, string>>)[table]) {
+    throw new ConfigError(
+      `${tableSchemas[table].envVar} is not set: the catalog grants ${id} no ${table} table (lambdas/catalog.ts)`,
+    );
+  }
+};
+
 /** Invokes a function with an event; its errors are thrown unchanged (their names drive Retry/Catch). */
 export async function invoke(id: FunctionId, event: unknown): Promise<unknown> {
-  return load(id)(event, context(id));
+  return invoking.run(id, () => load(id)(event, context(id)));
 }

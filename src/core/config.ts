@@ -230,7 +230,16 @@ export function bucketName(config: RuntimeConfig, envVar: string): string {
 }
 
 /** Names a table for the functions; fails loudly when its environment variable is missing. */
+/**
+ * Where the local runtime, which runs every function in one process with every table's name set, checks that a
+ * function names only the tables its catalog entry grants (as its environment and role on AWS allow): a global
+ * hook, because each function's bundle has its own copy of this module. Unset on AWS.
+ */
+export const LOCAL_TABLE_GUARD = Symbol.for('payments.local.table-guard');
+
 export function tableName(config: RuntimeConfig, table: TableName): string {
+  const guard = (globalThis as { [LOCAL_TABLE_GUARD]?: (table: TableName) => void })[LOCAL_TABLE_GUARD];
+  guard?.(table);
   const name = config.tables[table];
   if (!name) throw new ConfigError(`${tableSchemas[table].envVar} is not set`);
   return name;

@@ -114,7 +114,8 @@ export async function decideReview(
 }
 
 export type ChargeOutcome = {
-  outcome: 'SUCCEEDED' | 'DECLINED' | 'PENDING';
+  /** HELD: the payment is held for an operator's risk review (a RiskCheck retried on an out-of-date input approved). */
+  outcome: 'SUCCEEDED' | 'DECLINED' | 'PENDING' | 'HELD';
   psp_reference?: string;
   reason?: string;
   /** How long the workflow waits for the PSP before the payment is stopped (PENDING only). */
@@ -167,6 +168,9 @@ export async function charge(
   const { event } = payment;
   if (event.status === 'FAILED') return { outcome: 'DECLINED', reason: event.status_reason };
   if (isCharged(payment)) return { outcome: 'SUCCEEDED', psp_reference: payment.orders[0]?.psp_reference };
+  // Charge is the gate: a payment a risk check held for review is never charged, whatever the workflow was told.
+  if (event.status === 'PENDING' && event.risk_decision === 'REVIEW')
+    return { outcome: 'HELD', reason: event.status_reason };
   if (event.status === 'PENDING' && event.psp_reference) {
     // Already waiting on the PSP (a re-drive): wait again until the deadline, without a second PSP call.
     return {
@@ -369,8 +373,16 @@ export async function creditWallet(
     deps.payments.markBooked(order, withLedger ? ['wallet_updated', 'ledger_updated'] : 'wallet_updated'),
     withLedger ? deps.ledger.appendItems(transaction) : [],
   );
-  // Not credited: someone booked the order meanwhile (the guard failed); AppendLedger reads what was done.
-  return credited ? { credited, ledger_booked: true } : { credited };
+  if (credited) return { credited, ledger_booked: true };
+  // Not credited: booked meanwhile (the flags' condition failed), or a record of this booking exists without the
+  // order's flags (a ledger transaction or funds record written apart): read again to tell which.
+  const after = assertCharged(await loadPayment(deps, paymentId), orderId);
+  if (!after.wallet_updated) {
+    throw new InconsistentStateError(
+      `payment order ${orderId}: its wallet credit or ledger transaction exists without the order's flags`,
+    );
+  }
+  return { credited: false, ledger_booked: after.ledger_updated };
 }
 
 /**
@@ -411,6 +423,10 @@ export async function finalize(deps: Pick<StepDeps, 'payments'>, paymentId: stri
     );
   }
   if (!(await deps.payments.transition(payment, 'SUCCESS', { reason: null }, 'event'))) {
+    // The condition failed: moved meanwhile, or this very write landed and its answer was lost (the SDK's retry of a
+    // conditional update then finds it done). Read again: SUCCESS is done.
+    const now = await loadPayment(deps, paymentId);
+    if (now.event.status === 'SUCCESS') return { status: 'SUCCESS', finalized: false, ...amount };
     throw new InconsistentStateError(`payment ${paymentId} moved while being finalized`);
   }
   return { status: 'SUCCESS', finalized: true, ...amount };

@@ -1146,13 +1146,40 @@ describe('Steps: creditWallet and appendLedger (src/payin/steps)', () => {
     expect(ddb.calls()).toHaveLength(0);
   });
 
-  it('reports no credit when the flag was set concurrently (guard condition failed)', async () => {
-    // Prepare
-    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', charged));
+  it('reports no credit when the flags were set concurrently (guard condition failed), and what is booked', async () => {
+    // Prepare: the read after the refused write finds the order booked
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce(stored('EXECUTING', 'SUCCESS', charged))
+      .resolves(stored('EXECUTING', 'SUCCESS', booked));
     ddb.on(TransactWriteCommand).rejects(canceled('ConditionalCheckFailed', 'None'));
 
     // Act & Assess
-    await expect(creditWallet(stepDeps(), PAYMENT_ID, 'po_1')).resolves.toEqual({ credited: false });
+    await expect(creditWallet(stepDeps(), PAYMENT_ID, 'po_1')).resolves.toEqual({
+      credited: false,
+      ledger_booked: true,
+    });
+  });
+
+  it('refuses loudly when a record of the booking exists without the order’s flags (never credits twice)', async () => {
+    // Prepare: the ledger transaction's condition fails, the order's flags are still false
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', charged));
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(canceled('None', 'None', 'None', 'ConditionalCheckFailed', 'None', 'None', 'None'));
+
+    // Act & Assess
+    await expect(creditWallet(stepDeps(), PAYMENT_ID, 'po_1')).rejects.toThrow(InconsistentStateError);
+  });
+
+  it('surfaces a transaction cancelled by a TransactionConflict as TransientError (a multi-item write, retried)', async () => {
+    ddb.on(QueryCommand).resolves(stored('EXECUTING', 'SUCCESS', charged));
+    ddb.on(TransactWriteCommand).rejects(canceled('TransactionConflict', 'None', 'None'));
+    await expect(
+      creditWalletLambda.handler({ payment_id: PAYMENT_ID, payment_order_id: 'po_1' }, context),
+    ).rejects.toMatchObject({
+      name: 'TransientError',
+    });
   });
 
   it.each([
@@ -1282,6 +1309,17 @@ describe('Step: finalize (src/payin/steps)', () => {
     await expect(finalize(stepDeps(), PAYMENT_ID)).rejects.toThrow(
       new InconsistentStateError(`payment ${PAYMENT_ID} moved while being finalized`),
     );
+  });
+
+  it('takes a refused move as done when the payment is SUCCESS on reading again (its own write, answer lost)', async () => {
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce(stored('EXECUTING', 'SUCCESS', booked))
+      .resolves(stored('SUCCESS', 'SUCCESS', booked));
+    ddb
+      .on(UpdateCommand)
+      .rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
+    await expect(finalize(stepDeps(), PAYMENT_ID)).resolves.toMatchObject({ status: 'SUCCESS', finalized: false });
   });
 
   it('is a no-op for a payment already SUCCESS', async () => {

@@ -418,18 +418,27 @@ describe('Module: steps', () => {
       expect(await stored()).toEqual(payment);
     });
 
-    it('refuses to charge a payment held for review and makes no PSP call', async () => {
-      // Prepare
+    it('answers HELD for a payment held for review (whatever the risk check said) and makes no PSP call', async () => {
+      // Prepare: a retried RiskCheck approved from the start's out-of-date input after the first held the payment
       const payment = heldForReview();
       payments.put(payment);
 
       // Act
-      const act = charge({ payments: payments, psp, settings }, 'pay_1');
+      const result = await charge({ payments: payments, psp, settings }, 'pay_1');
 
-      // Assess
-      await expect(act).rejects.toThrow(new InconsistentStateError('payment pay_1 is PENDING, cannot charge'));
+      // Assess: the workflow ends held, the operator's review still to come
+      expect(result).toEqual({ outcome: 'HELD', reason: 'risk_review:amount_review:EUR' });
       expect(psp.calls).toEqual([]);
       expect(await stored()).toEqual(payment);
+    });
+
+    it('refuses to charge a PENDING payment that is neither held nor waiting at the PSP', async () => {
+      const payment = makePayment({ status: 'PENDING' });
+      payments.put(payment);
+      await expect(charge({ payments: payments, psp, settings }, 'pay_1')).rejects.toThrow(
+        new InconsistentStateError('payment pay_1 is PENDING, cannot charge'),
+      );
+      expect(psp.calls).toEqual([]);
     });
 
     it.each(['UNKNOWN', 'EXECUTING'] as const)(
@@ -833,12 +842,15 @@ describe('Module: workflow', () => {
         sfnMock.on(StartExecutionCommand).resolves({});
 
         // Act
-        const name = await redrive(workflow(), makePayment().event, why, NOW);
+        const name = await redrive(workflow(), makePayment({ status: 'EXECUTING' }).event, why, NOW);
 
         // Assess
         expect(name).toBe(`pay_1-${why}-${NOW_MS}`);
         expect(startInputs()).toEqual([startInput('pay_1', `pay_1-${why}-${NOW_MS}`)]);
         expect((await stored()).event.execution_name).toBe(`pay_1-${why}-${NOW_MS}`);
+        // The re-drive's input describes the payment as it is now: the risk check reads it, past NOT_STARTED.
+        const [start] = sfnMock.commandCalls(StartExecutionCommand);
+        expect(JSON.parse(start?.args[0].input.input ?? '{}').subject.status).toBe('EXECUTING');
       },
     );
 
