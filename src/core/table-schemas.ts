@@ -76,7 +76,7 @@ export const tableSchemas = {
   /**
    * Append-only double-entry ledger: `REF#<reference>`/`TXN#<txn id>` header and `TXN#<txn id>#<n>` entries.
    * The by-account index serves account statements (a wallet equals its payable account's entries); by-day and
-   * by-settlement-key serve reconciliation (headers only carry `day_shard` and `settlement_key`).
+   * by-settlement-key serve reconciliation (only headers carry `day_shard`, with their entries, and `settlement_key`).
    */
   ledger: {
     id: 'Ledger',

@@ -87,9 +87,16 @@ export class LedgerTable {
             description: transaction.description,
             entry_count: transaction.entries.length,
             posted_at: now,
-            // The by-day index (every transaction) and the by-settlement-key index (money moved at the PSP).
+            // The by-day index (every transaction, whole: its entries ride on the header, so an entry is not in that
+            // index too) and the by-settlement-key index (money moved at the PSP).
             day,
             day_shard: dayShardKey(day, shard),
+            entries: transaction.entries.map(({ account, direction, amount_minor, currency }) => ({
+              account,
+              direction,
+              amount_minor,
+              currency,
+            })),
             ...(settlementKey !== undefined && { settlement_key: settlementKey }),
             ...(clearing.length === 1 && {
               clearing_minor: clearing[0]?.[1],
@@ -111,8 +118,6 @@ export class LedgerTable {
             ...entry,
             // Sort key of the by-account index: time, then transaction and entry for uniqueness.
             posted_at: `${now}#${transaction.transaction_id}#${index}`,
-            // In the by-day index with its header: a day's shard reads every transaction whole in one query.
-            day_shard: dayShardKey(day, shard),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
@@ -195,7 +200,10 @@ export class LedgerTable {
     return booked;
   }
 
-  /** One shard of a day's transactions, each whole (header and entries), from the by-day index. */
+  /**
+   * One shard of a day's transactions, each whole, from the by-day index: a header carries its entries; a
+   * transaction booked before headers did has its entries in the index beside it.
+   */
   async transactionsOfDay(
     day: string,
     shard: number,
@@ -206,7 +214,14 @@ export class LedgerTable {
       if (item.entity === 'TRANSACTION') {
         byId.set(String(item.transaction_id), {
           ...dayItemOf(item),
-          entries: [],
+          entries: Array.isArray(item.entries)
+            ? (item.entries as Record<string, unknown>[]).map((entry) => ({
+                account: String(entry.account),
+                direction: entry.direction as LedgerEntry['direction'],
+                amount_minor: Number(entry.amount_minor),
+                currency: String(entry.currency),
+              }))
+            : [],
           entry_count: Number(item.entry_count),
         });
       } else if (item.entity === 'ENTRY') {
@@ -221,7 +236,11 @@ export class LedgerTable {
         });
       }
     }
-    for (const { transaction_id, entry } of entries) byId.get(transaction_id)?.entries.push(entry);
+    for (const { transaction_id, entry } of entries) {
+      const transaction = byId.get(transaction_id);
+      // Entries in the index belong to a header without its own (booked before headers carried them).
+      if (transaction && transaction.entries.length < transaction.entry_count) transaction.entries.push(entry);
+    }
     return [...byId.values()];
   }
 
