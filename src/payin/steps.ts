@@ -268,10 +268,10 @@ async function markPending(
   deadline: Date,
   fields: Record<string, unknown>,
 ) {
-  await deps.payments.transition(payment, 'PENDING', {
-    pspReference,
-    eventSet: { ...fields, pending_deadline: deadline.toISOString() },
-  });
+  const eventSet = { ...fields, pending_deadline: deadline.toISOString() };
+  if (await deps.payments.transition(payment, 'PENDING', { pspReference, eventSet })) return;
+  // Moved meanwhile (another execution): the PSP's page and action are still kept, so the page can be closed later.
+  await deps.payments.setEventFields(payment.event.payment_id, eventSet);
 }
 
 /**

@@ -810,6 +810,28 @@ describe('Module: steps (hosted payment page)', () => {
       },
     );
 
+    it('keeps the page on the payment even when it moved meanwhile (so the page can still be closed)', async () => {
+      // Prepare: the move to PENDING finds the payment moved by another execution
+      payments.put(hostedPayment());
+      const transition = payments.transition.bind(payments);
+      jest
+        .spyOn(payments, 'transition')
+        .mockImplementation(async (payment, to, changes, scope) =>
+          to === 'PENDING' ? false : transition(payment, to, changes, scope),
+        );
+
+      // Act
+      await charge(deps(), 'pay_1');
+
+      // Assess
+      const { event } = await stored();
+      expect(event.status).toBe('EXECUTING');
+      expect(event).toMatchObject({
+        checkout_session_id: 'cs_1',
+        next_action: { type: 'redirect_to_url', redirect_url: 'https://checkout.example/cs_1' },
+      });
+    });
+
     it.each([
       ['600', '2026-11-21T12:10:00.000Z', NOW_S + 31 * 60, 600],
       ['86400', '2026-11-22T12:00:00.000Z', NOW_S + 23 * 3600, 86_400],
