@@ -28,7 +28,8 @@ import { tableSchemas } from '../src/core/table-schemas';
 import { call, checkout, waitForStatus } from '../test/support/api-client';
 import { checkInvariants, documentClient } from '../test/support/invariants';
 import { ARTIFACTS, type StackInfo, type StackProcess, startStackProcess } from '../test/support/local-stack-process';
-import { formatTable, latency, load, type Row, type SuiteResult } from './harness';
+import { latencyChart } from './chart';
+import { formatTable, latency, load, RESULTS_DIR, type Row, type SuiteResult } from './harness';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -588,6 +589,15 @@ export async function payinSuite({ quick }: { quick: boolean }): Promise<SuiteRe
       });
     }
     details.load = phases.map(({ payments, ...p }) => ({ ...p, payments: payments.length }));
+    // The chart of latency against offered load (bench-results/payin-latency.svg, git-ignored like the JSON).
+    fs.mkdirSync(RESULTS_DIR, { recursive: true });
+    const chart = path.join(RESULTS_DIR, 'payin-latency.svg');
+    fs.writeFileSync(
+      chart,
+      latencyChart(phases, `pay-in, 2-order checkouts, open loop (${new Date().toISOString().slice(0, 10)})`),
+    );
+    details.chart = path.relative(process.cwd(), chart);
+    process.stdout.write(`chart: ${path.relative(process.cwd(), chart)}\n`);
     details.store_only = { ...store, concurrency };
     details.end_to_end_over_store = ratio;
     details.highest_sustained_offered = best?.offered;
