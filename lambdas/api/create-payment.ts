@@ -7,7 +7,7 @@
 
 import { validateCheckout } from '../../src/api/checkout';
 import { json, parseJsonBody } from '../../src/api/http';
-import { idempotencyKeyHeader } from '../../src/api/idempotency';
+import { idempotencyKeyHeader } from '../../src/api/idempotency-key';
 import { apiHandler, callerKeyId } from '../../src/api/middleware';
 import { paymentView } from '../../src/api/views';
 import { dynamo, runtimeConfig, sfn } from '../../src/core/clients';

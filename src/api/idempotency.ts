@@ -15,6 +15,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { HttpError } from './http';
 
+export { idempotencyKeyHeader } from './idempotency-key';
+
 /** Keys are kept two days: at least the 24 hours clients are promised. */
 export const IDEMPOTENCY_TTL_SECONDS = 48 * 3600;
 
@@ -28,30 +30,6 @@ export interface IdempotentRequest {
   /** `<api key id>:<Idempotency-Key header>` */
   idempotency_key: string;
   body: unknown;
-}
-
-const HEADER = /^[\x21-\x7e]{1,255}$/;
-
-/** The Idempotency-Key header, required, printable ASCII, at most 255 characters. */
-export function idempotencyKeyHeader(headers: Record<string, string | undefined> | null): string {
-  const entry = Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'idempotency-key');
-  const value = entry?.[1]?.trim();
-  if (!value) {
-    throw new HttpError(
-      400,
-      'idempotency_key_missing',
-      'the Idempotency-Key header is required: send a unique key per checkout attempt (e.g. a UUID) and reuse it on retries',
-      {
-        errors: [{ field: 'Idempotency-Key', message: 'header is required' }],
-      },
-    );
-  }
-  if (!HEADER.test(value)) {
-    throw new HttpError(400, 'invalid_request', 'the Idempotency-Key header is not valid', {
-      errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters without spaces' }],
-    });
-  }
-  return value;
 }
 
 /**
