@@ -6,17 +6,18 @@
 import '../../src/payout/with-psp';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { logger } from '../../src/core/observability';
+import { text } from '../../src/core/step-handler';
 import { payoutDeps } from '../../src/payout/deps';
 import { runPage, runSeller } from '../../src/payout/runs';
 
 const processor = new BatchProcessor(EventType.SQS);
 
-const run = z.object({ run_id: z.string().min(1), date: z.string().min(1), attempt: z.number().int().min(1) });
+const run = z.object({ run_id: text(), date: text(), attempt: z.int().check(z.gte(1)) });
 const message = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('page'), run, start_key: z.string().optional() }),
-  z.object({ kind: z.literal('sellers'), run, sellers: z.array(z.string().min(1)).max(10) }),
+  z.object({ kind: z.literal('page'), run, start_key: z.optional(z.string()) }),
+  z.object({ kind: z.literal('sellers'), run, sellers: z.array(text()).check(z.maxLength(10)) }),
 ]);
 
 async function record(item: SQSRecord): Promise<void> {

@@ -1,11 +1,11 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { stepHandler } from '../../src/core/step-handler';
 import { stepDeps } from '../../src/payin/deps';
 import { recordFailure } from '../../src/payin/steps';
 
 const failure = z.object({
   stage: z.enum(['charge', 'booking']),
-  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+  error: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
 });
 
 export const handler = stepHandler('RecordFailure', async (input, raw) => {

@@ -1,9 +1,10 @@
 /** The input of a reconciliation step: the run, and for a shard its number; FailRun gets the caught error. */
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { text } from '../../src/core/step-handler';
 
-export const runInput = z.object({ run_id: z.string().min(1) });
-export const shardInput = z.object({ run_id: z.string().min(1), shard: z.number().int().min(0).max(1023) });
+export const runInput = z.object({ run_id: text() });
+export const shardInput = z.object({ run_id: text(), shard: z.int().check(z.gte(0), z.lte(1023)) });
 export const failInput = z.object({
-  run_id: z.string().min(1),
-  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+  run_id: text(),
+  error: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
 });

@@ -31,6 +31,11 @@ export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
 
+/** A Task got an input it cannot act on (a workflow definition and its function out of step): never retried. */
+export class InvalidStepInputError extends Error {
+  override readonly name = 'InvalidStepInputError';
+}
+
 const TRANSIENT_AWS_ERRORS = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',

@@ -6,14 +6,17 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
-import { asRetryable } from './errors';
+import * as z from 'zod/mini';
+import { asRetryable, InvalidStepInputError } from './errors';
 import { logger } from './observability';
 import { withTimeline } from './timeline';
 
+/** A non-empty string (zod/mini: a Task's input is checked with a few kilobytes of zod, not its whole API). */
+export const text = () => z.string().check(z.minLength(1));
+
 export const stepInput = z.object({
-  payment_id: z.string().min(1),
-  payment_order_id: z.string().min(1).optional(),
+  payment_id: text(),
+  payment_order_id: z.optional(text()),
 });
 export type StepInput = z.infer<typeof stepInput>;
 
@@ -22,17 +25,22 @@ export function stepHandler<R>(name: string, fn: (input: StepInput, raw: unknown
 }
 
 /** The input of a pay-out step. */
-export const payoutStepInput = z.object({ payout_id: z.string().min(1), task_token: z.string().min(1).optional() });
+export const payoutStepInput = z.object({ payout_id: text(), task_token: z.optional(text()) });
 export type PayoutStepInput = z.infer<typeof payoutStepInput>;
 
 /** The adapter of any workflow's Task: its input schema's fields become the log's correlation keys. */
 export function taskHandler<I extends Record<string, unknown>, R>(
   name: string,
-  schema: z.ZodType<I>,
+  schema: z.ZodMiniType<I>,
   fn: (input: I, raw: unknown) => Promise<R>,
 ) {
   return middy<unknown, R, Error, Context>(async (raw: unknown) => {
-    const input = schema.parse(raw);
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
+      throw new InvalidStepInputError(`${name}: the task input is not valid: ${problems.join('; ')}`);
+    }
+    const input = parsed.data;
     const { task_token: _token, ...keys } = input as Record<string, unknown>;
     logger.appendKeys({ ...keys, step: name });
     try {

@@ -1,4 +1,5 @@
 /** The input of a refund step. */
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { text } from '../core/step-handler';
 
-export const refundStepInput = z.object({ refund_id: z.string().min(1), task_token: z.string().min(1).optional() });
+export const refundStepInput = z.object({ refund_id: text(), task_token: z.optional(text()) });

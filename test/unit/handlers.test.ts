@@ -1398,7 +1398,8 @@ describe('Handlers: pay-in step Lambdas (lambdas/payin)', () => {
 
   it('refuses a task input without payment_id before any DynamoDB call', async () => {
     await expect(finalizeLambda.handler({ payment_order_id: 'po_1' }, context)).rejects.toMatchObject({
-      name: 'ZodError',
+      name: 'InvalidStepInputError',
+      message: expect.stringContaining('payment_id'),
     });
     expect(ddb.calls()).toHaveLength(0);
   });
