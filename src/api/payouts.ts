@@ -11,7 +11,7 @@ import type { SellerInput } from '../payout/sellers';
 import { findCardData } from './card-data';
 import { zodErrors } from './checkout';
 import { badRequest } from './http';
-import { isCountryCode } from './schemas';
+import { isCountryCode } from './identifiers';
 
 const currency = (field: string) =>
   z

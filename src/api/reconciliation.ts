@@ -15,8 +15,8 @@ import { type MismatchView, mismatchView, type RunView, runView, startedRunView 
 import { findCardData } from './card-data';
 import { zodErrors } from './checkout';
 import { badRequest, HttpError } from './http';
+import { IDENTIFIER_PATTERN } from './identifiers';
 import { MAX_PATH_ID_LENGTH, quote } from './request-guards';
-import { IDENTIFIER_PATTERN } from './schemas';
 
 export const createRunSchema = z.strictObject({
   date: z.string({ error: 'date must be a UTC date as a string such as "2026-11-28"' }),

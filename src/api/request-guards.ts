@@ -18,7 +18,7 @@ import {
   MAX_BODY_BYTES,
   MAX_JSON_DEPTH,
 } from './http';
-import { IDENTIFIER_PATTERN } from './schemas';
+import { IDENTIFIER_PATTERN } from './identifiers';
 
 /** The longest identifier in a path (body identifiers allow 128: src/api/schemas.ts). */
 export const MAX_PATH_ID_LENGTH = 255;

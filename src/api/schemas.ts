@@ -1,12 +1,9 @@
 /** Request schemas of the public API (zod), each exporting the schema and its inferred type. */
 import * as z from 'zod';
 import { isSupportedCurrency, MAX_MINOR_UNITS } from '../core/money';
+import { IDENTIFIER_PATTERN, isCountryCode, MAX_ORDERS_PER_CHECKOUT } from './identifiers';
 
-/**
- * The characters of our identifiers, in bodies and in paths: letters, digits and `_ . : -`, starting with a letter or
- * a digit; no spaces, no `/`, no `#` (used in our table keys), no control characters.
- */
-export const IDENTIFIER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+export { IDENTIFIER_PATTERN, ISO_3166_ALPHA2, isCountryCode, MAX_ORDERS_PER_CHECKOUT } from './identifiers';
 
 /** Our own identifiers in request bodies: at most 128 characters of the identifier set. */
 const identifier = (what: string) =>
@@ -15,26 +12,6 @@ const identifier = (what: string) =>
     .min(1, `${what} must not be empty`)
     .max(128, `${what} must be at most 128 characters`)
     .regex(IDENTIFIER_PATTERN, `${what} may contain only letters, digits and _ . : -`);
-
-/**
- * The officially assigned ISO 3166-1 alpha-2 codes (249), as the ISO 3166 Maintenance Agency lists them. Reserved
- * and user-assigned codes (UK, EU, XK, ZZ...) are not countries.
- */
-export const ISO_3166_ALPHA2: ReadonlySet<string> = new Set(
-  (
-    'AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ ' +
-    'CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO ' +
-    'FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE ' +
-    'JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO ' +
-    'MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW ' +
-    'PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM ' +
-    'TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW'
-  ).split(' '),
-);
-
-export const isCountryCode = (code: string): boolean => ISO_3166_ALPHA2.has(code);
-
-export const MAX_ORDERS_PER_CHECKOUT = 40;
 
 export const createPaymentSchema = z
   .strictObject({
