@@ -8,12 +8,12 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { logger } from '../../src/core/observability';
-import { text } from '../../src/core/step-handler';
 import { payoutDeps } from '../../src/payout/deps';
 import { runPage, runSeller } from '../../src/payout/runs';
 
 const processor = new BatchProcessor(EventType.SQS);
 
+const text = () => z.string().check(z.minLength(1));
 const run = z.object({ run_id: text(), date: text(), attempt: z.int().check(z.gte(1)) });
 const message = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('page'), run, start_key: z.optional(z.string()) }),

@@ -229,7 +229,6 @@ export function bucketName(config: RuntimeConfig, envVar: string): string {
   return name;
 }
 
-/** Names a table for the functions; fails loudly when its environment variable is missing. */
 /**
  * Where the local runtime, which runs every function in one process with every table's name set, checks that a
  * function names only the tables its catalog entry grants (as its environment and role on AWS allow): a global
@@ -237,6 +236,7 @@ export function bucketName(config: RuntimeConfig, envVar: string): string {
  */
 export const LOCAL_TABLE_GUARD = Symbol.for('payments.local.table-guard');
 
+/** Names a table for the functions; fails loudly when its environment variable is missing. */
 export function tableName(config: RuntimeConfig, table: TableName): string {
   const guard = (globalThis as { [LOCAL_TABLE_GUARD]?: (table: TableName) => void })[LOCAL_TABLE_GUARD];
   guard?.(table);

@@ -28,6 +28,14 @@ export function stepHandler<R>(name: string, fn: (input: StepInput, raw: unknown
 export const payoutStepInput = z.object({ payout_id: text(), task_token: z.optional(text()) });
 export type PayoutStepInput = z.infer<typeof payoutStepInput>;
 
+/** A Task's input checked against its schema; InvalidStepInputError naming every field at fault otherwise. */
+export function parseStepInput<I>(name: string, schema: z.ZodMiniType<I>, raw: unknown): I {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
+  throw new InvalidStepInputError(`${name}: the task input is not valid: ${problems.join('; ')}`);
+}
+
 /** The adapter of any workflow's Task: its input schema's fields become the log's correlation keys. */
 export function taskHandler<I extends Record<string, unknown>, R>(
   name: string,
@@ -35,15 +43,10 @@ export function taskHandler<I extends Record<string, unknown>, R>(
   fn: (input: I, raw: unknown) => Promise<R>,
 ) {
   return middy<unknown, R, Error, Context>(async (raw: unknown) => {
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
-      throw new InvalidStepInputError(`${name}: the task input is not valid: ${problems.join('; ')}`);
-    }
-    const input = parsed.data;
-    const { task_token: _token, ...keys } = input as Record<string, unknown>;
-    logger.appendKeys({ ...keys, step: name });
     try {
+      const input = parseStepInput(name, schema, raw);
+      const { task_token: _token, ...keys } = input as Record<string, unknown>;
+      logger.appendKeys({ ...keys, step: name });
       const result = await withTimeline({ source: 'workflow' }, () => fn(input, raw));
       logger.info(`${name} done`, { result: result as Record<string, unknown> });
       return result;

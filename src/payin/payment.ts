@@ -94,6 +94,8 @@ export interface PaymentEvent {
    * request under the same Idempotency-Key must carry the same body.
    */
   request_hash?: string;
+  /** The Finalize attempt that moved the payment to SUCCESS (a retry tells its own landed write by it). */
+  finalized_by?: string;
   /** The workflow's task token while it waits for the PSP. */
   task_token?: string;
   /** Name of the pay-in execution currently responsible for the payment. */

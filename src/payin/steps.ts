@@ -3,6 +3,7 @@
  * Each step is idempotent: run twice (a retry, a re-drive) it changes nothing the second time.
  */
 
+import { randomUUID } from 'node:crypto';
 import type { PayInSettings } from '../core/config';
 import { InconsistentStateError, NotFoundError } from '../core/errors';
 import { payInPosting } from '../ledger/postings';
@@ -270,8 +271,9 @@ async function markPending(
 ) {
   const eventSet = { ...fields, pending_deadline: deadline.toISOString() };
   if (await deps.payments.transition(payment, 'PENDING', { pspReference, eventSet })) return;
-  // Moved meanwhile (another execution): the PSP's page and action are still kept, so the page can be closed later.
-  await deps.payments.setEventFields(payment.event.payment_id, eventSet);
+  // Moved meanwhile (another execution): the PSP's page and action are still kept on an open payment, so the page can
+  // be closed later.
+  await deps.payments.setEventFields(payment.event.payment_id, eventSet, ['EXECUTING', 'PENDING', 'UNKNOWN']);
 }
 
 /**
@@ -313,7 +315,9 @@ export async function recordFailure(
 ): Promise<{ status: string }> {
   const payment = await loadPayment(deps, paymentId);
   const what = error.Error ?? 'error';
-  const open = payment.event.status === 'EXECUTING' || payment.event.status === 'PENDING';
+  const held = payment.event.status === 'PENDING' && payment.event.risk_decision === 'REVIEW';
+  const open = payment.event.status === 'EXECUTING' || (payment.event.status === 'PENDING' && !held);
+  // A payment held for review was never sent to the PSP: it stays held for its operator, whatever failed.
   if (stage === 'charge' && open && !isCharged(payment)) {
     await deps.payments.transition(payment, 'UNKNOWN', { reason: `psp_outcome_unknown:${what}` });
   } else if (stage === 'booking' && payment.event.status !== 'SUCCESS') {
@@ -422,11 +426,21 @@ export async function finalize(deps: Pick<StepDeps, 'payments'>, paymentId: stri
       `payment ${paymentId}: orders not charged and booked: ${unbooked.map((o) => o.payment_order_id).join(', ')}`,
     );
   }
-  if (!(await deps.payments.transition(payment, 'SUCCESS', { reason: null }, 'event'))) {
-    // The condition failed: moved meanwhile, or this very write landed and its answer was lost (the SDK's retry of a
-    // conditional update then finds it done). Read again: SUCCESS is done.
+  // A mark of this very attempt, so that a refused write can be told from our own landed one (its answer lost, the
+  // SDK's retry of a conditional update then refused): only the attempt that moved the payment counts it.
+  const attempt = randomUUID();
+  if (
+    !(await deps.payments.transition(
+      payment,
+      'SUCCESS',
+      { reason: null, eventSet: { finalized_by: attempt } },
+      'event',
+    ))
+  ) {
     const now = await loadPayment(deps, paymentId);
-    if (now.event.status === 'SUCCESS') return { status: 'SUCCESS', finalized: false, ...amount };
+    if (now.event.status === 'SUCCESS') {
+      return { status: 'SUCCESS', finalized: now.event.finalized_by === attempt, ...amount };
+    }
     throw new InconsistentStateError(`payment ${paymentId} moved while being finalized`);
   }
   return { status: 'SUCCESS', finalized: true, ...amount };

@@ -1311,14 +1311,38 @@ describe('Step: finalize (src/payin/steps)', () => {
     );
   });
 
-  it('takes a refused move as done when the payment is SUCCESS on reading again (its own write, answer lost)', async () => {
+  const refused = () =>
+    Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
+  /** The payment as read again after the refused update: SUCCESS, marked by the attempt `by` (or none). */
+  const successMarked = (by?: string) =>
+    paymentItems(paymentEvent({ status: 'SUCCESS', ...(by ? { finalized_by: by } : {}) }), [
+      paymentOrder('po_1', { status: 'SUCCESS', ...booked }),
+      paymentOrder('po_2', { status: 'SUCCESS', ...booked }),
+    ]);
+
+  it('counts its own landed write (answer lost, the retry refused) as the move to SUCCESS', async () => {
+    // Prepare: the update lands, its answer is lost, the SDK's retry is refused; reading again finds this attempt's mark
+    let mark: string | undefined;
+    ddb.on(UpdateCommand).callsFake(async (input) => {
+      mark = input.ExpressionAttributeValues?.[':e_finalized_by'] as string;
+      throw refused();
+    });
     ddb
       .on(QueryCommand)
       .resolvesOnce(stored('EXECUTING', 'SUCCESS', booked))
-      .resolves(stored('SUCCESS', 'SUCCESS', booked));
+      .callsFake(async () => successMarked(mark));
+
+    // Act & Assess
+    await expect(finalize(stepDeps(), PAYMENT_ID)).resolves.toMatchObject({ status: 'SUCCESS', finalized: true });
+    expect(mark).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('does not count a move to SUCCESS another attempt made', async () => {
+    ddb.on(UpdateCommand).rejects(refused());
     ddb
-      .on(UpdateCommand)
-      .rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
+      .on(QueryCommand)
+      .resolvesOnce(stored('EXECUTING', 'SUCCESS', booked))
+      .resolves(successMarked('another-attempt'));
     await expect(finalize(stepDeps(), PAYMENT_ID)).resolves.toMatchObject({ status: 'SUCCESS', finalized: false });
   });
 

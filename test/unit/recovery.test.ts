@@ -536,6 +536,8 @@ describe('Module: steps', () => {
         'FAILED',
       ],
       ['the payment is already UNKNOWN', makePayment({ status: 'UNKNOWN' }), 'UNKNOWN'],
+      // Never sent to the PSP: a charge step that gave up (before it could answer HELD) leaves it to its operator.
+      ['the payment is held for risk review', heldForReview(), 'PENDING'],
     ])('after a charge, changes nothing when %s', async (_, payment, status) => {
       // Prepare
       payments.put(payment);
