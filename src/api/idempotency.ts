@@ -1,5 +1,6 @@
 /**
- * Client idempotency of POST /v1/payments with Powertools: `makeIdempotent` around the side effect (not the middy
+ * Client idempotency of POST /v1/payments/{id}/refunds and POST /v1/payouts with Powertools (POST /v1/payments keeps
+ * its own: the payment is the record, src/payin/create-payment.ts): `makeIdempotent` around the side effect (not the middy
  * middleware of Powertools <= 2.35, which deletes records it never acquired), keyed by the caller's API key id and
  * its Idempotency-Key header, with the whole body (so amounts and currency) validated on every replay.
  */
