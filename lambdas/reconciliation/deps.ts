@@ -6,6 +6,8 @@
  */
 import { dynamo, runtimeConfig, sfn } from '../../src/core/clients';
 import { ConfigError, tableName } from '../../src/core/config';
+import { LedgerTable } from '../../src/ledger/ledger-table';
+import { Wallets } from '../../src/ledger/wallets';
 import { stepDeps } from '../../src/payin/deps';
 import { PaymentsTable } from '../../src/payin/payments-table';
 import { recover } from '../../src/payin/recovery';
@@ -113,8 +115,22 @@ const recovery: RecoveryActions = {
   },
 };
 
+/** The ledger as reconciliation reads and books it, and the wallets' balances (matching and the run's checks). */
+const books = () => {
+  const wallets = new Wallets(dynamo(), tableName(runtimeConfig(), 'wallets'));
+  return {
+    ledger: new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
+    wallets: {
+      all: () => wallets.allBalances(),
+      of: async (seller: string, currency: string) =>
+        (await wallets.balances(seller)).find((b) => b.currency === currency)?.balance_minor,
+    },
+  };
+};
+
 export const deps = () =>
   reconciliationDeps(
     () => records,
     () => recovery,
+    books,
   );

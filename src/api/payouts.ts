@@ -2,49 +2,53 @@
  * The pay-out at the HTTP edge: request bodies checked (zod; every problem a 400 naming its field), amounts turned
  * into minor units by the money module, and what the API shows of sellers, payouts and runs (decimal strings).
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../core/zod-english';
 import { fromMinorUnits, isSupportedCurrency, MoneyError, toMinorUnits } from '../core/money';
 import type { Payout } from '../payout/payout';
 import type { PayoutRun } from '../payout/ports';
 import type { Seller } from '../payout/seller';
 import type { SellerInput } from '../payout/sellers';
 import { findCardData } from './card-data';
-import { zodErrors } from './checkout';
 import { badRequest } from './http';
 import { isCountryCode } from './identifiers';
+import { zodErrors } from './zod-errors';
 
 const currency = (field: string) =>
   z
     .string({ error: `${field} must be a string` })
-    .refine(isSupportedCurrency, `${field} must be a supported ISO 4217 code in upper case, such as "EUR"`);
+    .check(z.refine(isSupportedCurrency, `${field} must be a supported ISO 4217 code in upper case, such as "EUR"`));
 
 export const sellerSchema = z.strictObject({
   country: z
     .string({ error: 'country must be a string' })
-    .refine(isCountryCode, 'country must be an ISO 3166-1 alpha-2 code such as "FR"'),
+    .check(z.refine(isCountryCode, 'country must be an ISO 3166-1 alpha-2 code such as "FR"')),
   default_currency: currency('default_currency'),
-  email: z.email({ error: 'email must be an e-mail address such as "seller@example.com"' }).max(254),
+  email: z.email({ error: 'email must be an e-mail address such as "seller@example.com"' }).check(z.maxLength(254)),
 });
 
 export const payoutRequestSchema = z.strictObject({
   seller_account: z
     .string({ error: 'seller_account must be a string' })
-    .min(1, 'seller_account must not be empty')
-    .max(128, 'seller_account must be at most 128 characters')
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'seller_account may contain only letters, digits and _ . : -'),
+    .check(
+      z.minLength(1, 'seller_account must not be empty'),
+      z.maxLength(128, 'seller_account must be at most 128 characters'),
+      z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'seller_account may contain only letters, digits and _ . : -'),
+    ),
   currency: currency('currency'),
-  amount: z.string({ error: 'amount must be a decimal string such as "12.34", not a number' }).optional(),
+  amount: z.optional(z.string({ error: 'amount must be a decimal string such as "12.34", not a number' })),
 });
 
 export const payoutRunSchema = z.strictObject({
-  date: z
-    .string({ error: 'date must be a string' })
-    .regex(/^\d{4}-\d{2}-\d{2}$/, 'date must be a UTC date such as "2026-11-28"')
-    .refine(
-      (d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
-      'date is not a calendar date',
-    )
-    .optional(),
+  date: z.optional(
+    z.string({ error: 'date must be a string' }).check(
+      z.regex(/^\d{4}-\d{2}-\d{2}$/, 'date must be a UTC date such as "2026-11-28"'),
+      z.refine(
+        (d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
+        'date is not a calendar date',
+      ),
+    ),
+  ),
 });
 
 function refuseCardData(body: unknown) {

@@ -13,10 +13,10 @@ import { renderReport } from '../reconciliation/report';
 import { RunNotFoundError, resolveMismatch, startRun } from '../reconciliation/run';
 import { type MismatchView, mismatchView, type RunView, runView, startedRunView } from '../reconciliation/views';
 import { findCardData } from './card-data';
-import { zodErrors } from './checkout';
 import { badRequest, HttpError } from './http';
 import { IDENTIFIER_PATTERN } from './identifiers';
 import { MAX_PATH_ID_LENGTH, quote } from './request-guards';
+import { zodErrors } from './zod-errors';
 
 export const createRunSchema = z.strictObject({
   date: z.string({ error: 'date must be a UTC date as a string such as "2026-11-28"' }),

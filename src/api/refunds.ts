@@ -4,8 +4,8 @@ import { fromMinorUnits, MoneyError, toMinorUnits } from '../core/money';
 import type { Dispute } from '../refunds/dispute';
 import { REFUND_REASONS, type Refund, type RefundReason } from '../refunds/refund';
 import { findCardData } from './card-data';
-import { zodErrors } from './checkout';
 import { badRequest } from './http';
+import { zodErrors } from './zod-errors';
 
 export const refundRequestSchema = z.strictObject({
   payment_order_id: z

@@ -1,5 +1,6 @@
 /** PSP (Stripe) events: what we read of them, its shape checked, and which of our objects they concern. No SDK needed. */
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../core/zod-english';
 
 /** The part of a Stripe event we read. */
 export interface PspEvent {
@@ -22,32 +23,35 @@ export interface PspEvent {
 export const isPaymentEvent = (event: Pick<PspEvent, 'type'>) =>
   /^(payment_intent|checkout\.session)\./.test(event.type);
 
-const text = z.string().min(1).max(255);
+const text = z.string().check(z.minLength(1), z.maxLength(255));
 
 /** What we read of an event, checked; the rest of it is kept as is (loose objects). */
 const eventSchema = z
   .looseObject({
     id: text,
     type: text,
-    account: text.optional(),
+    account: z.optional(text),
     data: z.looseObject({
       object: z.looseObject({
-        id: text.optional(),
+        id: z.optional(text),
         object: text,
-        metadata: z.looseObject({ payment_id: z.string().optional() }).nullable().optional(),
-        client_reference_id: z.string().nullable().optional(),
-        payment_intent: z
-          .union([z.string(), z.looseObject({ id: z.string() })])
-          .nullable()
-          .optional(),
+        metadata: z.optional(z.nullable(z.looseObject({ payment_id: z.optional(z.string()) }))),
+        client_reference_id: z.optional(z.nullable(z.string())),
+        payment_intent: z.optional(z.nullable(z.union([z.string(), z.looseObject({ id: z.string() })]))),
       }),
     }),
   })
-  .superRefine((event, context) => {
-    if (isPaymentEvent(event) && event.data.object.id === undefined) {
-      context.addIssue({ code: 'custom', path: ['data', 'object', 'id'], message: 'a payment event names its object' });
-    }
-  });
+  .check(
+    z.superRefine((event, context) => {
+      if (isPaymentEvent(event) && event.data.object.id === undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['data', 'object', 'id'],
+          message: 'a payment event names its object',
+        });
+      }
+    }),
+  );
 
 export type ParsedPspEvent =
   | { ok: true; event: PspEvent }

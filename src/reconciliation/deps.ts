@@ -1,15 +1,14 @@
 /**
  * The composition root of reconciliation: the real tables, the PSP's reports (payments key), the settlement
  * bucket, the work queues, the metrics and the workflow starter, built on first use. Our other capabilities'
- * records and recovery code come from the caller (a flow never imports another flow: the handlers, which may,
- * pass them in); functions that do not match shards (the API) need neither.
+ * records and recovery code, and the ledger and wallets, come from the caller (a flow never imports another flow: the
+ * handlers, which may, pass them in); functions that do not match shards or finish a run (the API, the report and
+ * file steps) need none of them, and do not bundle them.
  */
 import { dynamo, runtimeConfig, s3, sfn, sqs } from '../core/clients';
 import { bucketName, ConfigError, tableName } from '../core/config';
 import { lazy } from '../core/lazy';
 import { provided } from '../core/provided';
-import { LedgerTable } from '../ledger/ledger-table';
-import { Wallets } from '../ledger/wallets';
 import {
   PowertoolsReconciliationMetrics,
   S3SettlementArchive,
@@ -36,6 +35,7 @@ let deps: ReconciliationDeps | undefined;
 export function reconciliationDeps(
   records: () => OurRecords = notWired('our records'),
   recovery: () => RecoveryActions = notWired('the recovery actions'),
+  books: () => Pick<ReconciliationDeps, 'ledger' | 'wallets'> = notWired('the ledger and the wallets'),
 ): ReconciliationDeps {
   deps ??= lazy<ReconciliationDeps>({
     store: () => new ReconciliationTable(dynamo(), tableName(runtimeConfig(), 'reconciliation')),
@@ -43,15 +43,8 @@ export function reconciliationDeps(
     archive: () => new S3SettlementArchive(s3, () => bucketName(runtimeConfig(), 'SETTLEMENT_BUCKET')),
     records,
     recovery,
-    ledger: () => new LedgerTable(dynamo(), tableName(runtimeConfig(), 'ledger')),
-    wallets: () => {
-      const wallets = new Wallets(dynamo(), tableName(runtimeConfig(), 'wallets'));
-      return {
-        all: () => wallets.allBalances(),
-        of: async (seller: string, currency: string) =>
-          (await wallets.balances(seller)).find((b) => b.currency === currency)?.balance_minor,
-      };
-    },
+    ledger: () => books().ledger,
+    wallets: () => books().wallets,
     queues: () =>
       new SqsWorkQueues(sqs, () => ({
         manual: required(runtimeConfig().reconciliationFinanceQueueUrl, 'RECONCILIATION_FINANCE_QUEUE_URL'),
