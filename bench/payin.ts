@@ -62,8 +62,12 @@ export interface PaymentCount {
   by_operation: Record<string, number>;
   by_table: Record<string, number>;
   transaction_items: number[];
+  /** Write units as DynamoDB Local reports them (`ReturnConsumedCapacity`), the issue's meter. */
   wcu: number;
   rcu: number;
+  /** Write units as AWS bills them, modeled from the items (local/dynamodb-units.ts); the indexes' share of them. */
+  aws_wcu: number;
+  aws_wcu_indexes: number;
   state_transitions: number;
   task_invocations: number;
   webhook_events: number;
@@ -101,10 +105,15 @@ export function countCalls(calls: MeteredCall[]) {
     transaction_items: calls.filter((c) => c.operation.startsWith('Transact')).map((c) => c.items),
     wcu: round(calls.reduce((sum, c) => sum + c.wcu, 0)),
     rcu: round(calls.reduce((sum, c) => sum + c.rcu, 0)),
+    aws_wcu: round(calls.reduce((sum, c) => sum + c.aws_wcu, 0)),
+    aws_wcu_indexes: round(calls.reduce((sum, c) => sum + c.aws_wcu_indexes, 0)),
   };
 }
 
-/** The modeled AWS cost of a million payments like `count` (Lambda at 512 MB for the measured task time). */
+/**
+ * The modeled AWS cost of a million payments like `count` (Lambda at 512 MB for the measured task time). DynamoDB's
+ * writes at the units AWS bills (modeled from the items: DynamoDB Local reports fewer for a transaction of several).
+ */
 export function costPerMillion(count: PaymentCount, memoryGb = 0.5) {
   const million = 1_000_000;
   const sqsRequests = count.webhook_events * 3; // send, receive, delete
@@ -114,7 +123,7 @@ export function costPerMillion(count: PaymentCount, memoryGb = 0.5) {
     lambda:
       count.invocations * PRICES.lambdaPerRequest * million +
       count.invocations * (count.task_ms / 1000) * memoryGb * PRICES.lambdaPerGbSecondArm * million,
-    dynamodb: (count.wcu * PRICES.dynamoPerWriteUnit + count.rcu * PRICES.dynamoPerReadUnit) * million,
+    dynamodb: (count.aws_wcu * PRICES.dynamoPerWriteUnit + count.rcu * PRICES.dynamoPerReadUnit) * million,
     sqs: sqsRequests * PRICES.sqsPerRequest * million,
     api_gateway: apiRequests * PRICES.apiGatewayPerRequest * million,
   };
@@ -267,6 +276,8 @@ function medianCount(counts: PaymentCount[]): PaymentCount {
     dynamodb_calls: m((c) => c.dynamodb_calls),
     wcu: m((c) => c.wcu),
     rcu: m((c) => c.rcu),
+    aws_wcu: m((c) => c.aws_wcu),
+    aws_wcu_indexes: m((c) => c.aws_wcu_indexes),
     state_transitions: m((c) => c.state_transitions),
     task_invocations: m((c) => c.task_invocations),
     webhook_events: m((c) => c.webhook_events),
@@ -468,6 +479,7 @@ export async function payinSuite({ quick }: { quick: boolean }): Promise<SuiteRe
       .join(', '),
     c.transaction_items.join('+') || '-',
     c.wcu,
+    `${c.aws_wcu} (${c.aws_wcu_indexes} index)`,
     c.rcu,
     c.state_transitions,
     c.invocations,
@@ -475,13 +487,14 @@ export async function payinSuite({ quick }: { quick: boolean }): Promise<SuiteRe
     c.webhook_events,
   ]);
   process.stdout.write(
-    `\nPer payment (median; DynamoDB as the meter saw it, capacity as DynamoDB reports it)\n${formatTable(
+    `\nPer payment (median; DynamoDB as the meter saw it; WCU and RCU as DynamoDB Local reports them, AWS WCU modeled from the items)\n${formatTable(
       [
         'payment',
         'DynamoDB calls',
         'by operation',
         'items/transaction',
         'WCU',
+        'AWS WCU (modeled)',
         'RCU',
         'SFN transitions',
         'invocations (modelled)',

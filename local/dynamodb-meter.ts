@@ -1,15 +1,19 @@
 /**
- * A metering proxy in front of DynamoDB Local, for the benchmark (`LOCAL_DYNAMODB_METER=true`): the functions talk to
- * it instead of DynamoDB Local; it asks DynamoDB for the capacity each call consumed (`ReturnConsumedCapacity:
- * INDEXES`, as DynamoDB on AWS reports it: transactional writes at 2 units per KB, index writes included), forwards
- * the call, and keeps one record per call: operation, tables, items of a transaction, write and read units, the
- * payment it is about (the first `pay_<32 hex>` in the request) and the request as the function sent it (for the
- * benchmark's replay of the store's share). Local tooling only: nothing here is deployed.
+ * A metering proxy in front of DynamoDB Local, for the benchmark (`LOCAL_DYNAMODB_METER=true`) and the store-calls
+ * test: the functions talk to it instead of DynamoDB Local; it asks DynamoDB Local for the capacity each call consumed
+ * (`ReturnConsumedCapacity: INDEXES`), forwards the call, and keeps one record per call: operation, tables, items of
+ * a transaction, write and read units as DynamoDB Local reports them, the write units AWS would bill (modeled from the
+ * items before and after the write, read beside the call: local/dynamodb-units.ts says why Local's figure is lower for
+ * a transaction of several items), the payment it is about (the first `pay_<32 hex>` in the request) and the request
+ * as the function sent it (for the benchmark's replay of the store's share). Local tooling only: nothing here is
+ * deployed.
  *
  *   GET  <meter>/__meter           every call recorded since the last reset
  *   POST <meter>/__meter/reset     forget them
  */
 import http from 'node:http';
+import { DescribeTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { type Item, keyOf, type TableShape, writeUnits, writtenKeys } from './dynamodb-units';
 import { listen } from './http-server';
 
 export interface MeteredCall {
@@ -18,8 +22,12 @@ export interface MeteredCall {
   tables: string[];
   /** Items of a transaction or a batch (1 otherwise). */
   items: number;
+  /** As DynamoDB Local reports them. */
   wcu: number;
   rcu: number;
+  /** Write units as AWS bills them, modeled (local/dynamodb-units.ts): the tables' and the indexes'. 0 for a read. */
+  aws_wcu: number;
+  aws_wcu_indexes: number;
   payment_id?: string;
   /** DynamoDB's HTTP status (a refused condition is a 400). */
   status: number;
@@ -56,9 +64,45 @@ export interface DynamoMeter {
   close(): Promise<void>;
 }
 
+/** Tables' key names and indexes, asked of DynamoDB Local once per table. */
+function tableShapes(client: DynamoDBClient) {
+  const shapes = new Map<string, Promise<TableShape>>();
+  return (name: string): Promise<TableShape> => {
+    let shape = shapes.get(name);
+    if (!shape) {
+      shape = client.send(new DescribeTableCommand({ TableName: name })).then(({ Table }) => ({
+        keys: (Table?.KeySchema ?? []).map((k) => k.AttributeName ?? ''),
+        indexes: (Table?.GlobalSecondaryIndexes ?? []).map((index) => ({
+          name: index.IndexName ?? '',
+          keys: (index.KeySchema ?? []).map((k) => k.AttributeName ?? ''),
+          projection:
+            index.Projection?.ProjectionType === 'INCLUDE'
+              ? (index.Projection.NonKeyAttributes ?? [])
+              : index.Projection?.ProjectionType === 'KEYS_ONLY'
+                ? 'KEYS_ONLY'
+                : 'ALL',
+        })),
+      }));
+      shapes.set(name, shape);
+    }
+    return shape;
+  };
+}
+
 export async function startDynamoMeter(upstream: string, host: string): Promise<DynamoMeter> {
   let calls: MeteredCall[] = [];
   const target = new URL(upstream);
+  // The meter's own reads (table shapes, items before and after a write) go straight to DynamoDB Local, unrecorded.
+  const direct = new DynamoDBClient({
+    endpoint: upstream,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'meter', secretAccessKey: 'meter' },
+  });
+  const shapeOf = tableShapes(direct);
+  const read = async (table: string, key: Item) =>
+    (await direct.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item as
+      | Item
+      | undefined;
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -84,6 +128,20 @@ export async function startDynamoMeter(upstream: string, host: string): Promise<
       body !== undefined && operation !== '' && !operation.startsWith('Describe') && !operation.startsWith('List');
     const asked = metered && body?.ReturnConsumedCapacity !== undefined && body.ReturnConsumedCapacity !== 'NONE';
     const forwarded = metered ? JSON.stringify({ ...body, ReturnConsumedCapacity: 'INDEXES' }) : raw;
+    // The items a write touches, as they were before it.
+    const writes = metered && body ? writtenKeys(operation, body) : [];
+    // Not modeled (a table or item the meter could not read): NaN, which no total hides.
+    let unmodeled = false;
+    const touched = await Promise.all(
+      writes.map(async (written) => {
+        const shape = await shapeOf(written.table);
+        const key = keyOf(written, shape);
+        return { written, shape, key, before: await read(written.table, key) };
+      }),
+    ).catch(() => {
+      unmodeled = true;
+      return [];
+    });
     const started = performance.now();
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -112,6 +170,22 @@ export async function startDynamoMeter(upstream: string, host: string): Promise<
         }
         const units = consumed.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
         const { tables, items } = tablesOf(body);
+        // Modeled AWS units of a write that was done (a refused one is recorded with none).
+        let awsTables = 0;
+        let awsIndexes = 0;
+        if (answer.status === 200) {
+          for (const { written, shape, key, before } of touched) {
+            const after = written.checkOnly
+              ? before
+              : await read(written.table, key).catch(() => {
+                  unmodeled = true;
+                  return undefined;
+                });
+            const modeled = writeUnits(before, after, shape, written.transactional);
+            awsTables += modeled.table;
+            awsIndexes += written.checkOnly ? 0 : modeled.indexes;
+          }
+        }
         calls.push({
           at: Date.now(),
           operation,
@@ -119,6 +193,8 @@ export async function startDynamoMeter(upstream: string, host: string): Promise<
           items,
           wcu: READS.has(operation) ? 0 : units,
           rcu: READS.has(operation) ? units : 0,
+          aws_wcu: unmodeled ? Number.NaN : awsTables + awsIndexes,
+          aws_wcu_indexes: unmodeled ? Number.NaN : awsIndexes,
           payment_id: PAYMENT.exec(raw)?.[0],
           status: answer.status,
           ms: performance.now() - started,
@@ -139,5 +215,12 @@ export async function startDynamoMeter(upstream: string, host: string): Promise<
     }
   });
   const listening = await listen(server, host, 0);
-  return { url: listening.url, calls: () => calls, close: listening.close };
+  return {
+    url: listening.url,
+    calls: () => calls,
+    close: async () => {
+      direct.destroy();
+      await listening.close();
+    },
+  };
 }
