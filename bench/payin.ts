@@ -91,6 +91,12 @@ export function callsOfPayments(
   return out;
 }
 
+/** A sum of modeled units, NaN when one of them is unknown. */
+function modeledSum(values: (number | null)[]): number {
+  if (values.some((value) => value === null || Number.isNaN(value))) return Number.NaN;
+  return round(values.reduce<number>((sum, value) => sum + (value ?? 0), 0));
+}
+
 export function countCalls(calls: MeteredCall[]) {
   const by_operation: Record<string, number> = {};
   const by_table: Record<string, number> = {};
@@ -105,8 +111,9 @@ export function countCalls(calls: MeteredCall[]) {
     transaction_items: calls.filter((c) => c.operation.startsWith('Transact')).map((c) => c.items),
     wcu: round(calls.reduce((sum, c) => sum + c.wcu, 0)),
     rcu: round(calls.reduce((sum, c) => sum + c.rcu, 0)),
-    aws_wcu: round(calls.reduce((sum, c) => sum + c.aws_wcu, 0)),
-    aws_wcu_indexes: round(calls.reduce((sum, c) => sum + c.aws_wcu_indexes, 0)),
+    // Unknown when any call's could not be modeled (null, or NaN): never a lower total.
+    aws_wcu: modeledSum(calls.map((c) => c.aws_wcu)),
+    aws_wcu_indexes: modeledSum(calls.map((c) => c.aws_wcu_indexes)),
   };
 }
 
@@ -510,7 +517,7 @@ export async function payinSuite({ quick }: { quick: boolean }): Promise<SuiteRe
   process.stdout.write(`single order, calls by table: ${byTable}\n`);
   const cost = costPerMillion(single);
   process.stdout.write(
-    `\nModeled AWS cost per million single-order payments (list prices of ${PRICES.date}, us-east-1; Lambda at 512 MB for the median task time ${single.task_ms} ms measured locally)\n${formatTable(
+    `\nModeled AWS cost per million single-order payments (list prices of ${PRICES.date}, us-east-1; Lambda at 512 MB for the median task time ${single.task_ms} ms measured locally through the meter, whose reads of each written item make it an upper bound)\n${formatTable(
       ['Step Functions', 'Lambda', 'DynamoDB', 'SQS', 'API Gateway', 'total'],
       [
         [

@@ -25,9 +25,12 @@ export interface MeteredCall {
   /** As DynamoDB Local reports them. */
   wcu: number;
   rcu: number;
-  /** Write units as AWS bills them, modeled (local/dynamodb-units.ts): the tables' and the indexes'. 0 for a read. */
-  aws_wcu: number;
-  aws_wcu_indexes: number;
+  /**
+   * Write units as AWS bills them, modeled (local/dynamodb-units.ts): the tables' and the indexes'. 0 for a read;
+   * null when the meter could not read the items (a total over it is then unknown, not lower).
+   */
+  aws_wcu: number | null;
+  aws_wcu_indexes: number | null;
   payment_id?: string;
   /** DynamoDB's HTTP status (a refused condition is a 400). */
   status: number;
@@ -84,6 +87,8 @@ function tableShapes(client: DynamoDBClient) {
         })),
       }));
       shapes.set(name, shape);
+      // A failed description is asked again next time, not kept.
+      shape.catch(() => shapes.delete(name));
     }
     return shape;
   };
@@ -130,7 +135,7 @@ export async function startDynamoMeter(upstream: string, host: string): Promise<
     const forwarded = metered ? JSON.stringify({ ...body, ReturnConsumedCapacity: 'INDEXES' }) : raw;
     // The items a write touches, as they were before it.
     const writes = metered && body ? writtenKeys(operation, body) : [];
-    // Not modeled (a table or item the meter could not read): NaN, which no total hides.
+    // Not modeled (a table or item the meter could not read): recorded as unknown (null).
     let unmodeled = false;
     const touched = await Promise.all(
       writes.map(async (written) => {
@@ -154,6 +159,7 @@ export async function startDynamoMeter(upstream: string, host: string): Promise<
         body: req.method === 'GET' || req.method === 'HEAD' ? undefined : forwarded,
       });
       let text = await answer.text();
+      const ms = performance.now() - started;
       if (metered && body) {
         let consumed: Capacity[] = [];
         try {
@@ -170,21 +176,29 @@ export async function startDynamoMeter(upstream: string, host: string): Promise<
         }
         const units = consumed.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
         const { tables, items } = tablesOf(body);
-        // Modeled AWS units of a write that was done (a refused one is recorded with none).
+        // Modeled AWS units. A write refused by its condition (or a transaction cancelled) is billed as a write that
+        // changed nothing: AWS bills a failed conditional write; for a cancelled transaction it is assumed alike (the
+        // conservative reading). Any other refusal (a malformed request) is billed nothing.
+        const refused = answer.status === 400 && /ConditionalCheckFailed|TransactionCanceled/.test(text.slice(0, 300));
         let awsTables = 0;
         let awsIndexes = 0;
-        if (answer.status === 200) {
-          for (const { written, shape, key, before } of touched) {
-            const after = written.checkOnly
-              ? before
-              : await read(written.table, key).catch(() => {
-                  unmodeled = true;
-                  return undefined;
-                });
-            const modeled = writeUnits(before, after, shape, written.transactional);
+        if (answer.status === 200 || refused) {
+          // Read after the write and before the answer goes back (the caller may write the same item next).
+          const afters = await Promise.all(
+            touched.map(({ written, key, before }) =>
+              refused || written.checkOnly
+                ? Promise.resolve(before)
+                : read(written.table, key).catch(() => {
+                    unmodeled = true;
+                    return undefined;
+                  }),
+            ),
+          );
+          touched.forEach(({ written, shape, before }, i) => {
+            const modeled = writeUnits(before, afters[i], shape, written.transactional);
             awsTables += modeled.table;
-            awsIndexes += written.checkOnly ? 0 : modeled.indexes;
-          }
+            awsIndexes += written.checkOnly || refused ? 0 : modeled.indexes;
+          });
         }
         calls.push({
           at: Date.now(),
@@ -193,11 +207,11 @@ export async function startDynamoMeter(upstream: string, host: string): Promise<
           items,
           wcu: READS.has(operation) ? 0 : units,
           rcu: READS.has(operation) ? units : 0,
-          aws_wcu: unmodeled ? Number.NaN : awsTables + awsIndexes,
-          aws_wcu_indexes: unmodeled ? Number.NaN : awsIndexes,
+          aws_wcu: unmodeled ? null : awsTables + awsIndexes,
+          aws_wcu_indexes: unmodeled ? null : awsIndexes,
           payment_id: PAYMENT.exec(raw)?.[0],
           status: answer.status,
-          ms: performance.now() - started,
+          ms,
           request: raw,
         });
       }

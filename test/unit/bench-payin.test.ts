@@ -47,6 +47,16 @@ describe('the pay-in benchmark', () => {
     });
   });
 
+  it('a payment whose writes the meter could not all model has unknown AWS units, never a lower total', () => {
+    const counted = countCalls([
+      metered(1, 'PutItem', { wcu: 1, aws_wcu: 1, aws_wcu_indexes: 0 }),
+      metered(2, 'UpdateItem', { wcu: 1, aws_wcu: null, aws_wcu_indexes: null }),
+    ]);
+    expect(counted.wcu).toBe(2);
+    expect(counted.aws_wcu).toBeNaN();
+    expect(counted.aws_wcu_indexes).toBeNaN();
+  });
+
   it('models the cost of a million payments from the counts and the dated list prices', () => {
     const count = {
       state_transitions: 10,
