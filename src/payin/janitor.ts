@@ -27,18 +27,21 @@ const STATUSES: OrderStatus[] = ['NOT_STARTED', 'EXECUTING', 'UNKNOWN', 'PENDING
 export async function runJanitor(deps: RecoveryDeps, options: JanitorOptions): Promise<JanitorReport> {
   const report: JanitorReport = { examined: 0, redriven: [], resolved: [], errors: [] };
   const before = new Date(options.now.getTime() - options.staleAfterMs).toISOString();
-  for (const status of STATUSES) {
-    for (const paymentId of await deps.payments.idsInStatusSince(status, before)) {
+  for (const paymentId of await deps.payments.openIdsCreatedBefore(before)) {
+    try {
+      // The index finds open payments by age; only those unchanged since the threshold are the janitor's (one that
+      // moved lately is in its workflow's hands). A payment created after the threshold cannot have been unchanged
+      // since, so the index's bound loses none.
+      const event = await deps.payments.getEvent(paymentId);
+      if (!event || !STATUSES.includes(event.status) || event.updated_at >= before) continue;
       report.examined++;
-      try {
-        const result = await recover(deps, paymentId, { trigger: 'janitor', now: options.now });
-        for (const outcome of result.resolved) report.resolved.push({ payment_id: paymentId, outcome });
-        if (result.execution) report.redriven.push(result.execution);
-      } catch (error) {
-        // One payment's trouble must not stop the others; it stays for the next run (and the logs).
-        logger.error('janitor could not tidy a payment', { payment_id: paymentId, error: error as Error });
-        report.errors.push({ payment_id: paymentId, error: (error as Error).message, kind: (error as Error).name });
-      }
+      const result = await recover(deps, paymentId, { trigger: 'janitor', now: options.now });
+      for (const outcome of result.resolved) report.resolved.push({ payment_id: paymentId, outcome });
+      if (result.execution) report.redriven.push(result.execution);
+    } catch (error) {
+      // One payment's trouble must not stop the others; it stays for the next run (and the logs).
+      logger.error('janitor could not tidy a payment', { payment_id: paymentId, error: error as Error });
+      report.errors.push({ payment_id: paymentId, error: (error as Error).message, kind: (error as Error).name });
     }
   }
   return report;

@@ -39,6 +39,9 @@ export const keys = {
   orderGuard: (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'GUARD' }),
 };
 
+/** The by-status index's one key: open payments (NOT_STARTED, EXECUTING, PENDING, UNKNOWN). */
+const OPEN = 'OPEN';
+
 function strip<T extends object>(item: Record<string, unknown>): T {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, entity: _e, ...rest } = item;
   return rest as T;
@@ -220,12 +223,13 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     }
     const items: TransactItem[] = [];
     if (scope !== 'orders') {
-      // An open payment is in the by-status index under its status; a final one leaves it (nobody looks for those).
+      // An open payment stays in the by-status index under the key it was created with (a move between open states
+      // leaves the index entry as it is: no index write); a final one leaves it (nobody looks for those).
       const final = to === 'SUCCESS' || to === 'FAILED';
       const item = update(
         keys.event(payment.event.payment_id),
-        `${final ? '' : ', gsi1pk = :gsi1pk, gsi1sk = :now'}${eventSet}`,
-        { ...(final ? {} : { ':gsi1pk': `STATUS#${to}` }), ...eventValues },
+        eventSet,
+        eventValues,
         changes.eventIf,
         final ? ['gsi1pk', 'gsi1sk'] : [],
       );
@@ -322,8 +326,8 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     }
   }
 
-  /** Payment ids whose event has been in `status` since before `before` (ISO time), oldest first, at most `limit`. */
-  async idsInStatusSince(status: OrderStatus, before: string, limit = 1000): Promise<string[]> {
+  /** Ids of the open payments created before `before` (ISO time), oldest first, at most `limit`. */
+  async openIdsCreatedBefore(before: string, limit = 1000): Promise<string[]> {
     const ids: string[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -332,8 +336,8 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
           new QueryCommand({
             TableName: this.tableName,
             IndexName: 'by-status',
-            KeyConditionExpression: 'gsi1pk = :status AND gsi1sk < :before',
-            ExpressionAttributeValues: { ':status': `STATUS#${status}`, ':before': before },
+            KeyConditionExpression: 'gsi1pk = :open AND gsi1sk < :before',
+            ExpressionAttributeValues: { ':open': OPEN, ':before': before },
             Limit: Math.min(100, limit - ids.length),
             ExclusiveStartKey: start,
           }),
@@ -444,7 +448,12 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     };
   }
 
+  /**
+   * The by-status index entry of a new payment: every open payment under one key, by creation time (then id, for
+   * uniqueness). Written once with the payment and removed when it becomes final, never rewritten in between: a move
+   * between open states changes neither the key nor the one attribute the index keeps (the id).
+   */
   private statusIndex(event: PaymentEvent): { gsi1pk: string; gsi1sk: string } {
-    return { gsi1pk: `STATUS#${event.status}`, gsi1sk: event.updated_at };
+    return { gsi1pk: OPEN, gsi1sk: `${event.created_at}#${event.payment_id}` };
   }
 }

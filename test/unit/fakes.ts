@@ -1,8 +1,8 @@
 /**
  * In-memory fakes for unit tests (no network): the payments table, the PSP and the risk provider.
  * The payments fake honours the real write conditions: the transition table (allowedSources), the all-or-nothing
- * transaction over the event and/or its orders, `reason: null` removing the reason, the `by-status` index whose sort
- * key moves only when the event's status is written (as in src/payin/payments-table.ts).
+ * transaction over the event and/or its orders, `reason: null` removing the reason, the `by-status` index that holds
+ * an open payment by its creation time and drops it when it becomes final (as in src/payin/payments-table.ts).
  */
 
 import type { TransactGuard } from '../../src/ledger/wallets';
@@ -35,25 +35,26 @@ type Changes = {
 interface Stored {
   event: PaymentEvent;
   orders: PaymentOrder[];
-  /** The `by-status` index entry of the event: gsi1pk status and gsi1sk time. */
-  index: { status: OrderStatus; since: string };
+  /** The `by-status` index entry of the event while it is open: its sort key (creation time, then id). */
+  index?: string;
 }
 
 export class FakePaymentsTable implements PaymentsStore, WebhookLog {
   private readonly items = new Map<string, Stored>();
-  /** Arguments of every idsInStatusSince call, in order. */
-  readonly statusQueries: { status: OrderStatus; before: string }[] = [];
+  /** The bound of every openIdsCreatedBefore call, in order. */
+  readonly openQueries: string[] = [];
   /** PSP webhook events recorded as applied: id -> the details recorded with it. */
   readonly webhooks = new Map<string, Record<string, unknown>>();
 
   constructor(private readonly now: () => string = () => new Date().toISOString()) {}
 
-  /** Stores a payment as is; its index entry is (event.status, event.updated_at), as `create` writes it. */
+  /** Stores a payment as is; an open one has its index entry (created_at#payment_id), as `create` writes it. */
   put(payment: Payment): void {
+    const final = payment.event.status === 'SUCCESS' || payment.event.status === 'FAILED';
     this.items.set(payment.event.payment_id, {
       event: structuredClone(payment.event),
       orders: structuredClone(payment.orders),
-      index: { status: payment.event.status, since: payment.event.updated_at },
+      ...(!final && { index: `${payment.event.created_at}#${payment.event.payment_id}` }),
     });
   }
 
@@ -116,7 +117,7 @@ export class FakePaymentsTable implements PaymentsStore, WebhookLog {
       Object.assign(stored.event, structuredClone(changes.eventSet));
       if (scope === 'orders') stored.event.updated_at = now;
     }
-    if (scope !== 'orders' && stored) stored.index = { status: to, since: now };
+    if (scope !== 'orders' && stored && (to === 'SUCCESS' || to === 'FAILED')) delete stored.index;
     return true;
   }
 
@@ -163,13 +164,13 @@ export class FakePaymentsTable implements PaymentsStore, WebhookLog {
     return true;
   }
 
-  async idsInStatusSince(status: OrderStatus, before: string, limit = 100): Promise<string[]> {
-    this.statusQueries.push({ status, before });
+  async openIdsCreatedBefore(before: string, limit = 100): Promise<string[]> {
+    this.openQueries.push(before);
     return [...this.items.values()]
-      .filter((item) => item.index.status === status && item.index.since < before)
-      .sort((a, b) => a.index.since.localeCompare(b.index.since))
+      .flatMap((item) => (item.index !== undefined && item.index < before ? [{ key: item.index, item }] : []))
+      .sort((a, b) => a.key.localeCompare(b.key))
       .slice(0, limit)
-      .map((item) => item.event.payment_id);
+      .map(({ item }) => item.event.payment_id);
   }
 }
 

@@ -196,7 +196,9 @@ describe('Handler: POST /v1/payments (lambdas/api/create-payment)', () => {
       pk: `PAY#${PAYMENT_ID_1}`,
       sk: 'EVENT',
       entity: 'EVENT',
-      gsi1pk: 'STATUS#NOT_STARTED',
+      // Open payments by creation time: written once here, removed when final, never rewritten in between.
+      gsi1pk: 'OPEN',
+      gsi1sk: expect.stringMatching(new RegExp(`^\\d{4}-\\d{2}-\\d{2}T.*Z#${PAYMENT_ID_1}$`)),
       payment_id: PAYMENT_ID_1,
       checkout_id: 'co_77',
       total_minor: 1555,
@@ -861,7 +863,7 @@ function paymentOrder(id: string, overrides: Partial<PaymentOrder> = {}): Paymen
 function paymentItems(event: PaymentEvent, orders: PaymentOrder[]) {
   return {
     Items: [
-      { pk: `PAY#${event.payment_id}`, sk: 'EVENT', entity: 'EVENT', gsi1pk: `STATUS#${event.status}`, ...event },
+      { pk: `PAY#${event.payment_id}`, sk: 'EVENT', entity: 'EVENT', gsi1pk: 'OPEN', ...event },
       ...orders.map((o) => ({ pk: `PAY#${o.payment_id}`, sk: `ORDER#${o.payment_order_id}`, entity: 'ORDER', ...o })),
     ],
   };
@@ -951,6 +953,8 @@ describe('Step: charge (src/payin/steps)', () => {
       '#e_psp_expires_at': 'psp_expires_at',
     });
     expect(toExecuting[1]?.Update?.UpdateExpression).not.toMatch(/pending_deadline/);
+    // A move between open states leaves the by-status index entry alone (no index write).
+    expect(toExecuting[0]?.Update?.UpdateExpression).not.toMatch(/gsi1/);
     expect(toExecuting.map((i) => i.Update?.Key)).toEqual([
       { pk: `PAY#${PAYMENT_ID}`, sk: 'EVENT' },
       { pk: `PAY#${PAYMENT_ID}`, sk: 'ORDER#po_1' },
