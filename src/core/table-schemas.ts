@@ -75,9 +75,10 @@ export const tableSchemas = {
     ],
   },
   /**
-   * Append-only double-entry ledger: `REF#<reference>`/`TXN#<txn id>` header and `TXN#<txn id>#<n>` entries.
-   * The by-account index serves account statements (a wallet equals its payable account's entries); by-day and
-   * by-settlement-key serve reconciliation (only headers carry `day_shard`, with their entries, and `settlement_key`).
+   * Append-only double-entry ledger: `REF#<reference>`/`TXN#<txn id>` header, carrying every entry, and
+   * `TXN#<txn id>#<n>` for entry n again when it is on a seller's payable account. The by-account index holds those:
+   * sellers' statements (a wallet equals its payable account's entries); platform accounts have no statement. by-day
+   * and by-settlement-key serve reconciliation (only headers carry `day_shard`, with their entries, and `settlement_key`).
    */
   ledger: {
     id: 'Ledger',

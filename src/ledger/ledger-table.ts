@@ -1,13 +1,20 @@
 /**
- * The append-only ledger. A transaction is written in one DynamoDB transaction: its header (condition: new),
- * its entries (condition: new) and, for pay-in, the order's `ledger_updated` flag. Entries are never updated.
+ * The append-only ledger. A transaction is written in one DynamoDB transaction: its header, which carries all its
+ * entries (condition: new), an item for each entry on an account with a statement (a seller's payable: the by-account
+ * index; condition: new) and, for pay-in, the order's `ledger_updated` flag. Nothing is ever updated.
  */
-import { type DynamoDBDocumentClient, type QueryCommandInput, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { asRetryable, cancellationCodes } from '../core/errors';
 import { queryAll, queryPartition } from '../core/query';
 import {
   assertBalanced,
   clearingMovement,
+  hasStatement,
   type LedgerEntry,
   type LedgerTransaction,
   SETTLEMENT_SHARDS,
@@ -24,6 +31,17 @@ export interface StoredLedgerEntry extends LedgerEntry {
 }
 
 const entrySk = (transactionId: string, index: number) => `TXN#${transactionId}#${String(index).padStart(3, '0')}`;
+
+/** How many items a transaction writes: its header and its entries on accounts with a statement. */
+const itemCount = (transaction: LedgerTransaction) =>
+  1 + transaction.entries.filter((entry) => hasStatement(entry.account)).length;
+
+const entryOf = (item: Record<string, unknown>): LedgerEntry => ({
+  account: String(item.account),
+  direction: item.direction as LedgerEntry['direction'],
+  amount_minor: Number(item.amount_minor),
+  currency: String(item.currency),
+});
 
 /**
  * A transaction header as the by-day and by-settlement-key indexes show it: what reconciliation needs to meet the
@@ -62,7 +80,11 @@ export class LedgerTable {
     private readonly tableName: string,
   ) {}
 
-  /** The conditional puts of one transaction: its header and entries, each only if new. */
+  /**
+   * The conditional puts of one transaction, each only if new: its header (every entry rides on it) and, for each
+   * entry on an account with a statement, that entry as an item of its own for the by-account index. Entries on other
+   * accounts are not written twice: nothing reads them one by one.
+   */
   private itemsOf(transaction: LedgerTransaction): TransactItems {
     assertBalanced(transaction);
     const now = new Date().toISOString();
@@ -106,22 +128,28 @@ export class LedgerTable {
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
-      ...transaction.entries.map((entry, index) => ({
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            pk,
-            sk: entrySk(transaction.transaction_id, index),
-            entity: 'ENTRY',
-            transaction_id: transaction.transaction_id,
-            reference: transaction.reference,
-            ...entry,
-            // Sort key of the by-account index: time, then transaction and entry for uniqueness.
-            posted_at: `${now}#${transaction.transaction_id}#${index}`,
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      })),
+      ...transaction.entries.flatMap((entry, index) =>
+        !hasStatement(entry.account)
+          ? []
+          : [
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: {
+                    pk,
+                    sk: entrySk(transaction.transaction_id, index),
+                    entity: 'ENTRY',
+                    transaction_id: transaction.transaction_id,
+                    reference: transaction.reference,
+                    ...entry,
+                    // Sort key of the by-account index: time, then transaction and entry for uniqueness.
+                    posted_at: `${now}#${transaction.transaction_id}#${index}`,
+                  },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+            ],
+      ),
     ];
     return items;
   }
@@ -176,7 +204,7 @@ export class LedgerTable {
           let item = 0;
           const remaining: LedgerTransaction[] = [];
           for (const t of current) {
-            const count = t.entries.length + 1;
+            const count = itemCount(t);
             const failed = codes.slice(item, item + count).includes('ConditionalCheckFailed');
             if (!failed) remaining.push(t);
             item += count;
@@ -191,7 +219,7 @@ export class LedgerTable {
       }
     };
     for (const transaction of transactions) {
-      const items = transaction.entries.length + 1;
+      const items = itemCount(transaction);
       if (size + items > 100) await flush();
       batch.push(transaction);
       size += items;
@@ -249,8 +277,14 @@ export class LedgerTable {
     return (await this.queryIndex('by-settlement-key', 'settlement_key', key)).map(dayItemOf);
   }
 
-  /** Per currency, an account's balance (debits positive), from the by-account index. */
+  /**
+   * Per currency, the balance (debits positive) of an account with a statement (a seller's payable), from the
+   * by-account index. Another account has no statement to read: refused, never answered with an empty balance.
+   */
   async accountBalance(account: string): Promise<Map<string, number>> {
+    if (!hasStatement(account)) {
+      throw new Error(`account ${account} has no statement: only a seller's payable is in the by-account index`);
+    }
     const balance = new Map<string, number>();
     for (const item of await this.queryIndex('by-account', 'account', account)) {
       const amount = Number(item.amount_minor);
@@ -260,20 +294,30 @@ export class LedgerTable {
     return balance;
   }
 
-  /** The entries of one transaction. */
+  /**
+   * The entries of one transaction, read from the table (consistent): its header's, or for a transaction booked before
+   * headers carried entries, the entry items beside it.
+   */
   async entriesOfTransaction(reference: string, transactionId: string): Promise<LedgerEntry[]> {
+    const { Item: header } = await this.client
+      .send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: `REF#${reference}`, sk: `TXN#${transactionId}` },
+          ConsistentRead: true,
+        }),
+      )
+      .catch((error) => {
+        throw asRetryable(error);
+      });
+    if (Array.isArray(header?.entries)) return (header.entries as Record<string, unknown>[]).map(entryOf);
     const items = await this.query({
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': `REF#${reference}`, ':prefix': `TXN#${transactionId}#` },
       ConsistentRead: true,
     });
-    return items.map((item) => ({
-      account: String(item.account),
-      direction: item.direction as LedgerEntry['direction'],
-      amount_minor: Number(item.amount_minor),
-      currency: String(item.currency),
-    }));
+    return items.map(entryOf);
   }
 
   private queryIndex(indexName: string, attribute: string, value: string): Promise<Record<string, unknown>[]> {
@@ -290,20 +334,30 @@ export class LedgerTable {
     return queryAll(this.client, input);
   }
 
-  /** Every entry booked against a reference (e.g. a payment id), in transaction order. */
+  /**
+   * Every entry booked against a reference (e.g. a payment id), in transaction order: each header's entries, or for a
+   * transaction booked before headers carried entries, the entry items beside it.
+   */
   async entriesFor(reference: string): Promise<StoredLedgerEntry[]> {
     const entries: StoredLedgerEntry[] = [];
-    for (const item of await queryPartition(this.client, this.tableName, `REF#${reference}`)) {
-      if (item.entity !== 'ENTRY') continue;
-      entries.push({
+    const items = await queryPartition(this.client, this.tableName, `REF#${reference}`);
+    const whole = new Set<string>();
+    for (const item of items) {
+      if (item.entity !== 'TRANSACTION' || !Array.isArray(item.entries)) continue;
+      whole.add(String(item.transaction_id));
+    }
+    for (const item of items) {
+      const stored = (entry: Record<string, unknown>): StoredLedgerEntry => ({
         transaction_id: String(item.transaction_id),
         reference: String(item.reference),
-        account: String(item.account),
-        direction: item.direction as StoredLedgerEntry['direction'],
-        amount_minor: Number(item.amount_minor),
-        currency: String(item.currency),
+        ...entryOf(entry),
         posted_at: String(item.posted_at).split('#')[0] ?? '',
       });
+      if (item.entity === 'TRANSACTION' && Array.isArray(item.entries)) {
+        entries.push(...(item.entries as Record<string, unknown>[]).map(stored));
+      } else if (item.entity === 'ENTRY' && !whole.has(String(item.transaction_id))) {
+        entries.push(stored(item));
+      }
     }
     return entries;
   }

@@ -49,6 +49,14 @@ export const accounts = {
   pspFees: 'expense:psp_fees',
 };
 
+/**
+ * Whether an account has a statement (the ledger's by-account index): a seller's payable, which the seller's wallet
+ * mirrors and reconciliation checks it against. Every other account is reconciled from the transactions themselves.
+ */
+export function hasStatement(account: string): boolean {
+  return account.startsWith('liability:seller_payable:');
+}
+
 export function signedAmount(entry: Pick<LedgerEntry, 'direction' | 'amount_minor'>): number {
   return entry.direction === 'DEBIT' ? entry.amount_minor : -entry.amount_minor;
 }

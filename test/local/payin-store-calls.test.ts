@@ -199,7 +199,11 @@ describe('the store calls of one ordinary payment', () => {
     expect(steps.CreatePayment?.wcu).toBe(6);
     expect(list.find((c) => c.step === 'CreatePayment')?.aws_wcu).toBe(10);
     expect(total(list, 'aws_wcu')).toBeGreaterThan(total(list, 'wcu'));
-    expect(total(list, 'aws_wcu')).toBeLessThanOrEqual(48);
+    expect(total(list, 'aws_wcu')).toBeLessThanOrEqual(40);
+    // The booking: order flags, wallet, funds record (and its pending-funds entry), the ledger header carrying its
+    // three entries (and its by-day and by-settlement-key entries), the seller's payable entry (and its by-account
+    // entry): 18 on AWS's rules (26 when every entry was an item).
+    expect(list.find((c) => c.step === 'CreditWallet' && c.operation === 'TransactWriteItems')?.aws_wcu).toBe(18);
     console.log(
       `single order: ${list.length} calls, ${total(list, 'wcu')} WCU (AWS, modeled: ${total(list, 'aws_wcu')}), ${total(list, 'rcu')} RCU\n${list.map((c) => `${c.step} ${c.operation} ${c.wcu || c.rcu} (AWS ${c.aws_wcu})`).join('\n')}`,
     );
@@ -220,7 +224,7 @@ describe('the store calls of one ordinary payment', () => {
     const two = await onePayment(2);
     expect(two.length - one.length).toBe(2);
     expect(total(two, 'wcu')).toBeLessThanOrEqual(50);
-    expect(total(two, 'aws_wcu')).toBeLessThanOrEqual(82);
+    expect(total(two, 'aws_wcu')).toBeLessThanOrEqual(66);
     console.log(
       `two orders: ${two.length} calls, ${total(two, 'wcu')} WCU (AWS, modeled: ${total(two, 'aws_wcu')}), ${total(two, 'rcu')} RCU`,
     );

@@ -64,6 +64,58 @@ export async function scanAll(client: DynamoDBDocumentClient, table: string): Pr
   return items;
 }
 
+/** A ledger entry as the oracle reads it: from its transaction's header, which carries them all. */
+export interface OracleEntry {
+  transaction_id: string;
+  account: string;
+  direction: string;
+  amount_minor: number;
+  currency: string;
+}
+
+const entryKey = (e: Item) => `${e.account}|${e.direction}|${Number(e.amount_minor)}|${e.currency}`;
+
+/**
+ * Every entry of the ledger items given (headers and entry items, e.g. a scan), read from the headers, and what is
+ * wrong with the entry items: each entry on a seller's payable account must also be an item of its own (the
+ * by-account index reconciliation reads), once, and no other entry item may exist beside a header that carries its
+ * entries.
+ */
+export function ledgerEntries(ledger: Item[]): { entries: OracleEntry[]; violations: string[] } {
+  const entries: OracleEntry[] = [];
+  const violations: string[] = [];
+  const items = new Map<string, string[]>();
+  for (const item of ledger.filter((i) => i.entity === 'ENTRY')) {
+    const list = items.get(String(item.transaction_id)) ?? [];
+    list.push(entryKey(item));
+    items.set(String(item.transaction_id), list);
+  }
+  for (const header of ledger.filter((i) => i.entity === 'TRANSACTION')) {
+    const id = String(header.transaction_id);
+    const carried = Array.isArray(header.entries) ? (header.entries as Item[]) : [];
+    for (const e of carried) {
+      entries.push({
+        transaction_id: id,
+        account: String(e.account),
+        direction: String(e.direction),
+        amount_minor: Number(e.amount_minor),
+        currency: String(e.currency),
+      });
+    }
+    const expected = carried
+      .filter((e) => String(e.account).startsWith('liability:seller_payable:'))
+      .map(entryKey)
+      .sort();
+    const actual = [...(items.get(id) ?? [])].sort();
+    if (JSON.stringify(expected) !== JSON.stringify(actual)) {
+      violations.push(
+        `${id}: entry items ${JSON.stringify(actual)}, its seller payable entries ${JSON.stringify(expected)}`,
+      );
+    }
+  }
+  return { entries, violations };
+}
+
 export async function pspCharges(pspUrl: string, paymentId?: string): Promise<PspCharge[]> {
   const query = paymentId ? `?payment_id=${encodeURIComponent(paymentId)}` : '';
   const response = await fetch(`${pspUrl}/__admin/charges${query}`);
@@ -114,9 +166,11 @@ export async function checkInvariants(stack: Pick<StackInfo, 'urls'>, paymentIds
       if (orders.some((o) => o.wallet_updated === true))
         violations.push(`${paymentId}: wallet credited without a charge`);
     }
-    // Every transaction balances per currency.
+    // Every transaction balances per currency; its seller's payable entries are also items (the statements').
+    // (The entry items are checked against the headers below, over the whole ledger.)
+    const read = ledgerEntries(ledger);
     for (const header of headers) {
-      const entries = ledger.filter((i) => i.entity === 'ENTRY' && i.transaction_id === header.transaction_id);
+      const entries = read.entries.filter((e) => e.transaction_id === header.transaction_id);
       const sums = new Map<string, number>();
       for (const e of entries) {
         const signed = e.direction === 'DEBIT' ? Number(e.amount_minor) : -Number(e.amount_minor);
@@ -132,18 +186,19 @@ export async function checkInvariants(stack: Pick<StackInfo, 'urls'>, paymentIds
   }
   // Every wallet equals its payable account's entries.
   if (sellers.size > 0) {
-    const ledger = await scanAll(client, tableSchemas.ledger.id);
+    const { entries, violations: itemViolations } = ledgerEntries(await scanAll(client, tableSchemas.ledger.id));
+    violations.push(...itemViolations);
     for (const seller of sellers) {
       const wallets = await queryAll(client, tableSchemas.wallets.id, `WALLET#${seller}`);
       const account = `liability:seller_payable:${seller}`;
       const currencies = new Set([
         ...wallets.map((w) => String(w.sk)),
-        ...ledger.filter((e) => e.account === account).map((e) => String(e.currency)),
+        ...entries.filter((e) => e.account === account).map((e) => String(e.currency)),
       ]);
       for (const currency of currencies) {
         const balance = Number(wallets.find((w) => w.sk === currency)?.balance_minor ?? 0);
-        const booked = ledger
-          .filter((e) => e.entity === 'ENTRY' && e.account === account && e.currency === currency)
+        const booked = entries
+          .filter((e) => e.account === account && e.currency === currency)
           .reduce((sum, e) => sum + (e.direction === 'CREDIT' ? Number(e.amount_minor) : -Number(e.amount_minor)), 0);
         if (balance !== booked) violations.push(`wallet ${seller} ${currency}: balance ${balance}, ledger ${booked}`);
         // balance = pending + available + held, nothing negative (payouts in flight hold money: checked by

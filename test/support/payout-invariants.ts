@@ -10,10 +10,8 @@
  *   payouts still open, balance = the seller's payable account in the ledger.
  */
 import { tableSchemas } from '../../src/core/table-schemas';
-import { documentClient, queryAll, scanAll } from './invariants';
+import { documentClient, ledgerEntries, queryAll, scanAll } from './invariants';
 import type { StackInfo } from './local-stack-process';
-
-type Item = Record<string, unknown>;
 
 interface PspTransferTruth {
   id: string;
@@ -44,6 +42,9 @@ export async function checkPayoutInvariants(stack: Pick<StackInfo, 'urls'>, sell
   const transfers = await pspTransfers(stack.urls.psp);
   const payoutsAtPsp = await pspPayouts(stack.urls.psp);
   const ledger = await scanAll(client, tableSchemas.ledger.id);
+  // Entries as their headers carry them; an entry item missing or extra beside them is a violation too.
+  const { entries: allEntries, violations: entryItemViolations } = ledgerEntries(ledger);
+  violations.push(...entryItemViolations);
   const allPayouts = (await scanAll(client, tableSchemas.payouts.id)).filter((i) => i.entity === 'PAYOUT');
   for (const seller of sellers) {
     const payouts = allPayouts.filter((p) => p.seller_account === seller);
@@ -90,7 +91,7 @@ export async function checkPayoutInvariants(stack: Pick<StackInfo, 'urls'>, sell
           violations.push(`${id}: FAILED before its transfer, yet ${txns.length} ledger transactions`);
       }
       for (const txn of txns) {
-        const entries = ledger.filter((e) => e.entity === 'ENTRY' && e.transaction_id === txn);
+        const entries = allEntries.filter((e) => e.transaction_id === txn);
         const sum = entries.reduce((s, e) => s + (e.direction === 'DEBIT' ? 1 : -1) * Number(e.amount_minor), 0);
         if (sum !== 0) violations.push(`${txn}: off by ${sum}`);
       }
@@ -110,8 +111,8 @@ export async function checkPayoutInvariants(stack: Pick<StackInfo, 'urls'>, sell
         .filter((p) => p.currency === currency && !FINAL.has(String(p.status)))
         .reduce((s, p) => s + Number(p.amount_minor), 0);
       if (held !== openHere) violations.push(`wallet ${seller} ${currency}: held ${held}, open payouts ${openHere}`);
-      const booked = ledger
-        .filter((e: Item) => e.entity === 'ENTRY' && e.account === account && e.currency === currency)
+      const booked = allEntries
+        .filter((e) => e.account === account && e.currency === currency)
         .reduce((s, e) => s + (e.direction === 'CREDIT' ? 1 : -1) * Number(e.amount_minor), 0);
       if (booked !== balance) violations.push(`wallet ${seller} ${currency}: balance ${balance}, ledger ${booked}`);
     }

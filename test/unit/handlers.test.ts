@@ -1091,7 +1091,8 @@ describe('Steps: creditWallet and appendLedger (src/payin/steps)', () => {
     expect(result).toEqual({ credited: true, ledger_booked: true });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
     const items = transactItems(0);
-    expect(items).toHaveLength(7); // order flags, wallet, funds record, ledger header and its 3 entries
+    // Order flags, wallet, funds record, the ledger header (carrying its 3 entries) and the seller's payable entry.
+    expect(items).toHaveLength(5);
     expect(items[0]?.Update).toMatchObject({
       TableName: 'payments-table',
       Key: { pk: `PAY#${PAYMENT_ID}`, sk: 'ORDER#po_1' },
@@ -1103,8 +1104,10 @@ describe('Steps: creditWallet and appendLedger (src/payin/steps)', () => {
     // The ledger's balanced transaction of the same money, each item written once.
     expect(items.slice(3).map((i) => [i.Put?.TableName, i.Put?.Item?.sk, i.Put?.ConditionExpression])).toEqual([
       ['ledger-table', 'TXN#payin:po_1', 'attribute_not_exists(pk)'],
-      ...[0, 1, 2].map((n) => ['ledger-table', expect.stringContaining('payin:po_1'), 'attribute_not_exists(pk)']),
+      ['ledger-table', 'TXN#payin:po_1#001', 'attribute_not_exists(pk)'],
     ]);
+    expect(items[3]?.Put?.Item?.entries).toHaveLength(3);
+    expect(items[4]?.Put?.Item).toMatchObject({ entity: 'ENTRY', account: 'liability:seller_payable:seller_po_1' });
     // Credited as pending (available once the PSP says so), with the funds record naming the PSP payment.
     expect(items[1]?.Update).toMatchObject({
       TableName: 'wallets-table',
@@ -1210,27 +1213,29 @@ describe('Steps: creditWallet and appendLedger (src/payin/steps)', () => {
     // Assess
     expect(result).toEqual({ appended: true });
     const items = transactItems(0);
-    expect(items).toHaveLength(5); // header, 3 entries, order flag
+    // The header carries the three entries; the seller's payable entry is also an item (the by-account statement).
+    expect(items).toHaveLength(3); // header, the seller's payable entry, order flag
     expect(items[0]?.Put?.Item).toMatchObject({
       pk: `REF#${PAYMENT_ID}`,
       sk: 'TXN#payin:po_1',
       entity: 'TRANSACTION',
       entry_count: 3,
+      entries: [
+        { account: 'asset:psp_clearing', direction: 'DEBIT', amount_minor: 1000, currency: 'USD' },
+        { account: 'liability:seller_payable:seller_po_1', direction: 'CREDIT', amount_minor: 975, currency: 'USD' },
+        { account: 'revenue:platform_fees', direction: 'CREDIT', amount_minor: 25, currency: 'USD' },
+      ],
     });
     expect(
       items
-        .slice(1, 4)
+        .slice(1, 2)
         .map((i) => [i.Put?.Item?.sk, i.Put?.Item?.account, i.Put?.Item?.direction, i.Put?.Item?.amount_minor]),
-    ).toEqual([
-      ['TXN#payin:po_1#000', 'asset:psp_clearing', 'DEBIT', 1000],
-      ['TXN#payin:po_1#001', 'liability:seller_payable:seller_po_1', 'CREDIT', 975],
-      ['TXN#payin:po_1#002', 'revenue:platform_fees', 'CREDIT', 25],
-    ]);
-    for (const item of items.slice(0, 4)) {
+    ).toEqual([['TXN#payin:po_1#001', 'liability:seller_payable:seller_po_1', 'CREDIT', 975]]);
+    for (const item of items.slice(0, 2)) {
       expect(item.Put?.TableName).toBe('ledger-table');
       expect(item.Put?.ConditionExpression).toBe('attribute_not_exists(pk)');
     }
-    expect(items[4]?.Update?.ExpressionAttributeNames).toEqual({ '#flag': 'ledger_updated', '#status': 'status' });
+    expect(items[2]?.Update?.ExpressionAttributeNames).toEqual({ '#flag': 'ledger_updated', '#status': 'status' });
   });
 
   it('is a no-op when ledger_updated is already set', async () => {
