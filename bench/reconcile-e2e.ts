@@ -57,7 +57,7 @@ const TIME_LIMIT_MS = 5 * 60_000;
 /** How long the benchmark waits for the run at most (it reports the run as it is then). */
 const GIVE_UP_MS = 30 * 60_000;
 const POLL_MS = 1_000;
-/** Ledger transactions per appendManyOnce call: 25 pay-ins of at most 4 items each, one DynamoDB transaction. */
+/** Ledger transactions per appendManyOnce call: 25 pay-ins (a header and the seller's payable entry each), one DynamoDB transaction. */
 const SEED_BATCH = 25;
 /** appendManyOnce calls in flight while seeding. */
 const SEED_CONCURRENCY = 4;

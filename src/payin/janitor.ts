@@ -12,6 +12,11 @@ export interface JanitorOptions {
   now: Date;
   /** Only payments unchanged for at least this long are touched. */
   staleAfterMs: number;
+  /**
+   * At most this many payments of one status are examined in a run (oldest first; the rest wait for the next), so
+   * payments that wait for long in one status (held for review, unknown to the PSP) never crowd out another's.
+   */
+  perStatusLimit?: number;
 }
 
 export interface JanitorReport {
@@ -27,13 +32,19 @@ const STATUSES: OrderStatus[] = ['NOT_STARTED', 'EXECUTING', 'UNKNOWN', 'PENDING
 export async function runJanitor(deps: RecoveryDeps, options: JanitorOptions): Promise<JanitorReport> {
   const report: JanitorReport = { examined: 0, redriven: [], resolved: [], errors: [] };
   const before = new Date(options.now.getTime() - options.staleAfterMs).toISOString();
-  for (const paymentId of await deps.payments.openIdsCreatedBefore(before)) {
+  const limit = options.perStatusLimit ?? 1000;
+  const examined = new Map<OrderStatus, number>();
+  for await (const paymentId of deps.payments.openIdsCreatedBefore(before)) {
+    if (STATUSES.every((status) => (examined.get(status) ?? 0) >= limit)) break;
     try {
-      // The index finds open payments by age; only those unchanged since the threshold are the janitor's (one that
-      // moved lately is in its workflow's hands). A payment created after the threshold cannot have been unchanged
-      // since, so the index's bound loses none.
+      // The index finds open payments by age; only those unchanged since the threshold are the janitor's (one
+      // written to lately is in its workflow's hands). A payment created after the threshold cannot have been
+      // unchanged since, so the index's bound loses none.
       const event = await deps.payments.getEvent(paymentId);
       if (!event || !STATUSES.includes(event.status) || event.updated_at >= before) continue;
+      const count = examined.get(event.status) ?? 0;
+      if (count >= limit) continue;
+      examined.set(event.status, count + 1);
       report.examined++;
       const result = await recover(deps, paymentId, { trigger: 'janitor', now: options.now });
       for (const outcome of result.resolved) report.resolved.push({ payment_id: paymentId, outcome });

@@ -326,9 +326,8 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     }
   }
 
-  /** Ids of the open payments created before `before` (ISO time), oldest first, at most `limit`. */
-  async openIdsCreatedBefore(before: string, limit = 1000): Promise<string[]> {
-    const ids: string[] = [];
+  /** Ids of the open payments created before `before` (ISO time), oldest first, read a page at a time. */
+  async *openIdsCreatedBefore(before: string): AsyncGenerator<string> {
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.client
@@ -338,17 +337,16 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
             IndexName: 'by-status',
             KeyConditionExpression: 'gsi1pk = :open AND gsi1sk < :before',
             ExpressionAttributeValues: { ':open': OPEN, ':before': before },
-            Limit: Math.min(100, limit - ids.length),
+            Limit: 100,
             ExclusiveStartKey: start,
           }),
         )
         .catch((error) => {
           throw asRetryable(error);
         });
-      ids.push(...(page.Items ?? []).map((item) => String(item.payment_id)));
+      for (const item of page.Items ?? []) yield String(item.payment_id);
       start = page.LastEvaluatedKey;
-    } while (start && ids.length < limit);
-    return ids;
+    } while (start);
   }
 
   /**

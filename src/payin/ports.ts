@@ -51,8 +51,8 @@ export interface PaymentsStore {
     ifStatusIn?: OrderStatus[],
     ifAbsent?: string,
   ): Promise<boolean>;
-  /** Ids of the open (not final) payments created before `before`, oldest first. */
-  openIdsCreatedBefore(before: string, limit?: number): Promise<string[]>;
+  /** Ids of the open (not final) payments created before `before`, oldest first, read a page at a time. */
+  openIdsCreatedBefore(before: string): AsyncIterable<string>;
   /** The conditional write that marks an order's wallet and/or ledger booking done, for the booking's transaction. */
   markBooked(order: PaymentOrder, flag: BookedFlag | BookedFlag[]): TransactGuard;
 }

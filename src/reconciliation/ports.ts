@@ -99,7 +99,7 @@ export interface ReconciliationLedger {
   appendOnce(transaction: LedgerTransaction): Promise<boolean>;
   /** Many transactions, each once; answers the ids booked by this call. */
   appendManyOnce(transactions: readonly LedgerTransaction[]): Promise<Set<string>>;
-  /** Per currency, the balance of an account (debits positive). */
+  /** Per currency, the balance (debits positive) of an account with a statement: a seller's payable. */
   accountBalance(account: string): Promise<Map<string, number>>;
 }
 

@@ -113,6 +113,8 @@ export function ledgerEntries(ledger: Item[]): { entries: OracleEntry[]; violati
       );
     }
   }
+  const headers = new Set(ledger.filter((i) => i.entity === 'TRANSACTION').map((i) => String(i.transaction_id)));
+  for (const id of items.keys()) if (!headers.has(id)) violations.push(`${id}: entry items without a header`);
   return { entries, violations };
 }
 

@@ -164,13 +164,13 @@ export class FakePaymentsTable implements PaymentsStore, WebhookLog {
     return true;
   }
 
-  async openIdsCreatedBefore(before: string, limit = 100): Promise<string[]> {
+  async *openIdsCreatedBefore(before: string): AsyncGenerator<string> {
     this.openQueries.push(before);
-    return [...this.items.values()]
+    const ids = [...this.items.values()]
       .flatMap((item) => (item.index !== undefined && item.index < before ? [{ key: item.index, item }] : []))
       .sort((a, b) => a.key.localeCompare(b.key))
-      .slice(0, limit)
       .map(({ item }) => item.event.payment_id);
+    for (const id of ids) yield id;
   }
 }
 

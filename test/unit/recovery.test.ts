@@ -974,6 +974,28 @@ describe('Module: janitor', () => {
       expect(startInputs()).toEqual([startInput('pay_old', janitorName('pay_old'))]);
     });
 
+    it('examines at most perStatusLimit payments of one status, so those waiting long never crowd out a stuck one', async () => {
+      // Prepare: three payments held for review, older than (sorted before) a stuck NOT_STARTED one.
+      for (const id of ['pay_r1', 'pay_r2', 'pay_r3']) {
+        payments.put(
+          makePayment({
+            id,
+            status: 'PENDING',
+            updatedAt: STALE,
+            event: { risk_decision: 'REVIEW', created_at: '2026-11-20T00:00:00.000Z' },
+          }),
+        );
+      }
+      payments.put(makePayment({ id: 'pay_stuck', updatedAt: STALE }));
+
+      // Act
+      const report = await runJanitor(recoveryDeps(), { now: NOW, staleAfterMs: STALE_AFTER_MS, perStatusLimit: 2 });
+
+      // Assess: two of the held ones (the oldest), and the stuck one re-driven.
+      expect(report).toEqual({ examined: 3, redriven: [janitorName('pay_stuck')], resolved: [], errors: [] });
+      expect(startInputs()).toEqual([startInput('pay_stuck', janitorName('pay_stuck'))]);
+    });
+
     it('examines a payment held for risk review but leaves it to the operator', async () => {
       // Prepare
       const payment = heldForReview();
