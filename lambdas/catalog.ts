@@ -73,10 +73,29 @@ export interface QueueSpec {
 
 /** Queues with a consumer (an event source mapping on AWS, a poller locally); each has a DLQ. */
 export const queues = {
+  /** The PSP's events, one queue per flow that applies them (src/psp/event-flows.ts): the pay-in's. */
   pspWebhooks: {
     id: 'PspWebhooks',
     envVar: 'PSP_WEBHOOK_QUEUE_URL',
     consumer: 'PspWebhookProcessor',
+    batchSize: 10,
+    maxReceiveCount: 5,
+    visibilityTimeoutSeconds: 60,
+  },
+  /** Refund and dispute events. */
+  refundWebhooks: {
+    id: 'RefundWebhooks',
+    envVar: 'REFUND_WEBHOOK_QUEUE_URL',
+    consumer: 'RefundWebhookProcessor',
+    batchSize: 10,
+    maxReceiveCount: 5,
+    visibilityTimeoutSeconds: 60,
+  },
+  /** Connect events: accounts, balance, transfers, payouts. */
+  connectWebhooks: {
+    id: 'ConnectWebhooks',
+    envVar: 'CONNECT_WEBHOOK_QUEUE_URL',
+    consumer: 'ConnectWebhookProcessor',
     batchSize: 10,
     maxReceiveCount: 5,
     visibilityTimeoutSeconds: 60,
@@ -260,29 +279,41 @@ export const functions = {
   PspWebhook: fn({
     id: 'PspWebhook',
     entry: 'lambdas/api/psp-webhook.ts',
-    description: 'POST /v1/webhooks/psp: verifies the PSP signature and queues the event',
+    description: 'POST /v1/webhooks/psp: verifies the PSP signature and queues the event for the flow that applies it',
     timeoutSeconds: 10,
     tables: {},
     webhookSecret: true,
-    sendsTo: ['pspWebhooks'],
+    sendsTo: ['pspWebhooks', 'refundWebhooks', 'connectWebhooks'],
   }),
   PspWebhookProcessor: fn({
     id: 'PspWebhookProcessor',
     entry: 'lambdas/ops/psp-webhook-processor.ts',
     description:
-      'Applies verified PSP events once each, re-reading the PSP object (PaymentIntent, account, payout, refund, dispute), and resumes waiting workflows',
+      "Applies the pay-in's verified PSP events once each, re-reading the PaymentIntent, and resumes waiting pay-ins",
     timeoutSeconds: 60,
-    tables: {
-      payments: 'readWrite',
-      payouts: 'readWrite',
-      sellers: 'readWrite',
-      wallets: 'readWrite',
-      ledger: 'readWrite',
-      refunds: 'readWrite',
-    },
+    tables: { payments: 'readWrite' },
     psp: true,
+    answersTasksOf: ['payIn'],
+  }),
+  RefundWebhookProcessor: fn({
+    id: 'RefundWebhookProcessor',
+    entry: 'lambdas/ops/refund-webhook-processor.ts',
+    description:
+      'Applies verified refund and dispute events once each, re-reading the refund or dispute, and resumes waiting refunds',
+    timeoutSeconds: 60,
+    tables: { payments: 'read', refunds: 'readWrite', wallets: 'readWrite', ledger: 'readWrite' },
+    psp: true,
+    answersTasksOf: ['refund'],
+  }),
+  ConnectWebhookProcessor: fn({
+    id: 'ConnectWebhookProcessor',
+    entry: 'lambdas/ops/connect-webhook-processor.ts',
+    description:
+      'Applies verified Connect events (accounts, balance, transfers, payouts) once each, re-reading the PSP object, and resumes waiting payouts',
+    timeoutSeconds: 60,
+    tables: { payouts: 'readWrite', sellers: 'readWrite', wallets: 'readWrite', ledger: 'readWrite' },
     pspConnect: true,
-    answersTasksOf: ['payIn', 'payOut', 'refund'],
+    answersTasksOf: ['payOut'],
   }),
   RecordFailure: fn({
     id: 'RecordFailure',

@@ -142,8 +142,10 @@ export interface RuntimeConfig {
   reconciliationInvestigationQueueUrl: string | undefined;
   /** Queue of a payout run's pages and sellers (its workers consume it). */
   payoutRunQueueUrl: string | undefined;
-  /** Queue of verified PSP webhook events. */
+  /** Queues of verified PSP webhook events, one per flow (src/psp/event-flows.ts): pay-in, refunds, pay-out. */
   pspWebhookQueueUrl: string | undefined;
+  refundWebhookQueueUrl: string | undefined;
+  connectWebhookQueueUrl: string | undefined;
   /** Where failed pay-in executions are dead-lettered (read by the replay command). */
   failedPaymentsQueueUrl: string | undefined;
   /** Endpoint overrides: set by the local stack, unset on AWS. */
@@ -197,6 +199,8 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     reconciliationInvestigationQueueUrl: env.RECONCILIATION_INVESTIGATION_QUEUE_URL,
     payoutRunQueueUrl: env.PAYOUT_RUN_QUEUE_URL,
     pspWebhookQueueUrl: env.PSP_WEBHOOK_QUEUE_URL,
+    refundWebhookQueueUrl: env.REFUND_WEBHOOK_QUEUE_URL,
+    connectWebhookQueueUrl: env.CONNECT_WEBHOOK_QUEUE_URL,
     failedPaymentsQueueUrl: env.FAILED_PAYMENTS_QUEUE_URL,
     endpoints: { dynamodb: env.DYNAMODB_ENDPOINT, sfn: env.SFN_ENDPOINT, sqs: env.SQS_ENDPOINT, s3: env.S3_ENDPOINT },
     buckets: Object.fromEntries(Object.entries(env).filter(([name, value]) => BUCKET_ENV_VAR.test(name) && value)),

@@ -3,6 +3,7 @@
  * reading the PSP's current state (events arrive late, twice, in any order), never the event's copy.
  */
 import { logger } from '../core/observability';
+import { pspEventFlow } from '../psp/event-flows';
 import type { PspEvent } from '../psp/events';
 import { releaseAvailableFunds } from './funds';
 import type { PayoutDeps } from './ports';
@@ -12,8 +13,7 @@ import { applyPspPayout, type StepDeps } from './steps';
 export type ConnectEventDeps = StepDeps & Pick<PayoutDeps, 'settings'>;
 
 /** Event types the pay-out acts on (others of the family are recorded and ignored). */
-export const isConnectEvent = (event: Pick<PspEvent, 'type'>) =>
-  /^(account\.updated|balance\.available|payout\.|transfer\.)/.test(event.type);
+export const isConnectEvent = (event: Pick<PspEvent, 'type'>) => pspEventFlow(event.type) === 'payout';
 
 /** How many pending credits one `balance.available` checks (the rest on the next event, run or janitor). */
 const FUNDS_PER_EVENT = 2000;

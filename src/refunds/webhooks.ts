@@ -3,12 +3,12 @@
  * the PSP's current state (the refund or dispute is re-read), never the event's copy.
  */
 import { logger } from '../core/observability';
+import { pspEventFlow } from '../psp/event-flows';
 import type { PspEvent } from '../psp/events';
 import { applyDispute, type DisputeDeps } from './disputes';
 import { applyPspRefund, type StepDeps } from './steps';
 
-export const isRefundEvent = (event: Pick<PspEvent, 'type'>) =>
-  /^(refund\.|charge\.refund\.|charge\.refunded$|charge\.dispute\.)/.test(event.type);
+export const isRefundEvent = (event: Pick<PspEvent, 'type'>) => pspEventFlow(event.type) === 'refunds';
 
 type Deps = StepDeps & DisputeDeps;
 

@@ -345,10 +345,11 @@ describe('alarms notify the alarm topic', () => {
     expect(ofType(withFixture.statelessTemplate, 'AWS::CloudWatch::Alarm').length).toBe(
       ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm').length + 2,
     );
-    // The catalog's: the DLQ of each of its 2 consumed queues and 2 work queues, 3 per workflow (its failed-executions
-    // queue, that queue's DLQ, its rule's DLQ) for PayIn, PayOut, Refund and Reconciliation, 2 per schedule (its DLQ,
-    // its function's errors) for 5, and its 2 metric alarms (the open mismatches).
-    expect(ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm')).toHaveLength(2 + 2 + 3 * 4 + 2 * 5 + 2);
+    // The catalog's: the DLQ of each of its 4 consumed queues (the PSP's events of each of 3 flows, payout runs) and 2
+    // work queues, 3 per workflow (its failed-executions queue, that queue's DLQ, its rule's DLQ) for PayIn, PayOut,
+    // Refund and Reconciliation, 2 per schedule (its DLQ, its function's errors) for 5, and its 2 metric alarms (the
+    // open mismatches).
+    expect(ofType(main.statelessTemplate, 'AWS::CloudWatch::Alarm')).toHaveLength(4 + 2 + 3 * 4 + 2 * 5 + 2);
     expect(ofType(main.statefulTemplate, 'AWS::CloudWatch::Alarm')).toEqual([]);
   });
 

@@ -1494,7 +1494,7 @@ function functionsAllowed(
 const SECRET_READ = ['secretsmanager:GetSecretValue'];
 const TABLE_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const START_EXECUTION = ['states:StartExecution'];
-const PAY_IN_FUNCTIONS = ['Charge', 'CancelPending', 'Janitor', 'CreatePayment'];
+const PAY_IN_FUNCTIONS = ['Charge', 'CancelPending', 'Janitor', 'CreatePayment', 'PspWebhookProcessor'];
 const PAY_OUT_MONEY_MOVERS = ['Transfer', 'SendPayout', 'SettlePayout', 'PayoutJanitor'];
 
 describe('pay-out: least privilege (from the synthesized IAM policies)', () => {
@@ -1539,7 +1539,7 @@ describe('pay-out: least privilege (from the synthesized IAM policies)', () => {
     const payouts = tableArnIn('payouts');
     const writers = functionsAllowed(statelessResources, functionSpecs, TABLE_WRITE, payouts);
     sameElements(writers, [
-      'PspWebhookProcessor',
+      'ConnectWebhookProcessor',
       'CreatePayout',
       'CreatePayoutRun',
       'Transfer',
@@ -1682,14 +1682,14 @@ describe('refunds: least privilege (from the synthesized IAM policies)', () => {
     }
   });
 
-  test("the refund steps that resume a wait, the refund janitor, the webhook processor and the reconciliation's fixes answer Refund's tasks; none may start it", () => {
+  test("the refund steps that resume a wait, the refund janitor, the refunds' webhook processor and the reconciliation's fixes answer Refund's tasks; none may start it", () => {
     const answerers = functionsAllowed(statelessResources, functionSpecs, TASK_RESPONSE_ACTIONS, refundRef());
     sameElements(answerers, [
       'RefundAtPsp',
       'AwaitRefund',
       'SettleRefund',
       'RefundJanitor',
-      'PspWebhookProcessor',
+      'RefundWebhookProcessor',
       'MatchShard',
     ]);
     sameElements(
@@ -1700,20 +1700,28 @@ describe('refunds: least privilege (from the synthesized IAM policies)', () => {
     expect(starters.length).toBeGreaterThan(0);
     for (const id of [...answerers, 'Janitor', 'PayoutJanitor'])
       expect([id, starters.includes(id)]).toEqual([id, false]);
-    // The webhook processor answers the tasks of the three workflows that wait for the PSP (the reconciliation waits
-    // for no task token).
+    // Each flow's webhook processor answers the tasks of its own workflow only (the reconciliation waits for no task
+    // token): a flow's events cannot resume another flow's executions.
+    const processors = {
+      payIn: 'PspWebhookProcessor',
+      payOut: 'ConnectWebhookProcessor',
+      refund: 'RefundWebhookProcessor',
+    } as const;
     for (const name of ['payIn', 'payOut', 'refund'] as const) {
       const answering = functionsAllowed(statelessResources, functionSpecs, TASK_RESPONSE_ACTIONS, {
         Ref: workflowLogicalId(name),
       });
-      expect([name, answering.includes('PspWebhookProcessor')]).toEqual([name, true]);
+      expect([name, Object.values(processors).filter((id) => answering.includes(id))]).toEqual([
+        name,
+        [processors[name]],
+      ]);
     }
   });
 
-  test("only CreateRefund, the refund steps, the refund janitor, the webhook processor and the reconciliation's fixes may write the refunds table; its GET handlers read only", () => {
+  test("only CreateRefund, the refund steps, the refund janitor, the refunds' webhook processor and the reconciliation's fixes may write the refunds table; its GET handlers read only", () => {
     const refunds = tableArnIn('refunds');
     const writers = functionsAllowed(statelessResources, functionSpecs, TABLE_WRITE, refunds);
-    sameElements(writers, ['CreateRefund', ...REFUND_STEPS, 'RefundJanitor', 'PspWebhookProcessor', 'MatchShard']);
+    sameElements(writers, ['CreateRefund', ...REFUND_STEPS, 'RefundJanitor', 'RefundWebhookProcessor', 'MatchShard']);
     sameElements(
       writers,
       functionSpecs.filter((spec) => spec.tables.refunds === 'readWrite').map((spec) => spec.id),
@@ -1808,6 +1816,45 @@ describe('refunds: least privilege (from the synthesized IAM policies)', () => {
       functionsAllowed(resources, specs, SECRET_READ, stacks.stateless.resolve(stacks.stateful.pspSecret.secretArn)),
     ).toContain('DebitAndBook');
     expect(functionsAllowed(resources, specs, TASK_RESPONSE_ACTIONS, machine)).toContain('GetDispute');
+  });
+});
+
+describe("the PSP's events: a queue and a consumer per flow (from the synthesized template and IAM policies)", () => {
+  const PROCESSORS = {
+    pspWebhooks: 'PspWebhookProcessor',
+    refundWebhooks: 'RefundWebhookProcessor',
+    connectWebhooks: 'ConnectWebhookProcessor',
+  } as const;
+  const env = (id: string) =>
+    JSON.stringify(
+      statelessResources[functionLogicalId(functionSpecs.find((spec) => spec.id === id) as FunctionSpec)]!.Properties
+        .Environment.Variables,
+    );
+
+  test("the receiver is told every flow's queue; no consumer is told any", () => {
+    for (const queue of Object.keys(PROCESSORS) as (keyof typeof PROCESSORS)[]) {
+      expect([queue, env('PspWebhook').includes(queueLogicalId(queue))]).toEqual([queue, true]);
+      for (const id of Object.values(PROCESSORS))
+        expect([queue, id, env(id).includes(queueLogicalId(queue))]).toEqual([queue, id, false]);
+    }
+  });
+
+  test("each flow's consumer writes only its flow's tables and reads only its flow's PSP key", () => {
+    const writers = (table: TableName) =>
+      Object.values(PROCESSORS).filter((id) =>
+        functionsAllowed(statelessResources, functionSpecs, TABLE_WRITE, tableArnIn(table)).includes(id),
+      );
+    expect(writers('payments')).toEqual(['PspWebhookProcessor']);
+    expect(writers('refunds')).toEqual(['RefundWebhookProcessor']);
+    expect(writers('payouts')).toEqual(['ConnectWebhookProcessor']);
+    expect(writers('sellers')).toEqual(['ConnectWebhookProcessor']);
+    expect(writers('wallets')).toEqual(['RefundWebhookProcessor', 'ConnectWebhookProcessor']);
+    const readers = (secret: unknown) =>
+      Object.values(PROCESSORS).filter((id) =>
+        functionsAllowed(statelessResources, functionSpecs, SECRET_READ, built.stateless.resolve(secret)).includes(id),
+      );
+    expect(readers(built.stateful.pspSecret.secretArn)).toEqual(['PspWebhookProcessor', 'RefundWebhookProcessor']);
+    expect(readers(built.stateful.pspConnectSecret.secretArn)).toEqual(['ConnectWebhookProcessor']);
   });
 });
 

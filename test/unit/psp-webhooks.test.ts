@@ -16,6 +16,8 @@ Object.assign(process.env, {
   PSP_WEBHOOK_SECRET: SECRET,
   PAYMENTS_TABLE: 'payments-table',
   PSP_WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/psp-webhooks',
+  REFUND_WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/refund-webhooks',
+  CONNECT_WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/connect-webhooks',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
 });
 // Required once their environment is set.
@@ -229,6 +231,42 @@ describe('Lambda: psp-webhook-processor', () => {
   });
 });
 
+describe("Lambda: psp-webhook-processor, another flow's event", () => {
+  const context = { functionName: 'unit-test', getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
+  afterEach(() => {
+    jest.restoreAllMocks();
+    ddb.reset();
+  });
+
+  it.each([
+    ['charge.refunded', 'refunds'],
+    ['charge.dispute.created', 'refunds'],
+    ['payout.paid', 'payout'],
+    ['account.updated', 'payout'],
+  ])(
+    "refuses %s (the %s flow's), reading nothing, and logs why: kept for the dead-letter queue",
+    async (type, flow) => {
+      const errors = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+      const body = JSON.stringify({
+        id: 'evt_other',
+        object: 'event',
+        type,
+        data: { object: { id: 'obj_1', object: 'x' } },
+      });
+      const record = { messageId: 'm1', body, attributes: { ApproximateReceiveCount: '1' } } as unknown as SQSRecord;
+
+      const act = processor.handler({ Records: [record] }, context);
+
+      await expect(act).rejects.toThrow(/All records failed/);
+      expect(ddb.calls()).toHaveLength(0);
+      expect(errors).toHaveBeenCalledWith(
+        "PSP event of another flow's queue: not applied, kept for the dead-letter queue",
+        expect.objectContaining({ message_id: 'm1', event_id: 'evt_other', type, flow, queue_flow: 'payin' }),
+      );
+    },
+  );
+});
+
 describe('Lambda: psp-webhook-processor, failures while applying', () => {
   const context = { functionName: 'unit-test', getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
   afterEach(() => {
@@ -302,6 +340,38 @@ describe('Lambda: psp-webhook (POST /v1/webhooks/psp)', () => {
     sqsMock.on(SendMessageCommand).resolves({ MessageId: 'msg-1' });
   });
   afterEach(() => jest.restoreAllMocks());
+
+  it('queues each event on the queue of the flow that applies it (src/psp/event-flows.ts)', async () => {
+    const cases = [
+      ['payment_intent.succeeded', 'psp-webhooks'],
+      ['payment_intent.payment_failed', 'psp-webhooks'],
+      ['charge.succeeded', 'psp-webhooks'],
+      ['charge.refunded', 'refund-webhooks'],
+      ['charge.refund.updated', 'refund-webhooks'],
+      ['refund.failed', 'refund-webhooks'],
+      ['charge.dispute.closed', 'refund-webhooks'],
+      ['account.updated', 'connect-webhooks'],
+      ['balance.available', 'connect-webhooks'],
+      ['transfer.reversed', 'connect-webhooks'],
+      ['payout.failed', 'connect-webhooks'],
+    ];
+    for (const [type] of cases) {
+      const body = JSON.stringify({ id: `evt_${type}`, object: 'event', type, data: { object: { id: 'obj_1' } } });
+      const response = await receiver.handler(
+        { ...call({ 'Stripe-Signature': sign(nowSeconds(), body) }), body },
+        context,
+      );
+      expect([type, response.statusCode]).toEqual([type, 200]);
+    }
+    expect(
+      sqsMock
+        .commandCalls(SendMessageCommand)
+        .map((each) => [
+          JSON.parse(String(each.args[0].input.MessageBody)).type,
+          String(each.args[0].input.QueueUrl).split('/').pop(),
+        ]),
+    ).toEqual(cases);
+  });
 
   it('queues a call signed once (the header in any case)', async () => {
     for (const name of ['Stripe-Signature', 'stripe-signature']) {
