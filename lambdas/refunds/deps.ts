@@ -4,17 +4,15 @@
  */
 import { dynamo, runtimeConfig } from '../../src/core/clients';
 import { tableName } from '../../src/core/config';
-import { PaymentsTable } from '../../src/payin/payments-table';
+import { readPayment } from '../../src/payin/payment-reads';
 import { refundDeps } from '../../src/refunds/deps';
 import type { PaymentOrders } from '../../src/refunds/ports';
 import type { RefundableOrder } from '../../src/refunds/refund';
 
-let payments: PaymentsTable | undefined;
-
 /** A payment's orders as refunds and disputes see them. */
 export const paymentOrders: PaymentOrders = async (paymentId) => {
-  payments ??= new PaymentsTable(dynamo(), tableName(runtimeConfig(), 'payments'));
-  const payment = await payments.get(paymentId);
+  // Read only: the payment module's reads, not the payments table's writes (and what they bundle).
+  const payment = await readPayment(dynamo(), tableName(runtimeConfig(), 'payments'), paymentId);
   if (!payment) return undefined;
   return payment.orders.map(
     (order): RefundableOrder => ({

@@ -27,8 +27,8 @@ import type {
 
 export type { Payment };
 
-import { queryPartition } from '../core/query';
 import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from './payment';
+import { readPayment, strip } from './payment-reads';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -41,11 +41,6 @@ export const keys = {
 
 /** The by-status index's one key: open payments (NOT_STARTED, EXECUTING, PENDING, UNKNOWN). */
 const OPEN = 'OPEN';
-
-function strip<T extends object>(item: Record<string, unknown>): T {
-  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, entity: _e, ...rest } = item;
-  return rest as T;
-}
 
 export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
   constructor(
@@ -146,17 +141,8 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     return Item ? strip<PaymentEvent>(Item) : undefined;
   }
 
-  async get(paymentId: string): Promise<Payment | undefined> {
-    const items = await queryPartition(this.client, this.tableName, `PAY#${paymentId}`);
-    const event = items.find((item) => item.sk === 'EVENT');
-    if (!event) return undefined;
-    const orders = items
-      .filter((item) => typeof item.sk === 'string' && item.sk.startsWith('ORDER#'))
-      .map((item) => strip<PaymentOrder>(item));
-    const order = new Map(orders.map((o) => [o.payment_order_id, o]));
-    const eventData = strip<PaymentEvent>(event);
-    // Keep the orders in the checkout's order.
-    return { event: eventData, orders: eventData.order_ids.map((id) => order.get(id)).filter((o) => o !== undefined) };
+  get(paymentId: string): Promise<Payment | undefined> {
+    return readPayment(this.client, this.tableName, paymentId);
   }
 
   /**
