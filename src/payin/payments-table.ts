@@ -312,6 +312,27 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     }
   }
 
+  /**
+   * Moves an open payment to the back of the by-status index's list: its sort key becomes `after#id` (the janitor's
+   * turn taking). A payment that became final meanwhile has left the index and stays out (the condition).
+   */
+  async requeueOpen(paymentId: string, after: string): Promise<void> {
+    await this.client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.event(paymentId),
+          UpdateExpression: 'SET gsi1sk = :sk',
+          ConditionExpression: 'gsi1pk = :open',
+          ExpressionAttributeValues: { ':sk': `${after}#${paymentId}`, ':open': OPEN },
+        }),
+      )
+      .catch((error) => {
+        if ((error as Error).name === 'ConditionalCheckFailedException') return;
+        throw asRetryable(error);
+      });
+  }
+
   /** Ids of the open payments created before `before` (ISO time), oldest first, read a page at a time. */
   async *openIdsCreatedBefore(before: string): AsyncGenerator<string> {
     let start: Record<string, unknown> | undefined;

@@ -53,6 +53,11 @@ export interface PaymentsStore {
   ): Promise<boolean>;
   /** Ids of the open (not final) payments created before `before`, oldest first, read a page at a time. */
   openIdsCreatedBefore(before: string): AsyncIterable<string>;
+  /**
+   * Moves an open payment to the back of that list: its place becomes `after` (then its id). Nothing for a payment
+   * no longer open (it has left the list).
+   */
+  requeueOpen(paymentId: string, after: string): Promise<void>;
   /** The conditional write that marks an order's wallet and/or ledger booking done, for the booking's transaction. */
   markBooked(order: PaymentOrder, flag: BookedFlag | BookedFlag[]): TransactGuard;
 }

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ensureTables, type LocalDynamo, startDynamoDbLocal } from '../../local/dynamodb';
 import { type DynamoMeter, startDynamoMeter } from '../../local/dynamodb-meter';
 import { freePort } from '../../local/processes';
@@ -29,7 +29,7 @@ import { PaymentsTable } from '../../src/payin/payments-table';
 import { appendLedger, charge, creditWallet, finalize, riskCheck, type StartSubject } from '../../src/payin/steps';
 import { applyPspEvent } from '../../src/payin/webhooks';
 import type { PspEvent } from '../../src/psp/events';
-import { FakePsp, FakeTasks } from '../unit/fakes';
+import { FakePsp, FakeTasks, makePayment } from '../unit/fakes';
 
 jest.setTimeout(120_000);
 
@@ -228,5 +228,43 @@ describe('the store calls of one ordinary payment', () => {
     console.log(
       `two orders: ${two.length} calls, ${total(two, 'wcu')} WCU (AWS, modeled: ${total(two, 'aws_wcu')}), ${total(two, 'rcu')} RCU`,
     );
+  });
+});
+
+describe("the by-status index on DynamoDB Local: the janitor's list of open payments", () => {
+  const list = async (table: PaymentsTable, before: string, ids: string[]) => {
+    const found: string[] = [];
+    for await (const id of table.openIdsCreatedBefore(before)) if (ids.includes(id)) found.push(id);
+    return found;
+  };
+
+  it('lists open payments by creation, moves one to the back on request, and drops a final one for good', async () => {
+    const table = new PaymentsTable(doc, tableSchemas.payments.id);
+    const a = makePayment({ id: 'pay_idx_a', event: { created_at: '2026-11-01T10:00:00.000Z' } });
+    const b = makePayment({ id: 'pay_idx_b', event: { created_at: '2026-11-01T11:00:00.000Z' } });
+    for (const p of [a, b]) await table.create(p.event, p.orders);
+    const ids = ['pay_idx_a', 'pay_idx_b'];
+    const future = '2026-12-31T00:00:00.000Z';
+
+    expect(await list(table, future, ids)).toEqual(['pay_idx_a', 'pay_idx_b']);
+    // Created after the bound: not listed.
+    expect(await list(table, '2026-11-01T10:30:00.000Z', ids)).toEqual(['pay_idx_a']);
+    // A move between open states leaves it where it is.
+    expect(await table.transition(a, 'EXECUTING')).toBe(true);
+    expect(await list(table, future, ids)).toEqual(['pay_idx_a', 'pay_idx_b']);
+    // To the back: listed after b, and only once the bound passes its new place.
+    await table.requeueOpen('pay_idx_a', '2026-11-02T00:00:00.000Z');
+    expect(await list(table, future, ids)).toEqual(['pay_idx_b', 'pay_idx_a']);
+    expect(await list(table, '2026-11-02T00:00:00.000Z', ids)).toEqual(['pay_idx_b']);
+    // Final: out of the list, and a requeue does not bring it back.
+    const executing = (await table.get('pay_idx_a')) as NonNullable<Awaited<ReturnType<PaymentsTable['get']>>>;
+    expect(await table.transition(executing, 'FAILED', { reason: 'test' })).toBe(true);
+    await table.requeueOpen('pay_idx_a', '2026-11-03T00:00:00.000Z');
+    expect(await list(table, future, ids)).toEqual(['pay_idx_b']);
+    const { Item } = await doc.send(
+      new GetCommand({ TableName: tableSchemas.payments.id, Key: { pk: 'PAY#pay_idx_a', sk: 'EVENT' } }),
+    );
+    expect(Item).not.toHaveProperty('gsi1sk');
+    expect(Item).not.toHaveProperty('gsi1pk');
   });
 });

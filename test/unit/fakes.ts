@@ -164,6 +164,15 @@ export class FakePaymentsTable implements PaymentsStore, WebhookLog {
     return true;
   }
 
+  /** The arguments of every requeueOpen call, in order. */
+  readonly requeued: { paymentId: string; after: string }[] = [];
+
+  async requeueOpen(paymentId: string, after: string): Promise<void> {
+    this.requeued.push({ paymentId, after });
+    const stored = this.items.get(paymentId);
+    if (stored?.index !== undefined) stored.index = `${after}#${paymentId}`;
+  }
+
   async *openIdsCreatedBefore(before: string): AsyncGenerator<string> {
     this.openQueries.push(before);
     const ids = [...this.items.values()]

@@ -974,8 +974,8 @@ describe('Module: janitor', () => {
       expect(startInputs()).toEqual([startInput('pay_old', janitorName('pay_old'))]);
     });
 
-    it('examines at most perStatusLimit payments of one status, so those waiting long never crowd out a stuck one', async () => {
-      // Prepare: three payments held for review, older than (sorted before) a stuck NOT_STARTED one.
+    it('takes the open payments in turn: one examined goes to the back, so those that wait long never stand for good in front of a stuck one', async () => {
+      // Prepare: three payments held for review, older than (listed before) a stuck NOT_STARTED one; two a run.
       for (const id of ['pay_r1', 'pay_r2', 'pay_r3']) {
         payments.put(
           makePayment({
@@ -987,13 +987,47 @@ describe('Module: janitor', () => {
         );
       }
       payments.put(makePayment({ id: 'pay_stuck', updatedAt: STALE }));
+      const later = new Date(NOW.getTime() + 5 * 60_000);
+
+      // Act: two runs, five minutes apart.
+      const first = await runJanitor(recoveryDeps(), { now: NOW, staleAfterMs: STALE_AFTER_MS, limit: 2 });
+      const second = await runJanitor(recoveryDeps(), { now: later, staleAfterMs: STALE_AFTER_MS, limit: 2 });
+
+      // Assess: the first run leaves the two oldest to the operator and puts them at the back (just after its bound);
+      // the second takes the third and the stuck one, which is re-driven.
+      expect(first).toEqual({ examined: 2, redriven: [], resolved: [], errors: [] });
+      expect(second).toEqual({
+        examined: 2,
+        redriven: [`pay_stuck-janitor-${later.getTime()}`],
+        resolved: [],
+        errors: [],
+      });
+      expect(payments.requeued).toEqual([
+        { paymentId: 'pay_r1', after: THRESHOLD },
+        { paymentId: 'pay_r2', after: THRESHOLD },
+        { paymentId: 'pay_r3', after: new Date(later.getTime() - STALE_AFTER_MS).toISOString() },
+        { paymentId: 'pay_stuck', after: new Date(later.getTime() - STALE_AFTER_MS).toISOString() },
+      ]);
+    });
+
+    it('reports what it did when the list of open payments fails part way, and the failure', async () => {
+      // Prepare: the index answers one payment, then fails.
+      payments.put(makePayment({ id: 'pay_old', updatedAt: STALE }));
+      jest.spyOn(payments, 'openIdsCreatedBefore').mockImplementation(async function* () {
+        yield 'pay_old';
+        throw throttled();
+      });
 
       // Act
-      const report = await runJanitor(recoveryDeps(), { now: NOW, staleAfterMs: STALE_AFTER_MS, perStatusLimit: 2 });
+      const report = await run();
 
-      // Assess: two of the held ones (the oldest), and the stuck one re-driven.
-      expect(report).toEqual({ examined: 3, redriven: [janitorName('pay_stuck')], resolved: [], errors: [] });
-      expect(startInputs()).toEqual([startInput('pay_stuck', janitorName('pay_stuck'))]);
+      // Assess
+      expect(report).toEqual({
+        examined: 1,
+        redriven: [janitorName('pay_old')],
+        resolved: [],
+        errors: [{ payment_id: '', error: 'Rate exceeded', kind: 'ThrottlingException' }],
+      });
     });
 
     it('examines a payment held for risk review but leaves it to the operator', async () => {
