@@ -29,8 +29,8 @@ export const tableSchemas = {
    * Payment events and orders (item collection per payment), plus uniqueness guards:
    * `PAY#<id>`/`EVENT`, `PAY#<id>`/`ORDER#<order id>`, `CHECKOUT#<checkout id>`/`GUARD`, `ORDER#<order id>`/`GUARD`.
    * The by-status index (on the event items, while the payment is open: a SUCCESS or FAILED payment leaves it) lets
-   * the janitor find stuck payments; it keeps only their ids, under one key (`OPEN`) by creation time, so a move
-   * between open states writes no index entry.
+   * the janitor find stuck payments; it keeps only their ids, under one key (`OPEN`) by creation time (or, once the
+   * janitor has examined one, the time it put it back in line), so a move between open states writes no index entry.
    */
   payments: {
     id: 'Payments',

@@ -455,8 +455,8 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
 
   /**
    * The by-status index entry of a new payment: every open payment under one key, by creation time (then id, for
-   * uniqueness). Written once with the payment and removed when it becomes final, never rewritten in between: a move
-   * between open states changes neither the key nor the one attribute the index keeps (the id).
+   * uniqueness). Written with the payment and removed when it becomes final; a move between open states changes
+   * neither the key nor the one attribute the index keeps (the id). Only the janitor moves an entry (requeueOpen).
    */
   private statusIndex(event: PaymentEvent): { gsi1pk: string; gsi1sk: string } {
     return { gsi1pk: OPEN, gsi1sk: `${event.created_at}#${event.payment_id}` };
