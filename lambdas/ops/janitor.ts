@@ -9,7 +9,7 @@ import { InconsistentStateError } from '../../src/core/errors';
 import { publishPendingPayments } from '../../src/core/metrics';
 import { logger } from '../../src/core/observability';
 import { stepDeps } from '../../src/payin/deps';
-import { needingAPerson, runJanitor } from '../../src/payin/janitor';
+import { listFailure, needingAPerson, runJanitor } from '../../src/payin/janitor';
 
 export const handler = middy(async () => {
   const config = runtimeConfig();
@@ -26,8 +26,10 @@ export const handler = middy(async () => {
     { now: new Date(), staleAfterMs: config.janitorStaleAfterSeconds * 1000 },
   );
   logger.info('janitor run', { ...report });
-  // The gauge of the dashboard's pending payments: the non-final payments this run found stale (never throws).
-  publishPendingPayments(report.examined);
+  const unlisted = listFailure(report);
+  // The gauge of the dashboard's pending payments: the non-final payments this run found stale (never throws); not
+  // published by a run that could not read them all (a partial count would look like fewer).
+  if (!unlisted) publishPendingPayments(report.examined);
   const needy = needingAPerson(report);
   if (needy.length > 0) {
     logger.error('janitor: payments need a person (refund or manual booking)', { payments: needy });
@@ -35,5 +37,6 @@ export const handler = middy(async () => {
       `${needy.length} payment(s) need a person: ${needy.map((e) => e.payment_id).join(', ')}`,
     );
   }
+  if (unlisted) throw new Error(`the janitor could not read the open payments: ${unlisted.kind}: ${unlisted.error}`);
   return report;
 }).use(injectLambdaContext(logger, { resetKeys: true }));

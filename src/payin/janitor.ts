@@ -96,3 +96,11 @@ export async function runJanitor(deps: RecoveryDeps, options: JanitorOptions): P
 export function needingAPerson(report: JanitorReport): JanitorReport['errors'] {
   return report.errors.filter((error) => error.kind === 'InconsistentStateError');
 }
+
+/**
+ * The failure to read the list of open payments, if the run had one: the run then fails too (its function's error
+ * alarm), after what it did is logged; its count of stale payments is partial, not a gauge.
+ */
+export function listFailure(report: JanitorReport): JanitorReport['errors'][number] | undefined {
+  return report.errors.find((error) => error.payment_id === '');
+}

@@ -9,7 +9,11 @@ import type { Context } from 'aws-lambda';
 
 jest.mock('../../src/payin/steps', () => ({ finalize: jest.fn(), recordFailure: jest.fn() }));
 jest.mock('../../src/payin/deps', () => ({ stepDeps: () => ({}), payInPsp: { provide: () => undefined } }));
-jest.mock('../../src/payin/janitor', () => ({ runJanitor: jest.fn(), needingAPerson: jest.fn() }));
+jest.mock('../../src/payin/janitor', () => ({
+  runJanitor: jest.fn(),
+  needingAPerson: jest.fn(),
+  listFailure: jest.requireActual('../../src/payin/janitor').listFailure,
+}));
 
 Object.assign(process.env, {
   AWS_REGION: 'us-east-1',
@@ -233,6 +237,18 @@ describe('Janitor: the PendingPayments gauge', () => {
         payment_id: undefined,
       },
     ]);
+  });
+
+  test('a run that could not read the open payments fails (its error alarm) and publishes no partial gauge', async () => {
+    janitor.runJanitor.mockResolvedValue({
+      ...report(2),
+      errors: [{ payment_id: '', error: 'User is not authorized', kind: 'AccessDeniedException' }],
+    });
+    janitor.needingAPerson.mockReturnValue([]);
+    await expect(janitorLambda.handler({}, context)).rejects.toThrow(
+      'the janitor could not read the open payments: AccessDeniedException: User is not authorized',
+    );
+    expect(published()).toEqual([]);
   });
 
   test('a run that fails (a payment needs a person) still publishes its gauge first', async () => {

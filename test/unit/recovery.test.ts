@@ -972,6 +972,8 @@ describe('Module: janitor', () => {
       // Assess
       expect(report).toEqual({ examined: 1, redriven: [janitorName('pay_old')], resolved: [], errors: [] });
       expect(startInputs()).toEqual([startInput('pay_old', janitorName('pay_old'))]);
+      // Only the payment examined goes to the back of the list; one written to lately keeps its place.
+      expect(payments.requeued).toEqual([{ paymentId: 'pay_old', after: THRESHOLD }]);
     });
 
     it('takes the open payments in turn: one examined goes to the back, so those that wait long never stand for good in front of a stuck one', async () => {
@@ -1286,6 +1288,8 @@ describe('Module: janitor', () => {
         ['janitor could not tidy a payment', { payment_id: 'pay_a', error: expect.any(TransientError) }],
         ['janitor could not tidy a payment', { payment_id: 'pay_b', error: pspDown }],
       ]);
+      // Each examined payment goes to the back of the list, those whose recovery failed too.
+      expect(payments.requeued.map((r) => r.paymentId)).toEqual(['pay_a', 'pay_b', 'pay_c', 'pay_d']);
       expect((await stored('pay_a')).event.execution_name).toBeUndefined();
       expect((await stored('pay_b')).event.status).toBe('EXECUTING');
       expect((await stored('pay_c')).event.status).toBe('FAILED');
