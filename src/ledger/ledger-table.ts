@@ -242,25 +242,13 @@ export class LedgerTable {
       if (item.entity === 'TRANSACTION') {
         byId.set(String(item.transaction_id), {
           ...dayItemOf(item),
-          entries: Array.isArray(item.entries)
-            ? (item.entries as Record<string, unknown>[]).map((entry) => ({
-                account: String(entry.account),
-                direction: entry.direction as LedgerEntry['direction'],
-                amount_minor: Number(entry.amount_minor),
-                currency: String(entry.currency),
-              }))
-            : [],
+          entries: Array.isArray(item.entries) ? (item.entries as Record<string, unknown>[]).map(entryOf) : [],
           entry_count: Number(item.entry_count),
         });
       } else if (item.entity === 'ENTRY') {
         entries.push({
           transaction_id: String(item.transaction_id),
-          entry: {
-            account: String(item.account),
-            direction: item.direction as LedgerEntry['direction'],
-            amount_minor: Number(item.amount_minor),
-            currency: String(item.currency),
-          },
+          entry: entryOf(item),
         });
       }
     }
