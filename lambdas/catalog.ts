@@ -48,6 +48,10 @@ export interface FunctionSpec<Workflow extends string = StateMachineName, Bucket
   webhookSecret?: boolean;
   /** Sends messages to these queues, consumed ones or work lists (their URL in the queue's envVar). */
   sendsTo?: (QueueName | WorkQueueName)[];
+  /** Invokes these functions of the catalog and waits for their answer (each one's name in its `nameEnvVar`). */
+  invokes?: string[];
+  /** The environment variable that carries this function's name to the functions that invoke it (`invokes`). */
+  nameEnvVar?: string;
 }
 
 /**
@@ -326,12 +330,13 @@ export const functions = {
     id: 'Janitor',
     entry: 'lambdas/ops/janitor.ts',
     description:
-      'Scheduled: settles UNKNOWN and PENDING payments with the PSP and re-drives payments whose workflow ended or was lost',
+      'Scheduled: settles UNKNOWN and PENDING payments with the PSP and re-drives payments whose workflow ended or was lost; invoked: settles one payment for reconciliation',
     timeoutSeconds: 300,
     tables: { payments: 'readWrite' },
     psp: true,
     startsWorkflows: ['payIn'],
     answersTasksOf: ['payIn'],
+    nameEnvVar: 'PAYIN_JANITOR_FUNCTION_NAME',
   }),
   Finalize: fn({
     id: 'Finalize',
@@ -438,11 +443,13 @@ export const functions = {
   PayoutJanitor: fn({
     id: 'PayoutJanitor',
     entry: 'lambdas/ops/payout-janitor.ts',
-    description: "Scheduled: drives open payouts on with the workflow's steps and settles UNKNOWN ones from the PSP",
+    description:
+      "Scheduled: drives open payouts on with the workflow's steps and settles UNKNOWN ones from the PSP; invoked: settles one payout for reconciliation",
     timeoutSeconds: 300,
     tables: { payouts: 'readWrite', wallets: 'readWrite', ledger: 'readWrite', sellers: 'readWrite' },
     pspConnect: true,
     answersTasksOf: ['payOut'],
+    nameEnvVar: 'PAYOUT_JANITOR_FUNCTION_NAME',
   }),
   PayoutRunScheduled: fn({
     id: 'PayoutRunScheduled',
@@ -529,11 +536,14 @@ export const functions = {
   RefundJanitor: fn({
     id: 'RefundJanitor',
     entry: 'lambdas/ops/refund-janitor.ts',
-    description: "Scheduled: drives open refunds on with the workflow's steps and settles UNKNOWN ones from the PSP",
+    description:
+      "Scheduled: drives open refunds on with the workflow's steps and settles UNKNOWN ones from the PSP; invoked: settles one refund or dispute for reconciliation",
     timeoutSeconds: 300,
-    tables: { refunds: 'readWrite', wallets: 'readWrite', ledger: 'readWrite' },
+    // Payments read: a dispute's orders (reconciliation's fix of a dispute the PSP booked).
+    tables: { refunds: 'readWrite', wallets: 'readWrite', ledger: 'readWrite', payments: 'read' },
     psp: true,
     answersTasksOf: ['refund'],
+    nameEnvVar: 'REFUND_JANITOR_FUNCTION_NAME',
   }),
   RequestReport: fn({
     id: 'RequestReport',
@@ -565,24 +575,16 @@ export const functions = {
     id: 'MatchShard',
     entry: 'lambdas/reconciliation/match-shard.ts',
     description:
-      "Reconciliation step: matches one shard of the settlement file with the ledger and applies the automatic fixes with the flows' own recovery",
+      "Reconciliation step: matches one shard of the settlement file with the ledger and has the flows' janitors make the automatic fixes",
     timeoutSeconds: 900,
     memoryMb: 1024,
-    tables: {
-      reconciliation: 'readWrite',
-      ledger: 'readWrite',
-      payments: 'readWrite',
-      refunds: 'readWrite',
-      payouts: 'readWrite',
-      wallets: 'readWrite',
-      sellers: 'readWrite',
-    },
+    // Books the PSP's fees; reads the records the rows name (a fix changes them in its flow's function).
+    tables: { reconciliation: 'readWrite', ledger: 'readWrite', payments: 'read', refunds: 'read', payouts: 'read' },
+    // The PSP's balance transactions (when it dates a booking), with the payments key.
     psp: true,
-    pspConnect: true,
     buckets: { settlement: 'read' },
-    // Pay-in recovery may re-drive a payment; the flows' recovery resumes their waiting executions.
-    startsWorkflows: ['payIn'],
-    answersTasksOf: ['payIn', 'payOut', 'refund'],
+    // The automatic fixes, each made by its flow's janitor with its own recovery code and rights.
+    invokes: ['Janitor', 'RefundJanitor', 'PayoutJanitor'],
   }),
   FinishRun: fn({
     id: 'FinishRun',

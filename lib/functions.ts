@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type IFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -55,6 +55,10 @@ export interface CatalogFunctionProps {
   workflows?: Partial<Record<string, CatalogStateMachine>>;
   /** The catalog's buckets, by name; those of `spec.buckets` are required. */
   buckets?: Partial<Record<string, CatalogBucket>>;
+  /** The catalog's functions created so far, by id, with their specs; those of `spec.invokes` are required. */
+  invocable?: Partial<
+    Record<string, { spec: Pick<FunctionSpec<string, string>, 'id' | 'nameEnvVar'>; function: IFunction }>
+  >;
   /** Platform fee in basis points (context `platformFeeBps`). */
   platformFeeBps: string;
 }
@@ -71,8 +75,9 @@ export const TASK_RESPONSE_ACTIONS = ['states:SendTaskSuccess', 'states:SendTask
  * the PSP secret key when `psp`, the PSP Connect key when `pspConnect` (each a secret of its own: a pay-in function
  * cannot read the key that moves money out), the webhook signing secret when `webhookSecret`, sending to the queues of
  * `sendsTo`, reading (or reading and writing) the buckets of `buckets`, starting (and describing) the executions
- * of the state machines of `startsWorkflows`, and answering the task tokens of those of `answersTasksOf` (added
- * by `allowTaskResponses`, once the state machines exist).
+ * of the state machines of `startsWorkflows`, answering the task tokens of those of `answersTasksOf` (added
+ * by `allowTaskResponses`, once the state machines exist), and invoking the functions of `invokes` (each by its
+ * unqualified ARN: no version or alias wildcard).
  */
 export class CatalogFunction extends Construct {
   readonly function: NodejsFunction;
@@ -135,6 +140,13 @@ export class CatalogFunction extends Construct {
       environment[workflow.spec.envVar] = workflow.stateMachine.stateMachineArn;
       return workflow;
     });
+    const invokes = (spec.invokes ?? []).map((functionId) => {
+      const invoked = props.invocable?.[functionId];
+      if (!invoked) throw new Error(`${spec.id} invokes ${functionId}: create it first and pass it`);
+      if (!invoked.spec.nameEnvVar) throw new Error(`${spec.id} invokes ${functionId}, which has no nameEnvVar`);
+      environment[invoked.spec.nameEnvVar] = invoked.function.functionName;
+      return invoked.function;
+    });
     const buckets = (Object.entries(spec.buckets ?? {}) as [string, 'read' | 'readWrite'][]).map(([name, access]) => {
       const bucket = props.buckets?.[name];
       if (!bucket) throw new Error(`${spec.id} uses the ${name} bucket: pass it`);
@@ -175,6 +187,11 @@ export class CatalogFunction extends Construct {
     if (spec.pspConnect) props.pspConnectSecret?.grantRead(role);
     if (spec.webhookSecret) props.webhookSecret?.grantRead(role);
     for (const queue of sendsTo) queue.grantSendMessages(role);
+    if (invokes.length > 0) {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: invokes.map((f) => f.functionArn) }),
+      );
+    }
     for (const { bucket, access } of buckets) {
       if (access === 'readWrite') bucket.grantReadWrite(role);
       else bucket.grantRead(role);

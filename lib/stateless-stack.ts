@@ -117,6 +117,7 @@ export class PaymentsStatelessStack extends Stack {
       if (spec.id !== functionId) throw new Error(`catalog: functions.${functionId} has id ${spec.id}`);
       enter(`function ${functionId}`);
       for (const name of [...(spec.startsWorkflows ?? []), ...(spec.readsHistoryOf ?? [])]) ensureWorkflow(name);
+      for (const invoked of spec.invokes ?? []) ensureFunction(invoked);
       path.pop();
       const catalogFunction = new CatalogFunction(this, spec.id, {
         spec,
@@ -127,6 +128,13 @@ export class PaymentsStatelessStack extends Stack {
         queues,
         workflows,
         buckets,
+        invocable: Object.fromEntries(
+          (spec.invokes ?? []).flatMap((id) => {
+            const invoked = created[id];
+            const invokedSpec = catalog.functions[id];
+            return invoked && invokedSpec ? [[id, { spec: invokedSpec, function: invoked }]] : [];
+          }),
+        ),
         platformFeeBps,
       });
       catalogFunctions[functionId] = catalogFunction;

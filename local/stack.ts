@@ -27,6 +27,7 @@ import { type LocalApiGateway, startApiGateway } from './api-gateway';
 import { ensureTables, type LocalDynamo, startDynamoDbLocal } from './dynamodb';
 import { startDynamoMeter } from './dynamodb-meter';
 import { cleanBuilds, invoke, LOCAL_ACCOUNT, LOCAL_REGION } from './lambda-runtime';
+import { startLambdaServer } from './lambda-server';
 import { createOpsConsole } from './ops-console/console';
 import { freePort } from './processes';
 import { startPspSimulator } from './psp-simulator/server';
@@ -37,7 +38,15 @@ import { startSfnServer } from './stepfunctions/server';
 const machineNames = Object.keys(stateMachines) as StateMachineName[];
 
 export interface LocalStack {
-  urls: { api: string; sfn: string; dynamodb: string; sqs: string; psp: string; dynamodbMeter?: string };
+  urls: {
+    api: string;
+    sfn: string;
+    dynamodb: string;
+    sqs: string;
+    psp: string;
+    lambda: string;
+    dynamodbMeter?: string;
+  };
   /** Where failed pay-in executions are dead-lettered (EventBridge rule -> SQS on AWS). */
   failedPaymentsQueueUrl: string;
   /** Where each state machine's failed executions are dead-lettered, by state machine name. */
@@ -59,7 +68,7 @@ export interface LocalStack {
  */
 function functionEnvironment(
   config: LocalStackConfig,
-  urls: Pick<LocalStack['urls'], 'dynamodb' | 'sfn' | 'sqs' | 'psp'>,
+  urls: Pick<LocalStack['urls'], 'dynamodb' | 'sfn' | 'sqs' | 'psp' | 'lambda'>,
   queueUrls: Record<string, string>,
   bucketNames: Record<string, string>,
 ): Record<string, string> {
@@ -77,6 +86,11 @@ function functionEnvironment(
     DYNAMODB_ENDPOINT: urls.dynamodb,
     SFN_ENDPOINT: urls.sfn,
     SQS_ENDPOINT: urls.sqs,
+    LAMBDA_ENDPOINT: urls.lambda,
+    // The names of the functions others invoke: here, their catalog ids.
+    ...Object.fromEntries(
+      Object.values(catalog.functions).flatMap((spec) => (spec.nameEnvVar ? [[spec.nameEnvVar, spec.id]] : [])),
+    ),
     // fauxqs serves S3 on the same port as SQS (the clients use path-style URLs with an endpoint override).
     S3_ENDPOINT: urls.sqs,
     PSP_SECRET_KEY: config.pspSecretKey,
@@ -216,12 +230,15 @@ export async function startLocalStack(config: LocalStackConfig): Promise<LocalSt
     });
     const sfnServer = await startSfnServer(stepFunctions, host, config.ports.sfn);
     stops.push(() => sfnServer.close());
+    const lambdaServer = await startLambdaServer((functionId, event) => invoke(functionId as FunctionId, event), host);
+    stops.push(() => lambdaServer.close());
 
     const urls = {
       dynamodb: dynamo.endpoint,
       sqs: `http://${host}:${sqs.port}`,
       psp: pspUrl,
       sfn: sfnServer.url,
+      lambda: lambdaServer.url,
       api: '',
     } as LocalStack['urls'];
     // The benchmark's meter (LOCAL_DYNAMODB_METER): the functions talk to DynamoDB Local through it.

@@ -1,8 +1,8 @@
-/** Reconciliation step: one shard of the file against our ledger; fixes applied once, mismatches stored. */
+/**
+ * Reconciliation step: one shard of the file against our ledger; fixes applied once (by the flows' fix functions,
+ * invoked), mismatches stored.
+ */
 import '../../src/reconciliation/with-psp';
-import '../../src/payout/with-psp';
-import '../../src/refunds/with-psp';
-import '../../src/payin/with-psp';
 import { taskHandler } from '../../src/core/step-handler';
 import { matchShardStep } from '../../src/reconciliation/run';
 import { deps } from './deps';

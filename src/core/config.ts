@@ -148,8 +148,13 @@ export interface RuntimeConfig {
   connectWebhookQueueUrl: string | undefined;
   /** Where failed pay-in executions are dead-lettered (read by the replay command). */
   failedPaymentsQueueUrl: string | undefined;
+  /**
+   * The janitors that make reconciliation's automatic fixes with their flow's own recovery code (MatchShard invokes
+   * them): the pay-in's, the refunds' (refunds and disputes), the pay-out's. Their names (the catalog's `nameEnvVar`).
+   */
+  fixingJanitors: { payment?: string; refund?: string; payout?: string };
   /** Endpoint overrides: set by the local stack, unset on AWS. */
-  endpoints: { dynamodb?: string; sfn?: string; sqs?: string; s3?: string };
+  endpoints: { dynamodb?: string; sfn?: string; sqs?: string; s3?: string; lambda?: string };
   /**
    * Bucket names, by the environment variable of the catalog's bucket (`envVar`, a name ending in `_BUCKET`, e.g.
    * REPORTS_BUCKET): each function gets those of the buckets it uses. See `bucketName`.
@@ -202,7 +207,18 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     refundWebhookQueueUrl: env.REFUND_WEBHOOK_QUEUE_URL,
     connectWebhookQueueUrl: env.CONNECT_WEBHOOK_QUEUE_URL,
     failedPaymentsQueueUrl: env.FAILED_PAYMENTS_QUEUE_URL,
-    endpoints: { dynamodb: env.DYNAMODB_ENDPOINT, sfn: env.SFN_ENDPOINT, sqs: env.SQS_ENDPOINT, s3: env.S3_ENDPOINT },
+    fixingJanitors: {
+      payment: env.PAYIN_JANITOR_FUNCTION_NAME,
+      refund: env.REFUND_JANITOR_FUNCTION_NAME,
+      payout: env.PAYOUT_JANITOR_FUNCTION_NAME,
+    },
+    endpoints: {
+      dynamodb: env.DYNAMODB_ENDPOINT,
+      sfn: env.SFN_ENDPOINT,
+      sqs: env.SQS_ENDPOINT,
+      s3: env.S3_ENDPOINT,
+      lambda: env.LAMBDA_ENDPOINT,
+    },
     buckets: Object.fromEntries(Object.entries(env).filter(([name, value]) => BUCKET_ENV_VAR.test(name) && value)),
     psp: {
       secretKey: env.PSP_SECRET_KEY,

@@ -3,15 +3,8 @@
  * whose condition is the transition table of src/payin/payment.ts, so a retried or late step changes nothing.
  */
 import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import {
-  BatchGetCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { asRetryable, cancellationCodes, retryable, TransientError } from '../core/errors';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { asRetryable, cancellationCodes } from '../core/errors';
 import { publishPaymentFailed } from '../core/metrics';
 import { recordTimeline } from '../core/timeline';
 import { CheckoutInProgressError, DuplicateCheckoutError, DuplicateOrderError, PaymentIdTakenError } from './errors';
@@ -28,16 +21,11 @@ import type {
 export type { Payment };
 
 import { allowedSources, type OrderStatus, type PaymentEvent, type PaymentOrder } from './payment';
-import { readPayment, strip } from './payment-reads';
+import { keys, readOrdersByIds, readPayment, strip } from './payment-reads';
+
+export { keys };
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
-
-export const keys = {
-  event: (paymentId: string) => ({ pk: `PAY#${paymentId}`, sk: 'EVENT' }),
-  order: (paymentId: string, orderId: string) => ({ pk: `PAY#${paymentId}`, sk: `ORDER#${orderId}` }),
-  checkoutGuard: (checkoutId: string) => ({ pk: `CHECKOUT#${checkoutId}`, sk: 'GUARD' }),
-  orderGuard: (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'GUARD' }),
-};
 
 /** The by-status index's one key: open payments (NOT_STARTED, EXECUTING, PENDING, UNKNOWN). */
 const OPEN = 'OPEN';
@@ -48,27 +36,9 @@ export class PaymentsTable implements PaymentsStore, WebhookLog, BuyerVelocity {
     private readonly tableName: string,
   ) {}
 
-  /**
-   * Orders by id, many at once (BatchGetItem, 100 keys a call; keys the store could not serve yet are asked again,
-   * a bounded number of times): reconciliation checks every charged order of a day was credited and booked.
-   */
-  async ordersByIds(ids: ReadonlyArray<{ payment_id: string; payment_order_id: string }>): Promise<PaymentOrder[]> {
-    const orders: PaymentOrder[] = [];
-    for (let start = 0; start < ids.length; start += 100) {
-      let pending: Record<string, unknown>[] = ids
-        .slice(start, start + 100)
-        .map((id) => keys.order(id.payment_id, id.payment_order_id));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= 8) throw new TransientError('the payments table kept keys of a batch read unprocessed');
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
-        const out = await retryable(() =>
-          this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } })),
-        );
-        for (const item of out.Responses?.[this.tableName] ?? []) orders.push(strip<PaymentOrder>(item));
-        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
-      }
-    }
-    return orders;
+  /** Orders by id, many at once: reconciliation checks every charged order of a day was credited and booked. */
+  ordersByIds(ids: ReadonlyArray<{ payment_id: string; payment_order_id: string }>): Promise<PaymentOrder[]> {
+    return readOrdersByIds(this.client, this.tableName, ids);
   }
 
   /** Stores a new payment event with its orders, refusing a checkout or an order id seen before. */

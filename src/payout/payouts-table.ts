@@ -13,17 +13,12 @@ import {
 import { asRetryable, retryable } from '../core/errors';
 import { WebhookLogTable } from '../core/webhook-log';
 import { isOpenPayout, PAYOUT_TRANSITIONS, type Payout, type PayoutStatus } from './payout';
+import { payoutKey, readPayout, toPayout } from './payout-reads';
 import type { PayoutRun, PayoutsStore, RunCounts, TransactGuard } from './ports';
 
-const payoutKey = (id: string) => ({ pk: `PAYOUT#${id}`, sk: 'PAYOUT' });
 const runKey = (id: string) => ({ pk: `RUN#${id}`, sk: 'RUN' });
 
 const conditionFailed = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
-
-function toPayout(item: Record<string, unknown>): Payout {
-  const { pk: _pk, sk: _sk, entity: _entity, open_status: _open, ...rest } = item;
-  return rest as unknown as Payout;
-}
 
 function toRun(item: Record<string, unknown>): PayoutRun {
   const { pk: _pk, sk: _sk, entity: _entity, ...rest } = item;
@@ -62,11 +57,8 @@ export class PayoutsTable implements PayoutsStore {
     return this.webhooks.recordWebhook(eventId, details);
   }
 
-  async get(payoutId: string): Promise<Payout | undefined> {
-    const { Item } = await retryable(() =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: payoutKey(payoutId), ConsistentRead: true })),
-    );
-    return Item ? toPayout(Item) : undefined;
+  get(payoutId: string): Promise<Payout | undefined> {
+    return readPayout(this.client, this.tableName, payoutId);
   }
 
   createGuard(payout: Payout): TransactGuard {

@@ -1,21 +1,16 @@
 /**
  * The composition root of reconciliation: the real tables, the PSP's reports (payments key), the settlement
  * bucket, the work queues, the metrics and the workflow starter, built on first use. Our other capabilities'
- * records and recovery code, and the ledger and wallets, come from the caller (a flow never imports another flow: the
- * handlers, which may, pass them in); functions that do not match shards or finish a run (the API, the report and
+ * records and recovery actions, and the ledger and wallets, come from the caller (a flow never imports another flow:
+ * the handlers, which may, pass them in); functions that do not match shards or finish a run (the API, the report and
  * file steps) need none of them, and do not bundle them.
  */
 import { dynamo, runtimeConfig, s3, sfn, sqs } from '../core/clients';
 import { bucketName, ConfigError, tableName } from '../core/config';
 import { lazy } from '../core/lazy';
 import { provided } from '../core/provided';
-import {
-  PowertoolsReconciliationMetrics,
-  S3SettlementArchive,
-  SfnReconciliationWorkflow,
-  SqsWorkQueues,
-} from './adapters';
-import type { OurRecords, ReconciliationDeps, RecoveryActions, SettlementPsp } from './ports';
+import { S3SettlementArchive, SfnReconciliationWorkflow, SqsWorkQueues } from './adapters';
+import type { OurRecords, ReconciliationDeps, ReconciliationMetrics, RecoveryActions, SettlementPsp } from './ports';
 import { ReconciliationTable } from './reconciliation-table';
 
 const required = (value: string | undefined, name: string) => {
@@ -32,19 +27,31 @@ export const reconciliationPsp = provided<SettlementPsp>("the PSP's reports", 's
 
 let deps: ReconciliationDeps | undefined;
 
-export function reconciliationDeps(
-  records: () => OurRecords = notWired('our records'),
-  recovery: () => RecoveryActions = notWired('the recovery actions'),
-  books: () => Pick<ReconciliationDeps, 'ledger' | 'wallets'> = notWired('the ledger and the wallets'),
-): ReconciliationDeps {
+/** What the caller wires in (see above); what it leaves out fails with a ConfigError when used. */
+export interface WiredByCaller {
+  records?: () => OurRecords;
+  recovery?: () => RecoveryActions;
+  ledger?: () => ReconciliationDeps['ledger'];
+  wallets?: () => ReconciliationDeps['wallets'];
+  /** The open-mismatch metrics: only the run's last step publishes them (src/reconciliation/metrics.ts). */
+  metrics?: () => ReconciliationMetrics;
+}
+
+export function reconciliationDeps({
+  records = notWired('our records'),
+  recovery = notWired('the recovery actions'),
+  ledger = notWired('the ledger'),
+  wallets = notWired("the wallets' balances"),
+  metrics = notWired('the mismatch metrics'),
+}: WiredByCaller = {}): ReconciliationDeps {
   deps ??= lazy<ReconciliationDeps>({
     store: () => new ReconciliationTable(dynamo(), tableName(runtimeConfig(), 'reconciliation')),
     psp: () => reconciliationPsp.get(),
     archive: () => new S3SettlementArchive(s3, () => bucketName(runtimeConfig(), 'SETTLEMENT_BUCKET')),
     records,
     recovery,
-    ledger: () => books().ledger,
-    wallets: () => books().wallets,
+    ledger,
+    wallets,
     queues: () =>
       new SqsWorkQueues(sqs, () => ({
         manual: required(runtimeConfig().reconciliationFinanceQueueUrl, 'RECONCILIATION_FINANCE_QUEUE_URL'),
@@ -53,7 +60,7 @@ export function reconciliationDeps(
           'RECONCILIATION_INVESTIGATION_QUEUE_URL',
         ),
       })),
-    metrics: () => new PowertoolsReconciliationMetrics(),
+    metrics,
     workflow: () =>
       new SfnReconciliationWorkflow(sfn, () =>
         required(runtimeConfig().reconciliationStateMachineArn, 'RECONCILIATION_STATE_MACHINE_ARN'),

@@ -5,7 +5,6 @@
  */
 import {
   type DynamoDBDocumentClient,
-  GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -16,10 +15,9 @@ import { WebhookLogTable } from '../core/webhook-log';
 import type { Dispute, DisputeStatus } from './dispute';
 import type { DisputeFlag, Refundable, RefundFlag, RefundsStore, TransactGuard } from './ports';
 import { isOpenRefund, REFUND_TRANSITIONS, type Refund, type RefundableOrder, type RefundStatus } from './refund';
+import { disputeKey, readDispute, readItem, readRefund, refundKey, strip } from './refund-reads';
 
-const refundKey = (id: string) => ({ pk: `REFUND#${id}`, sk: 'REFUND' });
 const refundableKey = (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'REFUNDABLE' });
-const disputeKey = (id: string) => ({ pk: `DISPUTE#${id}`, sk: 'DISPUTE' });
 
 /** Extra SET clauses of a flag guard (e.g. the bucket a wallet take used). */
 function alsoSets(also: Record<string, string>) {
@@ -35,11 +33,6 @@ function alsoSets(also: Record<string, string>) {
 }
 
 const conditionFailed = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
-
-function strip<T>(item: Record<string, unknown>): T {
-  const { pk: _pk, sk: _sk, entity: _entity, open_status: _open, ...rest } = item;
-  return rest as unknown as T;
-}
 
 const sourcesOf = (to: RefundStatus) =>
   (Object.keys(REFUND_TRANSITIONS) as RefundStatus[]).filter((from) => REFUND_TRANSITIONS[from].includes(to));
@@ -64,16 +57,12 @@ export class RefundsTable implements RefundsStore {
     return this.webhooks.recordWebhook(eventId, details);
   }
 
-  private async item(key: Record<string, string>) {
-    const { Item } = await retryable(() =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
-    );
-    return Item;
+  private item(key: Record<string, string>) {
+    return readItem(this.client, this.tableName, key);
   }
 
-  async get(refundId: string): Promise<Refund | undefined> {
-    const item = await this.item(refundKey(refundId));
-    return item ? strip<Refund>(item) : undefined;
+  get(refundId: string): Promise<Refund | undefined> {
+    return readRefund(this.client, this.tableName, refundId);
   }
 
   async refundable(orderId: string): Promise<Refundable | undefined> {
@@ -296,9 +285,8 @@ export class RefundsTable implements RefundsStore {
     return found;
   }
 
-  async getDispute(disputeId: string): Promise<Dispute | undefined> {
-    const item = await this.item(disputeKey(disputeId));
-    return item ? strip<Dispute>(item) : undefined;
+  getDispute(disputeId: string): Promise<Dispute | undefined> {
+    return readDispute(this.client, this.tableName, disputeId);
   }
 
   async createDispute(dispute: Dispute): Promise<boolean> {

@@ -14,6 +14,7 @@ import {
   apiRoutes,
   type Catalog,
   catalog,
+  type FunctionId,
   type FunctionSpec,
   functions,
   METRICS_NAMESPACE,
@@ -475,13 +476,13 @@ describe('the Reconciliation state machine', () => {
       'ReconciliationScheduled',
     ]);
     expect(sorted(functionsTold(main, catalog, ref))).toEqual(['CreateReconciliationRun', 'ReconciliationScheduled']);
-    // MatchShard re-drives payments through the pay-in's recovery: it may start the pay-in, and no other workflow.
-    const payIn = { Ref: logicalIdIn(main, main.stateless.payIn.stateMachine) };
-    expect(functionsAllowed(main, catalog, START_EXECUTION, payIn)).toContain('MatchShard');
+    // MatchShard starts no workflow: a payment's re-drive is the pay-in janitor's, which it invokes for a fix.
     const starts = roleStatements(main, functions.MatchShard).filter((s) =>
-      toArray(s.Action).includes('states:StartExecution'),
+      toArray(s.Action).some((action) => action.startsWith('states:')),
     );
-    expect(starts.flatMap((s) => toArray(s.Resource))).toEqual([payIn]);
+    expect(starts).toEqual([]);
+    const payIn = { Ref: logicalIdIn(main, main.stateless.payIn.stateMachine) };
+    expect(functionsAllowed(main, catalog, START_EXECUTION, payIn)).toContain('Janitor');
   });
 
   test('control: the same check catches another starter', () => {
@@ -533,15 +534,50 @@ describe('the reconciliation functions', () => {
     }
   });
 
-  test('only MatchShard reads the Connect key among them; the report steps read the payments key', () => {
+  test("none of them reads the Connect key (a payout's fix is the pay-out janitor's); the PSP's readers read the payments key", () => {
     const connect = main.stateless.resolve(main.stateful.pspConnectSecret.secretArn);
     const payments = main.stateless.resolve(main.stateful.pspSecret.secretArn);
     const reconciliation = Object.values(functions).filter((spec) => spec.tables.reconciliation !== undefined);
     const only: Catalog = { ...catalog, functions: Object.fromEntries(reconciliation.map((s) => [s.id, s])) };
-    expect(functionsAllowed(main, only, ['secretsmanager:GetSecretValue'], connect)).toEqual(['MatchShard']);
+    expect(functionsAllowed(main, only, ['secretsmanager:GetSecretValue'], connect)).toEqual([]);
     expect(sorted(functionsAllowed(main, only, ['secretsmanager:GetSecretValue'], payments))).toEqual(
       sorted(['RequestReport', 'CheckReport', 'SplitFile', 'MatchShard']),
     );
+  });
+
+  test("MatchShard: reads the records the rows name, books fees, and has the flows' janitors make the fixes", () => {
+    const spec = functions.MatchShard;
+    expect(spec.tables).toEqual({
+      reconciliation: 'readWrite',
+      ledger: 'readWrite',
+      payments: 'read',
+      refunds: 'read',
+      payouts: 'read',
+      timeline: 'readWrite',
+    });
+    expect(spec.invokes).toEqual(['Janitor', 'RefundJanitor', 'PayoutJanitor']);
+    const invoke = roleStatements(main, spec).filter((s) => toArray(s.Action).includes('lambda:InvokeFunction'));
+    const arns = (list: unknown[]) => list.map((r) => JSON.stringify(r)).sort();
+    expect(arns(invoke.flatMap((s) => toArray(s.Resource)))).toEqual(
+      arns(
+        (spec.invokes ?? []).map((id) => ({
+          'Fn::GetAtt': [logicalIdIn(main, main.stateless.functions[id as FunctionId]), 'Arn'],
+        })),
+      ),
+    );
+    // No other function of the app may invoke a function (the state machines invoke their steps).
+    const functionRoles = new Set(
+      Object.values(main.resources)
+        .filter((r) => r.Type === 'AWS::Lambda::Function')
+        .map((r) => JSON.stringify({ Ref: r.Properties.Role['Fn::GetAtt'][0] })),
+    );
+    const invokers = Object.values(main.resources).filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        toArray(r.Properties.Roles).some((role) => functionRoles.has(JSON.stringify(role))) &&
+        JSON.stringify(r.Properties.PolicyDocument.Statement).includes('lambda:'),
+    );
+    expect(invokers.map((r) => r.Properties.PolicyName)).toEqual([expect.stringMatching(/^MatchShardRole/)]);
   });
 
   test('the nightly schedule: cron 04:00 UTC invoking ReconciliationScheduled, retried until the next run at most', () => {

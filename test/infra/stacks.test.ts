@@ -118,6 +118,13 @@ beforeAll(() => {
 });
 
 /** The logical id of the Lambda function of a catalog entry, found by its (unique) description. */
+/** A function of the catalog by id. */
+function functionSpecOf(id: string): FunctionSpec {
+  const spec = (functions as Record<string, FunctionSpec | undefined>)[id];
+  if (!spec) throw new Error(`no function ${id} in the catalog`);
+  return spec;
+}
+
 function functionLogicalId(spec: FunctionSpec): string {
   const ids = Object.keys(
     stateless.findResources('AWS::Lambda::Function', { Properties: { Description: spec.description } }),
@@ -383,8 +390,15 @@ describe('Stack: PaymentsStateless', () => {
             (name) => stateMachines[name].envVar,
           ),
           ...Object.keys(spec.buckets ?? {}).map((name) => catalogBuckets[name]!.envVar),
+          ...(spec.invokes ?? []).map((id) => functionSpecOf(id).nameEnvVar),
         ];
         sameElements(Object.keys(env), expected);
+        // The name of each function it invokes, under that function's nameEnvVar.
+        for (const id of spec.invokes ?? []) {
+          expect(env[functionSpecOf(id).nameEnvVar ?? 'missing']).toEqual({
+            Ref: functionLogicalId(functionSpecOf(id)),
+          });
+        }
         expect(env).toMatchObject({
           POWERTOOLS_SERVICE_NAME: 'payments',
           POWERTOOLS_METRICS_NAMESPACE: 'Payments',
@@ -497,9 +511,23 @@ describe('Stack: PaymentsStateless', () => {
             ...((spec.sendsTo ?? []).length > 0 || consumed.length > 0 ? ['sqs'] : []),
             ...(starts.length > 0 || answers.length > 0 || (spec.readsHistoryOf ?? []).length > 0 ? ['states'] : []),
             ...(Object.keys(spec.buckets ?? {}).length > 0 ? ['s3'] : []),
+            ...((spec.invokes ?? []).length > 0 ? ['lambda'] : []),
           ],
         );
         const actions = statements.flatMap((s) => toArray(s.Action));
+        // Invoking: lambda:InvokeFunction only, on exactly the functions it invokes (unqualified ARNs, no wildcard).
+        const onLambda = statements.filter((s) => toArray(s.Action).some((a) => a.startsWith('lambda:')));
+        if ((spec.invokes ?? []).length === 0) expect(onLambda).toEqual([]);
+        else {
+          expect(onLambda).toHaveLength(1);
+          expect(toArray(onLambda[0]!.Action)).toEqual(['lambda:InvokeFunction']);
+          sameElements(
+            toArray(onLambda[0]!.Resource).map((r) => JSON.stringify(r)),
+            (spec.invokes ?? []).map((id) =>
+              JSON.stringify({ 'Fn::GetAtt': [functionLogicalId(functionSpecOf(id)), 'Arn'] }),
+            ),
+          );
+        }
         expect(actions.filter((action) => action.startsWith('logs:'))).toEqual([
           'logs:CreateLogStream',
           'logs:PutLogEvents',
@@ -1549,8 +1577,6 @@ describe('pay-out: least privilege (from the synthesized IAM policies)', () => {
       'PayoutJanitor',
       'PayoutRunScheduled',
       'PayoutRunWorker',
-      // The reconciliation's automatic fixes, through the pay-out's own recovery.
-      'MatchShard',
     ]);
     sameElements(
       writers,
@@ -1654,7 +1680,8 @@ const REFUND_STEPS = ['DebitAndBook', 'RefundAtPsp', 'AwaitRefund', 'SettleRefun
 /** The refund functions that call the PSP (refund, read it back, find it): `psp: true`, the payments key. */
 const REFUND_PSP_CALLERS = ['RefundAtPsp', 'SettleRefund', 'RefundJanitor'];
 /** The GET handlers that show refunds and disputes. */
-const REFUND_READERS = ['GetPayment', 'GetRefund', 'ListDisputes', 'GetDispute', 'GetPaymentTimeline'];
+// MatchShard reads the refund or dispute a settlement row names (its fix is the refund janitor's).
+const REFUND_READERS = ['GetPayment', 'GetRefund', 'ListDisputes', 'GetDispute', 'GetPaymentTimeline', 'MatchShard'];
 const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:Query'];
 
 describe('refunds: least privilege (from the synthesized IAM policies)', () => {
@@ -1682,16 +1709,9 @@ describe('refunds: least privilege (from the synthesized IAM policies)', () => {
     }
   });
 
-  test("the refund steps that resume a wait, the refund janitor, the refunds' webhook processor and the reconciliation's fixes answer Refund's tasks; none may start it", () => {
+  test("the refund steps that resume a wait, the refund janitor, the refunds' webhook processor answer Refund's tasks (the refund janitor for reconciliation's fixes too); none may start it", () => {
     const answerers = functionsAllowed(statelessResources, functionSpecs, TASK_RESPONSE_ACTIONS, refundRef());
-    sameElements(answerers, [
-      'RefundAtPsp',
-      'AwaitRefund',
-      'SettleRefund',
-      'RefundJanitor',
-      'RefundWebhookProcessor',
-      'MatchShard',
-    ]);
+    sameElements(answerers, ['RefundAtPsp', 'AwaitRefund', 'SettleRefund', 'RefundJanitor', 'RefundWebhookProcessor']);
     sameElements(
       answerers,
       functionSpecs.filter((spec) => spec.answersTasksOf?.includes('refund')).map((spec) => spec.id),
@@ -1718,10 +1738,10 @@ describe('refunds: least privilege (from the synthesized IAM policies)', () => {
     }
   });
 
-  test("only CreateRefund, the refund steps, the refund janitor, the refunds' webhook processor and the reconciliation's fixes may write the refunds table; its GET handlers read only", () => {
+  test("only CreateRefund, the refund steps, the refund janitor, the refunds' webhook processor may write the refunds table (the refund janitor for reconciliation's fixes too); its GET handlers read only", () => {
     const refunds = tableArnIn('refunds');
     const writers = functionsAllowed(statelessResources, functionSpecs, TABLE_WRITE, refunds);
-    sameElements(writers, ['CreateRefund', ...REFUND_STEPS, 'RefundJanitor', 'RefundWebhookProcessor', 'MatchShard']);
+    sameElements(writers, ['CreateRefund', ...REFUND_STEPS, 'RefundJanitor', 'RefundWebhookProcessor']);
     sameElements(
       writers,
       functionSpecs.filter((spec) => spec.tables.refunds === 'readWrite').map((spec) => spec.id),
