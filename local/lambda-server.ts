@@ -23,8 +23,9 @@ export async function startLambdaServer(
 ): Promise<LocalLambdaServer> {
   const server = http.createServer(async (req, res) => {
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      const text = JSON.stringify(body ?? null);
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(body ?? null));
+      res.end(text);
     };
     const refuse = (status: number, type: string, message: string) =>
       reply(status, { Type: 'User', message }, { 'x-amzn-errortype': type });
@@ -34,8 +35,9 @@ export async function startLambdaServer(
     const match = req.method === 'POST' ? INVOKE_PATH.exec(url.pathname) : null;
     if (!match) return refuse(404, 'UnknownOperationException', `${req.method} ${url.pathname} is not an operation`);
     const name = decodeURIComponent(match[1] ?? '');
-    // A name, or the ARN of a function of this account (the last part is the name).
-    const functionId = name.split(':').at(-1) ?? '';
+    // A name (`Name` or `Name:qualifier`), or an ARN (`arn:aws:lambda:<region>:<account>:function:Name[:qualifier]`).
+    const parts = name.split(':');
+    const functionId = (parts[0] === 'arn' ? parts[6] : parts[0]) ?? '';
     if (!Object.hasOwn(functions, functionId)) {
       return refuse(404, 'ResourceNotFoundException', `Function not found: ${name}`);
     }
@@ -50,13 +52,25 @@ export async function startLambdaServer(
     } catch {
       return refuse(400, 'InvalidRequestContentException', 'Could not parse request body into json');
     }
+    let result: unknown;
     try {
-      reply(200, await invoke(functionId, event), { 'x-amz-executed-version': '$LATEST' });
+      result = await invoke(functionId, event);
     } catch (error) {
       const thrown = error instanceof Error ? error : new Error(String(error));
       reply(
         200,
         { errorType: thrown.name, errorMessage: thrown.message },
+        { 'x-amz-function-error': 'Unhandled', 'x-amz-executed-version': '$LATEST' },
+      );
+      return;
+    }
+    try {
+      reply(200, result, { 'x-amz-executed-version': '$LATEST' });
+    } catch (error) {
+      // A result that is not JSON: Lambda's own error for it.
+      reply(
+        200,
+        { errorType: 'Runtime.MarshalError', errorMessage: `Unable to marshal response: ${(error as Error).message}` },
         { 'x-amz-function-error': 'Unhandled', 'x-amz-executed-version': '$LATEST' },
       );
     }

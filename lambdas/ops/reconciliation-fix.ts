@@ -4,7 +4,9 @@
  * recovery code on that record, with its own rights, instead of its scheduled sweep. It answers `{"result"}` (what
  * the fix did) or, when the fix threw, `{"error": {"type", "message"}}`: answered, not thrown, because a fix that did
  * not settle is the reconciliation run's finding (a person's, and the next run tries again), not the janitor's
- * failure (its Errors alarm stays the sweep's). A request that is not valid is answered the same way.
+ * failure. A request that is not valid is answered the same way. Only a crash of the janitor itself (its timeout, its
+ * memory) during a fix counts among its errors and raises its Errors alarm, as it would during a sweep. A fix has the
+ * janitor's timeout (300 s): one record's recovery is a few calls.
  */
 import type { ZodMiniType } from 'zod/mini';
 import { asRetryable } from '../../src/core/errors';

@@ -77,6 +77,7 @@ const recovery = new LambdaRecoveryActions(lambda, () => runtimeConfig().fixingJ
  * that checks and publishes them (FinishRun: wallet-balances.ts), so the matching function neither bundles the
  * wallets and Powertools Metrics nor may read the wallets.
  */
+/** Each function is a process (a bundle) of its own: its first wiring is kept (reconciliationDeps builds once). */
 export const deps = (wired: Pick<WiredByCaller, 'wallets' | 'metrics'> = {}) =>
   reconciliationDeps({
     records: () => records,

@@ -75,11 +75,13 @@ export function s3(): S3Client {
 /**
  * Lambda, for a function that invokes another one (the catalog's `invokes`); locally the stack's invoke endpoint.
  * No request timeout of the SDK's own: the invoked function's timeout bounds the call, and the caller's is longer.
+ * One attempt: a call that failed on the way may have run, and a second one would run beside it; the caller decides
+ * (reconciliation records the fix as not settled, and its next run asks again).
  */
 export function lambda(): LambdaClient {
   if (!lambdaClient) {
     const { region, endpoints } = runtimeConfig();
-    lambdaClient = traced(new LambdaClient({ region, endpoint: endpoints.lambda, maxAttempts: 3 }), endpoints.lambda);
+    lambdaClient = traced(new LambdaClient({ region, endpoint: endpoints.lambda, maxAttempts: 1 }), endpoints.lambda);
   }
   return lambdaClient;
 }

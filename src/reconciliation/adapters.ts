@@ -173,9 +173,10 @@ export class FixFunctionError extends Error {
 /**
  * The automatic fixes, each made by the janitor of its flow (Janitor, RefundJanitor, PayoutJanitor: the flows' own
  * recovery code, with their own rights), invoked and awaited: the shard records what the fix said, or that it did
- * not settle. Every fix is idempotent (the janitors run the same code again and again), so a call the SDK retries, or
- * a fix that ran but whose answer was lost, is safe: the next run of the date asks again. The matching function
- * itself neither bundles that code nor holds those rights.
+ * not settle. Every fix is idempotent and safe beside another run of itself (the janitors' sweeps, the webhooks and
+ * the workflows race on the same records, each write conditional), so a fix that ran but whose answer was lost is
+ * safe: the next run of the date asks again. The call is made once (no SDK retry: src/core/clients.ts). The matching
+ * function itself neither bundles that code nor holds those rights.
  */
 export class LambdaRecoveryActions implements RecoveryActions {
   constructor(

@@ -33,6 +33,7 @@ type MismatchView = {
   fix_result?: string;
 };
 
+const LOG = path.join(ARTIFACTS, 'reconciliation-fixes-stack.log');
 let stack: StackProcess;
 let dataDir: string;
 const today = () => new Date().toISOString().slice(0, 10);
@@ -43,7 +44,7 @@ beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reconciliation-fixes-it-'));
   stack = await startStackProcess({
     dataDir,
-    logFile: path.join(ARTIFACTS, 'reconciliation-fixes-stack.log'),
+    logFile: LOG,
     env: {
       ...TEST_STACK_ENV,
       // The janitor's sweep never runs here: only reconciliation's fix can settle the payment.
@@ -103,5 +104,19 @@ test('a charge we hold UNKNOWN: the run has the pay-in janitor settle it; SUCCES
   const timeline = await timelineOf(paymentId, stack.info);
   expect(timeline.events.filter((e) => e.type === 'reconciliation.fixed').map((e) => e.source)).toEqual([
     'reconciliation',
+  ]);
+  // Made by the pay-in janitor's function, invoked (its log: the fix's step, this payment), not by MatchShard.
+  const fixedBy = await until(
+    "the pay-in janitor's log of the fix",
+    async () =>
+      fs
+        .readFileSync(LOG, 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('"FixPayment done"') && line.includes(paymentId)),
+    (lines) => lines.length > 0,
+    10_000,
+  );
+  expect(fixedBy.map((line) => JSON.parse(line) as { function_name: string; result: string })).toEqual([
+    expect.objectContaining({ function_name: 'Janitor', result: listed.body.data[0]?.fix_result }),
   ]);
 });

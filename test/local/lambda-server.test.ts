@@ -12,6 +12,7 @@ const invoked: Array<[string, unknown]> = [];
 beforeAll(async () => {
   server = await startLambdaServer(async (functionId, event) => {
     invoked.push([functionId, event]);
+    if ((event as { bigint?: boolean }).bigint) return { n: 1n };
     if ((event as { fail?: boolean }).fail) {
       const error = new Error('the PSP answered 503');
       error.name = 'TransientError';
@@ -49,7 +50,12 @@ test('a function of the catalog runs with the event and answers its result; by n
     }),
   );
   expect(read(byArn.Payload)).toEqual({ result: 'RefundJanitor saw {"n":1}' });
-  expect(invoked.slice(-2).map(([id]) => id)).toEqual(['Janitor', 'RefundJanitor']);
+  // Qualified: the name with a version or alias, and a qualified ARN.
+  for (const FunctionName of ['PayoutJanitor:$LATEST', 'arn:aws:lambda:us-east-1:000000000000:function:Janitor:live']) {
+    const qualified = await client.send(new InvokeCommand({ FunctionName, Payload: payload({ q: 1 }) }));
+    expect(read(qualified.Payload).result).toMatch(/^(PayoutJanitor|Janitor) saw/);
+  }
+  expect(invoked.slice(-4).map(([id]) => id)).toEqual(['Janitor', 'RefundJanitor', 'PayoutJanitor', 'Janitor']);
 });
 
 test("a handler's error is Lambda's: 200, FunctionError Unhandled, the error's type and message", async () => {
@@ -57,6 +63,12 @@ test("a handler's error is Lambda's: 200, FunctionError Unhandled, the error's t
   expect(out.StatusCode).toBe(200);
   expect(out.FunctionError).toBe('Unhandled');
   expect(read(out.Payload)).toEqual({ errorType: 'TransientError', errorMessage: 'the PSP answered 503' });
+});
+
+test("a result that is not JSON is Lambda's marshal error, answered once", async () => {
+  const out = await client.send(new InvokeCommand({ FunctionName: 'Janitor', Payload: payload({ bigint: true }) }));
+  expect(out.FunctionError).toBe('Unhandled');
+  expect(read(out.Payload)).toMatchObject({ errorType: 'Runtime.MarshalError' });
 });
 
 test('an unknown function is ResourceNotFoundException, and nothing runs', async () => {
