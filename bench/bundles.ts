@@ -10,8 +10,10 @@
  * Init: `require()` of the bundle, timed with hrtime inside a fresh child process of this Node (22), with the
  * environment the CDK app gives the function (its tables, state machines, queues, buckets, secrets' ARNs: dummy values)
  * and those of the Lambda runtime (region, NODE_PATH to find the external @aws-sdk/* packages, as the Node 22 runtime
- * ships SDK v3). Nothing in a handler module makes a network call at import. Median of 3 runs (1 with --quick). The
- * bundles are built 2 at a time; the init runs one at a time, so that two timed children do not share the 2 cores.
+ * ships SDK v3). Nothing in a handler module makes a network call at import. Median of 5 runs (1 with --quick). The
+ * bundles are built 2 at a time; the init runs one at a time, so that two timed children do not share the 2 cores,
+ * and only once the machine is quiet (`quietMachine`: after the load suite its processes take a while to wind down,
+ * which read as 10-30 ms more per init in a full run); the idle share it found is printed and kept with the results.
  *
  * Targets: every bundle at most 500 KB, every module init at most 150 ms.
  */
@@ -276,6 +278,43 @@ export function measureInit(
   });
 }
 
+/** CPU time of this machine so far: idle and total, in ms (os.cpus(), every core). */
+export type CpuSample = () => { idle: number; total: number };
+const cpuTimes: CpuSample = () => {
+  let idle = 0;
+  let total = 0;
+  for (const cpu of os.cpus()) {
+    idle += cpu.times.idle;
+    total += cpu.times.idle + cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
+  }
+  return { idle, total };
+};
+
+/**
+ * Waits until the machine's CPUs are mostly idle (two windows in a row at `idle` or more of their time), at most
+ * `maxMs`, so that a timed init does not share the cores with what ran before. Answers the idle share of the last
+ * window, whether it was quiet, and how long it waited.
+ */
+export async function quietMachine(
+  options: { idle?: number; maxMs?: number; windowMs?: number; sample?: CpuSample } = {},
+): Promise<{ idle: number; quiet: boolean; waitedMs: number }> {
+  const { idle: wanted = 0.85, maxMs = 60_000, windowMs = 500, sample = cpuTimes } = options;
+  const started = performance.now();
+  let calm = 0;
+  let share = 0;
+  while (true) {
+    const before = sample();
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const after = sample();
+    const total = after.total - before.total;
+    share = total > 0 ? (after.idle - before.idle) / total : 1;
+    calm = share >= wanted ? calm + 1 : 0;
+    const waitedMs = performance.now() - started;
+    if (calm >= 2) return { idle: share, quiet: true, waitedMs };
+    if (waitedMs >= maxMs) return { idle: share, quiet: false, waitedMs };
+  }
+}
+
 /** Runs `work` over the items, at most `limit` at a time, results in the items' order. */
 async function pool<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
@@ -325,7 +364,7 @@ function formatChain(chain: string[]): string {
 
 export async function bundlesSuite({ quick = false }: { quick?: boolean }): Promise<SuiteResult> {
   const specs = Object.values(catalog.functions).filter((spec) => !quick || QUICK_FUNCTIONS.includes(spec.id));
-  const runs = quick ? 1 : 3;
+  const runs = quick ? 1 : 5;
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'payments-bundles-'));
   process.stdout.write(
     `\nbundles: ${specs.length} functions, built ${BUNDLE_CONCURRENCY} at a time into ${outdir}; init ${runs}× each\n`,
@@ -342,6 +381,12 @@ export async function bundlesSuite({ quick = false }: { quick?: boolean }): Prom
       return report;
     });
     const buildSeconds = (performance.now() - started) / 1000;
+    const quiet = await quietMachine({ maxMs: quick ? 5_000 : 60_000 });
+    process.stdout.write(
+      quiet.quiet
+        ? `  machine quiet for the inits: ${Math.round(quiet.idle * 100)}% idle (waited ${(quiet.waitedMs / 1000).toFixed(1)} s)\n`
+        : `  machine still busy after ${(quiet.waitedMs / 1000).toFixed(1)} s (${Math.round(quiet.idle * 100)}% idle): init times may read high\n`,
+    );
     // One unmeasured init first: it reads the @aws-sdk/* packages from disk into the OS cache for all the others.
     if (bundles[0]) {
       await measureInit([bundles[0].outfile], functionEnvironment(specs[0]!), { cwd: outdir, handler: true });
@@ -448,6 +493,8 @@ export async function bundlesSuite({ quick = false }: { quick?: boolean }): Prom
       rows,
       details: {
         init_runs: runs,
+        init_machine_idle: Math.round(quiet.idle * 100) / 100,
+        init_machine_quiet: quiet.quiet,
         max_bundle_kb: MAX_BUNDLE_KB,
         max_init_ms: MAX_INIT_MS,
         build_seconds: Math.round(buildSeconds * 10) / 10,

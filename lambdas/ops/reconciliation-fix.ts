@@ -13,7 +13,7 @@ import { asRetryable } from '../../src/core/errors';
 import { logger } from '../../src/core/observability';
 import { parseStepInput } from '../../src/core/step-handler';
 import { withTimeline } from '../../src/core/timeline';
-import type { FixAnswer } from '../../src/reconciliation/adapters';
+import type { FixAnswer } from '../../src/reconciliation/fix-invoker';
 
 const FIX_KEY = 'reconciliation_fix';
 

@@ -6,13 +6,12 @@
  * (lambdas/ops/reconciliation-fix.ts); the matching function reads and books, and neither holds the rights nor
  * bundles the code of every flow's recovery.
  */
-import { dynamo, lambda, runtimeConfig } from '../../src/core/clients';
+import { dynamo, runtimeConfig } from '../../src/core/clients';
 import { tableName } from '../../src/core/config';
 import type { TableName } from '../../src/core/table-schemas';
 import { LedgerTable } from '../../src/ledger/ledger-table';
 import { readOrdersByIds, readPayment } from '../../src/payin/payment-reads';
 import { readPayout } from '../../src/payout/payout-reads';
-import { LambdaRecoveryActions } from '../../src/reconciliation/adapters';
 import { reconciliationDeps, type WiredByCaller } from '../../src/reconciliation/deps';
 import type { OurRecords } from '../../src/reconciliation/ports';
 import { readDispute, readRefund } from '../../src/refunds/refund-reads';
@@ -69,19 +68,15 @@ const records: OurRecords = {
   },
 };
 
-/** The automatic fixes: each made by its flow's janitor (lambdas/ops/reconciliation-fix.ts), invoked. */
-const recovery = new LambdaRecoveryActions(lambda, () => runtimeConfig().fixingJanitors);
-
 /**
- * The ledger as reconciliation reads and books it; the wallets' balances and the mismatch metrics from the one step
- * that checks and publishes them (FinishRun: wallet-balances.ts), so the matching function neither bundles the
- * wallets and Powertools Metrics nor may read the wallets.
+ * The ledger as reconciliation reads and books it. From the one step that uses each: the automatic fixes (MatchShard,
+ * which invokes the janitors: src/reconciliation/fix-invoker.ts), the wallets' balances and the mismatch metrics
+ * (FinishRun: wallet-balances.ts), so no step bundles or loads what another one needs.
  */
 /** Each function is a process (a bundle) of its own: its first wiring is kept (reconciliationDeps builds once). */
-export const deps = (wired: Pick<WiredByCaller, 'wallets' | 'metrics'> = {}) =>
+export const deps = (wired: Pick<WiredByCaller, 'recovery' | 'wallets' | 'metrics'> = {}) =>
   reconciliationDeps({
     records: () => records,
-    recovery: () => recovery,
     ledger: () => new LedgerTable(dynamo(), table('ledger')),
     ...wired,
   });

@@ -5,7 +5,6 @@
  */
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -19,7 +18,6 @@ let documentClient: DynamoDBDocumentClient | undefined;
 let sfnClient: SFNClient | undefined;
 let sqsClient: SQSClient | undefined;
 let s3Client: S3Client | undefined;
-let lambdaClient: LambdaClient | undefined;
 
 export function runtimeConfig(): RuntimeConfig {
   config ??= loadRuntimeConfig();
@@ -70,18 +68,4 @@ export function s3(): S3Client {
     );
   }
   return s3Client;
-}
-
-/**
- * Lambda, for a function that invokes another one (the catalog's `invokes`); locally the stack's invoke endpoint.
- * No request timeout of the SDK's own: the invoked function's timeout bounds the call, and the caller's is longer.
- * One attempt: a call that failed on the way may have run, and a second one would run beside it; the caller decides
- * (reconciliation records the fix as not settled, and its next run asks again).
- */
-export function lambda(): LambdaClient {
-  if (!lambdaClient) {
-    const { region, endpoints } = runtimeConfig();
-    lambdaClient = traced(new LambdaClient({ region, endpoint: endpoints.lambda, maxAttempts: 1 }), endpoints.lambda);
-  }
-  return lambdaClient;
 }

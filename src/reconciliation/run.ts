@@ -37,7 +37,7 @@ import {
   mergeTotals,
   type OurBooking,
 } from './domain/match';
-import { CARRY_DAYS, type Finding, type FixAction, finding, type MismatchType, mismatchIdOf } from './domain/mismatch';
+import { CARRY_DAYS, type Finding, finding, type MismatchType, mismatchIdOf } from './domain/mismatch';
 import {
   addDays,
   type ClassCounts,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleFunction, packageOf } from '../../bench/bundles';
+import { bundleFunction, type CpuSample, packageOf, quietMachine } from '../../bench/bundles';
 import { functions } from '../../lambdas/catalog';
 
 describe('Module: bench/bundles', () => {
@@ -15,6 +15,36 @@ describe('Module: bench/bundles', () => {
       ['package.json', 'other'],
     ])('puts %s in %s', (input, name) => {
       expect(packageOf(input)).toBe(name);
+    });
+  });
+
+  describe('Function: quietMachine', () => {
+    /** A machine whose windows are busy, then idle, by the idle shares given (each window 100 ms of CPU). */
+    const machine = (shares: number[]): CpuSample => {
+      let idle = 0;
+      let total = 0;
+      let reads = 0;
+      return () => {
+        // Each window is two reads (before, after): the second read of a window adds that window's time.
+        if (reads % 2 === 1) {
+          const share = shares[Math.min((reads - 1) / 2, shares.length - 1)]!;
+          idle += 100 * share;
+          total += 100;
+        }
+        reads++;
+        return { idle, total };
+      };
+    };
+
+    it('waits for two quiet windows in a row, and says how idle the machine was', async () => {
+      const quiet = await quietMachine({ windowMs: 1, sample: machine([0.2, 0.9, 0.3, 0.9, 0.95]) });
+      expect(quiet).toMatchObject({ quiet: true, idle: 0.95 });
+    });
+
+    it('gives up after its bound on a busy machine, and says so', async () => {
+      const busy = await quietMachine({ windowMs: 1, maxMs: 20, sample: machine([0.4]) });
+      expect(busy).toMatchObject({ quiet: false, idle: 0.4 });
+      expect(busy.waitedMs).toBeGreaterThanOrEqual(20);
     });
   });
 

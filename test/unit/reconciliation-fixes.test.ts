@@ -7,7 +7,7 @@ import type { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import * as z from 'zod/mini';
 import { isFixRequest, orReconciliationFix } from '../../lambdas/ops/reconciliation-fix';
 import { text } from '../../src/core/step-handler';
-import { FixFunctionError, LambdaRecoveryActions } from '../../src/reconciliation/adapters';
+import { FixFunctionError, LambdaRecoveryActions } from '../../src/reconciliation/fix-invoker';
 
 type Answer = { Payload?: Uint8Array; FunctionError?: string };
 
