@@ -12,8 +12,8 @@
  * and those of the Lambda runtime (region, NODE_PATH to find the external @aws-sdk/* packages, as the Node 22 runtime
  * ships SDK v3). Nothing in a handler module makes a network call at import. Median of 5 runs (1 with --quick). The
  * bundles are built 2 at a time; the init runs one at a time, so that two timed children do not share the 2 cores,
- * and only once the machine is quiet (`quietMachine`: after the load suite its processes take a while to wind down,
- * which read as 10-30 ms more per init in a full run); the idle share it found is printed and kept with the results.
+ * and only once the machine is quiet (`quietMachine`; the idle share it found is printed and kept with the results:
+ * a full run's inits, after the load suite, have read 12 ms higher on average than a bundles-only run's).
  *
  * Targets: every bundle at most 500 KB, every module init at most 150 ms.
  */
