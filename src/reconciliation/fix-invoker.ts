@@ -43,7 +43,7 @@ export class FixFunctionError extends Error {
  * recovery code, with their own rights), invoked and awaited: the shard records what the fix said, or that it did
  * not settle. Every fix is idempotent and safe beside another run of itself (the janitors' sweeps, the webhooks and
  * the workflows race on the same records, each write conditional), so a fix that ran but whose answer was lost is
- * safe: the next run of the date asks again. The call is made once (no SDK retry: src/core/clients.ts). The matching
+ * safe: the next run of the date asks again. The call is made once (no SDK retry: src/core/lambda-client.ts). The matching
  * function itself neither bundles that code nor holds those rights.
  */
 export class LambdaRecoveryActions implements RecoveryActions {

@@ -41,6 +41,12 @@ describe('Module: bench/bundles', () => {
       expect(quiet).toMatchObject({ quiet: true, idle: 0.95 });
     });
 
+    it('a machine whose CPU times cannot be read is not called quiet', async () => {
+      const unknown = await quietMachine({ windowMs: 1, sample: () => ({ idle: 0, total: 0 }) });
+      expect(unknown.quiet).toBe(false);
+      expect(unknown.idle).toBeNaN();
+    });
+
     it('gives up after its bound on a busy machine, and says so', async () => {
       const busy = await quietMachine({ windowMs: 1, maxMs: 20, sample: machine([0.4]) });
       expect(busy).toMatchObject({ quiet: false, idle: 0.4 });
