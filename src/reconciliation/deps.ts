@@ -1,9 +1,9 @@
 /**
  * The composition root of reconciliation: the real tables, the PSP's reports (payments key), the settlement
- * bucket, the work queues, the metrics and the workflow starter, built on first use. Our other capabilities'
- * records and recovery actions, and the ledger and wallets, come from the caller (a flow never imports another flow:
- * the handlers, which may, pass them in); functions that do not match shards or finish a run (the API, the report and
- * file steps) need none of them, and do not bundle them.
+ * bucket, the work queues and the workflow starter, built on first use. Our other capabilities' records and recovery
+ * actions, the ledger and wallets, and the mismatch metrics come from the caller (a flow never imports another flow:
+ * the handlers, which may, pass them in; each step wires only what it uses); functions that do not match shards or
+ * finish a run (the API, the report and file steps) need none of them, and do not bundle them.
  */
 import { dynamo, runtimeConfig, s3, sfn, sqs } from '../core/clients';
 import { bucketName, ConfigError, tableName } from '../core/config';
