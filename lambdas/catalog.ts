@@ -4,6 +4,7 @@
  * same ASL files with the same handler modules.
  */
 import type { Scope } from '../src/api/api-keys';
+import { FIXING_JANITOR_ENV } from '../src/core/config';
 import type { CronFields } from '../src/core/schedule';
 import type { TableName } from '../src/core/table-schemas';
 
@@ -336,7 +337,7 @@ export const functions = {
     psp: true,
     startsWorkflows: ['payIn'],
     answersTasksOf: ['payIn'],
-    nameEnvVar: 'PAYIN_JANITOR_FUNCTION_NAME',
+    nameEnvVar: FIXING_JANITOR_ENV.payment,
   }),
   Finalize: fn({
     id: 'Finalize',
@@ -449,7 +450,7 @@ export const functions = {
     tables: { payouts: 'readWrite', wallets: 'readWrite', ledger: 'readWrite', sellers: 'readWrite' },
     pspConnect: true,
     answersTasksOf: ['payOut'],
-    nameEnvVar: 'PAYOUT_JANITOR_FUNCTION_NAME',
+    nameEnvVar: FIXING_JANITOR_ENV.payout,
   }),
   PayoutRunScheduled: fn({
     id: 'PayoutRunScheduled',
@@ -543,7 +544,7 @@ export const functions = {
     tables: { refunds: 'readWrite', wallets: 'readWrite', ledger: 'readWrite', payments: 'read' },
     psp: true,
     answersTasksOf: ['refund'],
-    nameEnvVar: 'REFUND_JANITOR_FUNCTION_NAME',
+    nameEnvVar: FIXING_JANITOR_ENV.refund,
   }),
   RequestReport: fn({
     id: 'RequestReport',

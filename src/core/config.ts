@@ -130,6 +130,17 @@ export function loadReconciliationSettings(env: Env): ReconciliationSettings {
   };
 }
 
+/**
+ * The environment variables that name the janitors making reconciliation's automatic fixes, by flow: the catalog's
+ * `nameEnvVar` of each janitor, read here and named in the invoker's errors (one list).
+ */
+export const FIXING_JANITOR_ENV = {
+  payment: 'PAYIN_JANITOR_FUNCTION_NAME',
+  refund: 'REFUND_JANITOR_FUNCTION_NAME',
+  payout: 'PAYOUT_JANITOR_FUNCTION_NAME',
+} as const;
+export type FixingJanitor = keyof typeof FIXING_JANITOR_ENV;
+
 export interface RuntimeConfig {
   region: string;
   tables: Record<TableName, string>;
@@ -152,7 +163,7 @@ export interface RuntimeConfig {
    * The janitors that make reconciliation's automatic fixes with their flow's own recovery code (MatchShard invokes
    * them): the pay-in's, the refunds' (refunds and disputes), the pay-out's. Their names (the catalog's `nameEnvVar`).
    */
-  fixingJanitors: { payment?: string; refund?: string; payout?: string };
+  fixingJanitors: Partial<Record<FixingJanitor, string>>;
   /** Endpoint overrides: set by the local stack, unset on AWS. */
   endpoints: { dynamodb?: string; sfn?: string; sqs?: string; s3?: string; lambda?: string };
   /**
@@ -208,9 +219,9 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeConfig {
     connectWebhookQueueUrl: env.CONNECT_WEBHOOK_QUEUE_URL,
     failedPaymentsQueueUrl: env.FAILED_PAYMENTS_QUEUE_URL,
     fixingJanitors: {
-      payment: env.PAYIN_JANITOR_FUNCTION_NAME,
-      refund: env.REFUND_JANITOR_FUNCTION_NAME,
-      payout: env.PAYOUT_JANITOR_FUNCTION_NAME,
+      payment: env[FIXING_JANITOR_ENV.payment],
+      refund: env[FIXING_JANITOR_ENV.refund],
+      payout: env[FIXING_JANITOR_ENV.payout],
     },
     endpoints: {
       dynamodb: env.DYNAMODB_ENDPOINT,

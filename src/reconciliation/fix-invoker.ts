@@ -3,7 +3,7 @@
  * (MatchShard), so no other reconciliation function loads the Lambda client.
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { ConfigError } from '../core/config';
+import { ConfigError, FIXING_JANITOR_ENV, type FixingJanitor } from '../core/config';
 import { asRetryable } from '../core/errors';
 import type { RecoveryActions } from './ports';
 
@@ -17,14 +17,6 @@ export interface FixRequest {
   reconciliation_fix: { payment_id: string } | { refund_id: string } | { dispute_id: string } | { payout_id: string };
 }
 export type FixAnswer = { result: string } | { error: { type: string; message: string } };
-
-/** The janitor of each flow, and the environment variable that names it (the catalog's `nameEnvVar`). */
-export type FixingJanitor = 'payment' | 'refund' | 'payout';
-const JANITOR_NAME_ENV: Record<FixingJanitor, string> = {
-  payment: 'PAYIN_JANITOR_FUNCTION_NAME',
-  refund: 'REFUND_JANITOR_FUNCTION_NAME',
-  payout: 'PAYOUT_JANITOR_FUNCTION_NAME',
-};
 
 /** A fix the janitor could not make (what it answered), or the janitor's own crash. */
 export class FixFunctionError extends Error {
@@ -70,7 +62,7 @@ export class LambdaRecoveryActions implements RecoveryActions {
 
   private async invoke(janitor: FixingJanitor, request: FixRequest): Promise<string> {
     const name = this.names()[janitor];
-    if (!name) throw new ConfigError(`${JANITOR_NAME_ENV[janitor]} is not set`);
+    if (!name) throw new ConfigError(`${FIXING_JANITOR_ENV[janitor]} is not set`);
     const out = await this.lambda()
       .send(
         new InvokeCommand({
